@@ -1,0 +1,1 @@
+"""hackserver: runs a 48-hour online hackathon in real time."""

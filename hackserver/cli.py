@@ -1,0 +1,133 @@
+"""The `hackserver` command line. Errors are one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from hackserver.errors import HackserverError
+
+log = logging.getLogger("hackserver")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hackserver", description="Runs a 48-hour online hackathon.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run", help="serve the web app (with the clock and jobs in-process without Redis)"
+    )
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    run.add_argument("--demo", action="store_true", help="shift the event so that kickoff is now")
+    run.add_argument("--speed", type=positive_float, default=1.0, help="run the event's clock X times faster")
+    commands.add_parser("worker", help="run an RQ worker that delivers outbound messages (needs Redis)")
+    commands.add_parser("clock", help="fire phase changes and scheduled announcements")
+    database = commands.add_parser("db", help="database maintenance")
+    database.add_subparsers(dest="db_command", required=True, metavar="ACTION").add_parser(
+        "upgrade", help="apply the migrations"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except HackserverError as error:
+        print(f"hackserver: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 100_000:
+        raise argparse.ArgumentTypeError("expected a number above 0 and at most 100000")
+    return value
+
+
+def settings_and_event():  # type: ignore[no-untyped-def]
+    from hackserver.event import load_event
+    from hackserver.settings import Settings
+
+    settings = Settings.from_env()
+    load_event(settings.event_path)  # validate before anything starts
+    return settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hackserver.app import create_app
+
+    settings = settings_and_event()
+    base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+
+    def ready() -> None:
+        mode = "Redis + workers" if settings.redis_url else "embedded: in-process jobs, bus and clock"
+        print(
+            f"\nhackserver is running ({mode}; database {settings.database.get_backend_name()})", flush=True
+        )
+        if args.demo:
+            print(f"  demo: kickoff is now, the event clock runs {args.speed:g}x real time", flush=True)
+        print(
+            f"  channels:  {base}/channels\n  health:    {base}/healthz\n  metrics:   {base}/metrics\n",
+            flush=True,
+        )
+
+    app = create_app(settings, demo=args.demo, speed=args.speed, on_ready=ready)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on", proxy_headers=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from hackserver.worker import run_worker
+
+    run_worker(settings_and_event())
+    return 0
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    from hackserver.clock import SprintClock
+    from hackserver.runtime import bootstrap
+
+    settings = settings_and_event()
+
+    async def tick() -> None:
+        async with bootstrap(settings) as runtime:
+            log.info("clock running for %s", runtime.event.name)
+            await SprintClock(runtime).run()
+
+    asyncio.run(tick())
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from hackserver import db
+    from hackserver.settings import Settings
+
+    settings = Settings.from_env()
+
+    async def upgrade() -> None:
+        engine = db.create_engine(settings.database_url)
+        try:
+            await db.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(upgrade())
+    print(f"database is at the newest schema ({settings.database.get_backend_name()})")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "worker": cmd_worker, "clock": cmd_clock, "db": cmd_db}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The sprint clock: fires phase changes and scheduled announcements at their instants, once each.
+
+Exactly once: a fired marker (unique per item and instant) is written in the same transaction as the
+item's effects, so a crash either did both or neither, and a second clock's insert fails. With Redis
+a leader lock keeps a second clock idle. After a restart, missed items are fired late unless older
+than their "too late" bound, then recorded as skipped. An item moved by a phase shift is a new
+instant and fires again there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import LockError, RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hackserver import outbox
+from hackserver.bus import DomainEvent
+from hackserver.event import Announcement, Event
+from hackserver.models import FiredItem
+from hackserver.runtime import Runtime
+
+log = logging.getLogger(__name__)
+IDLE_WAKE = 30.0  # seconds between wake-ups with nothing due: recovers stranded outbox rows
+LOCK_TTL = 10.0
+
+
+@dataclass(frozen=True)
+class ScheduleItem:
+    key: str
+    instant: datetime
+    too_late: timedelta | None  # None: always fire, however late (phase changes)
+    phase: str | None = None
+    announcement: Announcement | None = None
+
+
+def schedule(event: Event, phases: dict[str, datetime]) -> list[ScheduleItem]:
+    items = [ScheduleItem(f"phase:{name}", at, None, phase=name) for name, at in phases.items()]
+    items += [
+        ScheduleItem(f"announcement:{a.id}", a.at.resolve(phases), a.too_late, announcement=a)
+        for a in event.announcements
+    ]
+    # Phase changes first at a shared instant, so an announcement sees its phase begun.
+    return sorted(items, key=lambda item: (item.instant, item.phase is None))
+
+
+class LeaderLock:
+    """Only the holder fires; a clock that dies loses the lock when its TTL runs out."""
+
+    def __init__(self, redis: Redis, name: str) -> None:
+        self.lock = redis.lock(name, timeout=LOCK_TTL, blocking=False)
+        self.held = False
+
+    async def hold(self) -> bool:
+        try:
+            if self.held:
+                await self.lock.reacquire()
+            else:
+                self.held = bool(await self.lock.acquire(blocking=False))
+        except LockError:
+            self.held = False
+        except RedisError:
+            log.warning("clock cannot reach Redis for its leader lock; standing by")
+            self.held = False
+        return self.held
+
+    async def release(self) -> None:
+        if self.held:
+            with contextlib.suppress(LockError, RedisError):
+                await self.lock.release()
+            self.held = False
+
+
+class SprintClock:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.lock = (
+            LeaderLock(runtime.redis, f"hackserver:{runtime.event.slug}:clock") if runtime.redis else None
+        )
+        self.fired: list[tuple[str, datetime, str]] = []  # what this clock did: key, instant, status
+
+    async def fire_due(self) -> datetime | None:
+        """Fires every due item not yet marked; returns the instant of the next one to come."""
+        runtime = self.runtime
+        async with runtime.sessions() as session:
+            phases = await runtime.phases(session)
+            rows = await session.execute(
+                select(FiredItem.key, FiredItem.instant).where(FiredItem.event_id == runtime.event_id)
+            )
+            done = {(key, instant) for key, instant in rows}
+        for item in schedule(runtime.event, phases):
+            if (item.key, item.instant) in done:
+                continue
+            now = runtime.clock.now()
+            if item.instant > now:
+                return item.instant
+            await self.fire(item, now)
+        return None
+
+    async def fire(self, item: ScheduleItem, now: datetime) -> None:
+        late = now - item.instant
+        status = "skipped" if item.too_late is not None and late > item.too_late else "fired"
+        try:
+            async with self.runtime.transaction() as tx:
+                tx.session.add(
+                    FiredItem(
+                        event_id=self.runtime.event_id, key=item.key, instant=item.instant, status=status
+                    )
+                )
+                await tx.session.flush()  # a second clock stops here, on the unique marker
+                if status == "skipped":
+                    tx.record("clock.skipped", key=item.key, instant=item.instant.isoformat(), late=str(late))
+                elif item.phase is not None:
+                    tx.record("phase.changed", phase=item.phase, instant=item.instant.isoformat())
+                elif item.announcement is not None:
+                    a = item.announcement
+                    await outbox.announce(
+                        self.runtime, tx, f"{item.key}@{item.instant.isoformat()}", a.channel, a.texts
+                    )
+                    tx.record("announcement.sent", id=a.id, instant=item.instant.isoformat())
+        except IntegrityError:
+            return
+        self.fired.append((item.key, item.instant, status))
+        log.info("clock %s %s (due %s)", status, item.key, item.instant.isoformat())
+
+    async def run(self) -> None:
+        """Fires items forever; cancel the task to stop. Wakes early when a phase is shifted."""
+        async with self.runtime.bus.subscribe() as events:
+            try:
+                while True:
+                    wait = await self.step()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.shifted(events), timeout=wait)
+            finally:
+                if self.lock is not None:
+                    await self.lock.release()
+
+    async def step(self) -> float:
+        """One round: fire what is due (as leader); returns the real seconds to sleep."""
+        if self.lock is not None and not await self.lock.hold():
+            return LOCK_TTL / 3
+        try:
+            coming = await self.fire_due()
+            if self.runtime.redis is not None:  # RQ deliveries lost with a web process
+                await outbox.recover(self.runtime, older_than=timedelta(seconds=60))
+        except Exception:  # the database may be briefly away; never let the clock die of it
+            log.exception("clock round failed; retrying")
+            return 1.0
+        wait = IDLE_WAKE if coming is None else min(IDLE_WAKE, self.runtime.clock.real_seconds_until(coming))
+        if self.lock is not None:
+            wait = min(wait, LOCK_TTL / 3)
+        return max(0.0, wait)
+
+    @staticmethod
+    async def shifted(events: asyncio.Queue[DomainEvent]) -> None:
+        while (await events.get()).kind != "phase.shifted":
+            pass

@@ -1,0 +1,155 @@
+"""Wiring: `bootstrap` builds the runtime of a process (database, bus, jobs, deliverers) from the
+settings, choosing embedded or Redis-backed adapters; `Runtime.transaction` is the unit of work."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from hackserver import db, outbox
+from hackserver.bus import Bus, DomainEvent, LocalBus, RedisBus
+from hackserver.event import Event, load_event
+from hackserver.models import EventRow, Phase, ServerSecret
+from hackserver.settings import Settings
+from hackserver.timekeeping import Clock, EventClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Transaction:
+    """One command's database transaction, plus what to publish and deliver once it commits."""
+
+    session: AsyncSession
+    now: datetime
+    events: list[DomainEvent] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+
+    def record(self, kind: str, **data: Any) -> None:
+        self.events.append(DomainEvent(kind, data, self.now))
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    event: Event
+    event_id: int
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: Bus
+    jobs: outbox.Jobs
+    deliverers: dict[str, outbox.Deliverer]
+    redis: Redis | None
+    link_secret: str
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self.sessions() as session, session.begin():
+            tx = Transaction(session, self.clock.now())
+            yield tx
+        # Committed: only now may the world hear of it.
+        if tx.events:
+            await self.bus.publish(tx.events)
+        if tx.outbox_ids:
+            await self.jobs.deliver(tx.outbox_ids)
+
+    async def phases(self, session: AsyncSession) -> dict[str, datetime]:
+        rows = await session.scalars(select(Phase).where(Phase.event_id == self.event_id))
+        return {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
+
+    def platform_channels(self, logical: str) -> list[tuple[str, str]]:
+        """Where a logical channel (e.g. announcements) lives on each platform we deliver to."""
+        return [
+            (platform, channels[logical])
+            for platform, channels in self.event.channels.items()
+            if platform in self.deliverers and logical in channels
+        ]
+
+
+@contextlib.asynccontextmanager
+async def bootstrap(
+    settings: Settings, *, demo: bool = False, speed: float = 1.0, clock: Clock | None = None
+) -> AsyncIterator[Runtime]:
+    event = load_event(settings.event_path)
+    if clock is None:
+        clock = EventClock(speed)
+    if demo:
+        # Whole seconds keep stored instants exact; kickoff is now or a moment ago.
+        event = event.shifted(timedelta(seconds=int((clock.now() - event.phases["kickoff"]).total_seconds())))
+    engine = db.create_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    try:
+        if settings.is_sqlite:
+            await db.upgrade(engine)
+        sessions = db.session_factory(engine)
+        event_id = await sync_event(sessions, event)
+        link_secret = settings.secret_key or await stored_secret(sessions, "link_signing_key")
+        bus: Bus = RedisBus(redis, f"hackserver:{event.slug}:events") if redis else LocalBus()
+        jobs: outbox.Jobs = outbox.RQJobs(settings.redis_url) if settings.redis_url else outbox.EmbeddedJobs()
+        runtime = Runtime(
+            settings, event, event_id, clock, engine, sessions, bus, jobs, {}, redis, link_secret
+        )
+        runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}
+        await bus.start()
+        try:
+            await jobs.start(runtime)
+            try:
+                yield runtime
+            finally:
+                await jobs.stop()
+        finally:
+            await bus.stop()
+    finally:
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+
+async def sync_event(sessions: async_sessionmaker[AsyncSession], event: Event) -> int:
+    """Writes the event file's event and planned phases; organisers' shifts are kept."""
+    for _ in range(3):  # several processes may start at once; the unique slug decides
+        try:
+            async with sessions() as session, session.begin():
+                row = await session.scalar(select(EventRow).where(EventRow.slug == event.slug))
+                if row is None:
+                    row = EventRow(slug=event.slug, name=event.name, timezone=event.timezone.key)
+                    session.add(row)
+                    await session.flush()
+                row.name, row.timezone = event.name, event.timezone.key
+                existing = {
+                    p.name: p for p in await session.scalars(select(Phase).where(Phase.event_id == row.id))
+                }
+                for name, at in event.phases.items():
+                    if name in existing:
+                        existing[name].planned_at = at
+                    else:
+                        session.add(Phase(event_id=row.id, name=name, planned_at=at))
+                return row.id
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not record the event in the database")
+
+
+async def stored_secret(sessions: async_sessionmaker[AsyncSession], name: str) -> str:
+    for _ in range(3):
+        try:
+            async with sessions() as session, session.begin():
+                row = await session.get(ServerSecret, name)
+                if row is None:
+                    row = ServerSecret(name=name, value=secrets.token_urlsafe(48))
+                    session.add(row)
+                return row.value
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not store the server secret {name}")

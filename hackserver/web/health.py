@@ -1,0 +1,74 @@
+"""Operators' endpoints: liveness with database and Redis state, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import func, select, text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hackserver.models import FiredItem, OutboxMessage
+from hackserver.phases import current_phase
+from hackserver.runtime import Runtime
+
+PROBE_TIMEOUT = 2.0
+
+
+async def healthz(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    report: dict[str, str] = {"database": "ok", "redis": "disabled" if runtime.redis is None else "ok"}
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT), runtime.sessions() as session:
+            await session.execute(text("SELECT 1"))
+            report["phase"] = current_phase(await runtime.phases(session), runtime.clock.now())
+    except Exception as error:
+        report["database"] = f"error: {type(error).__name__}"
+    if runtime.redis is not None:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await runtime.redis.ping()
+        except Exception as error:
+            report["redis"] = f"error: {type(error).__name__}"
+    healthy = report["database"] == "ok" and report["redis"] in ("ok", "disabled")
+    report["status"] = "ok" if healthy else "degraded"
+    return JSONResponse(report, status_code=200 if healthy else 503)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.outbox = Gauge(
+            "hackserver_outbox_messages", "Outbox rows by status", ["status"], registry=self.registry
+        )
+        self.clock = Gauge(
+            "hackserver_clock_items", "Schedule items by outcome", ["status"], registry=self.registry
+        )
+        self.viewers = Gauge(
+            "hackserver_channel_viewers", "Open built-in channel websockets", registry=self.registry
+        )
+        self.dropped = Gauge(
+            "hackserver_bus_dropped_events", "Events a slow subscriber did not take", registry=self.registry
+        )
+
+    async def render(self, request: Request) -> Response:
+        runtime: Runtime = request.state.runtime
+        async with runtime.sessions() as session:
+            for status, count in await session.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            ):
+                self.outbox.labels(status).set(count)
+            for status, count in await session.execute(
+                select(FiredItem.status, func.count())
+                .where(FiredItem.event_id == runtime.event_id)
+                .group_by(FiredItem.status)
+            ):
+                self.clock.labels(status).set(count)
+        self.dropped.set(getattr(runtime.bus, "dropped", 0))
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def routes(metrics: Metrics) -> list[Route]:
+    return [Route("/healthz", healthz), Route("/metrics", metrics.render)]

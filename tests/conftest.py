@@ -1,0 +1,161 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or a new PostgreSQL database), Redis,
+event files written for the test, and runtimes on a clock the test controls."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+from hackserver.runtime import Runtime, bootstrap
+from hackserver.settings import Settings
+from tests.fakes import FakeClock, event_toml
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXAMPLE_EVENT = PROJECT / "config" / "event.example.toml"
+POSTGRES_URL = os.environ.get("HACKSERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("HACKSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the service must be there)")
+    pytest.skip(reason)
+
+
+def _postgres_admin_url() -> str:
+    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_execute(sql: str) -> None:
+    connection = await asyncpg.connect(_postgres_admin_url(), timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for this test, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hs.db'}"
+        return
+    name = f"hs_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as error:
+        unavailable(f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}")
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name)
+    yield url.render_as_string(hide_password=False)
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'hs.db'}"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database of its own for this test, flushed before and after."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis at {REDIS_URL} is not reachable: {error}")
+    # Tests use database 15 so that a developer's own data in database 0 is never flushed.
+    test_url = re.sub(r"(/\d+)?/?$", "/15", REDIS_URL, count=1)
+    test_client = redis.Redis.from_url(test_url)
+    test_client.flushdb()
+    yield test_url
+    test_client.flushdb()
+    test_client.close()
+    client.close()
+
+
+@pytest.fixture
+def event_file(tmp_path: Path) -> Callable[..., Path]:
+    """Writes an event file whose kickoff is at `kickoff` (see tests.fakes.event_toml)."""
+
+    def write(**kwargs: Any) -> Path:
+        path = tmp_path / f"event-{uuid.uuid4().hex[:6]}.toml"
+        path.write_text(event_toml(**kwargs), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def make_runtime() -> Callable[..., AbstractAsyncContextManager[Runtime]]:
+    """bootstrap() for a test: the database, event file and clock the test chose."""
+
+    def make(
+        database_url: str, event_path: Path, clock: FakeClock, redis_url: str | None = None, **env: str
+    ) -> AbstractAsyncContextManager[Runtime]:
+        settings = Settings(database_url=database_url, event_path=event_path, redis_url=redis_url)
+        return _migrated(settings, clock)
+
+    return make
+
+
+async def _upgrade(settings: Settings) -> None:
+    from hackserver import db
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+class _migrated:
+    def __init__(self, settings: Settings, clock: FakeClock) -> None:
+        self.settings, self.clock = settings, clock
+
+    async def __aenter__(self) -> Runtime:
+        if not self.settings.is_sqlite:
+            await _upgrade(self.settings)
+        self.context = bootstrap(self.settings, clock=self.clock)
+        return await self.context.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.context.__aexit__(*exc)
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def kickoff() -> datetime:
+    """A kickoff instant for tests that drive a FakeClock: Friday 2027-03-19 18:00 in Berlin."""
+    from zoneinfo import ZoneInfo
+
+    return datetime(2027, 3, 19, 18, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+@pytest.fixture
+async def runtime_at(
+    database_url: str, event_file: Callable[..., Path], kickoff: datetime, make_runtime: Callable[..., Any]
+) -> AsyncIterator[tuple[Runtime, FakeClock]]:
+    """A runtime on the test's database with the standard test event, its clock at kickoff - 1h."""
+    clock = FakeClock(kickoff - timedelta(hours=1))
+    async with make_runtime(database_url, event_file(kickoff=kickoff), clock) as runtime:
+        yield runtime, clock
