@@ -18,7 +18,7 @@ from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
-from hackserver.web import channels, health
+from hackserver.web import api, channels, health
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ def create_app(
     run_clock: bool | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> Starlette:
-    """run_clock: fire the schedule in this process; by default when no Redis (the embedded mode)."""
+    """run_clock: fire the schedule in this process; by default in the embedded mode (no Redis) and demos."""
     if run_clock is None:
-        run_clock = settings.redis_url is None
+        run_clock = settings.redis_url is None or demo  # a demo is one process, whatever the settings
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
@@ -57,6 +57,7 @@ def create_app(
             Route("/", lambda request: RedirectResponse("/channels")),
             *health.routes(metrics),
             *channels.routes(metrics),
+            *api.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
         exception_handlers={500: internal_error},

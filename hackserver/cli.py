@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from hackserver.errors import HackserverError
+from hackserver.settings import Settings
 
 log = logging.getLogger("hackserver")
 
@@ -52,9 +53,8 @@ def positive_float(text: str) -> float:
     return value
 
 
-def settings_and_event():  # type: ignore[no-untyped-def]
+def settings_and_event() -> Settings:
     from hackserver.event import load_event
-    from hackserver.settings import Settings
 
     settings = Settings.from_env()
     load_event(settings.event_path)  # validate before anything starts
@@ -110,7 +110,6 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     from hackserver import db
-    from hackserver.settings import Settings
 
     settings = Settings.from_env()
 

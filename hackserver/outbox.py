@@ -164,9 +164,12 @@ class EmbeddedJobs:
     async def deliver(self, message_ids: list[int], delay: float = 0) -> None:
         if delay > 0:
             loop = asyncio.get_running_loop()
-            handle = loop.call_later(delay, lambda: [self.queue.put_nowait(i) for i in message_ids])
-            self.timers.add(handle)
-            return
+            self.timers = {t for t in self.timers if t.when() > loop.time()}  # forget the ones that ran
+            self.timers.add(loop.call_later(delay, self.put, message_ids))
+        else:
+            self.put(message_ids)
+
+    def put(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
             self.queue.put_nowait(message_id)
 

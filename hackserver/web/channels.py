@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hackserver import channels
+from hackserver.bus import DomainEvent
 from hackserver.phases import current_phase, next_phase
 from hackserver.runtime import Runtime
 from hackserver.web.health import Metrics
@@ -77,28 +79,45 @@ def live(metrics: Metrics) -> Any:
         try:
             # Subscribe before reading the history, so nothing posted in between is missed.
             async with runtime.bus.subscribe() as events:
-                async with runtime.sessions() as session:
-                    missed = await channels.history(session, runtime.event_id, ANNOUNCEMENTS, after_id=after)
-                for message in missed:
-                    after = message.id
-                    await ws.send_json(
-                        {"type": "message", "channel": ANNOUNCEMENTS, "message": channels.as_json(message)}
-                    )
-                await ws.send_json(await sprint_state(runtime))
-                while True:
-                    event = await events.get()
-                    if event.kind == "channel.message" and event.data["message"]["id"] > after:
-                        await ws.send_json({"type": "message", **event.data})
-                    elif event.kind in ("phase.changed", "phase.shifted"):
-                        await ws.send_json(await sprint_state(runtime))
-        except WebSocketDisconnect:
-            pass
+                pushing = asyncio.create_task(push(ws, runtime, events, after))
+                listening = asyncio.create_task(until_disconnect(ws))
+                done, pending = await asyncio.wait({pushing, listening}, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                        await task
+                for task in done:
+                    with contextlib.suppress(WebSocketDisconnect):
+                        task.result()
         finally:
             metrics.viewers.dec()
             with contextlib.suppress(RuntimeError):
                 await ws.close()
 
     return websocket
+
+
+async def push(ws: WebSocket, runtime: Runtime, events: asyncio.Queue[DomainEvent], after: int) -> None:
+    async with runtime.sessions() as session:
+        missed = await channels.history(session, runtime.event_id, ANNOUNCEMENTS, after_id=after)
+    for message in missed:
+        after = message.id
+        await ws.send_json(
+            {"type": "message", "channel": ANNOUNCEMENTS, "message": channels.as_json(message)}
+        )
+    await ws.send_json(await sprint_state(runtime))
+    while True:
+        event = await events.get()
+        if event.kind == "channel.message" and event.data["message"]["id"] > after:
+            await ws.send_json({"type": "message", **event.data})
+        elif event.kind in ("phase.changed", "phase.shifted"):
+            await ws.send_json(await sprint_state(runtime))
+
+
+async def until_disconnect(ws: WebSocket) -> None:
+    """Viewers only listen; reading is how we learn that one has gone."""
+    while (await ws.receive())["type"] != "websocket.disconnect":
+        pass
 
 
 def routes(metrics: Metrics) -> list[BaseRoute]:

@@ -450,20 +450,20 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("scores")
     op.drop_table("submission_versions")
-    op.drop_index(op.f("ix_jury_assignments_submission_id", table_name="jury_assignments"))
+    op.drop_index(op.f("ix_jury_assignments_submission_id"), table_name="jury_assignments")
 
     op.drop_table("jury_assignments")
     op.drop_index("ix_channel_messages_channel_id_id", table_name="channel_messages")
 
     op.drop_table("channel_messages")
     op.drop_table("submissions")
-    op.drop_index(op.f("ix_memberships_team_id", table_name="memberships"))
+    op.drop_index(op.f("ix_memberships_team_id"), table_name="memberships")
 
     op.drop_table("memberships")
-    op.drop_index(op.f("ix_channels_event_id", table_name="channels"))
+    op.drop_index(op.f("ix_channels_event_id"), table_name="channels")
 
     op.drop_table("channels")
-    op.drop_index(op.f("ix_challenge_preferences_team_id", table_name="challenge_preferences"))
+    op.drop_index(op.f("ix_challenge_preferences_team_id"), table_name="challenge_preferences")
 
     op.drop_table("challenge_preferences")
     op.drop_index(
@@ -472,41 +472,41 @@ def downgrade() -> None:
         sqlite_where=sa.text("cancelled_at IS NULL"),
         postgresql_where=sa.text("cancelled_at IS NULL"),
     )
-    op.drop_index(op.f("ix_bookings_team_id", table_name="bookings"))
+    op.drop_index(op.f("ix_bookings_team_id"), table_name="bookings")
 
     op.drop_table("bookings")
-    op.drop_index(op.f("ix_teams_event_id", table_name="teams"))
+    op.drop_index(op.f("ix_teams_event_id"), table_name="teams")
 
     op.drop_table("teams")
-    op.drop_index(op.f("ix_slots_starts_at", table_name="slots"))
-    op.drop_index(op.f("ix_slots_expert_id", table_name="slots"))
+    op.drop_index(op.f("ix_slots_starts_at"), table_name="slots")
+    op.drop_index(op.f("ix_slots_expert_id"), table_name="slots")
 
     op.drop_table("slots")
-    op.drop_index(op.f("ix_platform_identities_participant_id", table_name="platform_identities"))
+    op.drop_index(op.f("ix_platform_identities_participant_id"), table_name="platform_identities")
 
     op.drop_table("platform_identities")
-    op.drop_index(op.f("ix_phases_event_id", table_name="phases"))
+    op.drop_index(op.f("ix_phases_event_id"), table_name="phases")
 
     op.drop_table("phases")
-    op.drop_index(op.f("ix_participants_event_id", table_name="participants"))
+    op.drop_index(op.f("ix_participants_event_id"), table_name="participants")
 
     op.drop_table("participants")
-    op.drop_index(op.f("ix_links_event_id", table_name="links"))
+    op.drop_index(op.f("ix_links_event_id"), table_name="links")
 
     op.drop_table("links")
-    op.drop_index(op.f("ix_jurors_event_id", table_name="jurors"))
+    op.drop_index(op.f("ix_jurors_event_id"), table_name="jurors")
 
     op.drop_table("jurors")
-    op.drop_index(op.f("ix_fired_items_event_id", table_name="fired_items"))
+    op.drop_index(op.f("ix_fired_items_event_id"), table_name="fired_items")
 
     op.drop_table("fired_items")
-    op.drop_index(op.f("ix_experts_event_id", table_name="experts"))
+    op.drop_index(op.f("ix_experts_event_id"), table_name="experts")
 
     op.drop_table("experts")
-    op.drop_index(op.f("ix_challenges_event_id", table_name="challenges"))
+    op.drop_index(op.f("ix_challenges_event_id"), table_name="challenges")
 
     op.drop_table("challenges")
-    op.drop_index(op.f("ix_audit_log_event_id", table_name="audit_log"))
+    op.drop_index(op.f("ix_audit_log_event_id"), table_name="audit_log")
 
     op.drop_table("audit_log")
     op.drop_table("server_secrets")

@@ -1,0 +1,94 @@
+"""The organiser API: shifting a phase needs the organiser token and is refused clearly when wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from hackserver.app import create_app
+from hackserver.settings import Settings
+from tests.fakes import FakeClock
+
+TOKEN = "organiser-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def client(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=TOKEN
+    )
+    if not settings.is_sqlite:
+        import asyncio
+
+        from tests.conftest import _upgrade
+
+        asyncio.run(_upgrade(settings))
+    app = create_app(settings, clock=FakeClock(kickoff + timedelta(hours=2)))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_an_organiser_extends_the_deadline(client: TestClient, kickoff: datetime) -> None:
+    before = client.get("/api/v1/phases", headers=AUTH).json()
+    assert before["current"] == "hacking"
+    reply = client.post("/api/v1/phases/submission_deadline/shift", json={"by": "+30m"}, headers=AUTH)
+    assert reply.status_code == 200, reply.text
+    after = client.get("/api/v1/phases", headers=AUTH).json()["phases"]
+    moved = datetime.fromisoformat(after["submission_deadline"]) - datetime.fromisoformat(
+        before["phases"]["submission_deadline"]
+    )
+    assert moved == timedelta(minutes=30)
+    assert after["awards"] == before["phases"]["awards"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer wrong-token-wrong-token"}, 401), ({"Authorization": TOKEN}, 401)],
+)
+def test_without_the_right_token_nothing_moves(
+    client: TestClient, headers: dict[str, str], status: int
+) -> None:
+    before = client.get("/api/v1/phases", headers=AUTH).json()["phases"]
+    reply = client.post("/api/v1/phases/submission_deadline/shift", json={"by": "+30m"}, headers=headers)
+    assert reply.status_code == status
+    assert "organiser token" in reply.json()["error"]
+    assert TOKEN not in reply.text
+    assert client.get("/api/v1/phases", headers=AUTH).json()["phases"] == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "says"),
+    [
+        ("/api/v1/phases/submission_deadline/shift", {"by": "half an hour"}, 422, "10m, 1h"),
+        ("/api/v1/phases/submission_deadline/shift", {}, 422, "missing field 'by'"),
+        ("/api/v1/phases/submission_deadline/shift", {"by": "+1h", "later_too": "yes"}, 422, "later_too"),
+        ("/api/v1/phases/deadline/shift", {"by": "+1h"}, 404, "unknown phase 'deadline'"),
+        ("/api/v1/phases/kickoff/shift", {"by": "+1h"}, 409, "already begun"),
+        ("/api/v1/phases/hacking/shift", {"by": "+1h"}, 409, "already begun"),
+    ],
+)
+def test_bad_shifts_are_refused_with_a_reason(
+    client: TestClient, path: str, body: dict[str, object], status: int, says: str
+) -> None:
+    before = client.get("/api/v1/phases", headers=AUTH).json()["phases"]
+    reply = client.post(path, json=body, headers=AUTH)
+    assert reply.status_code == status
+    assert says in reply.json()["error"]
+    assert client.get("/api/v1/phases", headers=AUTH).json()["phases"] == before
+
+
+def test_without_a_configured_token_the_api_is_off(
+    sqlite_url: str, event_file: Callable[..., Path], kickoff: datetime
+) -> None:
+    app = create_app(
+        Settings(database_url=sqlite_url, event_path=event_file(kickoff=kickoff)), clock=FakeClock(kickoff)
+    )
+    with TestClient(app) as client:
+        reply = client.get("/api/v1/phases", headers=AUTH)
+    assert reply.status_code == 403
+    assert "HACKSERVER_ORGANISER_TOKEN" in reply.json()["error"]
