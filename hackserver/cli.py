@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -82,8 +83,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
     app = create_app(settings, demo=args.demo, speed=args.speed, on_ready=ready)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; a stop that was asked for exits with 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on", proxy_headers=True)
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

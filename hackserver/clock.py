@@ -147,8 +147,8 @@ class SprintClock:
             return LOCK_TTL / 3
         try:
             coming = await self.fire_due()
-            if self.runtime.redis is not None:  # RQ deliveries lost with a web process
-                await outbox.recover(self.runtime, older_than=timedelta(seconds=60))
+            # Deliveries lost with a process (or a failed job) are handed over again.
+            await outbox.recover(self.runtime, older_than=timedelta(seconds=60))
         except Exception:  # the database may be briefly away; never let the clock die of it
             log.exception("clock round failed; retrying")
             return 1.0

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
+WRITER = "hackserver_writer"  # execution option: this transaction will write
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
@@ -29,11 +30,12 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN instead,
-        # so two writers queue on busy_timeout rather than failing to upgrade a read lock.
+        # Writers take the write lock at BEGIN, so two of them queue on busy_timeout rather than
+        # failing to upgrade a read lock; readers never wait for it (WAL lets them run alongside).
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            writer = connection.get_execution_options().get(WRITER, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_no_autobegin(dbapi_connection: Any, _record: Any) -> None:
@@ -46,8 +48,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     return create_async_engine(url, **options)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, *, writer: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reading, or (writer=True) for transactions that will write."""
+    bind = engine.execution_options(**{WRITER: True}) if writer else engine
+    return async_sessionmaker(bind, expire_on_commit=False)
 
 
 def alembic_config() -> Config:

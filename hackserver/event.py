@@ -68,6 +68,7 @@ class Event:
     team_max_size: int
     channels: dict[str, dict[str, str]]  # platform -> logical channel -> platform channel id
     announcements: tuple[Announcement, ...] = field(default=())
+    organisers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform -> user ids
 
     @property
     def default_language(self) -> str:
@@ -151,7 +152,7 @@ class _Parser:
         return value.strip()
 
     def event(self, raw: dict[str, Any]) -> Event | None:
-        raw = self.table(raw, "", {"event", "phases", "teams", "channels", "announcements"})
+        raw = self.table(raw, "", {"event", "phases", "teams", "channels", "announcements", "organisers"})
         head = self.table(raw.get("event", {}), "event", {"slug", "name", "timezone", "languages"})
         slug = self.text(head, "slug", "event", 63)
         if slug and not _SLUG.match(slug):
@@ -163,9 +164,12 @@ class _Parser:
         team_min, team_max = self.teams(raw.get("teams", {}))
         channels = self.channels(raw.get("channels", {}))
         announcements = self.announcements(raw.get("announcements", []), phases, languages, channels)
+        organisers = self.organisers(raw.get("organisers", {}))
         if self.problems or zone is None:
             return None
-        return Event(slug, name, zone, languages, phases, team_min, team_max, channels, announcements)
+        return Event(
+            slug, name, zone, languages, phases, team_min, team_max, channels, announcements, organisers
+        )
 
     def timezone(self, value: Any) -> ZoneInfo | None:
         if not isinstance(value, str):
@@ -173,7 +177,7 @@ class _Parser:
             return None
         try:
             return ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory like "Europe"
             self.fail("event.timezone", f"{value!r} is not an IANA time zone like Europe/Berlin")
             return None
 
@@ -241,6 +245,16 @@ class _Parser:
                 else:
                     channels.setdefault(platform, {})[logical] = channel.strip()
         return channels
+
+    def organisers(self, raw: Any) -> dict[str, tuple[str, ...]]:
+        raw = self.table(raw, "organisers", set(PLATFORMS) - {"builtin"} | {"webhook"})
+        result = {}
+        for platform, ids in raw.items():
+            if not isinstance(ids, list) or not all(isinstance(i, str) and i.strip() for i in ids):
+                self.fail(f"organisers.{platform}", 'expected a list of user ids like ["U0123ABCD"]')
+                continue
+            result[platform] = tuple(i.strip() for i in ids)
+        return result
 
     def announcements(
         self,

@@ -81,7 +81,8 @@ class Participant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = _event_fk()
     display_name: Mapped[str] = mapped_column(String(120))
-    language: Mapped[str | None] = mapped_column(String(8))
+    language: Mapped[str | None] = mapped_column(String(8))  # of the bot's replies
+    languages: Mapped[list[str]] = mapped_column(default=list)  # spoken, for team matching
     timezone: Mapped[str | None] = mapped_column(String(64))
     skills: Mapped[list[str]] = mapped_column(default=list)
     interests: Mapped[str | None] = mapped_column(Text)
@@ -319,6 +320,17 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HandledRequest(Base):
+    """A platform request (Slack trigger, Discord interaction) already run: a retry is not run again."""
+
+    __tablename__ = "handled_requests"
+    __table_args__ = (UniqueConstraint("platform", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ServerSecret(Base):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from redis import Redis as SyncRedis
 from rq import Queue
+from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -48,7 +49,10 @@ class Jobs(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def deliver(self, message_ids: list[int], delay: float = 0) -> None: ...
+    async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
+        """Delivers the rows after `delay` seconds; `attempt` (the rows' attempts so far) tells a
+        retry or a recovery apart from a delivery that is already queued."""
+        ...
 
 
 async def add(tx: Transaction, key: str, platform: str, channel: str, payload: dict[str, Any]) -> None:
@@ -70,6 +74,7 @@ async def announce(
 async def deliver(runtime: Runtime, message_id: int) -> None:
     """Delivers one row once; a failure schedules its own retry."""
     retry_in: float | None = None
+    attempt = 0
     async with runtime.transaction() as tx:
         message = await tx.session.get(OutboxMessage, message_id, with_for_update=True)
         if message is None or message.status != "pending":
@@ -80,7 +85,13 @@ async def deliver(runtime: Runtime, message_id: int) -> None:
             if deliverer is None:
                 raise DeliveryFailed(f"no deliverer for platform {message.platform!r} is configured")
             async with tx.session.begin_nested():
-                await deliverer.deliver(tx, message)
+                try:
+                    await deliverer.deliver(tx, message)
+                except DeliveryFailed:
+                    raise
+                except Exception as error:  # a platform's surprise is a failed attempt, not a lost row
+                    log.exception("delivering outbox message %s to %s failed", message.id, message.platform)
+                    raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
         except DeliveryFailed as failure:
             message.attempts += 1
             message.last_error = str(failure)[:500]
@@ -88,7 +99,9 @@ async def deliver(runtime: Runtime, message_id: int) -> None:
                 message.status = "dead"
                 tx.record("outbox.dead", id=message.id, platform=message.platform, error=message.last_error)
             else:
-                retry_in = failure.retry_after or min(2.0**message.attempts, MAX_BACKOFF)
+                backoff = min(2.0**message.attempts, MAX_BACKOFF)
+                retry_in = backoff if failure.retry_after is None else failure.retry_after
+                attempt = message.attempts
                 message.next_attempt_at = now + timedelta(seconds=retry_in)
                 tx.record("outbox.retry", id=message.id, platform=message.platform, error=message.last_error)
         else:
@@ -96,26 +109,23 @@ async def deliver(runtime: Runtime, message_id: int) -> None:
             message.attempts += 1
             tx.record("outbox.delivered", id=message.id, platform=message.platform)
     if retry_in is not None:
-        await runtime.jobs.deliver([message_id], delay=retry_in)
-
-
-async def stranded(runtime: Runtime, older_than: timedelta = timedelta(0)) -> list[tuple[int, float]]:
-    """Pending rows whose delivery may have been lost with a process, with the delay still due."""
-    now = datetime.now(UTC)
-    async with runtime.sessions() as session:
-        rows = await session.execute(
-            select(OutboxMessage.id, OutboxMessage.next_attempt_at)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now - older_than)
-            .order_by(OutboxMessage.id)
-        )
-        return [(id_, max(0.0, (at - now).total_seconds())) for id_, at in rows]
+        await runtime.jobs.deliver([message_id], delay=retry_in, attempt=attempt)
 
 
 async def recover(runtime: Runtime, older_than: timedelta = timedelta(0)) -> int:
-    found = await stranded(runtime, older_than)
-    for message_id, delay in found:
-        await runtime.jobs.deliver([message_id], delay)
-    return len(found)
+    """Hands over again the pending rows whose delivery may have been lost with a process."""
+    now = datetime.now(UTC)
+    async with runtime.sessions() as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage.id, OutboxMessage.next_attempt_at, OutboxMessage.attempts)
+                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now - older_than)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    for message_id, at, attempts in rows:
+        await runtime.jobs.deliver([message_id], max(0.0, (at - now).total_seconds()), attempts)
+    return len(rows)
 
 
 class BuiltinChannels:
@@ -143,6 +153,7 @@ class EmbeddedJobs:
 
     def __init__(self, workers: int = 4) -> None:
         self.queue: asyncio.Queue[int] = asyncio.Queue()
+        self.queued: set[int] = set()  # a recovery sweep does not queue a waiting row twice
         self.workers = workers
         self.tasks: set[asyncio.Task[None]] = set()
         self.timers: set[asyncio.TimerHandle] = set()
@@ -161,7 +172,7 @@ class EmbeddedJobs:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def deliver(self, message_ids: list[int], delay: float = 0) -> None:
+    async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
         if delay > 0:
             loop = asyncio.get_running_loop()
             self.timers = {t for t in self.timers if t.when() > loop.time()}  # forget the ones that ran
@@ -171,7 +182,9 @@ class EmbeddedJobs:
 
     def put(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
-            self.queue.put_nowait(message_id)
+            if message_id not in self.queued:
+                self.queued.add(message_id)
+                self.queue.put_nowait(message_id)
 
     async def idle(self) -> None:
         await self.queue.join()
@@ -179,6 +192,7 @@ class EmbeddedJobs:
     async def work(self) -> None:
         while True:
             message_id = await self.queue.get()
+            self.queued.discard(message_id)
             try:
                 await deliver(self.runtime, message_id)
             except Exception:  # the row stays pending; the next start or sweep retries it
@@ -200,14 +214,23 @@ class RQJobs:
     async def stop(self) -> None:
         self.redis.close()
 
-    async def deliver(self, message_ids: list[int], delay: float = 0) -> None:
-        await run_in_threadpool(self._enqueue, message_ids, delay)
+    async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
+        await run_in_threadpool(self._enqueue, message_ids, delay, attempt)
 
-    def _enqueue(self, message_ids: list[int], delay: float) -> None:
+    def _enqueue(self, message_ids: list[int], delay: float, attempt: int) -> None:
         from hackserver.worker import deliver_message
 
         for message_id in message_ids:
-            if delay > 0:
-                self.rq.enqueue_in(timedelta(seconds=delay), deliver_message, message_id)
-            else:
-                self.rq.enqueue(deliver_message, message_id)
+            # One job id per row and attempt: a recovery sweep never queues a delivery twice.
+            options = {
+                "job_id": f"deliver-{message_id}-{attempt}",
+                "unique": True,
+                "failure_ttl": 300,
+            }
+            try:
+                if delay > 0:
+                    self.rq.enqueue_in(timedelta(seconds=delay), deliver_message, message_id, **options)
+                else:
+                    self.rq.enqueue(deliver_message, message_id, **options)
+            except DuplicateJobError:
+                pass

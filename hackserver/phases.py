@@ -13,7 +13,7 @@ from hackserver.event import PHASES, format_duration
 from hackserver.models import AuditEntry, Phase
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime
+    from hackserver.runtime import Runtime, Transaction
 
 BEFORE = "before"  # the name of the time before registration opens
 
@@ -29,7 +29,7 @@ def next_phase(phases: dict[str, datetime], now: datetime) -> tuple[str, datetim
 
 
 async def shift_phase(
-    runtime: Runtime, name: str, delta: timedelta, *, actor: str, later_too: bool = False
+    runtime: Runtime, tx: Transaction, name: str, delta: timedelta, *, actor: str, later_too: bool = False
 ) -> dict[str, datetime]:
     """Moves a phase that has not begun by delta, with the later phases it would run into (or, with
     later_too, all later phases). The announcements follow; the change is audit-logged."""
@@ -37,43 +37,40 @@ async def shift_phase(
         raise NotFound(f"unknown phase {name!r}; phases are {', '.join(PHASES)}")
     if not delta:
         raise Conflict("a shift of 0 changes nothing; give a duration like +30m or -10m")
-    async with runtime.transaction() as tx:
-        rows = {
-            p.name: p
-            for p in await tx.session.scalars(
-                select(Phase).where(Phase.event_id == runtime.event_id).with_for_update()
-            )
-        }
-        before = {n: p.planned_at + timedelta(seconds=p.shift_seconds) for n, p in rows.items()}
-        if before[name] <= tx.now:
-            raise TooLate(f"phase {name} has already begun; only phases still to come can be shifted")
-        after, moved = dict(before), []
-        for phase_name in PHASES[PHASES.index(name) :]:
-            # A later phase moves too when asked, or when it would otherwise not come after the one before.
-            previous = PHASES[PHASES.index(phase_name) - 1]
-            if phase_name == name or later_too or after[phase_name] <= after[previous]:
-                after[phase_name] = before[phase_name] + delta
-                moved.append(phase_name)
-        if after[name] <= tx.now:
-            raise TooLate(f"phase {name} would begin in the past")
-        ordered = [after[n] for n in PHASES]
-        if any(b >= a for b, a in itertools.pairwise(ordered)):
-            raise Conflict(f"shifting {name} by {_signed(delta)} puts it before the phase it follows")
-        for phase_name in moved:
-            rows[phase_name].shift_seconds += int(delta.total_seconds())
-        tx.session.add(
-            AuditEntry(
-                event_id=runtime.event_id,
-                actor=actor,
-                action="phase.shift",
-                details={"phase": name, "by_seconds": int(delta.total_seconds()), "moved": moved},
-                at=tx.now,
-            )
+    rows = {
+        p.name: p
+        for p in await tx.session.scalars(
+            select(Phase).where(Phase.event_id == runtime.event_id).with_for_update()
         )
-        tx.record(
-            "phase.shifted", phase=name, by=_signed(delta), phases={n: after[n].isoformat() for n in moved}
+    }
+    before = {n: p.planned_at + timedelta(seconds=p.shift_seconds) for n, p in rows.items()}
+    if before[name] <= tx.now:
+        raise TooLate(f"phase {name} has already begun; only phases still to come can be shifted")
+    after, moved = dict(before), []
+    for phase_name in PHASES[PHASES.index(name) :]:
+        # A later phase moves too when asked, or when it would otherwise not come after the one before.
+        previous = PHASES[PHASES.index(phase_name) - 1]
+        if phase_name == name or later_too or after[phase_name] <= after[previous]:
+            after[phase_name] = before[phase_name] + delta
+            moved.append(phase_name)
+    if after[name] <= tx.now:
+        raise TooLate(f"phase {name} would begin in the past")
+    ordered = [after[n] for n in PHASES]
+    if any(b >= a for b, a in itertools.pairwise(ordered)):
+        raise Conflict(f"shifting {name} by {_signed(delta)} puts it before the phase it follows")
+    for phase_name in moved:
+        rows[phase_name].shift_seconds += int(delta.total_seconds())
+    tx.session.add(
+        AuditEntry(
+            event_id=runtime.event_id,
+            actor=actor,
+            action="phase.shift",
+            details={"phase": name, "by_seconds": int(delta.total_seconds()), "moved": moved},
+            at=tx.now,
         )
-        return after
+    )
+    tx.record("phase.shifted", phase=name, by=_signed(delta), phases={n: after[n].isoformat() for n in moved})
+    return after
 
 
 def _signed(delta: timedelta) -> str:

@@ -3,6 +3,7 @@ settings, choosing embedded or Redis-backed adapters; `Runtime.transaction` is t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -12,18 +13,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hackserver import db, outbox
 from hackserver.bus import Bus, DomainEvent, LocalBus, RedisBus
+from hackserver.errors import SettingsError
 from hackserver.event import Event, load_event
 from hackserver.models import EventRow, Phase, ServerSecret
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock, EventClock
 
 log = logging.getLogger(__name__)
+REDIS_PROBE_TIMEOUT = 5.0
 
 
 @dataclass
@@ -46,7 +50,8 @@ class Runtime:
     event_id: int
     clock: Clock
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession]  # for reading
+    writers: async_sessionmaker[AsyncSession]  # for transactions
     bus: Bus
     jobs: outbox.Jobs
     deliverers: dict[str, outbox.Deliverer]
@@ -55,14 +60,18 @@ class Runtime:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self.sessions() as session, session.begin():
+        async with self.writers() as session, session.begin():
             tx = Transaction(session, self.clock.now())
             yield tx
-        # Committed: only now may the world hear of it.
-        if tx.events:
-            await self.bus.publish(tx.events)
-        if tx.outbox_ids:
-            await self.jobs.deliver(tx.outbox_ids)
+        # Committed: only now may the world hear of it. The change stands even if Redis is away
+        # now: the outbox rows are recovered later, and live views catch up on reconnect.
+        try:
+            if tx.outbox_ids:
+                await self.jobs.deliver(tx.outbox_ids)
+            if tx.events:
+                await self.bus.publish(tx.events)
+        except Exception:
+            log.exception("committed, but could not hand over its messages or events")
 
     async def phases(self, session: AsyncSession) -> dict[str, datetime]:
         rows = await session.scalars(select(Phase).where(Phase.event_id == self.event_id))
@@ -90,15 +99,17 @@ async def bootstrap(
     engine = db.create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     try:
+        if redis is not None:
+            await reach(redis)
         if settings.is_sqlite:
             await db.upgrade(engine)
-        sessions = db.session_factory(engine)
-        event_id = await sync_event(sessions, event)
-        link_secret = settings.secret_key or await stored_secret(sessions, "link_signing_key")
+        sessions, writers = db.session_factory(engine), db.session_factory(engine, writer=True)
+        event_id = await sync_event(writers, event)
+        link_secret = settings.secret_key or await stored_secret(writers, "link_signing_key")
         bus: Bus = RedisBus(redis, f"hackserver:{event.slug}:events") if redis else LocalBus()
         jobs: outbox.Jobs = outbox.RQJobs(settings.redis_url) if settings.redis_url else outbox.EmbeddedJobs()
         runtime = Runtime(
-            settings, event, event_id, clock, engine, sessions, bus, jobs, {}, redis, link_secret
+            settings, event, event_id, clock, engine, sessions, writers, bus, jobs, {}, redis, link_secret
         )
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}
         await bus.start()
@@ -114,6 +125,19 @@ async def bootstrap(
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+async def reach(redis: Redis) -> None:
+    """Stops start-up with one line naming the setting, rather than a bare timeout deep in the bus."""
+    try:
+        async with asyncio.timeout(REDIS_PROBE_TIMEOUT):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as error:
+        where = redis.connection_pool.connection_kwargs
+        raise SettingsError(
+            f"HACKSERVER_REDIS_URL: cannot reach Redis at {where.get('host', '?')}:{where.get('port', '?')}"
+            f" ({type(error).__name__})"
+        ) from None
 
 
 async def sync_event(sessions: async_sessionmaker[AsyncSession], event: Event) -> int:

@@ -79,7 +79,10 @@ class Settings:
             raise SettingsError("SLACK_APP_TOKEN: expected an app-level token starting with xapp-")
         for name in ("SLACK_API_URL", "DISCORD_API_URL"):
             if (value := get(name)) is not None:
-                _check_url(name, value, ("http", "https"), "https://slack.com/api/")
+                example = (
+                    "https://slack.com/api/" if name == "SLACK_API_URL" else "https://discord.com/api/v10"
+                )
+                _check_url(name, value, ("http", "https"), example)
         discord_public_key = get("DISCORD_PUBLIC_KEY")
         if discord_public_key is not None:
             try:
@@ -90,7 +93,9 @@ class Settings:
                     "DISCORD_PUBLIC_KEY: expected 64 hex characters (the Ed25519 public key)"
                 ) from None
         discord_application_id = get("DISCORD_APPLICATION_ID")
-        if discord_application_id is not None and not discord_application_id.isdigit():
+        if discord_application_id is not None and not (
+            discord_application_id.isascii() and discord_application_id.isdigit()
+        ):
             raise SettingsError("DISCORD_APPLICATION_ID: expected the numeric application id")
         return cls(
             database_url=database_url,
@@ -113,13 +118,19 @@ def _check_database_url(value: str) -> None:
     expected = "expected sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB"
     try:
         url = make_url(value)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise SettingsError(f"HACKSERVER_DATABASE_URL: {expected}, got something that is not a URL") from None
     if url.drivername not in SUPPORTED_DRIVERS:
         raise SettingsError(f"HACKSERVER_DATABASE_URL: {expected}, got driver {url.drivername!r}")
 
 
 def _check_url(name: str, value: str, schemes: tuple[str, ...], example: str) -> None:
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 -- raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise SettingsError(
+            f"{name}: expected a URL like {example}, got something that is not a URL"
+        ) from None
     if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
         raise SettingsError(f"{name}: expected a URL like {example}, got scheme {parsed.scheme or 'none'!r}")

@@ -20,6 +20,11 @@ from hackserver.runtime import Runtime
 from tests.fakes import FakeClock
 
 
+async def shift(runtime: Runtime, name: str, delta: timedelta, **options: Any) -> dict[str, datetime]:
+    async with runtime.transaction() as tx:
+        return await shift_phase(runtime, tx, name, delta, **options)
+
+
 async def fired(runtime: Runtime) -> list[tuple[str, datetime, str]]:
     async with runtime.sessions() as session:
         rows = await session.execute(
@@ -122,7 +127,7 @@ async def test_shifting_the_deadline_moves_its_announcements(runtime_at: tuple[R
     sprint = SprintClock(runtime)
     clock.set(deadline - timedelta(minutes=20))
     await sprint.fire_due()
-    await shift_phase(runtime, "submission_deadline", timedelta(minutes=30), actor="organiser:test")
+    await shift(runtime, "submission_deadline", timedelta(minutes=30), actor="organiser:test")
     await sprint.fire_due()  # nothing new is due at the moment of the shift
     clock.set(deadline - timedelta(minutes=10))  # the old "10 minutes left" instant: nothing due now
     await sprint.fire_due()
@@ -141,11 +146,11 @@ async def test_a_phase_shift_that_breaks_the_order_or_the_past_is_refused(
 ) -> None:
     runtime, _clock = runtime_at
     with pytest.raises(Conflict, match="before the phase it follows"):
-        await shift_phase(runtime, "hacking", -timedelta(minutes=90), actor="o")
+        await shift(runtime, "hacking", -timedelta(minutes=90), actor="o")
     with pytest.raises(TooLate, match="already begun"):
-        await shift_phase(runtime, "registration", timedelta(hours=1), actor="o")
+        await shift(runtime, "registration", timedelta(hours=1), actor="o")
     with pytest.raises(TooLate, match="in the past"):
-        await shift_phase(runtime, "kickoff", -timedelta(hours=2), actor="o")
+        await shift(runtime, "kickoff", -timedelta(hours=2), actor="o")
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 0
         assert await runtime.phases(session) == runtime.event.phases
@@ -156,11 +161,11 @@ async def test_a_shift_pushes_along_the_later_phases_it_would_run_into(
 ) -> None:
     runtime, _ = runtime_at
     planned = runtime.event.phases
-    moved = await shift_phase(runtime, "submission_deadline", timedelta(hours=1), actor="o")
+    moved = await shift(runtime, "submission_deadline", timedelta(hours=1), actor="o")
     assert moved["submission_deadline"] - planned["submission_deadline"] == timedelta(hours=1)
     assert moved["judging"] - planned["judging"] == timedelta(hours=1)  # was 30 minutes after
     assert moved["awards"] == planned["awards"]
-    everything = await shift_phase(runtime, "awards", timedelta(hours=1), actor="o", later_too=True)
+    everything = await shift(runtime, "awards", timedelta(hours=1), actor="o", later_too=True)
     assert everything["end"] - planned["end"] == timedelta(hours=1)
 
 

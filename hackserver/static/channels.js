@@ -3,13 +3,33 @@
 const boot = JSON.parse(document.getElementById("state").textContent);
 const list = document.getElementById("messages");
 const words = {
-  de: { next: "bis", connecting: "Verbindung wird aufgebaut…", offline: "Getrennt, neuer Versuch…" },
-  en: { next: "until", connecting: "Connecting…", offline: "Disconnected, retrying…" },
-}[boot.lang] || { next: "until", connecting: "Connecting…", offline: "Disconnected, retrying…" };
+  de: { next: "bis", connecting: "Verbindung wird aufgebaut…", live: "● live", offline: "Getrennt, neuer Versuch…" },
+  en: { next: "until", connecting: "Connecting…", live: "● live", offline: "Disconnected, retrying…" },
+}[boot.lang] || { next: "until", connecting: "Connecting…", live: "● live", offline: "Disconnected, retrying…" };
+// en-GB: day before month and a 24-hour clock, as the event's organisers write their times.
+const locale = boot.lang === "en" ? "en-GB" : boot.lang;
 let state = boot.state;
 let loadedAt = Date.now();
 
-const localTime = (iso) => new Date(iso).toLocaleString(boot.lang, { timeZone: boot.timezone, dateStyle: "short", timeStyle: "short" });
+const localTime = (iso) => new Date(iso).toLocaleString(locale, {
+  timeZone: boot.timezone, weekday: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+});
+
+// Chat texts mark commands with `backticks`; show them as code, never as HTML.
+function withCode(text) {
+  const parts = text.split("`");
+  const out = document.createDocumentFragment();
+  parts.forEach((part, i) => {
+    if (i % 2 === 1 && i < parts.length - 1) {
+      const code = document.createElement("code");
+      code.textContent = part;
+      out.append(code);
+    } else {
+      out.append(i % 2 === 1 ? "`" + part : part);
+    }
+  });
+  return out;
+}
 const lastId = () => Number(list.lastElementChild?.dataset.id || 0);
 
 function addMessage(m) {
@@ -23,7 +43,7 @@ function addMessage(m) {
   author.textContent = m.author;
   const text = document.createElement("span");
   text.className = "text";
-  text.textContent = (m.translations && m.translations[boot.lang]) || m.text;
+  text.append(withCode((m.translations && m.translations[boot.lang]) || m.text));
   li.append(time, author, " ", text);
   list.append(li);
   document.getElementById("empty").hidden = true;
@@ -44,7 +64,7 @@ function connect() {
   document.getElementById("connection").textContent = words.connecting;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws/channels?after=${lastId()}`);
-  ws.onopen = () => { document.getElementById("connection").textContent = ""; };
+  ws.onopen = () => { document.getElementById("connection").textContent = words.live; };
   ws.onmessage = (e) => {
     const data = JSON.parse(e.data);
     if (data.type === "message") addMessage(data.message);
@@ -54,6 +74,7 @@ function connect() {
 }
 
 for (const t of list.querySelectorAll("time")) t.textContent = localTime(t.dateTime);
+for (const t of list.querySelectorAll(".text")) t.replaceChildren(withCode(t.textContent));
 countdown();
 setInterval(countdown, 1000);
 connect();

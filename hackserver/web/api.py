@@ -68,7 +68,10 @@ async def shift(request: Request) -> JSONResponse:
         detail = "missing field 'by'" if isinstance(problem, KeyError) else str(problem)
         return error(f'expected a JSON body like {{"by": "+30m", "later_too": false}}: {detail}', 422)
     try:
-        moved = await shift_phase(runtime, request.path_params["name"], delta, actor=actor, later_too=later_too)
+        async with runtime.transaction() as tx:
+            moved = await shift_phase(
+                runtime, tx, request.path_params["name"], delta, actor=actor, later_too=later_too
+            )
     except DomainError as refused:
         return error(str(refused), STATUS.get(type(refused), 409))
     return JSONResponse({"phases": {name: at.isoformat() for name, at in moved.items()}})

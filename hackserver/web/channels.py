@@ -67,7 +67,21 @@ async def page(request: Request) -> Response:
     )
 
 
+class SharedState:
+    """One sprint-state query per phase event, however many viewers are waiting for it."""
+
+    def __init__(self) -> None:
+        self.latest: tuple[DomainEvent, asyncio.Task[dict[str, Any]]] | None = None
+
+    async def after(self, event: DomainEvent, runtime: Runtime) -> dict[str, Any]:
+        if self.latest is None or self.latest[0] is not event:
+            self.latest = (event, asyncio.create_task(sprint_state(runtime)))
+        return await asyncio.shield(self.latest[1])  # a viewer leaving must not cancel it for the rest
+
+
 def live(metrics: Metrics) -> Any:
+    shared = SharedState()
+
     async def websocket(ws: WebSocket) -> None:
         runtime: Runtime = ws.state.runtime
         try:
@@ -79,7 +93,7 @@ def live(metrics: Metrics) -> Any:
         try:
             # Subscribe before reading the history, so nothing posted in between is missed.
             async with runtime.bus.subscribe() as events:
-                pushing = asyncio.create_task(push(ws, runtime, events, after))
+                pushing = asyncio.create_task(push(ws, runtime, events, after, shared))
                 listening = asyncio.create_task(until_disconnect(ws))
                 done, pending = await asyncio.wait({pushing, listening}, return_when=asyncio.FIRST_COMPLETED)
                 for task in pending:
@@ -97,7 +111,9 @@ def live(metrics: Metrics) -> Any:
     return websocket
 
 
-async def push(ws: WebSocket, runtime: Runtime, events: asyncio.Queue[DomainEvent], after: int) -> None:
+async def push(
+    ws: WebSocket, runtime: Runtime, events: asyncio.Queue[DomainEvent], after: int, shared: SharedState
+) -> None:
     async with runtime.sessions() as session:
         missed = await channels.history(session, runtime.event_id, ANNOUNCEMENTS, after_id=after)
     for message in missed:
@@ -111,7 +127,7 @@ async def push(ws: WebSocket, runtime: Runtime, events: asyncio.Queue[DomainEven
         if event.kind == "channel.message" and event.data["message"]["id"] > after:
             await ws.send_json({"type": "message", **event.data})
         elif event.kind in ("phase.changed", "phase.shifted"):
-            await ws.send_json(await sprint_state(runtime))
+            await ws.send_json(await shared.after(event, runtime))
 
 
 async def until_disconnect(ws: WebSocket) -> None:

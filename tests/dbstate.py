@@ -1,0 +1,37 @@
+"""Reads a database from the outside, the way an operator would, with an engine of its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import Executable
+
+from hackserver import db
+
+
+async def rows(database_url: str, statement: Executable) -> list[Any]:
+    engine = db.create_engine(database_url)
+    try:
+        async with db.session_factory(engine)() as session:
+            return list((await session.execute(statement)).all())
+    finally:
+        await engine.dispose()
+
+
+async def migrate(database_url: str) -> None:
+    engine = db.create_engine(database_url)
+    try:
+        await db.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float, interval: float = 0.05) -> None:
+    """Waits until `check` holds; another process (or a timer) changes the database meanwhile."""
+    async with asyncio.timeout(within):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(interval)

@@ -1,0 +1,167 @@
+"""The `hackserver` console script, run as a real process: one clear line per error, clean start and stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from tests.fakes import event_toml
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXAMPLE_EVENT = PROJECT / "config" / "event.example.toml"
+HACKSERVER = Path(sys.executable).parent / "hackserver"
+OWN_SETTINGS = ("HACKSERVER_", "SLACK_", "DISCORD_")
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    """The caller's environment without any hackserver, Slack or Discord setting, plus a fresh SQLite file."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(OWN_SETTINGS) and key not in ("PORT", "PYTHONPATH")
+    }
+    env["HACKSERVER_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'hs.db'}"
+    env["HACKSERVER_EVENT"] = str(EXAMPLE_EVENT)
+    return env
+
+
+def hackserver(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(HACKSERVER), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def tables(database: Path) -> set[str]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {name for (name,) in rows}
+
+
+def test_the_console_script_is_installed() -> None:
+    assert HACKSERVER.is_file(), f"{HACKSERVER} is missing; install the project with pip install -e ."
+
+
+def test_run_with_a_bad_setting_prints_one_line_naming_it(base_env: dict[str, str], tmp_path: Path) -> None:
+    result = hackserver(
+        "run", env={**base_env, "HACKSERVER_DATABASE_URL": "mysql://hack@db/hack"}, cwd=tmp_path
+    )
+    line = one_error_line(result)
+    assert line.startswith("hackserver: HACKSERVER_DATABASE_URL: expected sqlite+aiosqlite:///FILE")
+    assert result.stdout == ""
+
+
+def test_run_with_a_bad_token_prints_one_line_without_the_token(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = hackserver("run", env={**base_env, "SLACK_BOT_TOKEN": "xoxp-private-user-token"}, cwd=tmp_path)
+    line = one_error_line(result)
+    assert line.startswith("hackserver: SLACK_BOT_TOKEN: expected")
+    assert "private-user-token" not in result.stderr + result.stdout
+
+
+def test_run_without_an_event_file_names_the_setting(base_env: dict[str, str], tmp_path: Path) -> None:
+    env = {key: value for key, value in base_env.items() if key != "HACKSERVER_EVENT"}
+    line = one_error_line(hackserver("run", env=env, cwd=tmp_path))
+    assert line.startswith("hackserver: HACKSERVER_EVENT: expected the path of an event TOML file")
+
+
+def test_run_with_a_broken_event_file_names_the_field_path(base_env: dict[str, str], tmp_path: Path) -> None:
+    text = event_toml(datetime(2027, 3, 19, 18, 0, tzinfo=ZoneInfo("Europe/Berlin")))
+    event = tmp_path / "broken.toml"
+    event.write_text(text.replace('at = "kickoff"', 'at = "kickof + 1h"'), encoding="utf-8")
+    line = one_error_line(hackserver("run", env={**base_env, "HACKSERVER_EVENT": str(event)}, cwd=tmp_path))
+    assert line.startswith(f"hackserver: {event}: ")
+    assert "announcements[kickoff].at: unknown phase 'kickof'" in line
+
+
+def test_db_upgrade_creates_the_tables_in_a_fresh_sqlite_file(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = hackserver("db", "upgrade", env=base_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "newest schema" in result.stdout
+    assert {"outbox", "fired_items", "alembic_version"} <= tables(tmp_path / "hs.db")
+
+
+def test_db_upgrade_twice_changes_nothing_the_second_time(base_env: dict[str, str], tmp_path: Path) -> None:
+    first = hackserver("db", "upgrade", env=base_env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = tables(tmp_path / "hs.db")
+    second = hackserver("db", "upgrade", env=base_env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert tables(tmp_path / "hs.db") == before
+    with sqlite3.connect(tmp_path / "hs.db") as connection:
+        assert len(connection.execute("SELECT version_num FROM alembic_version").fetchall()) == 1
+
+
+def test_worker_without_redis_exits_with_one_clear_line(base_env: dict[str, str], tmp_path: Path) -> None:
+    line = one_error_line(hackserver("worker", env=base_env, cwd=tmp_path))
+    assert line.startswith("hackserver: HACKSERVER_REDIS_URL: ")
+    assert "needs Redis" in line
+
+
+@pytest.mark.parametrize("speed", ["0", "-2", "fast"])
+def test_run_refuses_a_speed_that_is_not_a_positive_number(
+    speed: str, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = hackserver("run", "--speed", speed, env=base_env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--speed" in result.stderr
+    assert "expected a number" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "hs.db").exists()
+
+
+def test_run_demo_serves_prints_its_url_and_stops_cleanly_on_sigterm(
+    base_env: dict[str, str], tmp_path: Path, free_port: int
+) -> None:
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with stdout.open("w") as out, stderr.open("w") as err:
+        process = subprocess.Popen(
+            [str(HACKSERVER), "run", "--demo", "--speed", "600", "--port", str(free_port)],
+            env=base_env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        health: httpx.Response | None = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{free_port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health is not None, f"no /healthz within 20 s (exit {process.poll()}): {stderr.read_text()}"
+        assert health.status_code == 200, health.text
+        assert f"http://127.0.0.1:{free_port}/channels" in stdout.read_text()
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0, stderr.read_text()
+        assert "Traceback" not in stderr.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
