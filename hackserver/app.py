@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bots import platforms
 from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
@@ -58,6 +59,7 @@ def create_app(
             *health.routes(metrics),
             *channels.routes(metrics),
             *api.routes(),
+            *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
         exception_handlers={500: internal_error},

@@ -24,7 +24,7 @@ PHASES = (
     "awards",
     "end",
 )
-PLATFORMS = ("builtin", "slack", "discord")
+PLATFORMS = ("builtin", "slack", "discord", "webhook")
 DEFAULT_TOO_LATE = timedelta(minutes=15)
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)(?:m|min))?(?:(\d+)s)?$")
@@ -247,7 +247,7 @@ class _Parser:
         return channels
 
     def organisers(self, raw: Any) -> dict[str, tuple[str, ...]]:
-        raw = self.table(raw, "organisers", set(PLATFORMS) - {"builtin"} | {"webhook"})
+        raw = self.table(raw, "organisers", set(PLATFORMS) - {"builtin"})
         result = {}
         for platform, ids in raw.items():
             if not isinstance(ids, list) or not all(isinstance(i, str) and i.strip() for i in ids):

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis import Redis as SyncRedis
 from rq import Queue
 from rq.exceptions import DuplicateJobError
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from hackserver import channels
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
+LEASE = timedelta(minutes=2)  # a send not marked by then is presumed lost with its process
 QUEUE_NAME = "hackserver"
 
 
@@ -39,9 +42,25 @@ class DeliveryFailed(Exception):
 
 
 class Deliverer(Protocol):
-    """Sends one outbox row to one platform; raises DeliveryFailed to be retried later."""
+    """Delivers a row inside its own transaction (the built-in channels); raises DeliveryFailed."""
 
     async def deliver(self, tx: Transaction, message: OutboxMessage) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: int
+    key: str  # stable across retries: the platform's idempotency key where it has one
+    platform: str
+    channel: str
+    payload: dict[str, Any]  # {"author", "texts": {language: text}} or {"reply": Reply.to_json()}
+
+
+class Sender(Protocol):
+    """Sends to an external platform, outside any transaction, within the platform's rate limits;
+    raises DeliveryFailed (with retry_after when the platform said when) to be retried later."""
+
+    async def send(self, message: Outgoing) -> None: ...
 
 
 class Jobs(Protocol):
@@ -72,44 +91,81 @@ async def announce(
 
 
 async def deliver(runtime: Runtime, message_id: int) -> None:
-    """Delivers one row once; a failure schedules its own retry."""
-    retry_in: float | None = None
-    attempt = 0
+    """Delivers one row once; a failure schedules its own retry.
+
+    Built-in channels are written in the row's own transaction. External platforms are called
+    outside any transaction: the row is claimed ("sending", with a lease), sent, then marked, so a
+    process that dies mid-way leaves a row that is sent again when its lease runs out.
+    """
+    outgoing: Outgoing | None = None
     async with runtime.transaction() as tx:
         message = await tx.session.get(OutboxMessage, message_id, with_for_update=True)
-        if message is None or message.status != "pending":
-            return
         now = datetime.now(UTC)
-        deliverer = runtime.deliverers.get(message.platform)
-        try:
-            if deliverer is None:
-                raise DeliveryFailed(f"no deliverer for platform {message.platform!r} is configured")
-            async with tx.session.begin_nested():
-                try:
-                    await deliverer.deliver(tx, message)
-                except DeliveryFailed:
-                    raise
-                except Exception as error:  # a platform's surprise is a failed attempt, not a lost row
-                    log.exception("delivering outbox message %s to %s failed", message.id, message.platform)
-                    raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
-        except DeliveryFailed as failure:
-            message.attempts += 1
-            message.last_error = str(failure)[:500]
-            if message.attempts >= MAX_ATTEMPTS or deliverer is None:
-                message.status = "dead"
-                tx.record("outbox.dead", id=message.id, platform=message.platform, error=message.last_error)
-            else:
-                backoff = min(2.0**message.attempts, MAX_BACKOFF)
-                retry_in = backoff if failure.retry_after is None else failure.retry_after
-                attempt = message.attempts
-                message.next_attempt_at = now + timedelta(seconds=retry_in)
-                tx.record("outbox.retry", id=message.id, platform=message.platform, error=message.last_error)
+        if message is None or not _claimable(message, now):
+            return
+        deliverer, sender = runtime.deliverers.get(message.platform), runtime.senders.get(message.platform)
+        if sender is not None:
+            message.status, message.next_attempt_at = "sending", now + LEASE
+            outgoing = Outgoing(message.id, message.key, message.platform, message.channel, message.payload)
         else:
-            message.status, message.delivered_at = "delivered", now
-            message.attempts += 1
-            tx.record("outbox.delivered", id=message.id, platform=message.platform)
-    if retry_in is not None:
-        await runtime.jobs.deliver([message_id], delay=retry_in, attempt=attempt)
+            failure = None
+            try:
+                if deliverer is None:
+                    raise DeliveryFailed(f"no deliverer for platform {message.platform!r} is configured")
+                async with tx.session.begin_nested():
+                    await _guarded(deliverer.deliver(tx, message), message.id, message.platform)
+            except DeliveryFailed as refused:
+                failure = refused
+            retry = _settle(tx, message, failure, final=deliverer is None)
+    if outgoing is not None:
+        failure = None
+        try:
+            await _guarded(runtime.senders[outgoing.platform].send(outgoing), outgoing.id, outgoing.platform)
+        except DeliveryFailed as refused:
+            failure = refused
+        async with runtime.transaction() as tx:
+            message = await tx.session.get(OutboxMessage, message_id, with_for_update=True)
+            if message is None or message.status in ("delivered", "dead"):
+                return
+            retry = _settle(tx, message, failure, final=False)
+    if retry is not None:
+        await runtime.jobs.deliver([message_id], delay=retry[0], attempt=retry[1])
+
+
+def _claimable(message: OutboxMessage, now: datetime) -> bool:
+    return message.status == "pending" or (message.status == "sending" and message.next_attempt_at <= now)
+
+
+async def _guarded(attempt: Awaitable[None], message_id: int, platform: str) -> None:
+    try:
+        await attempt
+    except DeliveryFailed:
+        raise
+    except Exception as error:  # a platform's surprise is a failed attempt, not a lost row
+        log.exception("delivering outbox message %s to %s failed", message_id, platform)
+        raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
+
+
+def _settle(
+    tx: Transaction, message: OutboxMessage, failure: DeliveryFailed | None, *, final: bool
+) -> tuple[float, int] | None:
+    """Records the attempt's outcome; returns (delay, attempt) when it is to be tried again."""
+    now = datetime.now(UTC)
+    message.attempts += 1
+    if failure is None:
+        message.status, message.delivered_at = "delivered", now
+        tx.record("outbox.delivered", id=message.id, platform=message.platform)
+        return None
+    message.last_error = str(failure)[:500]
+    if final or message.attempts >= MAX_ATTEMPTS:
+        message.status = "dead"
+        tx.record("outbox.dead", id=message.id, platform=message.platform, error=message.last_error)
+        return None
+    backoff = min(2.0**message.attempts, MAX_BACKOFF)
+    delay = backoff if failure.retry_after is None else failure.retry_after
+    message.status, message.next_attempt_at = "pending", now + timedelta(seconds=delay)
+    tx.record("outbox.retry", id=message.id, platform=message.platform, error=message.last_error)
+    return delay, message.attempts
 
 
 async def recover(runtime: Runtime, older_than: timedelta = timedelta(0)) -> int:
@@ -119,7 +175,15 @@ async def recover(runtime: Runtime, older_than: timedelta = timedelta(0)) -> int
         rows = (
             await session.execute(
                 select(OutboxMessage.id, OutboxMessage.next_attempt_at, OutboxMessage.attempts)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now - older_than)
+                .where(
+                    or_(
+                        and_(
+                            OutboxMessage.status == "pending",
+                            OutboxMessage.next_attempt_at <= now - older_than,
+                        ),
+                        and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now),
+                    )
+                )
                 .order_by(OutboxMessage.id)
             )
         ).all()

@@ -54,7 +54,8 @@ class Runtime:
     writers: async_sessionmaker[AsyncSession]  # for transactions
     bus: Bus
     jobs: outbox.Jobs
-    deliverers: dict[str, outbox.Deliverer]
+    deliverers: dict[str, outbox.Deliverer]  # platforms written inside the database
+    senders: dict[str, outbox.Sender]  # external platforms
     redis: Redis | None
     link_secret: str
 
@@ -82,7 +83,7 @@ class Runtime:
         return [
             (platform, channels[logical])
             for platform, channels in self.event.channels.items()
-            if platform in self.deliverers and logical in channels
+            if (platform in self.deliverers or platform in self.senders) and logical in channels
         ]
 
 
@@ -109,9 +110,12 @@ async def bootstrap(
         bus: Bus = RedisBus(redis, f"hackserver:{event.slug}:events") if redis else LocalBus()
         jobs: outbox.Jobs = outbox.RQJobs(settings.redis_url) if settings.redis_url else outbox.EmbeddedJobs()
         runtime = Runtime(
-            settings, event, event_id, clock, engine, sessions, writers, bus, jobs, {}, redis, link_secret
+            settings, event, event_id, clock, engine, sessions, writers, bus, jobs, {}, {}, redis, link_secret
         )
+        from bots import platforms  # the adapters import the runtime: wire them in once it exists
+
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}
+        runtime.senders = platforms.senders(runtime)
         await bus.start()
         try:
             await jobs.start(runtime)

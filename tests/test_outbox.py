@@ -294,3 +294,71 @@ async def test_a_message_committed_by_a_process_killed_before_delivery_is_delive
             statuses = (await session.scalars(select(OutboxMessage.status))).all()
     assert texts == [crash_after_commit.TEXTS["de"]]
     assert statuses == ["delivered"]
+
+
+class RecordingSender:
+    """An external platform: records what it was sent; fails its first `failures` sends."""
+
+    def __init__(self, failures: int = 0, surprise: bool = False) -> None:
+        self.failures, self.surprise = failures, surprise
+        self.sent: list[outbox.Outgoing] = []
+        self.calls = 0
+
+    async def send(self, message: outbox.Outgoing) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            if self.surprise:
+                raise Boom("connection reset")
+            raise outbox.DeliveryFailed("429", retry_after=1.5)
+        self.sent.append(message)
+
+
+async def test_an_external_platform_is_sent_to_outside_the_transaction(
+    runtime: Runtime, jobs: RecordingJobs
+) -> None:
+    sender = RecordingSender()
+    runtime.senders["chat"] = sender
+    message_id = await write(runtime, "chat")
+    await outbox.deliver(runtime, message_id)
+    await outbox.deliver(runtime, message_id)
+    assert [m.key for m in sender.sent] == ["test-message"]
+    assert sender.sent[0].payload["texts"] == TEXTS
+    delivered = await row(runtime, message_id)
+    assert (delivered.status, delivered.attempts) == ("delivered", 1)
+
+
+async def test_a_platform_429_or_surprise_is_retried_not_lost(runtime: Runtime, jobs: RecordingJobs) -> None:
+    limited, broken = RecordingSender(failures=1), RecordingSender(failures=1, surprise=True)
+    runtime.senders.update({"limited": limited, "broken": broken})
+    first, second = await write(runtime, "limited", "a"), await write(runtime, "broken", "b")
+    await outbox.deliver(runtime, first)
+    await outbox.deliver(runtime, second)
+    assert [(await row(runtime, i)).status for i in (first, second)] == ["pending", "pending"]
+    assert "Boom: connection reset" in ((await row(runtime, second)).last_error or "")
+    assert ([first], 1.5) in jobs.requests  # the platform's Retry-After
+    await outbox.deliver(runtime, first)
+    await outbox.deliver(runtime, second)
+    assert len(limited.sent) == len(broken.sent) == 1
+
+
+async def test_a_send_lost_with_its_process_is_sent_again_when_its_lease_runs_out(
+    runtime: Runtime, jobs: RecordingJobs
+) -> None:
+    sender = RecordingSender()
+    runtime.senders["chat"] = sender
+    message_id = await write(runtime, "chat")
+    # A process claimed the row and died before it could send or mark it.
+    async with runtime.transaction() as tx:
+        claimed = await tx.session.get(OutboxMessage, message_id)
+        assert claimed is not None
+        claimed.status, claimed.next_attempt_at = "sending", datetime.now(UTC) + timedelta(seconds=60)
+    await outbox.deliver(runtime, message_id)
+    assert sender.sent == []  # still leased to the dead process
+    assert await outbox.recover(runtime) == 0
+    async with runtime.transaction() as tx:
+        claimed = await tx.session.get(OutboxMessage, message_id)
+        assert claimed is not None
+        claimed.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)  # the lease ran out
+    assert await outbox.recover(runtime) == 1
+    await outbox.deliver(runtime, message_id)
+    assert len(sender.sent) == 1 and (await row(runtime, message_id)).status == "delivered"

@@ -1,0 +1,216 @@
+"""The command layer's machinery: invocations in, platform-neutral replies out.
+
+Adapters build an `Invocation` from their payload, call `Bot.handle`, and render the `Reply`.
+Sub-commands (bots/commands.py) register with `@command`; each runs in one database transaction.
+Nothing raises out of `handle`: bad input gets its usage, a refusal its reason, a bug an apology.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bots.messages import say
+from hackserver.errors import DomainError
+from hackserver.models import HandledRequest, Participant
+from hackserver.participants import Identity, identify
+from hackserver.runtime import Runtime, Transaction
+
+log = logging.getLogger(__name__)
+MAX_INPUT = 2000
+
+
+@dataclass(frozen=True)
+class Invocation:
+    identity: Identity
+    text: str  # what followed `/hack`
+    locale: str | None = None  # the platform's idea of the asker's language, e.g. "de-DE"
+    request_key: str | None = None  # the platform's id for this request: a retry is not run again
+    retry: bool = False  # the platform says it is sending this request again
+    organiser: bool = False  # vouched for by the adapter (e.g. a built-in session with the token)
+
+
+@dataclass
+class Reply:
+    text: str
+    title: str | None = None
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (label, URL)
+    public: bool = False  # seen by the whole channel, not only the asker
+    ok: bool = True  # False for usage help and refusals
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "title": self.title,
+            "fields": [list(f) for f in self.fields],
+            "links": [list(link) for link in self.links],
+            "public": self.public,
+            "ok": self.ok,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Reply:
+        return cls(
+            raw["text"],
+            raw.get("title"),
+            [(k, v) for k, v in raw.get("fields", [])],
+            [(k, v) for k, v in raw.get("links", [])],
+            raw.get("public", False),
+            raw.get("ok", True),
+        )
+
+
+@dataclass
+class Context:
+    runtime: Runtime
+    tx: Transaction
+    participant: Participant
+    language: str
+    organiser: bool
+
+    def say(self, key: str, **params: object) -> str:
+        return say(self.language, key, **params)
+
+
+Handler = Callable[[Context, str], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class SubCommand:
+    name: str
+    usage: str
+    handler: Handler
+    organiser_only: bool = False
+
+
+COMMANDS: dict[str, SubCommand] = {}
+
+
+def command(name: str, usage: str = "", *, organiser_only: bool = False) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = SubCommand(name, usage or name, handler, organiser_only)
+        return handler
+
+    return register
+
+
+class UsageError(Exception):
+    """Raised by a handler when the arguments are malformed: the reply shows the usage."""
+
+
+class Bot:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def language(self, participant: Participant | None, locale: str | None) -> str:
+        languages = self.runtime.event.languages
+        for candidate in (participant.language if participant else None, (locale or "")[:2].lower()):
+            if candidate in languages:
+                return candidate
+        return self.runtime.event.default_language
+
+    def is_organiser(self, invocation: Invocation) -> bool:
+        identity = invocation.identity
+        return invocation.organiser or identity.user_id in self.runtime.event.organisers.get(
+            identity.platform, ()
+        )
+
+    async def handle(self, invocation: Invocation) -> Reply | None:
+        """The reply to one command; None when this request was already handled (a retry)."""
+        language = self.language(None, invocation.locale)
+        try:
+            for attempt in range(3):
+                try:
+                    return await self.run(invocation)
+                except IntegrityError:  # a competing write won; run again on fresh state
+                    if attempt == 2:
+                        raise
+        except AlreadyHandled:
+            return None
+        except Exception:
+            log.exception("command %r failed", invocation.text[:100])
+            return Reply(say(language, "failed"), ok=False)
+        raise AssertionError("unreachable")
+
+    async def run(self, invocation: Invocation) -> Reply:
+        async with self.runtime.transaction() as tx:
+            if invocation.request_key is not None:
+                try:
+                    async with tx.session.begin_nested():
+                        tx.session.add(
+                            HandledRequest(platform=invocation.identity.platform, key=invocation.request_key)
+                        )
+                except IntegrityError:
+                    raise AlreadyHandled from None
+            participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
+            context = Context(
+                self.runtime,
+                tx,
+                participant,
+                self.language(participant, invocation.locale),
+                self.is_organiser(invocation),
+            )
+            try:
+                async with tx.session.begin_nested():  # a refusal undoes the command, not the first contact
+                    return await dispatch(context, invocation.text)
+            except DomainError as refusal:
+                return Reply(context.say("refused", reason=str(refusal)), ok=False)
+
+
+class AlreadyHandled(Exception):
+    pass
+
+
+async def dispatch(ctx: Context, text: str) -> Reply:
+    words = " ".join(text[:MAX_INPUT].split())
+    if words.lower().startswith("/hack"):
+        words = words[5:].strip()
+    if not words:
+        return Reply(ctx.say("empty"), ok=False)
+    tokens = words.split(" ")
+    for length in (2, 1):
+        name = " ".join(tokens[:length]).lower()
+        if name in COMMANDS:
+            sub = COMMANDS[name]
+            if sub.organiser_only and not ctx.organiser:
+                return Reply(ctx.say("organisers_only", command=sub.name), ok=False)
+            try:
+                return await sub.handler(ctx, " ".join(tokens[length:]))
+            except UsageError as problem:
+                detail = f"{problem}. " if str(problem) else ""
+                return Reply(detail + ctx.say("usage", usage=sub.usage), ok=False)
+    return unknown(ctx, tokens)
+
+
+def unknown(ctx: Context, tokens: list[str]) -> Reply:
+    word = tokens[0][:40]
+    names = [n for n, c in COMMANDS.items() if ctx.organiser or not c.organiser_only]
+    guess = difflib.get_close_matches(" ".join(tokens[:2]).lower(), names, n=1, cutoff=0.6)
+    guess = guess or difflib.get_close_matches(tokens[0].lower(), names, n=1, cutoff=0.6)
+    if guess:
+        return Reply(ctx.say("unknown", word=word, suggestion=COMMANDS[guess[0]].usage), ok=False)
+    return Reply(ctx.say("unknown.plain", word=word), ok=False)
+
+
+def countdown(delta: timedelta, language: str) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes or not parts:
+        parts.append(f"{minutes} min")
+    return " ".join(parts[:2])
+
+
+def local_time(instant: datetime, ctx: Context) -> str:
+    zone = ctx.runtime.event.timezone
+    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"

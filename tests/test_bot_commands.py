@@ -1,0 +1,182 @@
+"""The command layer, by dialog: what a person types after /hack, and what the bot answers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bots.commands import Bot, Invocation, Reply
+from hackserver.models import AuditEntry, OutboxMessage, Participant, PlatformIdentity
+from hackserver.participants import Identity
+from hackserver.runtime import Runtime
+from tests.fakes import FakeClock
+
+ALICE = Identity("slack", "T1", "UALICE", "alice")
+ORGANISER = Identity("discord", "G1", "ORG1", "orga")
+
+
+async def ask(runtime: Runtime, text: str, who: Identity = ALICE, **options: object) -> Reply:
+    reply = await Bot(runtime).handle(Invocation(who, text, **options))  # type: ignore[arg-type]
+    assert reply is not None
+    return reply
+
+
+def everything(reply: Reply) -> str:
+    return "\n".join([reply.title or "", reply.text, *(f"{k}: {v}" for k, v in reply.fields)])
+
+
+@pytest.fixture
+def organisers(runtime_at: tuple[Runtime, FakeClock]) -> Runtime:
+    runtime, _ = runtime_at
+    runtime.event.organisers["discord"] = ("ORG1",)
+    return runtime
+
+
+async def test_help_lists_every_command_in_the_askers_language(runtime_at: tuple[Runtime, FakeClock]) -> None:
+    runtime, _ = runtime_at
+    english = await ask(runtime, "help", locale="en-GB")
+    german = await ask(runtime, "help", locale="de-DE")
+    for usage in ("status", "profile skills", "team create <name>", "match me", "submit", "help-request"):
+        assert usage in english.text
+    assert "create a team" in english.text and "ein Team gründen" in german.text
+    assert "announce" not in english.text  # organiser commands stay hidden from participants
+
+
+async def test_status_says_phase_countdown_and_that_there_is_no_team_yet(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, clock = runtime_at
+    clock.set(runtime.event.phases["kickoff"] + timedelta(minutes=20))
+    reply = await ask(runtime, "status", locale="en")
+    assert reply.title == "Test Sprint: Kickoff"
+    assert reply.text.startswith("Hacking in 40 min")
+    assert ("Team", "none yet (`/hack team create <name>` or `/hack match me`)") in reply.fields
+
+
+async def test_a_profile_is_normalised_saved_and_shown(runtime_at: tuple[Runtime, FakeClock]) -> None:
+    runtime, _ = runtime_at
+    saved = await ask(runtime, "profile skills JS, python,UX langs en,de tz Europe/Berlin", locale="en")
+    assert saved.ok and saved.text == "Profile saved."
+    assert ("Skills", "javascript, python, design") in saved.fields
+    shown = await ask(runtime, "profile")
+    # The first event language in the profile becomes the reply language from now on.
+    assert ("Sprachen", "en, de") in shown.fields or ("Languages", "en, de") in shown.fields
+    assert ("Zeitzone", "Europe/Berlin") in shown.fields or ("Time zone", "Europe/Berlin") in shown.fields
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("profile skills", "`skills` needs a value"),
+        ("profile tz Mars/Olympus", "`Mars/Olympus` is not a time zone"),
+        ("profile langs english", "two-letter codes"),
+        ("profile colour blue", "Use skills, langs and tz"),
+        ("profil skills python", "Did you mean `/hack profile"),
+        ("stauts", "Did you mean `/hack status`"),
+        ("", "Type a command after `/hack`"),
+        ("xyzzy", "I don't know `xyzzy`"),
+        ("team create Luftretter", "not available in this version yet"),
+        ("announce hello", "for organisers only"),
+    ],
+)
+async def test_bad_input_gets_a_helpful_reply_and_changes_nothing(
+    runtime_at: tuple[Runtime, FakeClock], text: str, says: str
+) -> None:
+    runtime, _ = runtime_at
+    await ask(runtime, "profile skills python", locale="en")
+    reply = await ask(runtime, text, locale="en")
+    assert not reply.ok
+    assert says in reply.text
+    async with runtime.sessions() as session:
+        person = (await session.scalars(select(Participant))).one()
+        assert person.skills == ["python"] and person.timezone is None
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_the_first_contact_creates_one_participant_per_chat_account(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    import asyncio
+
+    runtime, _ = runtime_at
+    await asyncio.gather(*(ask(runtime, "status") for _ in range(5)), ask(runtime, "status", ORGANISER))
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(PlatformIdentity)) == 2
+
+
+async def test_a_retried_request_runs_once(runtime_at: tuple[Runtime, FakeClock]) -> None:
+    runtime, _ = runtime_at
+    first = await Bot(runtime).handle(Invocation(ALICE, "profile skills go", request_key="trigger-1"))
+    retry = await Bot(runtime).handle(
+        Invocation(ALICE, "profile skills go", request_key="trigger-1", retry=True)
+    )
+    assert first is not None and first.ok
+    assert retry is None
+
+
+async def test_an_organiser_announces_and_it_is_audited(organisers: Runtime) -> None:
+    reply = await ask(organisers, "announce Lunch is served", ORGANISER, locale="en")
+    assert reply.ok and "builtin announcements" in reply.text
+    await organisers.jobs.idle()  # type: ignore[attr-defined]
+    async with organisers.sessions() as session:
+        message = (await session.scalars(select(OutboxMessage))).one()
+        entry = (await session.scalars(select(AuditEntry))).one()
+    assert message.status == "delivered" and message.payload["texts"] == {"en": "Lunch is served"}
+    assert (entry.action, entry.details["text"]) == ("announce", "Lunch is served")
+
+
+async def test_an_organiser_shifts_the_deadline_from_chat(organisers: Runtime) -> None:
+    before = organisers.event.phases["submission_deadline"]
+    reply = await ask(organisers, "phase shift submission_deadline +30m", ORGANISER, locale="en")
+    assert reply.ok
+    async with organisers.sessions() as session:
+        assert (await organisers.phases(session))["submission_deadline"] == before + timedelta(minutes=30)
+    refused = await ask(organisers, "phase shift kickoff -2d", ORGANISER, locale="en")
+    assert not refused.ok and "in the past" in refused.text
+
+
+async def test_stats_counts_for_organisers(organisers: Runtime) -> None:
+    await ask(organisers, "status")
+    reply = await ask(organisers, "stats", ORGANISER, locale="en")
+    assert ("Participants", "2") in reply.fields
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.text(max_size=300)
+    | st.lists(
+        st.sampled_from(
+            [
+                "team",
+                "profile",
+                "skills",
+                "tz",
+                "langs",
+                "phase",
+                "shift",
+                "help",
+                "/hack",
+                ",",
+                "`",
+                "\u00e4",
+                "\x00",
+                " ",
+            ]
+        ),
+        max_size=12,
+    ).map(" ".join)
+)
+async def test_no_input_ever_raises_into_a_chat(sqlite_runtime: Runtime, text: str) -> None:
+    reply = await ask(sqlite_runtime, text, locale="en")
+    assert reply.text or reply.fields
+    assert "Traceback" not in reply.text and "Something went wrong" not in reply.text
+
+
+@pytest.fixture
+async def sqlite_runtime(sqlite_url: str, event_file, kickoff, make_runtime):  # type: ignore[no-untyped-def]
+    async with make_runtime(sqlite_url, event_file(kickoff=kickoff), FakeClock(kickoff)) as runtime:
+        yield runtime
