@@ -148,7 +148,8 @@ class Bot:
                             HandledRequest(platform=invocation.identity.platform, key=invocation.request_key)
                         )
                 except IntegrityError:
-                    raise AlreadyHandled from None
+                    if invocation.retry:  # its first delivery ran (or is running): not again
+                        raise AlreadyHandled from None
             participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
             context = Context(
                 self.runtime,

@@ -57,6 +57,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Da ist bei uns etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
         "en": "Something went wrong on our side. Please try again in a moment.",
     },
+    "working": {"de": "Bin dran …", "en": "Working on it…"},
     "refused": {"de": "Das geht nicht: {reason}", "en": "That didn't work: {reason}"},
     "status.title": {"de": "{event}: {phase}", "en": "{event}: {phase}"},
     "status.next": {"de": "{phase} in {left}", "en": "{phase} in {left}"},

@@ -1,16 +1,379 @@
-"""Slack adapter (being built)."""
+"""Slack: signed slash commands, interactions and events over HTTP (or Socket Mode when an app token
+is set), Block Kit replies, and delivery through chat.postMessage paced per channel.
+
+Every request is verified on its raw body before it is parsed. Slack wants an answer within 3 s:
+a command that takes longer is acknowledged with "working on it" and answered later through its
+`response_url`. A retried request (X-Slack-Retry-Num) that was already handled is not run again.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
 
+import httpx
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.socket_mode.websockets import SocketModeClient
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.messages import say
+from hackserver import outbox
 from hackserver.outbox import Sender
+from hackserver.participants import Identity
 from hackserver.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ACK_BUDGET = 2.5  # seconds of work before the acknowledgement; Slack gives up at 3
+MAX_BODY = 64 * 1024
+RESPONSE_URL_ATTEMPTS = 3
+FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+# -- from Slack to the command layer, and back -------------------------------------------------
+
+
+def to_invocation(form: Mapping[str, str], *, retry: bool = False) -> Invocation:
+    """A slash command's form fields as an invocation."""
+    team, user, text = form.get("team_id", ""), form.get("user_id", ""), form.get("text", "")
+    identity = Identity("slack", team, user, form.get("user_name", "") or user)
+    trigger = form.get("trigger_id", "")[:100]
+    digest = hashlib.sha256(f"{team}\0{user}\0{text}".encode()).hexdigest()[:24]
+    return Invocation(
+        identity, text, request_key=f"command:{trigger}:{digest}" if trigger else None, retry=retry
+    )
+
+
+def event_invocation(envelope: Mapping[str, Any], *, retry: bool = False) -> Invocation | None:
+    """An app mention or a direct message as an invocation; None for what is not meant for the bot."""
+    event = envelope.get("event")
+    if not isinstance(event, dict):
+        return None
+    kind, user, text = event.get("type"), event.get("user"), event.get("text")
+    if kind == "message" and event.get("channel_type") != "im":
+        return None
+    if kind not in ("app_mention", "message") or event.get("bot_id") or event.get("subtype"):
+        return None  # our own posts and other bots', edits, joins
+    if not isinstance(user, str) or not isinstance(text, str) or not isinstance(event.get("channel"), str):
+        return None
+    if user in {a.get("user_id") for a in envelope.get("authorizations") or [] if isinstance(a, dict)}:
+        return None  # the bot user itself
+    team = str(envelope.get("team_id") or event.get("team") or "")
+    event_id = envelope.get("event_id")
+    key = f"event:{str(event_id)[:100]}" if event_id else None
+    return Invocation(
+        Identity("slack", team, user, user), MENTION.sub("", text).strip(), request_key=key, retry=retry
+    )
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(reply: Reply) -> dict[str, Any]:
+    """A reply as a Slack message: Block Kit, with a plain `text` for notifications and old clients."""
+    blocks: list[dict[str, Any]] = []
+    if reply.title:
+        blocks.append(
+            {"type": "header", "text": {"type": "plain_text", "text": reply.title[:150], "emoji": True}}
+        )
+    for chunk in _chunks(escape(reply.text), 3000):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+    for start in range(0, len(reply.fields), 10):
+        fields = reply.fields[start : start + 10]
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"[:2000]} for k, v in fields
+                ],
+            }
+        )
+    if reply.links:
+        buttons = [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": label[:75], "emoji": True},
+                "url": url[:3000],
+                "action_id": f"link-{n}",
+            }
+            for n, (label, url) in enumerate(reply.links[:25])
+        ]
+        blocks.append({"type": "actions", "elements": buttons})
+    lines = [reply.title or "", reply.text, *(f"{k}: {v}" for k, v in reply.fields)]
+    lines += [f"{label}: {url}" for label, url in reply.links]
+    return {
+        "response_type": "in_channel" if reply.public else "ephemeral",
+        "text": escape("\n".join(line for line in lines if line))[:3000],
+        "blocks": blocks[:50],
+    }
+
+
+def render_announcement(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An announcement in every language it was written in, one section each."""
+    texts: dict[str, str] = payload["texts"]
+    several = len(texts) > 1
+    lines = [
+        f"{FLAGS.get(lang, lang.upper())} {escape(text)}" if several else escape(text)
+        for lang, text in texts.items()
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines[:45]
+    ]
+    if payload.get("author"):
+        blocks.append(
+            {"type": "context", "elements": [{"type": "plain_text", "text": str(payload["author"])[:150]}]}
+        )
+    return {"text": "\n".join(lines)[:3000], "blocks": blocks}
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    chunks: list[str] = []
+    while text:
+        cut = text.rfind("\n", 0, size) if len(text) > size else len(text)
+        cut = cut if cut > 0 else size
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    return chunks
+
+
+# -- handling, whichever way the request came ------------------------------------------------
+
+
+class SlackHandler:
+    """Runs commands and events; keeps the work that outlives an acknowledgement."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def keep(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.forget)
+        return task
+
+    def forget(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("Slack work after the acknowledgement failed", exc_info=error)
+
+    async def command(
+        self, runtime: Runtime, form: Mapping[str, str], *, retry: bool
+    ) -> dict[str, Any] | None:
+        """The acknowledgement's body: the reply, "working on it", or None for a retry already handled."""
+        bot = Bot(runtime)
+        invocation = to_invocation(form, retry=retry)
+        task = self.keep(bot.handle(invocation))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(task), ACK_BUDGET)
+        except TimeoutError:
+            self.keep(self.follow_up(task, form.get("response_url", "")))
+            return {
+                "response_type": "ephemeral",
+                "text": say(bot.language(None, invocation.locale), "working"),
+            }
+        return None if reply is None else render(reply)
+
+    async def follow_up(self, task: asyncio.Task[Reply | None], response_url: str) -> None:
+        reply = await task
+        if reply is None:
+            return
+        if not response_url.startswith(("https://", "http://")):
+            log.warning("a slow Slack command had no response_url; its reply is dropped")
+            return
+        body = render(reply)
+        async with httpx.AsyncClient(timeout=10) as client:
+            for attempt in range(RESPONSE_URL_ATTEMPTS):
+                try:
+                    response = await client.post(response_url, json=body)
+                    if response.status_code < 500:
+                        if response.status_code >= 400:
+                            log.warning("Slack refused a late reply: HTTP %s", response.status_code)
+                        return
+                except httpx.HTTPError as error:
+                    log.warning("posting a late reply to Slack failed: %s", type(error).__name__)
+                if attempt + 1 < RESPONSE_URL_ATTEMPTS:
+                    await asyncio.sleep(2**attempt)
+        log.error("a late reply could not be posted to Slack's response_url")
+
+    async def event(self, runtime: Runtime, envelope: Mapping[str, Any], *, retry: bool) -> None:
+        """Answers a mention or direct message through the outbox; returns within the budget."""
+        invocation = event_invocation(envelope, retry=retry)
+        if invocation is None:
+            return
+        if "slack" not in runtime.senders:
+            log.warning("a Slack message arrived, but SLACK_BOT_TOKEN is not set to answer it")
+            return
+        task = self.keep(self.answer(runtime, invocation, envelope["event"]))
+        await asyncio.wait([task], timeout=ACK_BUDGET)
+
+    async def answer(self, runtime: Runtime, invocation: Invocation, event: Mapping[str, Any]) -> None:
+        reply = await Bot(runtime).handle(invocation)
+        if reply is None:
+            return
+        payload: dict[str, Any] = {"reply": reply.to_json()}
+        if event.get("channel_type") != "im" and not reply.public:
+            payload["user"] = event["user"]  # seen only by the asker, in the channel that mentioned us
+        key = f"slack:reply:{invocation.request_key or time.time_ns()}"
+        async with runtime.transaction() as tx:
+            await outbox.add(tx, key, "slack", str(event["channel"]), payload)
+
+
+# -- over HTTP --------------------------------------------------------------------------------
 
 
 def routes() -> list[BaseRoute]:
-    return []
+    handler = SlackHandler()
+
+    async def commands(request: Request) -> Response:
+        runtime, body = await _verified(request)
+        if isinstance(body, Response):
+            return body
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        ack = await handler.command(runtime, form, retry=_retried(request))
+        return Response(status_code=200) if ack is None else JSONResponse(ack)
+
+    async def interactions(request: Request) -> Response:
+        _, body = await _verified(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            payload = json.loads(dict(parse_qsl(body.decode())).get("payload", ""))
+        except ValueError:
+            return JSONResponse({"error": "expected a form field `payload` with JSON"}, status_code=400)
+        # Buttons are links: Slack opens them itself and tells us only for the record.
+        log.debug(
+            "Slack interaction %s acknowledged", payload.get("type") if isinstance(payload, dict) else "?"
+        )
+        return Response(status_code=200)
+
+    async def events(request: Request) -> Response:
+        runtime, body = await _verified(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            return JSONResponse({"error": "expected a JSON body"}, status_code=400)
+        if not isinstance(envelope, dict):
+            return JSONResponse({"error": "expected a JSON object"}, status_code=400)
+        if envelope.get("type") == "url_verification":
+            return JSONResponse({"challenge": str(envelope.get("challenge", ""))})
+        if envelope.get("type") == "event_callback":
+            await handler.event(runtime, envelope, retry=_retried(request))
+        return Response(status_code=200)
+
+    return [
+        Route("/slack/commands", commands, methods=["POST"]),
+        Route("/slack/interactions", interactions, methods=["POST"]),
+        Route("/slack/events", events, methods=["POST"]),
+    ]
+
+
+async def _verified(request: Request) -> tuple[Runtime, bytes | Response]:
+    """The raw body if Slack signed it, else the response that refuses it."""
+    runtime: Runtime = request.state.runtime
+    secret = runtime.settings.slack_signing_secret
+    if not secret:
+        return runtime, JSONResponse(
+            {"error": "Slack is not enabled on this server (SLACK_SIGNING_SECRET is not set)"},
+            status_code=404,
+        )
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > MAX_BODY:
+        return runtime, JSONResponse({"error": "body too large"}, status_code=413)
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return runtime, JSONResponse({"error": "body too large"}, status_code=413)
+    if not is_signed(secret, body, request.headers):
+        return runtime, JSONResponse({"error": "invalid or missing Slack signature"}, status_code=401)
+    return runtime, body
+
+
+def is_signed(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Slack's v0 HMAC over timestamp and body, with the timestamp within 5 minutes of now."""
+    try:
+        return SignatureVerifier(secret).is_valid(
+            body, headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
+        )
+    except ValueError:  # a timestamp that is not a number, a body that is not UTF-8
+        return False
+
+
+def _retried(request: Request) -> bool:
+    return "x-slack-retry-num" in request.headers
+
+
+# -- over Socket Mode -------------------------------------------------------------------------
+
+
+async def socket_mode(runtime: Runtime) -> None:
+    """Receives Slack's requests over a websocket the server opens itself: no public URL needed.
+    Runs until cancelled; reconnects when Slack or the network drops the connection."""
+    settings = runtime.settings
+    assert settings.slack_app_token is not None
+    handler, delay = SlackHandler(), 1.0
+
+    async def on_request(client: Any, request: SocketModeRequest) -> None:
+        retry = (request.retry_attempt or 0) > 0
+        if request.type == "slash_commands":
+            form = {k: str(v) for k, v in request.payload.items()}
+            ack = await handler.command(runtime, form, retry=retry)
+            await client.send_socket_mode_response(SocketModeResponse(request.envelope_id, ack))
+            return
+        await client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
+        if request.type == "events_api" and request.payload.get("type") == "event_callback":
+            await handler.event(runtime, request.payload, retry=retry)
+
+    while True:
+        client = SocketModeClient(
+            settings.slack_app_token, web_client=web_client(settings.slack_bot_token, settings.slack_api_url)
+        )
+        client.socket_mode_request_listeners.append(on_request)
+        try:
+            await client.connect()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode")
+            await asyncio.Event().wait()
+        except Exception as error:  # a bad token, Slack away: keep trying, the HTTP endpoints still work
+            log.error("Slack Socket Mode could not connect (%s); trying again in %g s", why(error), delay)
+        finally:
+            if client.message_receiver is not None:  # else it reports the closing as a failed receive
+                client.message_receiver.cancel()
+            await client.close()  # type: ignore[no-untyped-call]
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 60.0)
+
+
+# -- to Slack ---------------------------------------------------------------------------------
+
+
+def web_client(token: str | None, base_url: str | None) -> AsyncWebClient:
+    # No retries inside the client: the outbox decides when to try again, so nothing posts twice.
+    options: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    return AsyncWebClient(token=token, timeout=10, retry_handlers=[], **options)
 
 
 def sender(runtime: Runtime) -> Sender | None:
-    return None
+    from bots.slack_delivery import SlackSender  # it renders with this module's functions
+
+    settings = runtime.settings
+    if not settings.slack_bot_token:
+        return None
+    return SlackSender(settings.slack_bot_token, settings.slack_api_url)
+
+
+def why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bots import platforms
+from bots import platforms, slack
 from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
@@ -41,15 +41,21 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         async with bootstrap(settings, demo=demo, speed=speed, clock=clock) as runtime:
             clock_task = asyncio.create_task(SprintClock(runtime).run(), name="clock") if run_clock else None
+            slack_task = (
+                asyncio.create_task(slack.socket_mode(runtime), name="slack")
+                if settings.slack_app_token
+                else None
+            )
             if on_ready is not None:
                 on_ready()
             try:
                 yield {"runtime": runtime}
             finally:
-                if clock_task is not None:
-                    clock_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await clock_task
+                for task in (clock_task, slack_task):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
 
     metrics = health.Metrics()
     static = Path(__file__).parent / "static"

@@ -36,9 +36,10 @@ QUEUE_NAME = "hackserver"
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, permanent: bool = False) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.permanent = permanent  # trying again cannot help (e.g. the channel is gone): dead at once
 
 
 class Deliverer(Protocol):
@@ -127,7 +128,7 @@ async def deliver(runtime: Runtime, message_id: int) -> None:
             message = await tx.session.get(OutboxMessage, message_id, with_for_update=True)
             if message is None or message.status in ("delivered", "dead"):
                 return
-            retry = _settle(tx, message, failure, final=False)
+            retry = _settle(tx, message, failure, final=failure is not None and failure.permanent)
     if retry is not None:
         await runtime.jobs.deliver([message_id], delay=retry[0], attempt=retry[1])
 
@@ -215,7 +216,7 @@ class BuiltinChannels:
 class EmbeddedJobs:
     """In-process delivery tasks, for the embedded mode; pending rows are picked up at start."""
 
-    def __init__(self, workers: int = 4) -> None:
+    def __init__(self, workers: int = 64) -> None:  # a send paced by its platform holds its worker
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         self.queued: set[int] = set()  # a recovery sweep does not queue a waiting row twice
         self.workers = workers

@@ -58,10 +58,13 @@ class Runtime:
     senders: dict[str, outbox.Sender]  # external platforms
     redis: Redis | None
     link_secret: str
+    # SQLite has one writer at a time: this process's writers queue here, not in SQLite's
+    # busy handler, whose growing sleeps would add up to a second to a busy moment.
+    write_lock: asyncio.Lock | None = None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self.writers() as session, session.begin():
+        async with self.write_lock or contextlib.nullcontext(), self.writers() as session, session.begin():
             tx = Transaction(session, self.clock.now())
             yield tx
         # Committed: only now may the world hear of it. The change stands even if Redis is away
@@ -114,6 +117,7 @@ async def bootstrap(
         )
         from bots import platforms  # the adapters import the runtime: wire them in once it exists
 
+        runtime.write_lock = asyncio.Lock() if settings.is_sqlite else None
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}
         runtime.senders = platforms.senders(runtime)
         await bus.start()

@@ -118,6 +118,14 @@ async def test_a_retried_request_runs_once(runtime_at: tuple[Runtime, FakeClock]
     assert retry is None
 
 
+async def test_the_same_key_without_the_retry_mark_runs_again(runtime_at: tuple[Runtime, FakeClock]) -> None:
+    runtime, _ = runtime_at
+    bot = Bot(runtime)
+    first = await bot.handle(Invocation(ALICE, "status", request_key="same"))
+    second = await bot.handle(Invocation(ALICE, "status", request_key="same"))
+    assert first is not None and second is not None and second.text == first.text
+
+
 async def test_an_organiser_announces_and_it_is_audited(organisers: Runtime) -> None:
     reply = await ask(organisers, "announce Lunch is served", ORGANISER, locale="en")
     assert reply.ok and "builtin announcements" in reply.text
