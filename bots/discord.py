@@ -1,16 +1,353 @@
-"""Discord adapter (being built)."""
+"""Discord: Ed25519-signed interactions for the `/hack` application command, embeds and link buttons
+as replies, and delivery through the REST API (channels, or webhook URLs) within Discord's buckets.
+
+Every request is verified on its raw body before it is parsed. Discord wants an answer within 3 s:
+a command that takes longer is answered "deferred" and its reply edited in later. The command's
+definition (`command_definition`) is built from the same registry the grammar dispatches on.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
-from hackserver.outbox import Sender
+import httpx
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.discord_command import command_definition, grammar
+from bots.discord_limits import RateLimits, retry_after
+from hackserver.errors import HackserverError, SettingsError
+from hackserver.outbox import DeliveryFailed, Outgoing, Sender
+from hackserver.participants import Identity
 from hackserver.runtime import Runtime
+from hackserver.settings import Settings
+
+log = logging.getLogger(__name__)
+API = "https://discord.com/api/v10"
+USER_AGENT = "DiscordBot (hackserver, 0.1.0)"  # the form Discord asks for: name, version
+ACK_BUDGET = 2.5  # seconds of work before the deferred answer; Discord gives up at 3
+MAX_SKEW = 300  # seconds a signature's timestamp may be off: older ones are replays
+MAX_BODY = 64 * 1024
+EPHEMERAL = 1 << 6
+FOLLOW_UP_ATTEMPTS = 3
+RATE_LIMITED_TRIES = 4  # 429s waited out within one send before the outbox reschedules it
+FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
+NO_MENTIONS: dict[str, list[str]] = {
+    "parse": []
+}  # text from participants never pings @everyone or anyone else
+WEBHOOK = re.compile(r"^https?://[^/?#]+/api(?:/v\d+)?/webhooks/(\d+)/([\w-]+)/?$")
+
+
+class DiscordError(HackserverError):
+    pass
+
+
+# -- from an interaction to the command layer, and back ----------------------------------------
+
+
+def to_invocation(interaction: Mapping[str, Any]) -> Invocation | None:
+    """An application command interaction as an invocation; None when it names no user."""
+    member = interaction.get("member") or {}
+    user = (member.get("user") if isinstance(member, dict) else None) or interaction.get("user") or {}
+    if not isinstance(user, dict) or not user.get("id"):
+        return None
+    name = user.get("global_name") or user.get("username") or user["id"]
+    identity = Identity("discord", str(interaction.get("guild_id") or "dm"), str(user["id"]), str(name)[:100])
+    data = interaction.get("data")
+    locale = interaction.get("locale") or interaction.get("guild_locale")
+    return Invocation(
+        identity,
+        grammar(data) if isinstance(data, dict) else "",
+        locale=str(locale) if locale else None,
+        request_key=str(interaction.get("id", ""))[:100] or None,
+        # Discord sends an interaction once: the same id again is a replay, never run twice.
+        retry=True,
+    )
+
+
+def render(reply: Reply) -> dict[str, Any]:
+    """A reply as a Discord message: plain content when it is short text, else an embed; links as
+    link buttons."""
+    message: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+    if reply.title or reply.fields or len(reply.text) > 2000:
+        embed: dict[str, Any] = {}
+        if reply.title:
+            embed["title"] = reply.title[:256]
+        if reply.text:
+            embed["description"] = reply.text[:4096]
+        if reply.fields:
+            embed["fields"] = [
+                {"name": k[:256] or "\u200b", "value": v[:1024] or "\u200b", "inline": True}
+                for k, v in reply.fields[:25]
+            ]
+        message["embeds"] = [embed]
+    else:
+        message["content"] = reply.text
+    links = [link for link in reply.links if link[1].startswith(("https://", "http://"))][:25]
+    if links:
+        message["components"] = [
+            {
+                "type": 1,  # an action row of up to 5 buttons
+                "components": [
+                    {"type": 2, "style": 5, "label": label[:80], "url": url[:512]}
+                    for label, url in links[row : row + 5]
+                ],
+            }
+            for row in range(0, len(links), 5)
+        ]
+    return message
+
+
+def interaction_response(reply: Reply) -> dict[str, Any]:
+    data = render(reply)
+    if not reply.public:
+        data["flags"] = EPHEMERAL
+    return {"type": 4, "data": data}  # CHANNEL_MESSAGE_WITH_SOURCE
+
+
+def render_announcement(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An announcement in every language it was written in: one line each, or one embed each
+    when that is too long for a message."""
+    texts: dict[str, str] = payload["texts"]
+    several = len(texts) > 1
+    lines = [f"{FLAGS.get(lang, lang.upper())} {text}" if several else text for lang, text in texts.items()]
+    author = str(payload.get("author") or "")
+    content = "\n".join([f"**{author}**", *lines] if author else lines)
+    if len(content) <= 2000:
+        return {"content": content, "allowed_mentions": NO_MENTIONS}
+    embeds: list[dict[str, Any]] = [{"description": line[:4096]} for line in lines[:10]]
+    if author:
+        embeds[0]["author"] = {"name": author[:256]}
+    return {"embeds": embeds, "allowed_mentions": NO_MENTIONS}
+
+
+# -- over HTTP --------------------------------------------------------------------------------
+
+
+class InteractionHandler:
+    """Runs application commands; keeps the work that outlives a deferred answer."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def keep(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.forget)
+        return task
+
+    def forget(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("Discord work after the deferred answer failed", exc_info=error)
+
+    async def command(self, runtime: Runtime, interaction: Mapping[str, Any]) -> Response:
+        invocation = to_invocation(interaction)
+        if invocation is None:
+            return JSONResponse({"error": "the interaction names no user"}, status_code=400)
+        task = self.keep(Bot(runtime).handle(invocation))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(task), ACK_BUDGET)
+        except TimeoutError:
+            application = str(interaction.get("application_id") or runtime.settings.discord_application_id)
+            self.keep(self.follow_up(runtime.settings, task, application, str(interaction.get("token", ""))))
+            return JSONResponse({"type": 5, "data": {"flags": EPHEMERAL}})  # "thinking", seen by the asker
+        if reply is None:
+            return JSONResponse({"error": "this interaction was already handled"}, status_code=409)
+        return JSONResponse(interaction_response(reply))
+
+    async def follow_up(
+        self, settings: Settings, task: asyncio.Task[Reply | None], application: str, token: str
+    ) -> None:
+        """Edits the deferred answer into the reply (the interaction's token is the credential)."""
+        reply = await task
+        if reply is None:
+            return
+        url = f"{api_url(settings)}/webhooks/{application}/{token}/messages/@original"
+        async with httpx.AsyncClient(timeout=10, headers={"User-Agent": USER_AGENT}) as client:
+            for attempt in range(FOLLOW_UP_ATTEMPTS):
+                wait = 2.0**attempt
+                try:
+                    response = await client.patch(url, json=render(reply))
+                    if response.status_code < 400:
+                        return
+                    if response.status_code != 429 and response.status_code < 500:
+                        log.warning("Discord refused a late reply: %s", _error(response))
+                        return
+                    wait = retry_after(response) or wait
+                except httpx.HTTPError as error:
+                    log.warning("editing a late reply into Discord failed: %s", _why(error))
+                if attempt + 1 < FOLLOW_UP_ATTEMPTS:
+                    await asyncio.sleep(min(wait, 30.0))
+        log.error("a late reply could not be edited into Discord")
 
 
 def routes() -> list[BaseRoute]:
-    return []
+    handler = InteractionHandler()
+
+    async def interactions(request: Request) -> Response:
+        runtime: Runtime = request.state.runtime
+        key = runtime.settings.discord_public_key
+        if not key:
+            return JSONResponse(
+                {"error": "Discord is not enabled on this server (DISCORD_PUBLIC_KEY is not set)"},
+                status_code=404,
+            )
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        if not is_signed(key, body, request.headers, time.time()):
+            return JSONResponse({"error": "invalid request signature"}, status_code=401)
+        try:
+            interaction = json.loads(body)
+        except ValueError:
+            return JSONResponse({"error": "expected a JSON body"}, status_code=400)
+        kind = interaction.get("type") if isinstance(interaction, dict) else None
+        if kind == 1:  # PING
+            return JSONResponse({"type": 1})
+        if kind == 2:  # APPLICATION_COMMAND
+            return await handler.command(runtime, interaction)
+        if kind == 4:  # autocomplete: the options are free text
+            return JSONResponse({"type": 8, "data": {"choices": []}})
+        if kind in (3, 5):  # a component or a modal: our buttons are links, nothing to do
+            return JSONResponse({"type": 6})
+        return JSONResponse({"error": f"unknown interaction type {kind!r}"}, status_code=400)
+
+    return [Route("/discord/interactions", interactions, methods=["POST"])]
+
+
+def is_signed(public_key: str, body: bytes, headers: Mapping[str, str], now: float) -> bool:
+    """Discord's Ed25519 signature over timestamp + body, with the timestamp within MAX_SKEW of now."""
+    signature = headers.get("x-signature-ed25519", "")
+    timestamp = headers.get("x-signature-timestamp", "")
+    if not timestamp.isascii() or not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_SKEW:
+        return False
+    try:
+        VerifyKey(bytes.fromhex(public_key)).verify(timestamp.encode() + body, bytes.fromhex(signature))
+    except (BadSignatureError, ValueError, TypeError):  # wrong, not hex, or not 64 bytes
+        return False
+    return True
+
+
+# -- to Discord -------------------------------------------------------------------------------
+
+
+def api_url(settings: Settings) -> str:
+    return (settings.discord_api_url or API).rstrip("/")
+
+
+class DiscordSender:
+    """Posts outbox messages to channels with the bot token, or to webhook URLs without it.
+    A message carries a nonce from its outbox key that Discord enforces: a retry after a post whose
+    answer was lost returns the first message instead of posting again."""
+
+    def __init__(self, token: str | None, base_url: str = API, *, max_wait: float = 30.0) -> None:
+        self.token = token
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=10, headers={"User-Agent": USER_AGENT}
+        )
+        self.limits = RateLimits(max_wait)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, message: Outgoing) -> None:
+        payload = message.payload
+        body = (
+            render(Reply.from_json(payload["reply"])) if "reply" in payload else render_announcement(payload)
+        )
+        if hook := WEBHOOK.match(message.channel):
+            url, route, headers = f"{message.channel.rstrip('/')}?wait=true", f"webhook:{hook[1]}", {}
+        elif message.channel.isascii() and message.channel.isdigit():
+            if not self.token:
+                raise DeliveryFailed(
+                    "Discord: DISCORD_BOT_TOKEN is not set to post to channels", permanent=True
+                )
+            url, route = f"/channels/{message.channel}/messages", f"channel:{message.channel}"
+            headers = {"Authorization": f"Bot {self.token}"}
+            body |= {"nonce": hashlib.sha256(message.key.encode()).hexdigest()[:25], "enforce_nonce": True}
+        else:
+            raise DeliveryFailed(
+                f"Discord: {message.channel[:60]!r} is neither a channel id nor a webhook URL", permanent=True
+            )
+        response = await self.post(url, route, body, headers)
+        if response.status_code >= 500:
+            raise DeliveryFailed(f"Discord: HTTP {response.status_code}")
+        if response.status_code >= 400:  # a missing channel, access or token: no retry can help
+            raise DeliveryFailed(f"Discord: {_error(response)}", permanent=True)
+
+    async def post(
+        self, url: str, route: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> httpx.Response:
+        """Posts within the bucket's limits; a 429 (nothing was posted) is waited out and tried again."""
+        deadline = time.monotonic() + self.limits.max_wait
+        for _ in range(RATE_LIMITED_TRIES):
+            async with self.limits.turn(route, deadline) as bucket:
+                try:
+                    response = await self.client.post(url, json=body, headers=headers)
+                except httpx.HTTPError as error:
+                    raise DeliveryFailed(f"Discord unreachable: {_why(error)}") from None
+                self.limits.learn(bucket, response)
+            if response.status_code != 429:
+                return response
+            log.info("Discord rate limited %s (bucket %s): %s", route, bucket.name or "?", _error(response))
+        raise DeliveryFailed("Discord: still rate limited", retry_after=retry_after(response) or 1.0)
+
+
+def _error(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        detail = f"{body.get('message', '')} ({body.get('code', '?')})"
+    except (ValueError, AttributeError):
+        detail = response.text[:100]
+    return f"HTTP {response.status_code} {detail}".strip()
+
+
+def _why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__
 
 
 def sender(runtime: Runtime) -> Sender | None:
-    return None
+    settings = runtime.settings
+    hooks = any(WEBHOOK.match(c) for c in runtime.event.channels.get("discord", {}).values())
+    if not settings.discord_bot_token and not hooks:
+        return None
+    return DiscordSender(settings.discord_bot_token, api_url(settings))
+
+
+# -- registering the command ------------------------------------------------------------------
+
+
+async def register_commands(settings: Settings) -> dict[str, Any]:
+    """Replaces the application's global commands with `/hack`; returns the definition sent."""
+    if not settings.discord_application_id:
+        raise SettingsError(
+            "DISCORD_APPLICATION_ID: needed to register the command (the numeric application id)"
+        )
+    if not settings.discord_bot_token:
+        raise SettingsError("DISCORD_BOT_TOKEN: needed to register the command")
+    definition = command_definition()
+    url = f"{api_url(settings)}/applications/{settings.discord_application_id}/commands"
+    headers = {"Authorization": f"Bot {settings.discord_bot_token}", "User-Agent": USER_AGENT}
+    async with httpx.AsyncClient(timeout=20, headers=headers) as client:
+        try:
+            response = await client.put(url, json=[definition])
+        except httpx.HTTPError as error:
+            raise DiscordError(f"cannot reach Discord at {api_url(settings)}: {_why(error)}") from None
+    if response.status_code >= 400:
+        raise DiscordError(f"Discord refused the command definition: {_error(response)}")
+    return definition

@@ -32,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     database.add_subparsers(dest="db_command", required=True, metavar="ACTION").add_parser(
         "upgrade", help="apply the migrations"
     )
+    discord = commands.add_parser("discord", help="Discord set-up")
+    discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION").add_parser(
+        "register-commands", help="register the /hack command and its sub-commands with Discord"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -132,7 +136,18 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "worker": cmd_worker, "clock": cmd_clock, "db": cmd_db}
+def cmd_discord(args: argparse.Namespace) -> int:
+    from bots import discord
+
+    settings = Settings.from_env()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the one line below says how it went
+    definition = asyncio.run(discord.register_commands(settings))
+    count = sum(len(o["options"]) if o["type"] == 2 else 1 for o in definition["options"])
+    print(f"registered /hack with {count} sub-commands for application {settings.discord_application_id}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "worker": cmd_worker, "clock": cmd_clock, "db": cmd_db, "discord": cmd_discord}
 
 
 if __name__ == "__main__":

@@ -278,6 +278,7 @@ class ChannelMessage(Base):
     author: Mapped[str] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text)
     translations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reply: Mapped[dict[str, Any] | None]  # the bot's answer: title, text, fields, links
     posted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -33,6 +33,8 @@ class Settings:
     discord_public_key: str | None = None
     discord_bot_token: str | None = None
     discord_api_url: str | None = None
+    webhook_token: str | None = None  # Mattermost/Rocket.Chat slash commands
+    webhook_url: str | None = None  # an incoming webhook for announcements: a secret
 
     @property
     def database(self) -> URL:
@@ -92,6 +94,14 @@ class Settings:
                 raise SettingsError(
                     "DISCORD_PUBLIC_KEY: expected 64 hex characters (the Ed25519 public key)"
                 ) from None
+        webhook_token = get("HACKSERVER_WEBHOOK_TOKEN")
+        if webhook_token is not None and len(webhook_token) < 16:
+            raise SettingsError("HACKSERVER_WEBHOOK_TOKEN: expected at least 16 characters")
+        webhook_url = get("HACKSERVER_WEBHOOK_URL")
+        if webhook_url is not None:
+            _check_url(
+                "HACKSERVER_WEBHOOK_URL", webhook_url, ("http", "https"), "https://chat.example.org/hooks/ID"
+            )
         discord_application_id = get("DISCORD_APPLICATION_ID")
         if discord_application_id is not None and not (
             discord_application_id.isascii() and discord_application_id.isdigit()
@@ -111,6 +121,8 @@ class Settings:
             discord_public_key=discord_public_key,
             discord_bot_token=get("DISCORD_BOT_TOKEN"),
             discord_api_url=get("DISCORD_API_URL"),
+            webhook_token=webhook_token,
+            webhook_url=webhook_url,
         )
 
 

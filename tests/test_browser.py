@@ -142,3 +142,24 @@ async def test_the_hacking_announcement_and_phase_arrive_live(
     await expect(page.locator("#phase")).to_have_text("hacking")
     assert await page.evaluate("window.sameDocument === true")
     await page.screenshot(path=tmp_path / "channels.png", full_page=True)
+
+
+async def test_a_newcomer_joins_and_gets_the_bots_answer_without_a_reload(
+    page: Page, demo_server: str, tmp_path: Path
+) -> None:
+    await open_channels(page, demo_server, tmp_path, "en")
+    await page.get_by_label("Your name").fill("Ada <Lovelace>")
+    await page.get_by_role("button", name="Join").click()
+    await page.wait_for_url("**/channels?channel=bot-*")
+    await expect(page.locator("#connection")).to_have_text("● live")
+    await page.evaluate("window.sameDocument = true")  # gone if the page were reloaded
+    await expect(page.get_by_label("Message @hackbot")).to_be_focused()
+    await page.keyboard.type("/hack status")
+    await page.keyboard.press("Enter")
+    reply = page.locator("#messages li.from-bot .reply")
+    await expect(reply.locator(".title")).to_contain_text("Civic Sprint 2027", timeout=LIVE_TIMEOUT_MS)
+    await expect(reply.locator("table.fields th")).to_have_text("Team")
+    await expect(page.locator("#messages")).to_contain_text("Ada <Lovelace>")
+    await expect(page.get_by_label("Message @hackbot")).to_have_value("")
+    assert await page.evaluate("window.sameDocument === true")
+    await page.screenshot(path=tmp_path / "bot.png", full_page=True)

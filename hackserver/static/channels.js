@@ -1,15 +1,15 @@
-// Live updates for the built-in channels: messages and the sprint's phase arrive over a websocket.
+// Live updates for the built-in channels: messages and the sprint's phase arrive over a websocket,
+// and what is typed in the bot or team channel goes out over it. Every text is set as text, never HTML.
 "use strict";
 const boot = JSON.parse(document.getElementById("state").textContent);
+const words = boot.words;
 const list = document.getElementById("messages");
-const words = {
-  de: { next: "bis", connecting: "Verbindung wird aufgebaut…", live: "● live", offline: "Getrennt, neuer Versuch…" },
-  en: { next: "until", connecting: "Connecting…", live: "● live", offline: "Disconnected, retrying…" },
-}[boot.lang] || { next: "until", connecting: "Connecting…", live: "● live", offline: "Disconnected, retrying…" };
+const composer = document.getElementById("composer");
 // en-GB: day before month and a 24-hour clock, as the event's organisers write their times.
 const locale = boot.lang === "en" ? "en-GB" : boot.lang;
 let state = boot.state;
 let loadedAt = Date.now();
+let socket = null;
 
 const localTime = (iso) => new Date(iso).toLocaleString(locale, {
   timeZone: boot.timezone, weekday: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
@@ -32,6 +32,45 @@ function withCode(text) {
 }
 const lastId = () => Number(list.lastElementChild?.dataset.id || 0);
 
+function element(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text !== undefined) el.append(withCode(text));
+  return el;
+}
+
+// The bot's answer: a title, a text, fields as a small table, links as buttons (http(s) or ours only).
+function replyElement(reply) {
+  const box = element("div", reply.ok === false ? "reply refused" : "reply");
+  if (reply.title) box.append(element("p", "title", reply.title));
+  if (reply.text) box.append(element("p", "text", reply.text));
+  if (reply.fields && reply.fields.length) {
+    const table = element("table", "fields");
+    for (const [name, value] of reply.fields) {
+      const row = table.insertRow();
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = name;
+      row.append(th, element("td", "text", value));
+    }
+    box.append(table);
+  }
+  const links = (reply.links || []).filter(([, url]) => /^(https?:\/\/|\/)/.test(url));
+  if (links.length) {
+    const p = element("p", "links");
+    for (const [label, url] of links) {
+      const a = document.createElement("a");
+      a.className = "button";
+      a.href = url;
+      a.rel = "noopener noreferrer";
+      a.textContent = label;
+      p.append(a);
+    }
+    box.append(p);
+  }
+  return box;
+}
+
 function addMessage(m) {
   if (m.id <= lastId()) return;
   const li = document.createElement("li");
@@ -41,12 +80,21 @@ function addMessage(m) {
   time.textContent = localTime(m.posted_at);
   const author = document.createElement("strong");
   author.textContent = m.author;
-  const text = document.createElement("span");
-  text.className = "text";
-  text.append(withCode((m.translations && m.translations[boot.lang]) || m.text));
-  li.append(time, author, " ", text);
+  li.append(time, author, " ");
+  if (m.reply) {
+    li.className = "from-bot";
+    li.append(replyElement(m.reply));
+  } else {
+    li.append(element("span", "text", (m.translations && m.translations[boot.lang]) || m.text));
+  }
   list.append(li);
   document.getElementById("empty").hidden = true;
+  li.scrollIntoView({ block: "nearest" });
+}
+
+function markUnread(channel) {
+  const item = document.querySelector(`#channels li[data-channel="${CSS.escape(channel)}"] .unread`);
+  if (item) item.hidden = false;
 }
 
 function countdown() {
@@ -60,21 +108,51 @@ function countdown() {
   out.textContent = `· ${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")} ${words.next} ${state.next.phase.replaceAll("_", " ")}`;
 }
 
+function problem(text) {
+  const out = document.getElementById("problem");
+  if (out) out.textContent = text;
+}
+
 function connect() {
   document.getElementById("connection").textContent = words.connecting;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/channels?after=${lastId()}`);
-  ws.onopen = () => { document.getElementById("connection").textContent = words.live; };
+  const query = new URLSearchParams({ channel: boot.channel, after: lastId(), lang: boot.lang });
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/channels?${query}`);
+  ws.onopen = () => { socket = ws; document.getElementById("connection").textContent = words.live; };
   ws.onmessage = (e) => {
     const data = JSON.parse(e.data);
-    if (data.type === "message") addMessage(data.message);
+    if (data.type === "message") {
+      if (data.channel === boot.channel) addMessage(data.message); else markUnread(data.channel);
+    }
     if (data.type === "phase") { state = data; loadedAt = Date.now(); countdown(); }
+    if (data.type === "error") problem(data.message || data.error);
   };
-  ws.onclose = () => { document.getElementById("connection").textContent = words.offline; setTimeout(connect, 2000); };
+  ws.onclose = () => {
+    socket = null;
+    document.getElementById("connection").textContent = words.offline;
+    setTimeout(connect, 2000);
+  };
 }
 
+if (composer) {
+  composer.addEventListener("submit", (e) => {
+    const input = composer.elements.text;
+    const text = input.value.trim();
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;  // the form posts it instead
+    e.preventDefault();
+    if (!text) return;
+    problem("");
+    socket.send(JSON.stringify({ type: "say", channel: boot.channel, text }));
+    input.value = "";
+    input.focus();
+  });
+}
+const link = document.getElementById("personal-link");
+if (link) link.addEventListener("focus", () => link.select());
+
 for (const t of list.querySelectorAll("time")) t.textContent = localTime(t.dateTime);
-for (const t of list.querySelectorAll(".text")) t.replaceChildren(withCode(t.textContent));
+for (const t of document.querySelectorAll("#messages .text, #empty")) t.replaceChildren(withCode(t.textContent));
 countdown();
 setInterval(countdown, 1000);
 connect();
+if (composer) composer.elements.text.focus();

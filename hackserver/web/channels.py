@@ -1,26 +1,119 @@
-"""The built-in channels' page and its websocket: history on load, then live messages and phases."""
+"""The built-in channels: a page and a websocket, history on load, then live messages and phases.
+
+Anyone may read #announcements. Joining with a display name (or opening a personal sign-in link, or
+signing in with the organiser token) sets a signed, HttpOnly session cookie; with it the page also
+shows the participant's team channel and their conversation with the bot, where `/hack …` typed in
+the page is answered live. Who is asking is checked on every request, every websocket and every
+message sent over it; a channel someone may not read does not exist for them (404).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse
 
+from sqlalchemy import select
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bots import builtin
 from hackserver import channels
 from hackserver.bus import DomainEvent
+from hackserver.channels import ANNOUNCEMENTS
+from hackserver.models import Participant, PlatformIdentity
+from hackserver.participants import Identity, identify
 from hackserver.phases import current_phase, next_phase
 from hackserver.runtime import Runtime
 from hackserver.web.health import Metrics
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-ANNOUNCEMENTS = "announcements"
+COOKIE = "hackserver_session"
+MAX_FORM = 16 * 1024
+WORDS: dict[str, dict[str, str]] = {
+    "de": {
+        "channels": "Kanäle",
+        "language": "Sprache",
+        "bot": "@hackbot",
+        "no_announcements": "Noch keine Ankündigungen.",
+        "no_messages": "Noch keine Nachrichten.",
+        "bot_intro": "Schreib `/hack help`, um zu sehen, was ich kann.",
+        "join_title": "Mitmachen",
+        "join_hint": "Mit einem Namen bist du dabei: dann kannst du hier mit dem Bot schreiben.",
+        "name": "Dein Name",
+        "join": "Beitreten",
+        "organiser_title": "Orga-Anmeldung",
+        "token": "Orga-Token",
+        "sign_in": "Anmelden",
+        "signed_in_as": "Angemeldet als",
+        "organiser": "Orga",
+        "leave": "Abmelden",
+        "your_link": "Dein persönlicher Link",
+        "link_hint": "Öffne ihn auf einem anderen Gerät, um dort angemeldet zu sein. Gib ihn nicht weiter.",
+        "message_to": "Nachricht an",
+        "send": "Senden",
+        "read_only": "Hier schreibt nur das Orga-Team.",
+        "bad_link": "Dieser Link ist ungültig oder abgelaufen.",
+        "bad_token": "Das Orga-Token stimmt nicht.",
+        "bad_name": "Bitte gib einen Namen an.",
+        "too_fast": "Langsamer, bitte: höchstens fünf Nachrichten pro Sekunde.",
+        "connecting": "Verbindung wird aufgebaut…",
+        "live": "● live",
+        "offline": "Getrennt, neuer Versuch…",
+        "next": "bis",
+        "unread": "neu",
+    },
+    "en": {
+        "channels": "Channels",
+        "language": "Language",
+        "bot": "@hackbot",
+        "no_announcements": "No announcements yet.",
+        "no_messages": "No messages yet.",
+        "bot_intro": "Type `/hack help` to see what I can do.",
+        "join_title": "Join",
+        "join_hint": "Pick a name to join: then you can talk to the bot right here.",
+        "name": "Your name",
+        "join": "Join",
+        "organiser_title": "Organiser sign-in",
+        "token": "Organiser token",
+        "sign_in": "Sign in",
+        "signed_in_as": "Signed in as",
+        "organiser": "organiser",
+        "leave": "Sign out",
+        "your_link": "Your personal link",
+        "link_hint": "Open it on another device to be signed in there. Keep it to yourself.",
+        "message_to": "Message",
+        "send": "Send",
+        "read_only": "Only organisers post here.",
+        "bad_link": "This link is invalid or has expired.",
+        "bad_token": "That organiser token is not right.",
+        "bad_name": "Please give a name.",
+        "too_fast": "Slow down, please: at most five messages a second.",
+        "connecting": "Connecting…",
+        "live": "● live",
+        "offline": "Disconnected, retrying…",
+        "next": "until",
+        "unread": "new",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, as their session cookie says and the database confirms."""
+
+    identity: Identity
+    participant_id: int
+    name: str
+    organiser: bool
 
 
 def language(connection: HTTPConnection, runtime: Runtime) -> str:
@@ -33,6 +126,10 @@ def language(connection: HTTPConnection, runtime: Runtime) -> str:
         if code in languages:
             return code
     return runtime.event.default_language
+
+
+def words(lang: str) -> dict[str, str]:
+    return WORDS.get(lang, WORDS["en"])
 
 
 async def sprint_state(runtime: Runtime) -> dict[str, Any]:
@@ -49,22 +146,70 @@ async def sprint_state(runtime: Runtime) -> dict[str, Any]:
     }
 
 
-async def page(request: Request) -> Response:
-    runtime: Runtime = request.state.runtime
-    async with runtime.sessions() as session:
-        messages = await channels.history(session, runtime.event_id, ANNOUNCEMENTS)
-    lang = language(request, runtime)
-    return templates.TemplateResponse(
-        request,
-        "channels.html",
-        {
-            "event": runtime.event,
-            "lang": lang,
-            "channel": ANNOUNCEMENTS,
-            "messages": [channels.as_json(m) for m in messages],
-            "state": await sprint_state(runtime),
-        },
+async def find_viewer(runtime: Runtime, session: builtin.Session | None) -> Viewer | None:
+    if session is None:
+        return None
+    async with runtime.sessions() as db:
+        row = (
+            await db.execute(
+                select(PlatformIdentity, Participant)
+                .join(Participant)
+                .where(
+                    PlatformIdentity.platform == session.platform,
+                    PlatformIdentity.workspace == session.workspace,
+                    PlatformIdentity.user_id == session.user_id,
+                    Participant.event_id == runtime.event_id,
+                )
+            )
+        ).first()
+    if row is None:  # signed by us, but for a participant this database does not know
+        return None
+    found, person = row
+    identity = Identity(
+        found.platform, found.workspace, found.user_id, found.user_name or person.display_name
     )
+    organiser = builtin.is_organiser(session, runtime.settings.organiser_token)
+    return Viewer(identity, person.id, person.display_name, organiser)
+
+
+async def viewer_of(connection: HTTPConnection, runtime: Runtime) -> Viewer | None:
+    token = connection.cookies.get(COOKIE, "")
+    return await find_viewer(runtime, builtin.read(runtime.link_secret, token) if token else None)
+
+
+def same_origin(connection: HTTPConnection) -> bool:
+    """A browser's cross-site form or websocket is refused, whatever cookies it carries."""
+    origin = connection.headers.get("origin")
+    return origin is None or urlparse(origin).netloc == connection.headers.get("host", "")
+
+
+def where(channel: str, lang: str) -> str:
+    query = {"lang": lang} if channel == ANNOUNCEMENTS else {"channel": channel, "lang": lang}
+    return "/channels?" + urlencode(query)
+
+
+def signed_in(response: Response, request: Request, runtime: Runtime, session: builtin.Session) -> Response:
+    response.set_cookie(
+        COOKIE,
+        builtin.sign(runtime.link_secret, session),
+        max_age=builtin.SESSION_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def read_form(request: Request) -> dict[str, str] | None:
+    """The fields of a small url-encoded form; None when it is too large to be one."""
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > MAX_FORM:
+        return None
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        return None
+    return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
 
 
 class SharedState:
@@ -79,22 +224,211 @@ class SharedState:
         return await asyncio.shield(self.latest[1])  # a viewer leaving must not cancel it for the rest
 
 
-def live(metrics: Metrics) -> Any:
-    shared = SharedState()
+class Chat:
+    """The page, its forms and its websocket; one per app, holding the posting rate limit."""
 
-    async def websocket(ws: WebSocket) -> None:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.shared = SharedState()
+        self.limit = builtin.RateLimit()
+
+    # -- the page ---------------------------------------------------------------------------
+
+    async def page(self, request: Request) -> Response:
+        runtime: Runtime = request.state.runtime
+        lang = language(request, runtime)
+        if "as" in request.query_params:
+            session = builtin.read(runtime.link_secret, request.query_params["as"])
+            if session is not None and await find_viewer(runtime, session) is not None:
+                # The token leaves the address bar (and the history) at once; the cookie keeps it.
+                # A link never makes an organiser, even one made from an organiser's cookie.
+                redirect = RedirectResponse(where(ANNOUNCEMENTS, lang), status_code=303)
+                return signed_in(redirect, request, runtime, replace(session, organiser=""))
+            return await self.render(request, None, ANNOUNCEMENTS, notice="bad_link", status=403)
+        viewer = await viewer_of(request, runtime)
+        return await self.render(request, viewer, request.query_params.get("channel", ANNOUNCEMENTS))
+
+    async def render(
+        self,
+        request: Request,
+        viewer: Viewer | None,
+        channel_name: str,
+        *,
+        notice: str = "",
+        status: int = 200,
+    ) -> Response:
+        runtime: Runtime = request.state.runtime
+        lang = language(request, runtime)
+        async with runtime.sessions() as session:
+            readable = await channels.readable(
+                session, runtime.event_id, viewer.participant_id if viewer else None
+            )
+            current = next((c for c in readable if c.name == channel_name), None)
+            if current is None:
+                return PlainTextResponse("No such channel.", status_code=404)
+            messages = await channels.history(session, runtime.event_id, current.name)
+        link = (
+            str(request.base_url).rstrip("/") + builtin.sign_in_path(runtime.link_secret, viewer.identity)
+            if viewer
+            else ""
+        )
+        return templates.TemplateResponse(
+            request,
+            "channels.html",
+            {
+                "event": runtime.event,
+                "lang": lang,
+                "t": words(lang),
+                "channel": current,
+                "channels": readable,
+                "messages": [channels.as_json(m) for m in messages],
+                "state": await sprint_state(runtime),
+                "viewer": viewer,
+                "writable": viewer is not None and current.kind in ("bot", "team"),
+                "organiser_sign_in": bool(runtime.settings.organiser_token),
+                "personal_link": link,
+                "notice": notice,
+                "where": where,
+            },
+            status_code=status,
+        )
+
+    # -- joining and signing in --------------------------------------------------------------
+
+    async def join(self, request: Request) -> Response:
+        runtime: Runtime = request.state.runtime
+        lang = language(request, runtime)
+        form = await read_form(request)
+        if form is None or not same_origin(request):
+            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+        viewer = await viewer_of(request, runtime)
+        if viewer is not None:  # already in: joining again must not make a second participant
+            return RedirectResponse(where(channels.bot_channel(viewer.participant_id), lang), status_code=303)
+        name = builtin.clean_name(form.get("name", ""))
+        if name is None:
+            return await self.render(request, None, ANNOUNCEMENTS, notice="bad_name", status=400)
+        identity = builtin.newcomer(name)
+        async with runtime.transaction() as tx:
+            person = await identify(tx.session, runtime.event_id, identity)
+            if person.language is None and lang in runtime.event.languages:
+                person.language = lang
+            participant_id = person.id
+        redirect = RedirectResponse(where(channels.bot_channel(participant_id), lang), status_code=303)
+        session = builtin.Session(identity.platform, identity.workspace, identity.user_id)
+        return signed_in(redirect, request, runtime, session)
+
+    async def organiser(self, request: Request) -> Response:
+        runtime: Runtime = request.state.runtime
+        lang = language(request, runtime)
+        configured = runtime.settings.organiser_token
+        if not configured:
+            return PlainTextResponse("Organiser sign-in is not enabled on this server.", status_code=404)
+        form = await read_form(request)
+        if form is None or not same_origin(request):
+            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+        viewer = await viewer_of(request, runtime)
+        if not builtin.is_organiser_token(form.get("token", ""), configured):
+            return await self.render(request, viewer, ANNOUNCEMENTS, notice="bad_token", status=403)
+        if viewer is None:
+            identity = builtin.newcomer(builtin.clean_name(form.get("name", "")) or "Orga")
+            async with runtime.transaction() as tx:
+                participant_id = (await identify(tx.session, runtime.event_id, identity)).id
+        else:
+            identity, participant_id = viewer.identity, viewer.participant_id
+        session = builtin.Session(
+            identity.platform, identity.workspace, identity.user_id, builtin.fingerprint(configured)
+        )
+        redirect = RedirectResponse(where(channels.bot_channel(participant_id), lang), status_code=303)
+        return signed_in(redirect, request, runtime, session)
+
+    async def leave(self, request: Request) -> Response:
+        runtime: Runtime = request.state.runtime
+        if not same_origin(request):
+            return PlainTextResponse("Refused.", status_code=403)
+        response = RedirectResponse(where(ANNOUNCEMENTS, language(request, runtime)), status_code=303)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+        return response
+
+    # -- posting -----------------------------------------------------------------------------
+
+    async def post_form(self, request: Request) -> Response:
+        """Posting without the script: the form posts here, the page shows the answer after reload."""
+        runtime: Runtime = request.state.runtime
+        lang = language(request, runtime)
+        form = await read_form(request)
+        if form is None or not same_origin(request):
+            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+        viewer = await viewer_of(request, runtime)
+        name = request.path_params["name"]
+        problem = await self.say(runtime, viewer, name, form, lang)
+        if problem == "not_found":
+            return PlainTextResponse("No such channel.", status_code=404)
+        if problem == "too_fast":
+            return PlainTextResponse(words(lang)["too_fast"], status_code=429)
+        return RedirectResponse(where(name, lang), status_code=303)
+
+    async def say(
+        self, runtime: Runtime, viewer: Viewer | None, name: str, message: dict[str, Any], lang: str
+    ) -> str | None:
+        """Posts what a viewer typed in a channel; returns what was wrong, if anything."""
+        if viewer is None:
+            return "not_found"
+        async with runtime.sessions() as session:
+            readable = await channels.readable(session, runtime.event_id, viewer.participant_id)
+        channel = next((c for c in readable if c.name == name and c.kind in ("bot", "team")), None)
+        if channel is None:
+            return "not_found"
+        if not self.limit.allow(viewer.participant_id):
+            return "too_fast"
+        if channel.kind == "bot":
+            invocation = builtin.to_invocation(
+                viewer.identity, message, locale=lang, organiser=viewer.organiser
+            )
+            if invocation is not None:
+                await builtin.converse(
+                    runtime, viewer.identity, viewer.participant_id, viewer.name, invocation
+                )
+            return None
+        text = message.get("text")
+        if isinstance(text, str) and text.strip():
+            async with runtime.transaction() as tx:
+                await channels.post(
+                    tx, runtime.event_id, name, author=viewer.name, text=text[: builtin.MAX_TEXT], kind="team"
+                )
+        return None
+
+    # -- live --------------------------------------------------------------------------------
+
+    async def websocket(self, ws: WebSocket) -> None:
         runtime: Runtime = ws.state.runtime
         try:
             after = int(ws.query_params.get("after", "0"))
         except ValueError:
             after = 0
+        lang = language(ws, runtime)
+        viewer = await viewer_of(ws, runtime)
+        async with runtime.sessions() as session:
+            readable = await channels.readable(
+                session, runtime.event_id, viewer.participant_id if viewer else None
+            )
+        names = {c.name for c in readable}
+        current = ws.query_params.get("channel", ANNOUNCEMENTS)
+        if current not in names or not same_origin(ws):
+            await ws.close(code=1008)  # before accepting: the handshake is refused with 403
+            return
         await ws.accept()
-        metrics.viewers.inc()
+        self.metrics.viewers.inc()
+        lock = asyncio.Lock()
+
+        async def send(frame: dict[str, Any]) -> None:
+            async with lock:  # frames from the listener and the pusher never interleave
+                await ws.send_json(frame)
+
         try:
             # Subscribe before reading the history, so nothing posted in between is missed.
             async with runtime.bus.subscribe() as events:
-                pushing = asyncio.create_task(push(ws, runtime, events, after, shared))
-                listening = asyncio.create_task(until_disconnect(ws))
+                pushing = asyncio.create_task(self.push(send, runtime, events, current, names, after))
+                listening = asyncio.create_task(self.listen(ws, send, runtime, viewer, lang))
                 done, pending = await asyncio.wait({pushing, listening}, return_when=asyncio.FIRST_COMPLETED)
                 for task in pending:
                     task.cancel()
@@ -104,37 +438,69 @@ def live(metrics: Metrics) -> Any:
                     with contextlib.suppress(WebSocketDisconnect):
                         task.result()
         finally:
-            metrics.viewers.dec()
+            self.metrics.viewers.dec()
             with contextlib.suppress(RuntimeError):
                 await ws.close()
 
-    return websocket
+    async def push(
+        self,
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+        runtime: Runtime,
+        events: asyncio.Queue[DomainEvent],
+        current: str,
+        names: set[str],
+        after: int,
+    ) -> None:
+        async with runtime.sessions() as session:
+            missed = await channels.history(session, runtime.event_id, current, after_id=after)
+        for message in missed:
+            after = max(after, message.id)
+            await send({"type": "message", "channel": current, "message": channels.as_json(message)})
+        await send(await sprint_state(runtime))
+        while True:
+            event = await events.get()
+            if event.kind == "channel.message":
+                if event.data["channel"] in names and event.data["message"]["id"] > after:
+                    await send({"type": "message", **event.data})
+            elif event.kind in ("phase.changed", "phase.shifted"):
+                await send(await self.shared.after(event, runtime))
 
+    async def listen(
+        self,
+        ws: WebSocket,
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+        runtime: Runtime,
+        viewer: Viewer | None,
+        lang: str,
+    ) -> None:
+        """Reads what the viewer types; a listener who never types is noticed when they leave."""
+        while True:
+            received = await ws.receive()
+            if received["type"] == "websocket.disconnect":
+                return
+            try:
+                frame = json.loads(received.get("text") or "")
+            except ValueError:
+                frame = None
+            if not isinstance(frame, dict) or frame.get("type") != "say":
+                await send({"type": "error", "error": "bad_frame"})
+                continue
+            name = frame.get("channel")
+            problem = await self.say(runtime, viewer, name if isinstance(name, str) else "", frame, lang)
+            if problem is not None:
+                message = words(lang)["too_fast"] if problem == "too_fast" else "No such channel."
+                await send({"type": "error", "error": problem, "channel": name, "message": message})
 
-async def push(
-    ws: WebSocket, runtime: Runtime, events: asyncio.Queue[DomainEvent], after: int, shared: SharedState
-) -> None:
-    async with runtime.sessions() as session:
-        missed = await channels.history(session, runtime.event_id, ANNOUNCEMENTS, after_id=after)
-    for message in missed:
-        after = message.id
-        await ws.send_json(
-            {"type": "message", "channel": ANNOUNCEMENTS, "message": channels.as_json(message)}
-        )
-    await ws.send_json(await sprint_state(runtime))
-    while True:
-        event = await events.get()
-        if event.kind == "channel.message" and event.data["message"]["id"] > after:
-            await ws.send_json({"type": "message", **event.data})
-        elif event.kind in ("phase.changed", "phase.shifted"):
-            await ws.send_json(await shared.after(event, runtime))
-
-
-async def until_disconnect(ws: WebSocket) -> None:
-    """Viewers only listen; reading is how we learn that one has gone."""
-    while (await ws.receive())["type"] != "websocket.disconnect":
-        pass
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/channels", self.page),
+            Route("/channels/join", self.join, methods=["POST"]),
+            Route("/channels/organiser", self.organiser, methods=["POST"]),
+            Route("/channels/leave", self.leave, methods=["POST"]),
+            Route("/channels/{name}/messages", self.post_form, methods=["POST"]),
+            WebSocketRoute("/ws/channels", self.websocket),
+        ]
 
 
 def routes(metrics: Metrics) -> list[BaseRoute]:
-    return [Route("/channels", page), WebSocketRoute("/ws/channels", live(metrics))]
+    return Chat(metrics).routes()
