@@ -439,7 +439,7 @@ class Chat:
                         task.result()
         finally:
             self.metrics.viewers.dec()
-            with contextlib.suppress(RuntimeError):
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # it may be gone already
                 await ws.close()
 
     async def push(
