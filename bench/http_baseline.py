@@ -149,18 +149,22 @@ def profile(url: str, pid: int, path: Path, plan: Plan) -> list[str]:
     return summarise(path.read_text())
 
 
-def summarise(collapsed: str, top: int = 8) -> list[str]:
+LIBRARIES: dict[str, str | tuple[str, ...]] = {
+    "sqlalchemy": "sqlalchemy/",
+    "aiosqlite + sqlite3": ("aiosqlite/", "sqlite3/"),
+    "jinja2 (templates)": "jinja2/",
+    "starlette": "starlette/",
+    "uvicorn + httptools": ("uvicorn/", "httptools/"),
+    "hackserver": "hackserver/",
+    "prometheus_client": "prometheus_client/",
+    "asyncio": "asyncio/",
+}
+
+
+def summarise(
+    collapsed: str, top: int = 8, libraries: dict[str, str | tuple[str, ...]] = LIBRARIES
+) -> list[str]:
     """Shares of the samples: by library on the stack (inclusive) and by innermost function (self)."""
-    libraries = {
-        "sqlalchemy": "sqlalchemy/",
-        "aiosqlite + sqlite3": ("aiosqlite/", "sqlite3/"),
-        "jinja2 (templates)": "jinja2/",
-        "starlette": "starlette/",
-        "uvicorn + httptools": ("uvicorn/", "httptools/"),
-        "hackserver": "hackserver/",
-        "prometheus_client": "prometheus_client/",
-        "asyncio": "asyncio/",
-    }
     total = 0
     inclusive: Counter[str] = Counter()
     leaves: Counter[str] = Counter()

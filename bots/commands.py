@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from bots.core import COMMANDS, Bot, Context, Invocation, Reply, UsageError, command, countdown, local_time
 from hackserver import outbox, participants
@@ -52,7 +53,7 @@ PROFILE_KEYS = {
 }
 
 
-@command("help")
+@command("help", read_only=True)
 async def help_(ctx: Context, args: str) -> Reply:
     lines = [ctx.say("help.intro")]
     lines += [
@@ -66,7 +67,12 @@ async def help_(ctx: Context, args: str) -> Reply:
     return Reply("\n".join(lines), title=ctx.say("help.title"))
 
 
-@command("status")
+@functools.cache
+def _team_of_participant() -> Select[Team]:
+    return select(Team).join(Membership).where(Membership.participant_id == bindparam("participant_id"))
+
+
+@command("status", read_only=True)
 async def status(ctx: Context, args: str) -> Reply:
     session, now = ctx.tx.session, ctx.tx.now
     phases = await ctx.runtime.phases(session)
@@ -79,9 +85,7 @@ async def status(ctx: Context, args: str) -> Reply:
         text += f" · {local_time(coming[1], ctx)}"
     else:
         text = ctx.say("status.over")
-    team = await session.scalar(
-        select(Team).join(Membership).where(Membership.participant_id == ctx.participant.id)
-    )
+    team = await session.scalar(_team_of_participant(), {"participant_id": ctx.participant.id})
     if team is None:
         pooled = ctx.participant.in_match_pool
         return Reply(

@@ -7,6 +7,7 @@ Nothing raises out of `handle`: bad input gets its usage, a refusal its reason, 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bots.messages import say
 from hackserver.errors import DomainError
 from hackserver.models import HandledRequest, Participant
-from hackserver.participants import Identity, identify
+from hackserver.participants import Identity, find, identify
 from hackserver.runtime import Runtime, Transaction
 
 log = logging.getLogger(__name__)
@@ -88,14 +89,17 @@ class SubCommand:
     usage: str
     handler: Handler
     organiser_only: bool = False
+    read_only: bool = False  # changes nothing: runs in a read transaction, without the write lock
 
 
 COMMANDS: dict[str, SubCommand] = {}
 
 
-def command(name: str, usage: str = "", *, organiser_only: bool = False) -> Callable[[Handler], Handler]:
+def command(
+    name: str, usage: str = "", *, organiser_only: bool = False, read_only: bool = False
+) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        COMMANDS[name] = SubCommand(name, usage or name, handler, organiser_only)
+        COMMANDS[name] = SubCommand(name, usage or name, handler, organiser_only, read_only)
         return handler
 
     return register
@@ -140,6 +144,9 @@ class Bot:
         raise AssertionError("unreachable")
 
     async def run(self, invocation: Invocation) -> Reply:
+        sub = resolve(invocation.text)
+        if sub is not None and sub.read_only:
+            return await self.run_read_only(invocation)
         async with self.runtime.transaction() as tx:
             if invocation.request_key is not None:
                 try:
@@ -151,28 +158,66 @@ class Bot:
                     if invocation.retry:  # its first delivery ran (or is running): not again
                         raise AlreadyHandled from None
             participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
-            context = Context(
-                self.runtime,
-                tx,
-                participant,
-                self.language(participant, invocation.locale),
-                self.is_organiser(invocation),
-            )
-            try:
-                async with tx.session.begin_nested():  # a refusal undoes the command, not the first contact
-                    return await dispatch(context, invocation.text)
-            except DomainError as refusal:
-                return Reply(context.say("refused", reason=str(refusal)), ok=False)
+            return await self.answer(tx, participant, invocation, undoable=True)
+
+    async def run_read_only(self, invocation: Invocation) -> Reply:
+        """A command that changes nothing: its request key is kept outside the database, and it reads
+        in a transaction of its own, unless this is the asker's first contact (which writes)."""
+        key = f"{invocation.identity.platform}:{invocation.request_key}" if invocation.request_key else None
+        claimed = key is not None and await self.runtime.handled.claim(key)
+        if key is not None and not claimed and invocation.retry:
+            raise AlreadyHandled
+        try:
+            async with self.runtime.reading() as tx:
+                participant = await find(tx.session, invocation.identity)
+                if participant is not None:
+                    return await self.answer(tx, participant, invocation, undoable=False)
+            async with self.runtime.transaction() as tx:
+                participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
+                return await self.answer(tx, participant, invocation, undoable=False)
+        except BaseException:
+            if claimed and key is not None:  # not handled after all: a retry may run it
+                await self.runtime.handled.release(key)
+            raise
+
+    async def answer(
+        self, tx: Transaction, participant: Participant, invocation: Invocation, *, undoable: bool
+    ) -> Reply:
+        context = Context(
+            self.runtime,
+            tx,
+            participant,
+            self.language(participant, invocation.locale),
+            self.is_organiser(invocation),
+        )
+        # A refusal undoes the command, not the first contact; a read-only one has nothing to undo.
+        undo = tx.session.begin_nested() if undoable else contextlib.nullcontext()
+        try:
+            async with undo:
+                return await dispatch(context, invocation.text)
+        except DomainError as refusal:
+            return Reply(context.say("refused", reason=str(refusal)), ok=False)
 
 
 class AlreadyHandled(Exception):
     pass
 
 
-async def dispatch(ctx: Context, text: str) -> Reply:
+def words_of(text: str) -> str:
     words = " ".join(text[:MAX_INPUT].split())
-    if words.lower().startswith("/hack"):
-        words = words[5:].strip()
+    return words[5:].strip() if words.lower().startswith("/hack") else words
+
+
+def resolve(text: str) -> SubCommand | None:
+    tokens = words_of(text).split(" ")
+    for length in (2, 1):
+        if (sub := COMMANDS.get(" ".join(tokens[:length]).lower())) is not None:
+            return sub
+    return None
+
+
+async def dispatch(ctx: Context, text: str) -> Reply:
+    words = words_of(text)
     if not words:
         return Reply(ctx.say("empty"), ok=False)
     tokens = words.split(" ")

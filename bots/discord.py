@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
 from bots.discord_command import command_definition, grammar
 from bots.discord_limits import RateLimits, retry_after
+from bots.http import Background, bounded_body, too_large
 from hackserver.errors import HackserverError, SettingsError
 from hackserver.outbox import DeliveryFailed, Outgoing, Sender
 from hackserver.participants import Identity
@@ -38,7 +39,6 @@ API = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (hackserver, 0.1.0)"  # the form Discord asks for: name, version
 ACK_BUDGET = 2.5  # seconds of work before the deferred answer; Discord gives up at 3
 MAX_SKEW = 300  # seconds a signature's timestamp may be off: older ones are replays
-MAX_BODY = 64 * 1024
 EPHEMERAL = 1 << 6
 FOLLOW_UP_ATTEMPTS = 3
 RATE_LIMITED_TRIES = 4  # 429s waited out within one send before the outbox reschedules it
@@ -135,22 +135,11 @@ def render_announcement(payload: Mapping[str, Any]) -> dict[str, Any]:
 # -- over HTTP --------------------------------------------------------------------------------
 
 
-class InteractionHandler:
+class InteractionHandler(Background):
     """Runs application commands; keeps the work that outlives a deferred answer."""
 
     def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def keep(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.forget)
-        return task
-
-    def forget(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("Discord work after the deferred answer failed", exc_info=error)
+        super().__init__("Discord work after the deferred answer")
 
     async def command(self, runtime: Runtime, interaction: Mapping[str, Any]) -> Response:
         invocation = to_invocation(interaction)
@@ -204,12 +193,8 @@ def routes() -> list[BaseRoute]:
                 {"error": "Discord is not enabled on this server (DISCORD_PUBLIC_KEY is not set)"},
                 status_code=404,
             )
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return JSONResponse({"error": "body too large"}, status_code=413)
+        if (body := await bounded_body(request)) is None:
+            return too_large()
         if not is_signed(key, body, request.headers, time.time()):
             return JSONResponse({"error": "invalid request signature"}, status_code=401)
         try:

@@ -14,10 +14,11 @@ import json
 import logging
 import re
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 import httpx
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -29,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.http import Background, bounded_body, too_large
 from bots.messages import say
 from hackserver import outbox
 from hackserver.outbox import Sender
@@ -37,7 +39,6 @@ from hackserver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.5  # seconds of work before the acknowledgement; Slack gives up at 3
-MAX_BODY = 64 * 1024
 RESPONSE_URL_ATTEMPTS = 3
 FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -153,22 +154,11 @@ def _chunks(text: str, size: int) -> list[str]:
 # -- handling, whichever way the request came ------------------------------------------------
 
 
-class SlackHandler:
+class SlackHandler(Background):
     """Runs commands and events; keeps the work that outlives an acknowledgement."""
 
     def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def keep(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.forget)
-        return task
-
-    def forget(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("Slack work after the acknowledgement failed", exc_info=error)
+        super().__init__("Slack work after the acknowledgement")
 
     async def command(
         self, runtime: Runtime, form: Mapping[str, str], *, retry: bool
@@ -292,12 +282,8 @@ async def _verified(request: Request) -> tuple[Runtime, bytes | Response]:
             {"error": "Slack is not enabled on this server (SLACK_SIGNING_SECRET is not set)"},
             status_code=404,
         )
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > MAX_BODY:
-        return runtime, JSONResponse({"error": "body too large"}, status_code=413)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return runtime, JSONResponse({"error": "body too large"}, status_code=413)
+    if (body := await bounded_body(request)) is None:
+        return runtime, too_large()
     if not is_signed(secret, body, request.headers):
         return runtime, JSONResponse({"error": "invalid or missing Slack signature"}, status_code=401)
     return runtime, body
@@ -360,10 +346,13 @@ async def socket_mode(runtime: Runtime) -> None:
 # -- to Slack ---------------------------------------------------------------------------------
 
 
-def web_client(token: str | None, base_url: str | None) -> AsyncWebClient:
+def web_client(
+    token: str | None, base_url: str | None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     # No retries inside the client: the outbox decides when to try again, so nothing posts twice.
+    # Without a session the client opens a connection (and a session) per call.
     options: dict[str, Any] = {"base_url": base_url} if base_url else {}
-    return AsyncWebClient(token=token, timeout=10, retry_handlers=[], **options)
+    return AsyncWebClient(token=token, timeout=10, retry_handlers=[], session=session, **options)
 
 
 def sender(runtime: Runtime) -> Sender | None:

@@ -8,10 +8,13 @@ import time
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.core import Reply
 from bots.slack import render, render_announcement, web_client, why
 from hackserver.outbox import DeliveryFailed, Outgoing
+
+CONNECTIONS = 64  # posts in flight to Slack at once
 
 # Errors no retry can fix: the row goes dead at once, with Slack's word for why.
 PERMANENT = {
@@ -64,8 +67,24 @@ class SlackSender:
     """Posts outbox messages with chat.postMessage (chat.postEphemeral for one user's eyes)."""
 
     def __init__(self, token: str, base_url: str | None = None, *, rate: float = 1.0, burst: int = 2) -> None:
-        self.client = web_client(token, base_url)
+        self.token, self.base_url = token, base_url
+        self.session: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
         self.pacer = ChannelPacer(rate, burst)
+
+    @property
+    def client(self) -> AsyncWebClient:
+        # One session for every post: its connections are kept and reused. Made on first use, in
+        # the event loop that delivers.
+        client = self._client
+        if client is None or self.session is None or self.session.closed:
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONNECTIONS))
+            client = self._client = web_client(self.token, self.base_url, self.session)
+        return client
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.close()
 
     async def send(self, message: Outgoing) -> None:
         payload = message.payload

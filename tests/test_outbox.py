@@ -304,6 +304,9 @@ class RecordingSender:
         self.sent: list[outbox.Outgoing] = []
         self.calls = 0
 
+    async def aclose(self) -> None:
+        pass
+
     async def send(self, message: outbox.Outgoing) -> None:
         self.calls += 1
         if self.calls <= self.failures:

@@ -26,6 +26,7 @@ from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
+from bots.http import bounded_body
 from hackserver import channels
 from hackserver.bus import DomainEvent
 from hackserver.channels import ANNOUNCEMENTS
@@ -203,11 +204,7 @@ def signed_in(response: Response, request: Request, runtime: Runtime, session: b
 
 async def read_form(request: Request) -> dict[str, str] | None:
     """The fields of a small url-encoded form; None when it is too large to be one."""
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > MAX_FORM:
-        return None
-    body = await request.body()
-    if len(body) > MAX_FORM:
+    if (body := await bounded_body(request, MAX_FORM)) is None:
         return None
     return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
 

@@ -1,0 +1,283 @@
+"""An announcement to 1,500 Slack channels, two messages each, through the fake Slack of
+tests/fake_slack.py (its own uvicorn process) that answers 429 to a channel posted to faster than it
+allows: total time from the commit of the outbox rows to the last accepted post, lost and duplicated
+messages, 429s. The hackserver runtime runs in this process (`bootstrap`, the embedded job runner),
+on SQLite and on PostgreSQL.
+
+The floor: Slack documents "1 message per second per channel, short bursts allowed". The fake
+allows a burst of 2 (as our pacer assumes): two messages per channel may go at once, so the limit
+alone implies a floor of about 0 s, and the total is then the delivery pipeline's own speed. With the
+fake's burst at 1 (strictly one a second), the second message of every channel waits a second: a
+floor of 1 s, which our pacer (burst 2) learns from the 429s and their Retry-After.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bench.common import (
+    ROOT,
+    Processes,
+    Report,
+    free_port,
+    machine_facts,
+    postgres_database,
+    processes,
+    wait_until_serving,
+)
+from hackserver import db, outbox
+from hackserver.models import OutboxMessage
+from hackserver.runtime import bootstrap
+from hackserver.settings import Settings
+from tests.fake_slack import FakeSlack
+
+TOKEN = "xoxb-bench"
+DEADLINE = 300.0  # seconds for one fan-out to finish before it is called lost
+
+
+def fake_app() -> object:
+    """FakeSlack with its burst from the environment, plus what it recorded (served with --factory)."""
+    fake = FakeSlack(token=TOKEN, burst=int(os.environ.get("BENCH_FAKE_BURST", "2")))
+
+    async def recorded(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "posts": [[p.channel, p.text, p.at] for p in fake.posts],
+                "throttled": fake.throttled,
+                "attempts": len(fake.attempts),
+                "now": time.monotonic(),
+            }
+        )
+
+    fake.app.router.routes.append(Route("/bench/recorded", recorded))
+    return fake.app
+
+
+@dataclass(frozen=True)
+class Plan:
+    channels: int
+    per_channel: int = 2
+
+
+FULL = Plan(channels=1500)
+QUICK = Plan(channels=150)
+
+
+@dataclass
+class Outcome:
+    code: str
+    database: str
+    burst: int
+    messages: int
+    floor: float
+    total: float  # commit → last accepted post, seconds
+    lost: int
+    duplicated: int
+    throttled: int  # 429s answered by the fake
+    dead: int
+
+
+async def fan_out(database_url: str, fake_url: str, plan: Plan, burst: int) -> Outcome:
+    settings = Settings(
+        database_url=database_url,
+        event_path=ROOT / "config" / "event.example.toml",
+        slack_bot_token=TOKEN,
+        slack_api_url=f"{fake_url}/api/",
+    )
+    if not settings.is_sqlite:
+        engine = db.create_engine(database_url)
+        await db.upgrade(engine)
+        await engine.dispose()
+    channels = [f"C{n:05d}" for n in range(plan.channels)]
+    texts = ("Kickoff is in one hour", "Reminder: kickoff is in one hour")
+    expected = {(c, f"{texts[k]} ({c}, {k})") for c in channels for k in range(plan.per_channel)}
+    async with bootstrap(settings) as runtime, httpx.AsyncClient(base_url=fake_url, timeout=30) as client:
+        async with runtime.transaction() as tx:
+            for channel in channels:
+                for k in range(plan.per_channel):
+                    text = f"{texts[k]} ({channel}, {k})"
+                    await outbox.add(
+                        tx,
+                        f"bench:{k}:{channel}",
+                        "slack",
+                        channel,
+                        {"author": "bench", "texts": {"en": text}},
+                    )
+        committed = time.monotonic()  # CLOCK_MONOTONIC: the fake's clock too
+        deadline = committed + DEADLINE
+        while True:
+            await asyncio.sleep(0.05)
+            async with runtime.sessions() as session:
+                open_rows = await session.scalar(
+                    select(func.count()).where(OutboxMessage.status.in_(("pending", "sending")))
+                )
+            if not open_rows or time.monotonic() > deadline:
+                break
+        recorded = (await client.get("/bench/recorded")).json()
+        async with runtime.sessions() as session:
+            dead = await session.scalar(select(func.count()).where(OutboxMessage.status == "dead")) or 0
+    posts = Counter((channel, text) for channel, text, _ in recorded["posts"])
+    last = max((at for _, _, at in recorded["posts"]), default=committed)
+    return Outcome(
+        code="",
+        database="SQLite" if settings.is_sqlite else "PostgreSQL",
+        burst=burst,
+        messages=len(expected),
+        floor=max(0, plan.per_channel - burst) * 1.0,  # seconds at 1 message a second
+        total=last - committed,
+        lost=len(expected - set(posts)),
+        duplicated=sum(n - 1 for n in posts.values() if n > 1),
+        throttled=int(recorded["throttled"]),
+        dead=int(dead),
+    )
+
+
+def child() -> None:
+    """One fan-out in this process, with the code found first on sys.path; prints its outcome."""
+    database_url, fake_url, channels, burst = sys.argv[1:5]
+    outcome = asyncio.run(fan_out(database_url, fake_url, Plan(int(channels)), int(burst)))
+    print(json.dumps(dataclasses.asdict(outcome)))
+
+
+def run_fan_out(tree: Path, database_url: str, fake_url: str, plan: Plan, burst: int) -> Outcome:
+    """A fan-out in a fresh process running the code of `tree` (this checkout, or an older commit's)."""
+    main = f"import sys; sys.path.insert(0, {str(tree)!r}); from bench.slack_fanout import child; child()"
+    result = subprocess.run(
+        [sys.executable, "-c", main, database_url, fake_url, str(plan.channels), str(burst)],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the fan-out failed:\n{result.stderr[-3000:]}")
+    return Outcome(**json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def checkout(revision: str, into: Path) -> Path:
+    """The tree of a commit, with this benchmark and the fake Slack of today copied in."""
+    into.mkdir()
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    shutil.copy(Path(__file__), into / "bench" / "slack_fanout.py")
+    shutil.copy(ROOT / "tests" / "fake_slack.py", into / "tests" / "fake_slack.py")
+    return into
+
+
+def serve_fake(group: Processes, burst: int) -> str:
+    port = free_port()
+    env = dict(os.environ) | {"BENCH_FAKE_BURST": str(burst)}
+    group.start(
+        f"fake-slack-burst-{burst}",
+        [
+            *(sys.executable, "-m", "uvicorn", "bench.slack_fanout:fake_app", "--factory"),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+        ],
+        env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_serving(f"{url}/bench/recorded", group)
+    return url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.slack_fanout", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help=f"a smoke run: {QUICK.channels} channels")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument(
+        "--before", metavar="REV", help="also run the fan-out with the code of this commit, for before/after"
+    )
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    facts = machine_facts()
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="hs-bench-fanout-") as tmp:
+        work = Path(tmp)
+        trees = {"working tree": ROOT}
+        if args.before:
+            trees[args.before] = checkout(args.before, work / "before")
+        for burst in (2, 1):
+            for n, (code, tree) in enumerate(trees.items()):
+                with processes(work) as group:
+                    fake_url = serve_fake(group, burst)
+                    sqlite_url = f"sqlite+aiosqlite:///{work / f'fanout-{burst}-{n}.db'}"
+                    outcome = run_fan_out(tree, sqlite_url, fake_url, plan, burst)
+                    outcomes.append(dataclasses.replace(outcome, code=code))
+                    group.check()
+                if not args.sqlite_only:
+                    with (
+                        postgres_database(f"hs_bench3_fanout_{burst}_{n}") as url,
+                        processes(work) as group,
+                    ):
+                        fake_url = serve_fake(group, burst)
+                        outcome = run_fan_out(tree, url, fake_url, plan, burst)
+                        outcomes.append(dataclasses.replace(outcome, code=code))
+                        group.check()
+            print(f"  fake burst {burst} done", flush=True)
+    report = Report(
+        f"Slack announcement fan-out: {plan.channels} channels × {plan.per_channel} messages",
+        [
+            "code",
+            "database",
+            "fake's burst",
+            "messages",
+            "floor s",
+            "total s",
+            "× floor",
+            "messages/s",
+            "lost",
+            "duplicated",
+            "429s",
+            "dead",
+        ],
+    )
+    for o in outcomes:
+        report.add(
+            o.code,
+            o.database,
+            o.burst,
+            o.messages,
+            f"{o.floor:.1f}",
+            f"{o.total:.2f}",
+            f"{o.total / o.floor:.2f}" if o.floor else "n/a",
+            f"{o.messages / o.total:.0f}" if o.total > 0 else "n/a",
+            o.lost,
+            o.duplicated,
+            o.throttled,
+            o.dead,
+        )
+    report.notes += [
+        "- total: from the commit of the announcement's outbox rows (one transaction) to the last post the"
+        " fake accepted; lost: messages the fake never accepted; duplicated: a channel's message accepted"
+        " twice; 429s: posts the fake refused because their channel was posted to too fast.",
+        "- The fake allows 1 message per second per channel with a burst as given (a GCRA, 0.25 s leeway"
+        " for jitter); our pacer assumes a burst of 2. floor = (messages per channel − burst) × 1 s, the"
+        " least the limit allows; a floor of 0 means the limit does not bind and the total is the pipeline's"
+        " own speed (outbox claim → chat.postMessage → mark).",
+        "- The runtime (embedded job runner) runs in the benchmark's process; the fake in its own uvicorn"
+        " process; PostgreSQL is local. One run each, same machine.",
+    ]
+    report.publish(facts, ["bench.slack_fanout", *sys.argv[1:]])
+    return 0 if all(o.lost == 0 and o.duplicated == 0 for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
