@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         " fake accepted; lost: messages the fake never accepted; duplicated: a channel's message accepted"
         " twice; 429s: posts the fake refused because their channel was posted to too fast.",
         "- The fake allows 1 message per second per channel with a burst as given (a GCRA, 0.25 s leeway"
-        " for jitter); our pacer assumes a burst of 2. floor = (messages per channel − burst) × 1 s, the"
+        " for jitter); our pacer sends at most 1 per second per channel (burst 1). floor = (messages per channel − burst) × 1 s, the"
         " least the limit allows; a floor of 0 means the limit does not bind and the total is the pipeline's"
         " own speed (outbox claim → chat.postMessage → mark).",
         "- The runtime (embedded job runner) runs in the benchmark's process; the fake in its own uvicorn"
