@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from hackserver.runtime import Runtime, bootstrap
 from hackserver.settings import Settings
+from tests.dbstate import migrate
 from tests.fakes import FakeClock, event_toml
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -112,23 +113,13 @@ def make_runtime() -> Callable[..., AbstractAsyncContextManager[Runtime]]:
     return make
 
 
-async def _upgrade(settings: Settings) -> None:
-    from hackserver import db
-
-    engine = db.create_engine(settings.database_url)
-    try:
-        await db.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 class _migrated:
     def __init__(self, settings: Settings, clock: FakeClock) -> None:
         self.settings, self.clock = settings, clock
 
     async def __aenter__(self) -> Runtime:
         if not self.settings.is_sqlite:
-            await _upgrade(self.settings)
+            await migrate(self.settings.database_url)
         self.context = bootstrap(self.settings, clock=self.clock)
         return await self.context.__aenter__()
 

@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, select
 
 from hackserver import db
+from hackserver.models import OutboxMessage
+from hackserver.runtime import Runtime
 
 
 async def rows(database_url: str, statement: Executable) -> list[Any]:
@@ -35,3 +37,14 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float, interv
             if await check():
                 return
             await asyncio.sleep(interval)
+
+
+async def settled_outbox(runtime: Runtime, within: float = 15.0) -> list[OutboxMessage]:
+    """Waits until no outbox row is waiting for delivery; returns the rows."""
+    async with asyncio.timeout(within):
+        while True:
+            async with runtime.sessions() as session:
+                found = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+            if all(row.status in ("delivered", "dead") for row in found):
+                return found
+            await asyncio.sleep(0.05)

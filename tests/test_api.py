@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from hackserver.app import create_app
 from hackserver.settings import Settings
+from tests.dbstate import migrate
 from tests.fakes import FakeClock
 
 TOKEN = "organiser-token-for-tests"
@@ -25,9 +26,7 @@ def client(database_url: str, event_file: Callable[..., Path], kickoff: datetime
     if not settings.is_sqlite:
         import asyncio
 
-        from tests.conftest import _upgrade
-
-        asyncio.run(_upgrade(settings))
+        asyncio.run(migrate(settings.database_url))
     app = create_app(settings, clock=FakeClock(kickoff + timedelta(hours=2)))
     with TestClient(app) as test_client:
         yield test_client

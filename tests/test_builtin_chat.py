@@ -23,13 +23,14 @@ from websockets.exceptions import InvalidStatus
 
 from bots import builtin
 from bots.messages import say
-from hackserver import channels, db
+from hackserver import channels
 from hackserver.app import create_app
 from hackserver.models import Channel, ChannelMessage, Membership, Participant, Team
 from hackserver.participants import Identity, identify
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from hackserver.web.channels import COOKIE
+from tests.dbstate import migrate
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
 
@@ -45,11 +46,7 @@ async def settings(database_url: str, event_file: Callable[..., Path], kickoff: 
         database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=ORGANISER_TOKEN
     )
     if not settings.is_sqlite:  # the app migrates SQLite itself; PostgreSQL is migrated by a deploy step
-        engine = db.create_engine(database_url)
-        try:
-            await db.upgrade(engine)
-        finally:
-            await engine.dispose()
+        await migrate(database_url)
     return settings
 
 

@@ -27,13 +27,14 @@ from bots import discord, discord_command
 from bots.commands import Bot, Invocation
 from bots.core import COMMANDS, Context, Reply, command
 from bots.discord import DiscordSender
-from hackserver import db, outbox
+from hackserver import outbox
 from hackserver.app import create_app
 from hackserver.models import HandledRequest, OutboxMessage, Participant
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from tests.conftest import EXAMPLE_EVENT
+from tests.dbstate import migrate, settled_outbox
 from tests.fake_discord import FakeDiscord
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
@@ -113,17 +114,6 @@ def interaction(
     }
 
 
-async def settle(runtime: Runtime, within: float = 15.0) -> list[OutboxMessage]:
-    """Waits until no outbox row is waiting for delivery; returns the rows."""
-    async with asyncio.timeout(within):
-        while True:
-            async with runtime.sessions() as session:
-                rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-            if all(row.status in ("delivered", "dead") for row in rows):
-                return rows
-            await asyncio.sleep(0.05)
-
-
 async def counts(runtime: Runtime) -> dict[str, int]:
     async with runtime.sessions() as session:
         return {
@@ -153,11 +143,7 @@ async def settings(
         discord_api_url=fake_discord.url,
     )
     if not settings.is_sqlite:  # the app migrates SQLite itself; PostgreSQL is migrated by a deploy step
-        engine = db.create_engine(database_url)
-        try:
-            await db.upgrade(engine)
-        finally:
-            await engine.dispose()
+        await migrate(database_url)
     return settings
 
 
@@ -457,7 +443,7 @@ async def test_delivery_under_429_and_500_loses_nothing_and_duplicates_nothing(
     fake_discord.fail_next(3)
     fake_discord.rate_limit_next(2, retry_after=0.3)
     await announce(runtime, channels)
-    rows = await settle(runtime)
+    rows = await settled_outbox(runtime)
     assert {row.status for row in rows} == {"delivered"}
     assert Counter(post.channel for post in fake_discord.posts) == Counter(channels)
     assert sorted(p.content for p in fake_discord.posts) == sorted(
@@ -471,7 +457,7 @@ async def test_a_post_whose_answer_was_lost_is_not_posted_again(
 ) -> None:
     fake_discord.lose_answers = 1
     await announce(runtime, ["2000"])
-    [row] = await settle(runtime)
+    [row] = await settled_outbox(runtime)
     assert (row.status, row.attempts) == ("delivered", 2)
     assert [attempt.status for attempt in fake_discord.attempts] == [502, 200]
     assert len(fake_discord.posts) == 1
@@ -482,7 +468,7 @@ async def test_retry_after_from_a_429_is_waited_out_within_the_send(
 ) -> None:
     fake_discord.rate_limit_next(1, retry_after=1.0)
     await announce(runtime, ["3000"])
-    [row] = await settle(runtime)
+    [row] = await settled_outbox(runtime)
     refused, accepted = fake_discord.attempts
     assert (refused.status, accepted.status) == (429, 200)
     assert accepted.at - refused.at >= 0.95
@@ -498,7 +484,7 @@ async def test_a_global_rate_limit_pauses_every_channel(runtime: Runtime, fake_d
     refused = fake_discord.attempts[0]
     async with runtime.transaction() as tx:
         await outbox.add(tx, "test:other", "discord", "4001", {"author": "Orga", "texts": {"en": "Other"}})
-    await settle(runtime)
+    await settled_outbox(runtime)
     [other] = fake_discord.posts_to("4001")
     assert refused.status == 429 and other.at - refused.at >= 0.95
 
@@ -508,7 +494,7 @@ async def test_a_full_bucket_is_paced_by_its_headers_not_by_429s(
 ) -> None:
     fake_discord.limit, fake_discord.window = 3, 1.0
     await announce(runtime, ["5000"] * 8)
-    rows = await settle(runtime)
+    rows = await settled_outbox(runtime)
     posts = fake_discord.posts_to("5000")
     assert len(posts) == 8 and {row.attempts for row in rows} == {1}
     assert fake_discord.throttled == 0
@@ -520,7 +506,7 @@ async def test_a_missing_channel_goes_dead_at_once_with_discords_error(
 ) -> None:
     fake_discord.refuse("6000", 404, "Unknown Channel", 10003)
     await announce(runtime, ["6000"])
-    [row] = await settle(runtime)
+    [row] = await settled_outbox(runtime)
     assert (row.status, row.attempts) == ("dead", 1)
     assert row.last_error is not None and "Unknown Channel (10003)" in row.last_error
     assert fake_discord.posts == []
@@ -530,7 +516,7 @@ async def test_an_announcement_is_one_message_in_every_language(
     runtime: Runtime, fake_discord: FakeDiscord
 ) -> None:
     await announce(runtime, ["7000"], {"de": "Pizza ist da, @everyone", "en": "Pizza is here"})
-    await settle(runtime)
+    await settled_outbox(runtime)
     [post] = fake_discord.posts
     assert post.content == "**Orga**\n🇩🇪 Pizza ist da, @everyone\n🇬🇧 Pizza is here"
     assert post.body["allowed_mentions"] == {"parse": []}
@@ -546,7 +532,7 @@ async def test_a_webhook_channel_is_posted_to_without_the_bot_token(
     assert isinstance(sender, DiscordSender)
     runtime.senders["discord"] = sender
     await announce(runtime, [hook])
-    [row] = await settle(runtime)
+    [row] = await settled_outbox(runtime)
     await sender.aclose()
     [post] = fake_discord.posts
     assert row.status == "delivered" and post.channel == "webhook:8000" and post.authorization is None

@@ -23,7 +23,7 @@ from bots.commands import Bot, Invocation, Reply
 from hackserver.app import create_app
 from hackserver.participants import Identity
 from hackserver.settings import Settings
-from tests.conftest import _upgrade
+from tests.dbstate import migrate
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
 from tests.test_builtin_chat import COOKIE, a_reply, receive_until, say_over
@@ -51,7 +51,7 @@ async def server(
         webhook_token=WEBHOOK_TOKEN,
     )
     if not settings.is_sqlite:
-        await _upgrade(settings)
+        await migrate(settings.database_url)
     app = create_app(settings, clock=FakeClock(kickoff + timedelta(minutes=20)), run_clock=False)
     async with serving(app, free_port) as running:
         yield running

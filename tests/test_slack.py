@@ -24,11 +24,12 @@ from sqlalchemy import func, select
 
 from bots import slack
 from bots.core import COMMANDS, Context, Reply, command
-from hackserver import db, outbox
+from hackserver import outbox
 from hackserver.app import create_app
 from hackserver.models import AuditEntry, HandledRequest, OutboxMessage, Participant
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
+from tests.dbstate import migrate, settled_outbox
 from tests.fake_slack import FakeSlack, FakeSocketMode
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
@@ -93,17 +94,6 @@ def event_body(text: str, *, event_id: str = "Ev1", user: str = "U1", **event: A
     )
 
 
-async def settle(runtime: Runtime, within: float = 10.0) -> list[OutboxMessage]:
-    """Waits until no outbox row is waiting for delivery; returns the rows."""
-    async with asyncio.timeout(within):
-        while True:
-            async with runtime.sessions() as session:
-                rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-            if all(row.status in ("delivered", "dead") for row in rows):
-                return rows
-            await asyncio.sleep(0.05)
-
-
 async def counts(runtime: Runtime) -> dict[str, int]:
     async with runtime.sessions() as session:
         return {
@@ -136,11 +126,7 @@ async def settings(
         slack_api_url=api_url(fake_slack),
     )
     if not settings.is_sqlite:  # the app migrates SQLite itself; PostgreSQL is migrated by a deploy step
-        engine = db.create_engine(database_url)
-        try:
-            await db.upgrade(engine)
-        finally:
-            await engine.dispose()
+        await migrate(database_url)
     return settings
 
 
@@ -271,7 +257,7 @@ async def test_a_direct_message_is_answered_in_the_dm_through_the_outbox(
 ) -> None:
     response = await post_event(client, event_body("status"))
     assert response.status_code == 200
-    rows = await settle(runtime_of(server))
+    rows = await settled_outbox(runtime_of(server))
     assert [(row.platform, row.channel, row.status) for row in rows] == [("slack", "D1", "delivered")]
     [post] = fake_slack.posts
     assert post.channel == "D1" and post.user is None
@@ -283,7 +269,7 @@ async def test_a_mention_in_a_channel_is_answered_to_the_asker_only(
 ) -> None:
     body = event_body("<@UBOT> help", type="app_mention", channel="C9", channel_type="channel")
     await post_event(client, body)
-    await settle(runtime_of(server))
+    await settled_outbox(runtime_of(server))
     [post] = fake_slack.posts
     assert (post.channel, post.user) == ("C9", "U1")
     assert post.blocks[0]["text"]["text"] == "So funktioniert /hack"
@@ -296,7 +282,7 @@ async def test_a_retried_event_that_was_handled_is_answered_once(
     await post_event(
         client, event_body("status"), **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     )
-    rows = await settle(runtime_of(server))
+    rows = await settled_outbox(runtime_of(server))
     assert len(rows) == 1 and len(fake_slack.posts) == 1
 
 
@@ -430,7 +416,7 @@ async def test_delivery_under_429_and_500_loses_nothing_and_duplicates_nothing(
     fake_slack.fail_next(3)
     fake_slack.rate_limit_next("C2", 2, retry_after=1)
     await announce(runtime, channels)
-    rows = await settle(runtime)
+    rows = await settled_outbox(runtime)
     assert {row.status for row in rows} == {"delivered"}
     assert Counter(post.channel for post in fake_slack.posts) == Counter(channels)
     assert sorted(post.text for post in fake_slack.posts) == sorted(f"Message {n}" for n in range(10))
@@ -440,7 +426,7 @@ async def test_delivery_under_429_and_500_loses_nothing_and_duplicates_nothing(
 async def test_retry_after_is_honoured(runtime: Runtime, fake_slack: FakeSlack) -> None:
     fake_slack.rate_limit_next("C1", 1, retry_after=1)
     await announce(runtime, ["C1"])
-    [row] = await settle(runtime)
+    [row] = await settled_outbox(runtime)
     refused, accepted = fake_slack.attempts
     assert (refused.status, accepted.status) == (429, 200)
     assert accepted.at - refused.at >= 0.95
@@ -452,7 +438,7 @@ async def test_a_permanent_error_goes_dead_at_once_with_slacks_error(
 ) -> None:
     fake_slack.refuse("CGONE", "channel_not_found")
     await announce(runtime, ["CGONE"])
-    [row] = await settle(runtime)
+    [row] = await settled_outbox(runtime)
     assert (row.status, row.attempts) == ("dead", 1)
     assert row.last_error is not None and "channel_not_found" in row.last_error
     assert fake_slack.posts == []
@@ -464,7 +450,7 @@ async def test_a_busy_channel_is_paced_while_other_channels_go_out_at_once(
     others = [f"C{n}" for n in range(50)]
     started = time.monotonic()
     await announce(runtime, ["CBUSY"] * 6 + others)
-    await settle(runtime)
+    await settled_outbox(runtime)
     busy = [post.at for post in fake_slack.posts_to("CBUSY")]
     assert len(busy) == 6 and max(busy) - started >= 3.9  # a burst of 2, then one a second
     assert max(post.at for post in fake_slack.posts if post.channel != "CBUSY") - started < 1.5
@@ -475,7 +461,7 @@ async def test_an_announcement_is_one_message_in_every_language(
     runtime: Runtime, fake_slack: FakeSlack
 ) -> None:
     await announce(runtime, ["CANN"], {"de": "Pizza ist da", "en": "Pizza is here"})
-    await settle(runtime)
+    await settled_outbox(runtime)
     [post] = fake_slack.posts
     assert post.text == "🇩🇪 Pizza ist da\n🇬🇧 Pizza is here"
     assert [block["type"] for block in post.blocks] == ["section", "section", "context"]

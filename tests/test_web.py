@@ -17,12 +17,13 @@ import uvicorn
 from sqlalchemy import text
 from websockets.asyncio.client import ClientConnection, connect
 
-from hackserver import channels, db
+from hackserver import channels
 from hackserver.app import create_app
 from hackserver.clock import SprintClock
 from hackserver.outbox import EmbeddedJobs
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
+from tests.dbstate import migrate
 from tests.fakes import FakeClock
 from tests.servers import StartupFailed, TcpProxy, runtime_of, serving
 
@@ -33,11 +34,7 @@ RECEIVE_TIMEOUT = 5.0
 async def settings(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Settings:
     settings = Settings(database_url=database_url, event_path=event_file(kickoff=kickoff))
     if not settings.is_sqlite:  # the app migrates SQLite itself; PostgreSQL is migrated by a deploy step
-        engine = db.create_engine(database_url)
-        try:
-            await db.upgrade(engine)
-        finally:
-            await engine.dispose()
+        await migrate(database_url)
     return settings
 
 

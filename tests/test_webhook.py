@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from bots import webhook
 from bots.commands import Bot, Invocation
-from hackserver import db, outbox
+from hackserver import outbox
 from hackserver.app import create_app
 from hackserver.errors import SettingsError
 from hackserver.models import OutboxMessage, Participant, PlatformIdentity
@@ -31,6 +31,7 @@ from hackserver.participants import Identity
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from tests.conftest import EXAMPLE_EVENT
+from tests.dbstate import migrate
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
 
@@ -80,11 +81,7 @@ async def settings(
         database_url=database_url, event_path=path, webhook_token=TOKEN, webhook_url=incoming.url
     )
     if not settings.is_sqlite:  # the app migrates SQLite itself; PostgreSQL is migrated by a deploy step
-        engine = db.create_engine(database_url)
-        try:
-            await db.upgrade(engine)
-        finally:
-            await engine.dispose()
+        await migrate(database_url)
     return settings
 
 
