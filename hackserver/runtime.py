@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -118,7 +119,9 @@ async def bootstrap(
         clock = EventClock(speed)
     if demo:
         # Whole seconds keep stored instants exact; kickoff is now or a moment ago.
-        event = event.shifted(timedelta(seconds=int((clock.now() - event.phases["kickoff"]).total_seconds())))
+        event = event.shifted(
+            timedelta(seconds=math.floor((clock.now() - event.phases["kickoff"]).total_seconds()))
+        )
     engine = db.create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     try:

@@ -202,3 +202,19 @@ def test_schedule_orders_phase_changes_before_announcements_at_one_instant(
     at_kickoff = [i.key for i in items if i.instant == event.phases["kickoff"]]
     assert at_kickoff == ["phase:kickoff", "announcement:kickoff"]
     assert [i.instant for i in items] == sorted(i.instant for i in items)
+
+
+async def test_a_demo_starts_at_kickoff_even_when_the_event_is_in_the_future(
+    sqlite_url: str, event_file: Callable[..., Path], kickoff: datetime
+) -> None:
+    from hackserver.phases import current_phase
+    from hackserver.runtime import bootstrap
+    from hackserver.settings import Settings
+
+    clock = FakeClock(kickoff - timedelta(days=100, microseconds=300_000))  # kickoff is months ahead
+    settings = Settings(database_url=sqlite_url, event_path=event_file(kickoff=kickoff))
+    async with bootstrap(settings, demo=True, clock=clock) as runtime:
+        async with runtime.sessions() as session:
+            phases = await runtime.phases(session)
+    assert current_phase(phases, clock.now()) == "kickoff"
+    assert timedelta(0) <= clock.now() - phases["kickoff"] < timedelta(seconds=1)
