@@ -29,7 +29,7 @@ from hackserver.models import Channel, ChannelMessage, Membership, Participant, 
 from hackserver.participants import Identity, identify
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
-from hackserver.web.channels import COOKIE
+from hackserver.web.visitors import COOKIE
 from tests.dbstate import migrate
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving

@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlparse
+from urllib.parse import urlencode
 
-from sqlalchemy import select
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -26,19 +25,24 @@ from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
-from bots.http import bounded_body
 from hackserver import channels
 from hackserver.bus import DomainEvent
 from hackserver.channels import ANNOUNCEMENTS
-from hackserver.models import Participant, PlatformIdentity
-from hackserver.participants import Identity, identify
+from hackserver.participants import identify
 from hackserver.phases import current_phase, next_phase
 from hackserver.runtime import Runtime
 from hackserver.web.health import Metrics
+from hackserver.web.visitors import (
+    COOKIE,
+    Viewer,
+    find_viewer,
+    read_form,
+    same_origin,
+    signed_in,
+    viewer_of,
+)
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-COOKIE = "hackserver_session"
-MAX_FORM = 16 * 1024
 WORDS: dict[str, dict[str, str]] = {
     "de": {
         "channels": "Kanäle",
@@ -107,16 +111,6 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking, as their session cookie says and the database confirms."""
-
-    identity: Identity
-    participant_id: int
-    name: str
-    organiser: bool
-
-
 def language(connection: HTTPConnection, runtime: Runtime) -> str:
     languages = runtime.event.languages
     asked = connection.query_params.get("lang", "")
@@ -147,66 +141,9 @@ async def sprint_state(runtime: Runtime) -> dict[str, Any]:
     }
 
 
-async def find_viewer(runtime: Runtime, session: builtin.Session | None) -> Viewer | None:
-    if session is None:
-        return None
-    async with runtime.sessions() as db:
-        row = (
-            await db.execute(
-                select(PlatformIdentity, Participant)
-                .join(Participant)
-                .where(
-                    PlatformIdentity.platform == session.platform,
-                    PlatformIdentity.workspace == session.workspace,
-                    PlatformIdentity.user_id == session.user_id,
-                    Participant.event_id == runtime.event_id,
-                )
-            )
-        ).first()
-    if row is None:  # signed by us, but for a participant this database does not know
-        return None
-    found, person = row
-    identity = Identity(
-        found.platform, found.workspace, found.user_id, found.user_name or person.display_name
-    )
-    organiser = builtin.is_organiser(session, runtime.settings.organiser_token)
-    return Viewer(identity, person.id, person.display_name, organiser)
-
-
-async def viewer_of(connection: HTTPConnection, runtime: Runtime) -> Viewer | None:
-    token = connection.cookies.get(COOKIE, "")
-    return await find_viewer(runtime, builtin.read(runtime.link_secret, token) if token else None)
-
-
-def same_origin(connection: HTTPConnection) -> bool:
-    """A browser's cross-site form or websocket is refused, whatever cookies it carries."""
-    origin = connection.headers.get("origin")
-    return origin is None or urlparse(origin).netloc == connection.headers.get("host", "")
-
-
 def where(channel: str, lang: str) -> str:
     query = {"lang": lang} if channel == ANNOUNCEMENTS else {"channel": channel, "lang": lang}
     return "/channels?" + urlencode(query)
-
-
-def signed_in(response: Response, request: Request, runtime: Runtime, session: builtin.Session) -> Response:
-    response.set_cookie(
-        COOKIE,
-        builtin.sign(runtime.link_secret, session),
-        max_age=builtin.SESSION_AGE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
-    return response
-
-
-async def read_form(request: Request) -> dict[str, str] | None:
-    """The fields of a small url-encoded form; None when it is too large to be one."""
-    if (body := await bounded_body(request, MAX_FORM)) is None:
-        return None
-    return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
 
 
 class SharedState:

@@ -1,0 +1,87 @@
+"""Who is asking on the built-in channels: the signed session cookie, the viewer it names (as the
+database confirms), and the checks every form and websocket passes first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlparse
+
+from sqlalchemy import select
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from bots import builtin
+from bots.http import bounded_body
+from hackserver.models import Participant, PlatformIdentity
+from hackserver.participants import Identity
+from hackserver.runtime import Runtime
+
+COOKIE = "hackserver_session"
+MAX_FORM = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, as their session cookie says and the database confirms."""
+
+    identity: Identity
+    participant_id: int
+    name: str
+    organiser: bool
+
+
+async def find_viewer(runtime: Runtime, session: builtin.Session | None) -> Viewer | None:
+    if session is None:
+        return None
+    async with runtime.sessions() as db:
+        row = (
+            await db.execute(
+                select(PlatformIdentity, Participant)
+                .join(Participant)
+                .where(
+                    PlatformIdentity.platform == session.platform,
+                    PlatformIdentity.workspace == session.workspace,
+                    PlatformIdentity.user_id == session.user_id,
+                    Participant.event_id == runtime.event_id,
+                )
+            )
+        ).first()
+    if row is None:  # signed by us, but for a participant this database does not know
+        return None
+    found, person = row
+    identity = Identity(
+        found.platform, found.workspace, found.user_id, found.user_name or person.display_name
+    )
+    organiser = builtin.is_organiser(session, runtime.settings.organiser_token)
+    return Viewer(identity, person.id, person.display_name, organiser)
+
+
+async def viewer_of(connection: HTTPConnection, runtime: Runtime) -> Viewer | None:
+    token = connection.cookies.get(COOKIE, "")
+    return await find_viewer(runtime, builtin.read(runtime.link_secret, token) if token else None)
+
+
+def same_origin(connection: HTTPConnection) -> bool:
+    """A browser's cross-site form or websocket is refused, whatever cookies it carries."""
+    origin = connection.headers.get("origin")
+    return origin is None or urlparse(origin).netloc == connection.headers.get("host", "")
+
+
+def signed_in(response: Response, request: Request, runtime: Runtime, session: builtin.Session) -> Response:
+    response.set_cookie(
+        COOKIE,
+        builtin.sign(runtime.link_secret, session),
+        max_age=builtin.SESSION_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def read_form(request: Request) -> dict[str, str] | None:
+    """The fields of a small url-encoded form; None when it is too large to be one."""
+    if (body := await bounded_body(request, MAX_FORM)) is None:
+        return None
+    return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
