@@ -34,6 +34,8 @@ class DomainEvent:
 
 
 class Bus(Protocol):
+    dropped: int  # events a slow subscriber did not take
+
     async def publish(self, events: list[DomainEvent]) -> None: ...
 
     def subscribe(self) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[DomainEvent]]: ...

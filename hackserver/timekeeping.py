@@ -7,6 +7,8 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    speed: float  # event seconds per real second
+
     def now(self) -> datetime: ...
 
     def real_seconds_until(self, instant: datetime) -> float: ...

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Executable, select
 
-from hackserver import db
+from hackserver import db, outbox
 from hackserver.models import OutboxMessage
 from hackserver.runtime import Runtime
 
@@ -48,3 +48,13 @@ async def settled_outbox(runtime: Runtime, within: float = 15.0) -> list[OutboxM
             if all(row.status in ("delivered", "dead") for row in found):
                 return found
             await asyncio.sleep(0.05)
+
+
+async def queue_messages(
+    runtime: Runtime, platform: str, channels: list[str], texts: dict[str, str] | None = None
+) -> None:
+    """One outbox message for each channel of `platform`, written in one transaction."""
+    async with runtime.transaction() as tx:
+        for n, channel in enumerate(channels):
+            payload = {"author": "Orga", "texts": texts or {"en": f"Message {n}"}}
+            await outbox.add(tx, f"test:{n}:{channel}", platform, channel, payload)

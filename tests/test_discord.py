@@ -34,7 +34,7 @@ from hackserver.participants import Identity
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from tests.conftest import EXAMPLE_EVENT
-from tests.dbstate import migrate, settled_outbox
+from tests.dbstate import migrate, queue_messages, settled_outbox
 from tests.fake_discord import FakeDiscord
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
@@ -429,20 +429,13 @@ async def runtime(
         await sender.aclose()
 
 
-async def announce(runtime: Runtime, channels: list[str], texts: dict[str, str] | None = None) -> None:
-    async with runtime.transaction() as tx:
-        for n, channel in enumerate(channels):
-            payload = {"author": "Orga", "texts": texts or {"en": f"Message {n}"}}
-            await outbox.add(tx, f"test:{n}:{channel}", "discord", channel, payload)
-
-
 async def test_delivery_under_429_and_500_loses_nothing_and_duplicates_nothing(
     runtime: Runtime, fake_discord: FakeDiscord
 ) -> None:
     channels = [str(1000 + n) for n in range(10)]
     fake_discord.fail_next(3)
     fake_discord.rate_limit_next(2, retry_after=0.3)
-    await announce(runtime, channels)
+    await queue_messages(runtime, "discord", channels)
     rows = await settled_outbox(runtime)
     assert {row.status for row in rows} == {"delivered"}
     assert Counter(post.channel for post in fake_discord.posts) == Counter(channels)
@@ -456,7 +449,7 @@ async def test_a_post_whose_answer_was_lost_is_not_posted_again(
     runtime: Runtime, fake_discord: FakeDiscord
 ) -> None:
     fake_discord.lose_answers = 1
-    await announce(runtime, ["2000"])
+    await queue_messages(runtime, "discord", ["2000"])
     [row] = await settled_outbox(runtime)
     assert (row.status, row.attempts) == ("delivered", 2)
     assert [attempt.status for attempt in fake_discord.attempts] == [502, 200]
@@ -467,7 +460,7 @@ async def test_retry_after_from_a_429_is_waited_out_within_the_send(
     runtime: Runtime, fake_discord: FakeDiscord
 ) -> None:
     fake_discord.rate_limit_next(1, retry_after=1.0)
-    await announce(runtime, ["3000"])
+    await queue_messages(runtime, "discord", ["3000"])
     [row] = await settled_outbox(runtime)
     refused, accepted = fake_discord.attempts
     assert (refused.status, accepted.status) == (429, 200)
@@ -477,7 +470,7 @@ async def test_retry_after_from_a_429_is_waited_out_within_the_send(
 
 async def test_a_global_rate_limit_pauses_every_channel(runtime: Runtime, fake_discord: FakeDiscord) -> None:
     fake_discord.rate_limit_next(1, retry_after=1.0, everything=True)
-    await announce(runtime, ["4000"])
+    await queue_messages(runtime, "discord", ["4000"])
     async with asyncio.timeout(5):
         while not fake_discord.attempts:  # noqa: ASYNC110 -- it arrives over HTTP
             await asyncio.sleep(0.01)
@@ -493,7 +486,7 @@ async def test_a_full_bucket_is_paced_by_its_headers_not_by_429s(
     runtime: Runtime, fake_discord: FakeDiscord
 ) -> None:
     fake_discord.limit, fake_discord.window = 3, 1.0
-    await announce(runtime, ["5000"] * 8)
+    await queue_messages(runtime, "discord", ["5000"] * 8)
     rows = await settled_outbox(runtime)
     posts = fake_discord.posts_to("5000")
     assert len(posts) == 8 and {row.attempts for row in rows} == {1}
@@ -505,7 +498,7 @@ async def test_a_missing_channel_goes_dead_at_once_with_discords_error(
     runtime: Runtime, fake_discord: FakeDiscord
 ) -> None:
     fake_discord.refuse("6000", 404, "Unknown Channel", 10003)
-    await announce(runtime, ["6000"])
+    await queue_messages(runtime, "discord", ["6000"])
     [row] = await settled_outbox(runtime)
     assert (row.status, row.attempts) == ("dead", 1)
     assert row.last_error is not None and "Unknown Channel (10003)" in row.last_error
@@ -515,7 +508,9 @@ async def test_a_missing_channel_goes_dead_at_once_with_discords_error(
 async def test_an_announcement_is_one_message_in_every_language(
     runtime: Runtime, fake_discord: FakeDiscord
 ) -> None:
-    await announce(runtime, ["7000"], {"de": "Pizza ist da, @everyone", "en": "Pizza is here"})
+    await queue_messages(
+        runtime, "discord", ["7000"], {"de": "Pizza ist da, @everyone", "en": "Pizza is here"}
+    )
     await settled_outbox(runtime)
     [post] = fake_discord.posts
     assert post.content == "**Orga**\n🇩🇪 Pizza ist da, @everyone\n🇬🇧 Pizza is here"
@@ -531,7 +526,7 @@ async def test_a_webhook_channel_is_posted_to_without_the_bot_token(
     sender = discord.sender(runtime)
     assert isinstance(sender, DiscordSender)
     runtime.senders["discord"] = sender
-    await announce(runtime, [hook])
+    await queue_messages(runtime, "discord", [hook])
     [row] = await settled_outbox(runtime)
     await sender.aclose()
     [post] = fake_discord.posts

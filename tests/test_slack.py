@@ -24,12 +24,11 @@ from sqlalchemy import func, select
 
 from bots import slack
 from bots.core import COMMANDS, Context, Reply, command
-from hackserver import outbox
 from hackserver.app import create_app
 from hackserver.models import AuditEntry, HandledRequest, OutboxMessage, Participant
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
-from tests.dbstate import migrate, settled_outbox
+from tests.dbstate import migrate, queue_messages, settled_outbox
 from tests.fake_slack import FakeSlack, FakeSocketMode
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
@@ -402,20 +401,13 @@ async def runtime(
         yield runtime
 
 
-async def announce(runtime: Runtime, channels: list[str], texts: dict[str, str] | None = None) -> None:
-    async with runtime.transaction() as tx:
-        for n, channel in enumerate(channels):
-            payload = {"author": "Orga", "texts": texts or {"en": f"Message {n}"}}
-            await outbox.add(tx, f"test:{n}:{channel}", "slack", channel, payload)
-
-
 async def test_delivery_under_429_and_500_loses_nothing_and_duplicates_nothing(
     runtime: Runtime, fake_slack: FakeSlack
 ) -> None:
     channels = [f"C{n}" for n in range(10)]
     fake_slack.fail_next(3)
     fake_slack.rate_limit_next("C2", 2, retry_after=1)
-    await announce(runtime, channels)
+    await queue_messages(runtime, "slack", channels)
     rows = await settled_outbox(runtime)
     assert {row.status for row in rows} == {"delivered"}
     assert Counter(post.channel for post in fake_slack.posts) == Counter(channels)
@@ -425,7 +417,7 @@ async def test_delivery_under_429_and_500_loses_nothing_and_duplicates_nothing(
 
 async def test_retry_after_is_honoured(runtime: Runtime, fake_slack: FakeSlack) -> None:
     fake_slack.rate_limit_next("C1", 1, retry_after=1)
-    await announce(runtime, ["C1"])
+    await queue_messages(runtime, "slack", ["C1"])
     [row] = await settled_outbox(runtime)
     refused, accepted = fake_slack.attempts
     assert (refused.status, accepted.status) == (429, 200)
@@ -437,7 +429,7 @@ async def test_a_permanent_error_goes_dead_at_once_with_slacks_error(
     runtime: Runtime, fake_slack: FakeSlack
 ) -> None:
     fake_slack.refuse("CGONE", "channel_not_found")
-    await announce(runtime, ["CGONE"])
+    await queue_messages(runtime, "slack", ["CGONE"])
     [row] = await settled_outbox(runtime)
     assert (row.status, row.attempts) == ("dead", 1)
     assert row.last_error is not None and "channel_not_found" in row.last_error
@@ -449,7 +441,7 @@ async def test_a_busy_channel_is_paced_while_other_channels_go_out_at_once(
 ) -> None:
     others = [f"C{n}" for n in range(50)]
     started = time.monotonic()
-    await announce(runtime, ["CBUSY"] * 6 + others)
+    await queue_messages(runtime, "slack", ["CBUSY"] * 6 + others)
     await settled_outbox(runtime)
     busy = [post.at for post in fake_slack.posts_to("CBUSY")]
     assert len(busy) == 6 and max(busy) - started >= 3.9  # a burst of 2, then one a second
@@ -460,7 +452,7 @@ async def test_a_busy_channel_is_paced_while_other_channels_go_out_at_once(
 async def test_an_announcement_is_one_message_in_every_language(
     runtime: Runtime, fake_slack: FakeSlack
 ) -> None:
-    await announce(runtime, ["CANN"], {"de": "Pizza ist da", "en": "Pizza is here"})
+    await queue_messages(runtime, "slack", ["CANN"], {"de": "Pizza ist da", "en": "Pizza is here"})
     await settled_outbox(runtime)
     [post] = fake_slack.posts
     assert post.text == "🇩🇪 Pizza ist da\n🇬🇧 Pizza is here"

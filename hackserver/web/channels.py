@@ -137,7 +137,7 @@ async def sprint_state(runtime: Runtime) -> dict[str, Any]:
         "phase": current_phase(phases, now),
         "next": {"phase": coming[0], "at": coming[1].isoformat()} if coming else None,
         "now": now.isoformat(),
-        "speed": getattr(runtime.clock, "speed", 1.0),
+        "speed": runtime.clock.speed,
     }
 
 

@@ -66,7 +66,7 @@ class Metrics:
                 .group_by(FiredItem.status)
             ):
                 self.clock.labels(status).set(count)
-        self.dropped.set(getattr(runtime.bus, "dropped", 0))
+        self.dropped.set(runtime.bus.dropped)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
