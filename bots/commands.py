@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import Select, bindparam, func, select
 
 from bots.core import COMMANDS, Bot, Context, Invocation, Reply, UsageError, command, countdown, local_time
-from hackserver import outbox, participants
+from hackserver import outbox, participants, skills, team_matching, teams
 from hackserver.event import PHASES, parse_duration
 from hackserver.models import (
     AuditEntry,
@@ -27,12 +27,6 @@ __all__ = ["Bot", "Invocation", "Reply"]
 
 # Sub-commands whose capability has not landed yet: they answer so, with their usage.
 COMING = {
-    "team create": "team create <name>",
-    "team join": "team join <code>",
-    "team leave": "team leave",
-    "team info": "team info",
-    "teams open": "teams open [skill]",
-    "match me": "match me",
     "challenges": "challenges [search words]",
     "challenge pick": "challenge pick <id> [<id> <id>]",
     "experts": "experts [topic]",
@@ -50,6 +44,10 @@ PROFILE_KEYS = {
     "tz": "tz",
     "timezone": "tz",
     "zeitzone": "tz",
+    "wants": "wants",
+    "interests": "wants",
+    "interessen": "wants",
+    "themen": "wants",
 }
 
 
@@ -111,7 +109,9 @@ async def status(ctx: Context, args: str) -> Reply:
     return Reply(text, title=title, fields=fields)
 
 
-@command("profile", "profile skills <a,b,..> [langs <de,en>] [tz <Area/City>]")
+@command(
+    "profile", "profile skills <a,b,..> [langs <de,en>] [tz <Area/City>] [wants <topics or challenge ids>]"
+)
 async def profile(ctx: Context, args: str) -> Reply:
     person = ctx.participant
     if args.strip():
@@ -135,8 +135,10 @@ async def profile(ctx: Context, args: str) -> Reply:
                 participants.set_languages(person, "".join(values["langs"]), ctx.runtime.event.languages)
             if "tz" in values:
                 participants.set_timezone(person, " ".join(values["tz"]))
+            if "wants" in values:
+                participants.set_interests(person, " ".join(values["wants"]))
         except participants.ProfileError as problem:
-            raise UsageError(ctx.say(f"profile.{problem.code}", **problem.params)) from None
+            raise UsageError(problem.say(ctx.language)) from None
         ctx.tx.record("participant.profile", participant=person.id)
     unset = ctx.say("profile.unset")
     return Reply(
@@ -146,8 +148,127 @@ async def profile(ctx: Context, args: str) -> Reply:
             (ctx.say("profile.skills"), ", ".join(person.skills) or unset),
             (ctx.say("profile.languages"), ", ".join(person.languages) or unset),
             (ctx.say("profile.timezone"), person.timezone or unset),
+            (ctx.say("profile.interests"), ", ".join(person.interests) or unset),
         ],
     )
+
+
+@command("link", "link [code]")
+async def profile_link(ctx: Context, args: str) -> Reply:
+    """Without a code: a code to type on another chat account. With one: this account joins that one."""
+    secret = ctx.runtime.link_secret
+    if not args.strip():
+        code = participants.link_code(secret, ctx.participant.id)
+        return Reply(ctx.say("profile.link_code", code=code, minutes=participants.LINK_AGE // 60))
+    if len(args.split()) != 1:
+        raise UsageError("")
+    try:
+        person = await participants.link(ctx.tx.session, secret, args, ctx.participant)
+    except participants.ProfileError as problem:
+        return Reply(problem.say(ctx.language), ok=False)
+    ctx.tx.record("participant.linked", participant=person.id)
+    return Reply(ctx.say("profile.linked", name=person.display_name))
+
+
+@command("team create", "team create <name>")
+async def team_create(ctx: Context, args: str) -> Reply:
+    if not args.strip():
+        raise UsageError("")
+    team = await teams.create(ctx.runtime, ctx.tx, ctx.participant, args)
+    return Reply(
+        ctx.say("team.created_reply", name=team.name, code=team.join_code),
+        fields=[(ctx.say("team.code"), team.join_code), (ctx.say("team.channel"), teams.channel_name(team))],
+    )
+
+
+@command("team join", "team join <code>")
+async def team_join(ctx: Context, args: str) -> Reply:
+    if len(args.split()) != 1:
+        raise UsageError("")
+    team = await teams.join(ctx.runtime, ctx.tx, ctx.participant, args)
+    text = ctx.say(
+        "team.joined_reply", name=team.name, size=team.member_count, max=ctx.runtime.event.team_max_size
+    )
+    return Reply(text, fields=[(ctx.say("team.channel"), teams.channel_name(team))])
+
+
+@command("team leave")
+async def team_leave(ctx: Context, args: str) -> Reply:
+    team = await teams.leave(ctx.runtime, ctx.tx, ctx.participant)
+    return Reply(ctx.say("team.left_reply", name=team.name))
+
+
+@command("team info", read_only=True)
+async def team_info(ctx: Context, args: str) -> Reply:
+    team = await teams.team_of(ctx.tx.session, ctx.participant.id)
+    if team is None:
+        return Reply(ctx.say("team.not_in_one"), ok=False)
+    people = await teams.members(ctx.tx.session, team.id)
+    present = sorted({skill for person in people for skill in person.skills})
+    fields = [
+        (ctx.say("team.size"), f"{team.member_count}/{ctx.runtime.event.team_max_size}"),
+        (ctx.say("team.code"), team.join_code),
+        (ctx.say("team.skills"), ", ".join(present) or "–"),
+        (ctx.say("team.channel"), teams.channel_name(team)),
+    ]
+    if team.explanation:
+        fields.append((ctx.say("team.why"), team_matching.explain(ctx.language, team.explanation)))
+    lines = [ctx.say("match.member_line", name=p.name, skills=", ".join(p.skills) or "–") for p in people]
+    return Reply(
+        ctx.say("team.members") + ":\n" + "\n".join(lines),
+        title=ctx.say("team.info_title", name=team.name),
+        fields=fields,
+    )
+
+
+@command("teams open", "teams open [skill]", read_only=True)
+async def teams_open(ctx: Context, args: str) -> Reply:
+    skill = skills.normalise(args) if args.strip() else None
+    found = await teams.open_for(
+        ctx.tx.session, ctx.runtime.event, ctx.runtime.event_id, ctx.participant, skill
+    )
+    needing = ctx.say("teams.needing", skill=skill) if skill else ""
+    if not found:
+        return Reply(ctx.say("teams.open_none", skill=needing))
+    lines = [
+        ctx.say(
+            "teams.open_line",
+            name=t.name,
+            size=t.size,
+            max=ctx.runtime.event.team_max_size,
+            skills=", ".join(sorted(t.skills)) or "–",
+            code=t.code,
+        )
+        for t in found
+    ]
+    return Reply("\n".join(lines), title=ctx.say("teams.open_title") + needing)
+
+
+@command("match me")
+async def match_me(ctx: Context, args: str) -> Reply:
+    already = ctx.participant.in_match_pool
+    await teams.enter_pool(ctx.runtime, ctx.tx, ctx.participant)
+    close = (await ctx.runtime.phases(ctx.tx.session))["team_formation_close"]
+    return Reply(ctx.say("match.already" if already else "match.pooled", at=local_time(close, ctx)))
+
+
+@command("match run", "match run [seed]", organiser_only=True)
+async def match_run(ctx: Context, args: str) -> Reply:
+    words = args.split()
+    if len(words) > 1 or (words and not words[0].isdigit()):
+        raise UsageError("")
+    seed = int(words[0]) if words else None
+    run = await team_matching.run(
+        ctx.runtime, ctx.tx, actor=f"organiser:{ctx.participant.display_name}", seed=seed
+    )
+    lines = [
+        f"• {entry['name']}: {ctx.say('match.alone.' + entry['reason'], **entry['params'])}"
+        for entry in run.alone
+    ]
+    text = ctx.say(
+        "match.done", teams=run.teams_formed, placed=run.placed_in_open_teams, alone=len(run.alone)
+    )
+    return Reply("\n".join([text, *lines[:20]]))
 
 
 @command("announce", "announce <text>", organiser_only=True)
@@ -245,5 +366,21 @@ for _name in COMING:
     _coming(_name)
 
 # Keep help in the order of the grammar in the docs: help, status, profile, the coming ones, organisers'.
-_ORDER = ["help", "status", "profile", *COMING, "announce", "phase", "stats"]
+_ORDER = [
+    "help",
+    "status",
+    "profile",
+    "link",
+    "team create",
+    "team join",
+    "team leave",
+    "team info",
+    "teams open",
+    "match me",
+    *COMING,
+    "announce",
+    "phase",
+    "stats",
+    "match run",
+]
 COMMANDS.update({name: COMMANDS.pop(name) for name in _ORDER})

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bots.messages import say
 from hackserver.errors import DomainError
+from hackserver.messages import say
 from hackserver.models import HandledRequest, Participant
 from hackserver.participants import Identity, find, identify
 from hackserver.runtime import Runtime, Transaction
@@ -196,7 +196,7 @@ class Bot:
             async with undo:
                 return await dispatch(context, invocation.text)
         except DomainError as refusal:
-            return Reply(context.say("refused", reason=str(refusal)), ok=False)
+            return Reply(context.say("refused", reason=refusal.say(context.language)), ok=False)
 
 
 class AlreadyHandled(Exception):

@@ -10,8 +10,8 @@ from typing import Any
 
 import bots.commands  # noqa: F401 -- importing the commands registers them
 from bots.core import COMMANDS
-from bots.messages import MESSAGES
 from hackserver.event import PHASES
+from hackserver.messages import MESSAGES
 
 SUB_COMMAND, SUB_COMMAND_GROUP, STRING = 1, 2, 3  # application command option types
 
@@ -51,7 +51,14 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
         Option(
             "tz", "your time zone, e.g. Europe/Berlin", "deine Zeitzone, z. B. Europe/Berlin", keyword=True
         ),
+        Option(
+            "wants",
+            "what you want to work on: topics or challenge ids",
+            "woran du arbeiten willst: Themen oder Herausforderungs-IDs",
+            keyword=True,
+        ),
     ),
+    "link": (Option("code", "the code from your other account", "der Code von deinem anderen Konto"),),
     "team create": (Option("name", "your team's name", "der Name deines Teams", required=True),),
     "team join": (Option("code", "the team's join code", "der Beitrittscode des Teams", required=True),),
     "teams open": (
@@ -67,6 +74,7 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
         ),
     ),
     "experts": (Option("topic", "a topic, e.g. legal", "ein Thema, z. B. Recht"),),
+    "match run": (Option("seed", "a number for a different draw", "eine Zahl für eine andere Auslosung"),),
     "help-request": (
         Option("topic", "the topic of your question", "das Thema deiner Frage", required=True),
         Option("question", "your question", "deine Frage", required=True),

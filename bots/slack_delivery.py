@@ -1,10 +1,14 @@
 """Posting to Slack from the outbox: chat.postMessage paced per channel, Slack's errors sorted into
-worth-retrying (429 with its Retry-After, 5xx, network) and permanent (dead at once)."""
+worth-retrying (429 with its Retry-After, 5xx, network) and permanent (dead at once).
+
+A row whose payload has `channel_members` is for a team channel addressed by name: the channel is
+made (conversations.create) unless it exists, those members are invited, then the message is posted."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -15,6 +19,9 @@ from bots.slack import render, render_announcement, web_client, why
 from hackserver.outbox import DeliveryFailed, Outgoing
 
 CONNECTIONS = 64  # posts in flight to Slack at once
+CHANNEL_TYPES = "public_channel,private_channel"
+LIST_LIMIT = 1000  # channels a conversations.list page, Slack's most
+NOT_AN_INVITE_ERROR = {"already_in_channel", "cant_invite_self"}  # the member is there, or is the bot
 
 # Errors no retry can fix: the row goes dead at once, with Slack's word for why.
 PERMANENT = {
@@ -34,6 +41,14 @@ PERMANENT = {
     "restricted_action",
     "user_not_in_channel",
     "invalid_arguments",
+    "invalid_name",
+    "invalid_name_maxlength",
+    "invalid_name_punctuation",
+    "invalid_name_required",
+    "invalid_name_specials",
+    "user_not_found",
+    "cant_invite",
+    "method_not_supported_for_channel_type",
 }
 
 
@@ -73,6 +88,9 @@ class SlackSender:
         self.session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
         self.pacer = ChannelPacer(rate, burst)
+        self.channel_ids: dict[str, str] = {}  # team channel name -> id
+        self.members: dict[str, set[str]] = {}  # channel id -> users invited (or found in it)
+        self.setting_up: dict[str, asyncio.Lock] = {}  # team channel name -> its set-up, one at a time
 
     @property
     def client(self) -> AsyncWebClient:
@@ -95,22 +113,76 @@ class SlackSender:
             body.pop("response_type")
         else:
             body = render_announcement(payload)
-        await self.pacer.wait(message.channel)
+        channel = message.channel
         try:
+            if "channel_members" in payload:
+                channel = await self.team_channel(message.channel, members(payload["channel_members"]))
+            await self.pacer.wait(channel)
             if payload.get("user"):
-                await self.client.chat_postEphemeral(channel=message.channel, user=payload["user"], **body)
+                await self.client.chat_postEphemeral(channel=channel, user=payload["user"], **body)
             else:
-                await self.client.chat_postMessage(channel=message.channel, unfurl_links=False, **body)
+                await self.client.chat_postMessage(channel=channel, unfurl_links=False, **body)
         except SlackApiError as error:
-            raise self.failure(message.channel, error) from None
+            if "channel_members" in payload and code(error) == "channel_not_found":
+                # The team channel was deleted since it was looked up: made again on the next try.
+                self.channel_ids.pop(message.channel, None)
+                raise DeliveryFailed(f"Slack: channel_not_found for team channel {message.channel}") from None
+            raise self.failure(channel, error) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise DeliveryFailed(f"Slack unreachable: {why(error)}") from None
 
+    async def team_channel(self, name: str, users: list[str]) -> str:
+        """The id of the team channel `name`, made if need be, with `users` in it."""
+        async with self.setting_up.setdefault(name, asyncio.Lock()):  # made once, however many rows wait
+            channel = self.channel_ids.get(name) or await self.create(name)
+            self.channel_ids[name] = channel
+            known = self.members.setdefault(channel, set())
+            await self.invite(channel, [user for user in users if user not in known])
+        return channel
+
+    async def create(self, name: str) -> str:
+        try:
+            created = await self.client.conversations_create(name=name, is_private=False)
+            return str(created["channel"]["id"])
+        except SlackApiError as error:
+            if code(error) != "name_taken":
+                raise
+        # Made before (an earlier try whose answer was lost, or another process): found by its name.
+        cursor: str | None = None
+        while True:
+            page = await self.client.conversations_list(
+                types=CHANNEL_TYPES, exclude_archived=True, limit=LIST_LIMIT, cursor=cursor
+            )
+            for channel in page.get("channels") or []:
+                if channel.get("name") == name:
+                    return str(channel["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                raise DeliveryFailed(
+                    f"Slack: the channel name {name!r} is taken, but not by a channel the bot can see "
+                    "(it is archived, or private without the bot)",
+                    permanent=True,
+                )
+
+    async def invite(self, channel: str, users: list[str]) -> None:
+        if not users:
+            return
+        known = self.members.setdefault(channel, set())
+        try:
+            await self.client.conversations_invite(channel=channel, users=",".join(users))
+        except SlackApiError as error:
+            if code(error) not in NOT_AN_INVITE_ERROR:
+                raise
+            if len(users) > 1:
+                # Slack invites nobody when one of them cannot be (e.g. is in already): one at a time.
+                for user in users:
+                    await self.invite(channel, [user])
+                return
+        known.update(users)
+
     def failure(self, channel: str, error: SlackApiError) -> DeliveryFailed:
-        status = error.response.status_code
-        data = error.response.data
-        code = str(data.get("error", "")) if isinstance(data, dict) else ""
-        if status == 429 or code == "ratelimited":
+        status, reason = error.response.status_code, code(error)
+        if status == 429 or reason == "ratelimited":
             try:
                 retry_after = max(float(error.response.headers.get("Retry-After", "1")), 0.0)
             except ValueError:
@@ -120,5 +192,18 @@ class SlackSender:
                 f"Slack: ratelimited, retry after {retry_after:g} s", retry_after=retry_after
             )
         if status != 200:  # 5xx, or a proxy's surprise: worth another try later
-            return DeliveryFailed(f"Slack: HTTP {status} {code}".rstrip())
-        return DeliveryFailed(f"Slack: {code or 'error'}", permanent=code in PERMANENT)
+            return DeliveryFailed(f"Slack: HTTP {status} {reason}".rstrip())
+        return DeliveryFailed(f"Slack: {reason or 'error'}", permanent=reason in PERMANENT)
+
+
+def code(error: SlackApiError) -> str:
+    """Slack's word for what went wrong, e.g. channel_not_found."""
+    data = error.response.data
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+def members(raw: Any) -> list[str]:
+    """The user ids of a row's `channel_members`, once each, in their order."""
+    if not isinstance(raw, list):
+        raise DeliveryFailed("channel_members is not a list of user ids", permanent=True)
+    return list(dict.fromkeys(str(user) for user in raw if user))

@@ -20,7 +20,7 @@ from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
-from hackserver.web import api, channels, health
+from hackserver.web import api, api_teams, channels, health
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def create_app(
             *health.routes(metrics),
             *channels.routes(metrics),
             *api.routes(),
+            *api_teams.routes(),
             *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],

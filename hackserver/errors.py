@@ -3,13 +3,16 @@
 HackserverError
 ├── SettingsError      a setting from the environment is unusable; start-up stops with its message
 ├── EventFileError     the event file is invalid; carries every problem as "field.path: reason"
-└── DomainError        a request that the rules refuse; its message is meant for the person asking
+└── DomainError        a request that the rules refuse, named by a key of hackserver.messages so that
+    │                  each edge says it in the asker's language; str() is the English text
     ├── NotFound
     ├── Conflict       competing writes, already exists, already done
     └── TooLate        a deadline or phase has passed
 
 Edges (HTTP routes, chat adapters, the CLI) turn these into replies; nothing else reaches a user.
 """
+
+from hackserver.messages import say
 
 
 class HackserverError(Exception):
@@ -28,7 +31,12 @@ class EventFileError(HackserverError):
 
 
 class DomainError(HackserverError):
-    pass
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(say("en", key, **params))
+        self.key, self.params = key, params
+
+    def say(self, language: str) -> str:
+        return say(language, self.key, **self.params)
 
 
 class NotFound(DomainError):

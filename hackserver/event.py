@@ -69,6 +69,7 @@ class Event:
     channels: dict[str, dict[str, str]]  # platform -> logical channel -> platform channel id
     announcements: tuple[Announcement, ...] = field(default=())
     organisers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform -> user ids
+    team_match_size: int = 5  # the size matching aims for, within the limits
 
     @property
     def default_language(self) -> str:
@@ -161,14 +162,24 @@ class _Parser:
         zone = self.timezone(head.get("timezone"))
         languages = self.languages(head.get("languages"))
         phases = self.phases(raw.get("phases"), zone)
-        team_min, team_max = self.teams(raw.get("teams", {}))
+        team_min, team_max, team_match = self.teams(raw.get("teams", {}))
         channels = self.channels(raw.get("channels", {}))
         announcements = self.announcements(raw.get("announcements", []), phases, languages, channels)
         organisers = self.organisers(raw.get("organisers", {}))
         if self.problems or zone is None:
             return None
         return Event(
-            slug, name, zone, languages, phases, team_min, team_max, channels, announcements, organisers
+            slug,
+            name,
+            zone,
+            languages,
+            phases,
+            team_min,
+            team_max,
+            channels,
+            announcements,
+            organisers,
+            team_match,
         )
 
     def timezone(self, value: Any) -> ZoneInfo | None:
@@ -219,18 +230,24 @@ class _Parser:
                 )
         return phases
 
-    def teams(self, raw: Any) -> tuple[int, int]:
-        raw = self.table(raw, "teams", {"min_size", "max_size"})
-        sizes = []
-        for key, default in (("min_size", 2), ("max_size", 5)):
+    def teams(self, raw: Any) -> tuple[int, int, int]:
+        raw = self.table(raw, "teams", {"min_size", "max_size", "match_size"})
+        sizes: list[int] = []
+        for key, default in (("min_size", 2), ("max_size", 5), ("match_size", None)):
+            if default is None:  # matching aims for the largest size unless told otherwise
+                default = sizes[1]
             value = raw.get(key, default)
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 50:
                 self.fail(f"teams.{key}", "expected a whole number from 1 to 50")
                 value = default
             sizes.append(value)
-        if sizes[0] > sizes[1]:
+        if sizes[1] < 2:
+            self.fail("teams.max_size", "a team has room for at least 2 people")
+        elif sizes[0] > sizes[1]:
             self.fail("teams.min_size", f"is larger than teams.max_size ({sizes[1]})")
-        return sizes[0], sizes[1]
+        elif not sizes[0] <= sizes[2] <= sizes[1]:
+            self.fail("teams.match_size", f"must lie between teams.min_size and teams.max_size ({sizes[1]})")
+        return sizes[0], sizes[1], sizes[2]
 
     def channels(self, raw: Any) -> dict[str, dict[str, str]]:
         raw = self.table(raw, "channels", set(PLATFORMS))
@@ -238,9 +255,14 @@ class _Parser:
         for platform, table in raw.items():
             if platform not in PLATFORMS:
                 continue
-            table = self.table(table, f"channels.{platform}", {"announcements"})
+            # Discord also names the guild (server) that team channels are made in.
+            known = {"announcements", "guild"} if platform == "discord" else {"announcements"}
+            table = self.table(table, f"channels.{platform}", known)
             for logical, channel in table.items():
-                if not isinstance(channel, str) or not channel.strip():
+                digits = isinstance(channel, str) and channel.strip().isascii() and channel.strip().isdigit()
+                if (platform, logical) == ("discord", "guild") and not digits:
+                    self.fail("channels.discord.guild", 'expected the guild id in quotes, like "29092679862"')
+                elif not isinstance(channel, str) or not channel.strip():
                     self.fail(f"channels.{platform}.{logical}", "expected a channel name or id")
                 else:
                     channels.setdefault(platform, {})[logical] = channel.strip()

@@ -85,7 +85,7 @@ class Participant(Base):
     languages: Mapped[list[str]] = mapped_column(default=list)  # spoken, for team matching
     timezone: Mapped[str | None] = mapped_column(String(64))
     skills: Mapped[list[str]] = mapped_column(default=list)
-    interests: Mapped[str | None] = mapped_column(Text)
+    interests: Mapped[list[str]] = mapped_column(default=list)  # what they want to work on, ranked
     in_match_pool: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -121,14 +121,33 @@ class Challenge(Base):
 
 class Team(Base):
     __tablename__ = "teams"
-    __table_args__ = (UniqueConstraint("event_id", "name"),)
+    __table_args__ = (UniqueConstraint("event_id", "name"), UniqueConstraint("event_id", "name_key"))
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = _event_fk()
     name: Mapped[str] = mapped_column(String(60))
+    name_key: Mapped[str] = mapped_column(String(60))  # the name case-folded: "Luftretter" = "luftretter"
     join_code: Mapped[str] = mapped_column(String(12), unique=True)
     challenge_id: Mapped[int | None] = mapped_column(ForeignKey("challenges.id", ondelete="SET NULL"))
     member_count: Mapped[int] = mapped_column(default=0)  # kept with memberships; guards the size limit
+    matched_by: Mapped[int | None] = mapped_column(ForeignKey("match_runs.id", ondelete="SET NULL"))
+    explanation: Mapped[dict[str, Any] | None]  # why matching put these people together
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MatchRun(Base):
+    """One run of the team matching: who ran it, with which seed, and who could not be placed, why."""
+
+    __tablename__ = "match_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = _event_fk()
+    actor: Mapped[str] = mapped_column(String(120))  # clock, or the organiser
+    seed: Mapped[int]
+    pool: Mapped[int]  # people in the pool when it ran
+    teams_formed: Mapped[int]
+    placed_in_open_teams: Mapped[int]
+    alone: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    quality: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Membership(Base):

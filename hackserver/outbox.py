@@ -84,8 +84,7 @@ class Jobs(Protocol):
 async def add(tx: Transaction, key: str, platform: str, channel: str, payload: dict[str, Any]) -> None:
     message = OutboxMessage(key=key, platform=platform, channel=channel, payload=payload)
     tx.session.add(message)
-    await tx.session.flush()
-    tx.outbox_ids.append(message.id)
+    tx.outbox.append(message)
 
 
 async def announce(

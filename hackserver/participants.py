@@ -4,16 +4,20 @@ and time zone."""
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, bindparam, select
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hackserver import skills
 from hackserver.errors import DomainError
-from hackserver.models import Participant, PlatformIdentity
+from hackserver.models import Membership, Participant, PlatformIdentity
+
+MAX_INTERESTS = 5
 
 
 @dataclass(frozen=True)
@@ -71,12 +75,59 @@ async def identify(session: AsyncSession, event_id: int, identity: Identity) -> 
     return participant
 
 
+LINK_SALT = "link-account"
+LINK_AGE = 15 * 60  # seconds a link code stays good
+
+
+def link_code(secret: str, participant_id: int) -> str:
+    """A code that, typed on another chat account, makes that account this participant's too."""
+    return URLSafeTimedSerializer(secret, salt=LINK_SALT).dumps(participant_id)
+
+
+async def link(session: AsyncSession, secret: str, code: str, asker: Participant) -> Participant:
+    """Moves the asker's chat accounts to the participant the code names, with their team and what
+    their profile adds; the asker's now empty participant is removed."""
+    try:
+        target_id = URLSafeTimedSerializer(secret, salt=LINK_SALT).loads(code.strip(), max_age=LINK_AGE)
+    except BadData:
+        raise ProfileError("bad_link_code") from None
+    target = await session.get(Participant, target_id)
+    if target is None or target.event_id != asker.event_id:
+        raise ProfileError("bad_link_code")
+    if target.id == asker.id:
+        raise ProfileError("already_linked")
+    teams = dict(
+        (await session.execute(select(Membership.participant_id, Membership.team_id).where(
+            Membership.participant_id.in_([asker.id, target.id])
+        ))).all()
+    )  # fmt: skip
+    if len(teams) == 2:
+        raise ProfileError("both_in_teams")
+    await session.execute(
+        update(PlatformIdentity)
+        .where(PlatformIdentity.participant_id == asker.id)
+        .values(participant_id=target.id)
+    )
+    if asker.id in teams:
+        await session.execute(
+            update(Membership).where(Membership.participant_id == asker.id).values(participant_id=target.id)
+        )
+    target.skills = target.skills or asker.skills
+    target.languages = target.languages or asker.languages
+    target.language = target.language or asker.language
+    target.timezone = target.timezone or asker.timezone
+    target.interests = target.interests or asker.interests
+    target.in_match_pool = (target.in_match_pool or asker.in_match_pool) and not teams
+    await session.delete(asker)
+    await session.flush()
+    return target
+
+
 class ProfileError(DomainError):
-    """A profile value refused; `code` and `params` let the edge say it in the asker's language."""
+    """A profile value refused: its key is profile.<code>."""
 
     def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code)
-        self.code, self.params = code, params
+        super().__init__(f"profile.{code}", **params)
 
 
 def set_skills(participant: Participant, raw: str) -> list[str]:
@@ -101,6 +152,17 @@ def set_languages(participant: Participant, raw: str, known: tuple[str, ...]) ->
     participant.languages = codes
     participant.language = next((c for c in codes if c in known), participant.language)
     return codes
+
+
+def set_interests(participant: Participant, raw: str) -> list[str]:
+    """What someone wants to work on, most wanted first: challenge ids or topic words."""
+    wanted = list(dict.fromkeys(w.strip().lower() for w in re.split(r"[,\s]+", raw) if w.strip()))
+    if not wanted:
+        raise ProfileError("no_interests")
+    if len(wanted) > MAX_INTERESTS or any(len(w) > skills.MAX_LENGTH for w in wanted):
+        raise ProfileError("too_many_interests", limit=MAX_INTERESTS, length=skills.MAX_LENGTH)
+    participant.interests = wanted
+    return wanted
 
 
 def set_timezone(participant: Participant, raw: str) -> str:

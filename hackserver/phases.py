@@ -34,9 +34,9 @@ async def shift_phase(
     """Moves a phase that has not begun by delta, with the later phases it would run into (or, with
     later_too, all later phases). The announcements follow; the change is audit-logged."""
     if name not in PHASES:
-        raise NotFound(f"unknown phase {name!r}; phases are {', '.join(PHASES)}")
+        raise NotFound("phase.unknown", name=name[:40], phases=", ".join(PHASES))
     if not delta:
-        raise Conflict("a shift of 0 changes nothing; give a duration like +30m or -10m")
+        raise Conflict("phase.zero_shift")
     rows = {
         p.name: p
         for p in await tx.session.scalars(
@@ -45,7 +45,7 @@ async def shift_phase(
     }
     before = {n: p.planned_at + timedelta(seconds=p.shift_seconds) for n, p in rows.items()}
     if before[name] <= tx.now:
-        raise TooLate(f"phase {name} has already begun; only phases still to come can be shifted")
+        raise TooLate("phase.begun", name=name)
     after, moved = dict(before), []
     for phase_name in PHASES[PHASES.index(name) :]:
         # A later phase moves too when asked, or when it would otherwise not come after the one before.
@@ -54,10 +54,10 @@ async def shift_phase(
             after[phase_name] = before[phase_name] + delta
             moved.append(phase_name)
     if after[name] <= tx.now:
-        raise TooLate(f"phase {name} would begin in the past")
+        raise TooLate("phase.in_past", name=name)
     ordered = [after[n] for n in PHASES]
     if any(b >= a for b, a in itertools.pairwise(ordered)):
-        raise Conflict(f"shifting {name} by {_signed(delta)} puts it before the phase it follows")
+        raise Conflict("phase.out_of_order", name=name, delta=_signed(delta))
     for phase_name in moved:
         rows[phase_name].shift_seconds += int(delta.total_seconds())
     tx.session.add(

@@ -25,7 +25,7 @@ from hackserver.bus import Bus, DomainEvent, LocalBus, RedisBus
 from hackserver.errors import SettingsError
 from hackserver.event import Event, load_event
 from hackserver.handled import HandledKeys, MemoryKeys, RedisKeys
-from hackserver.models import EventRow, Phase, ServerSecret
+from hackserver.models import EventRow, OutboxMessage, Phase, ServerSecret
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock, EventClock
 
@@ -40,7 +40,8 @@ class Transaction:
     session: AsyncSession
     now: datetime
     events: list[DomainEvent] = field(default_factory=list)
-    outbox_ids: list[int] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)  # written in this transaction
+    outbox_ids: list[int] = field(default_factory=list)  # theirs, once flushed at the end
 
     def record(self, kind: str, **data: Any) -> None:
         self.events.append(DomainEvent(kind, data, self.now))
@@ -71,6 +72,9 @@ class Runtime:
         async with self.write_lock or contextlib.nullcontext(), self.writers() as session, session.begin():
             tx = Transaction(session, self.clock.now())
             yield tx
+            if tx.outbox:  # one flush for all of them, not one a row
+                await session.flush()
+                tx.outbox_ids = [message.id for message in tx.outbox]
         # Committed: only now may the world hear of it. The change stands even if Redis is away
         # now: the outbox rows are recovered later, and live views catch up on reconnect.
         try:
@@ -89,7 +93,7 @@ class Runtime:
             session.autoflush = False
             tx = Transaction(session, self.clock.now())
             yield tx
-            if tx.events or tx.outbox_ids or session.new or session.dirty or session.deleted:
+            if tx.events or tx.outbox or session.new or session.dirty or session.deleted:
                 raise RuntimeError("a read-only transaction tried to write")
 
     async def phases(self, session: AsyncSession) -> dict[str, datetime]:

@@ -1,15 +1,18 @@
 """A fake Discord HTTP API on loopback, for hackserver's Discord client pointed at it with DISCORD_API_URL.
 
 It serves creating channel messages (with `enforce_nonce`), executing webhooks, editing an
-interaction's original response, and overwriting an application's commands. It records every post,
-sends X-RateLimit-* headers for a bucket per channel or webhook (`limit` requests per `window`
-seconds) and answers 429 itself when a bucket is overdrawn (counted in `throttled`). It can be told
-to answer the next requests with 500 or 429 (per route or global), to fail a post after storing it,
-or to refuse a channel for good.
+interaction's original response, overwriting an application's commands, and a guild's channels:
+listing and creating them (with permission overwrites) and editing a channel's overwrites. It records
+every post, sends X-RateLimit-* headers for a bucket per route and channel, guild or webhook (`limit`
+requests per `window` seconds) and answers 429 itself when a bucket is overdrawn (counted in
+`throttled`). It can be told to answer the next requests with 500 or 429 (per route or global), to
+fail a post after storing it, or to refuse a channel for good. The bot (`bot_id`) has no
+Administrator permission: it cannot post to a guild channel made here that its overwrites hide from it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import time
@@ -47,6 +50,10 @@ class Window:
     used: int = 0
 
 
+VIEW_CHANNEL = 1 << 10
+ROLE, MEMBER = 0, 1  # permission overwrite types
+
+
 @dataclass
 class FakeDiscord:
     token: str = "bot-token"
@@ -64,6 +71,10 @@ class FakeDiscord:
     windows: dict[str, Window] = field(default_factory=dict)
     nonces: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(900000000000000000))
+    bot_id: str = "1176000000000000001"  # the bot's user id, its application's id
+    guilds: set[str] = field(default_factory=set)  # the guilds the bot is in
+    guild_channels: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel id -> channel object
+    slow_creates: float = 0.0  # seconds making a guild channel takes
 
     def fail_next(self, count: int, status: int = 500) -> None:
         self.faults += [(status, 0.0, False)] * count
@@ -79,6 +90,53 @@ class FakeDiscord:
     def posts_to(self, channel: str) -> list[Post]:
         return [post for post in self.posts if post.channel == channel]
 
+    def add_channel(
+        self, guild: str, name: str, overwrites: list[dict[str, Any]] | None = None, kind: int = 0
+    ) -> dict[str, Any]:
+        """A channel of the guild, made earlier (by someone, or by an attempt whose answer was lost)."""
+        self.guilds.add(guild)
+        channel: dict[str, Any] = {
+            "id": str(next(self.ids)),
+            "type": kind,
+            "guild_id": guild,
+            "name": name,
+            "position": len(self.guild_channels),
+            "permission_overwrites": [
+                {
+                    "id": str(o["id"]),
+                    "type": int(o["type"]),
+                    "allow": str(o.get("allow") or "0"),
+                    "deny": str(o.get("deny") or "0"),
+                }
+                for o in overwrites or []
+            ],
+            "parent_id": None,
+            "nsfw": False,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+        }
+        self.guild_channels[channel["id"]] = channel
+        return channel
+
+    def channels_named(self, name: str) -> list[dict[str, Any]]:
+        return [c for c in self.guild_channels.values() if c["name"] == name]
+
+    def delete_channel(self, channel: str) -> None:
+        del self.guild_channels[channel]
+        self.refuse(channel, 404, "Unknown Channel", 10003)
+
+    def can_see(self, channel: dict[str, Any], user: str) -> bool:
+        """Whether a user without roles of its own may view the channel, by its overwrites."""
+        overwrites = {(o["id"], o["type"]): o for o in channel["permission_overwrites"]}
+        everyone, member = overwrites.get((channel["guild_id"], ROLE)), overwrites.get((user, MEMBER))
+        if member is not None and int(member["allow"]) & VIEW_CHANNEL:
+            return True
+        if member is not None and int(member["deny"]) & VIEW_CHANNEL:
+            return False
+        return everyone is None or not int(everyone["deny"]) & VIEW_CHANNEL
+
     @property
     def app(self) -> Starlette:
         return Starlette(
@@ -92,6 +150,10 @@ class FakeDiscord:
                     methods=["PATCH"],
                 ),
                 Route("/applications/{application}/commands", self.overwrite_commands, methods=["PUT"]),
+                Route("/guilds/{guild}/channels", self.list_channels, methods=["GET"]),
+                Route("/guilds/{guild}/channels", self.create_channel, methods=["POST"]),
+                Route("/channels/{channel}/permissions/{overwrite}", self.edit_permissions, methods=["PUT"]),
+                Route("/users/@me", self.current_user, methods=["GET"]),
             ]
         )
 
@@ -101,7 +163,73 @@ class FakeDiscord:
         channel = request.path_params["channel"]
         if request.headers.get("authorization") != f"Bot {self.token}":
             return self.answer(f"channel:{channel}", 401, {"message": "401: Unauthorized", "code": 0})
+        made = self.guild_channels.get(channel)
+        if made is not None and not self.can_see(made, self.bot_id):
+            return self.answer(f"channel:{channel}", 403, {"message": "Missing Access", "code": 50001})
         return await self.post(request, f"channel:{channel}", channel)
+
+    async def list_channels(self, request: Request) -> Response:
+        guild = request.path_params["guild"]
+        route = f"GET guild:{guild}/channels"
+        if (refused := self.check(request, route, guild)) is not None:
+            return refused
+        return self.answer(route, 200, [c for c in self.guild_channels.values() if c["guild_id"] == guild])
+
+    async def create_channel(self, request: Request) -> Response:
+        guild = request.path_params["guild"]
+        route = f"POST guild:{guild}/channels"
+        if (refused := self.check(request, route, guild)) is not None:
+            return refused
+        body = await request.json()
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            errors = {
+                "name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be 1-100 long."}]}
+            }
+            return self.answer(route, 400, {"message": "Invalid Form Body", "code": 50035, "errors": errors})
+        overwrites = body.get("permission_overwrites") or []
+        await asyncio.sleep(self.slow_creates)
+        channel = self.add_channel(
+            guild, name.lower().replace(" ", "-"), overwrites, int(body.get("type", 0))
+        )
+        return self.answer(route, 201, channel)
+
+    async def edit_permissions(self, request: Request) -> Response:
+        channel_id, overwrite = request.path_params["channel"], request.path_params["overwrite"]
+        route = f"PUT channel:{channel_id}/permissions"
+        if (refused := self.check(request, route)) is not None:
+            return refused
+        channel = self.guild_channels.get(channel_id)
+        if channel is None:
+            return self.answer(route, 404, {"message": "Unknown Channel", "code": 10003})
+        body = await request.json()
+        entry = {
+            "id": overwrite,
+            "type": int(body["type"]),
+            "allow": str(body.get("allow") or "0"),
+            "deny": str(body.get("deny") or "0"),
+        }
+        others = [o for o in channel["permission_overwrites"] if o["id"] != overwrite]
+        channel["permission_overwrites"] = [*others, entry]
+        self.attempts.append(Attempt(route, 204, time.monotonic()))
+        return Response(status_code=204, headers=self.bucket_headers(route))
+
+    async def current_user(self, request: Request) -> Response:
+        route = "GET users/@me"
+        if (refused := self.check(request, route)) is not None:
+            return refused
+        user = {"id": self.bot_id, "username": "hackserver", "discriminator": "0", "bot": True}
+        return self.answer(route, 200, {**user, "global_name": None, "avatar": None})
+
+    def check(self, request: Request, route: str, guild: str | None = None) -> Response | None:
+        """The answer that refuses a call with the bot token, if any: its token, a fault, the bucket."""
+        if request.headers.get("authorization") != f"Bot {self.token}":
+            return self.answer(route, 401, {"message": "401: Unauthorized", "code": 0})
+        if (refused := self.gate(route)) is not None:
+            return refused
+        if guild is not None and guild not in self.guilds:
+            return self.answer(route, 404, {"message": "Unknown Guild", "code": 10004})
+        return None
 
     async def execute_webhook(self, request: Request) -> Response:
         hook = request.path_params["hook"]
@@ -122,7 +250,8 @@ class FakeDiscord:
 
     # -- what Discord does with a post -----------------------------------------------------
 
-    async def post(self, request: Request, route: str, channel: str) -> Response:
+    def gate(self, route: str) -> Response | None:
+        """The fault or 429 to answer with, if any; else the request counts against its bucket."""
         if self.faults:
             status, retry_after, everything = self.faults.pop(0)
             if status == 429:
@@ -136,6 +265,12 @@ class FakeDiscord:
             self.throttled += 1
             return self.limited(route, window.started + self.window - now)
         window.used += 1
+        return None
+
+    async def post(self, request: Request, route: str, channel: str) -> Response:
+        if (refused := self.gate(route)) is not None:
+            return refused
+        now = time.monotonic()
         if channel in self.refused:
             status, reason, code = self.refused[channel]
             return self.answer(route, status, {"message": reason, "code": code})
@@ -152,7 +287,7 @@ class FakeDiscord:
             return self.answer(route, 502, {"message": "502: Bad Gateway", "code": 0})
         return self.answer(route, 200, message)
 
-    def answer(self, route: str, status: int, body: dict[str, Any]) -> Response:
+    def answer(self, route: str, status: int, body: dict[str, Any] | list[Any]) -> Response:
         self.attempts.append(Attempt(route, status, time.monotonic()))
         return JSONResponse(body, status_code=status, headers=self.bucket_headers(route))
 

@@ -1,10 +1,12 @@
 """A fake Slack on loopback, for slack-sdk's clients pointed at it with `base_url`.
 
 `FakeSlack` serves the Web API methods hackserver calls (chat.postMessage, chat.postEphemeral,
-auth.test, apps.connections.open) and fake `response_url`s. It records every post with its channel
-and ts, paces each channel as Slack does (about one post a second, short bursts) by answering 429
-itself when a channel is posted to faster (counted in `throttled`), and can be told to answer 429
-with Retry-After or 500 for the next calls, or to refuse a channel for good.
+auth.test, apps.connections.open, conversations.create/list/invite) and fake `response_url`s. It
+records every post with its channel and ts, paces each channel as Slack does (about one post a
+second, short bursts) by answering 429 itself when a channel is posted to faster (counted in
+`throttled`), and can be told to answer 429 with Retry-After or 500 for the next calls, or to refuse
+a channel for good. Channels it made (or was given with `add_channel`) have ids "C" + a counter and
+their members; conversations.list pages them `page_size` at a time with a cursor, as Slack does.
 `FakeSocketMode` is Slack's end of a Socket Mode websocket: it says hello, sends envelopes and
 collects the acknowledgements.
 """
@@ -12,11 +14,14 @@ collects the acknowledgements.
 from __future__ import annotations
 
 import asyncio
+import base64
+import itertools
 import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -44,6 +49,53 @@ class Attempt:
 
 
 @dataclass
+class Channel:
+    id: str
+    name: str
+    members: set[str]
+    is_private: bool = False
+    is_archived: bool = False
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def json(self, member: str) -> dict[str, Any]:
+        """The conversation object, as `member` sees it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_channel": not self.is_private,
+            "is_group": self.is_private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": self.is_private,
+            "created": self.created,
+            "is_archived": self.is_archived,
+            "is_general": False,
+            "unlinked": 0,
+            "name_normalized": self.name,
+            "is_shared": False,
+            "is_org_shared": False,
+            "is_ext_shared": False,
+            "is_pending_ext_shared": False,
+            "pending_shared": [],
+            "creator": BOT,
+            "is_member": member in self.members,
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+            "previous_names": [],
+            "num_members": len(self.members),
+        }
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str  # e.g. conversations.create
+    args: dict[str, str]
+
+
+BOT = "UBOT"  # the bot user the token belongs to
+
+
+@dataclass
 class FakeSlack:
     token: str = "xoxb-test-token"
     url: str = ""  # where it listens, set once it is served
@@ -59,6 +111,11 @@ class FakeSlack:
     limited: dict[str, tuple[int, float]] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     due: dict[str, float] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict)  # by id
+    calls: list[Call] = field(default_factory=list)  # conversations.* calls, in order
+    page_size: int = 2  # channels a conversations.list page at most (Slack: `limit`, up to 1000)
+    lose_creates: int = 0  # channels made, then answered 500 as if the answer were lost
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -80,7 +137,24 @@ class FakeSlack:
         self.refused[channel] = error
 
     def posts_to(self, channel: str) -> list[Post]:
-        return [post for post in self.posts if post.channel == channel]
+        """The posts to a channel, by its id or (for the channels made here) its name."""
+        ids = {channel} | {c.id for c in self.channels.values() if c.name == channel}
+        return [post for post in self.posts if post.channel in ids]
+
+    def add_channel(self, name: str, members: set[str] | None = None, *, archived: bool = False) -> Channel:
+        """A channel made earlier (by someone, or by an attempt whose answer was lost)."""
+        made = Channel(
+            f"C{next(self.ids)}", name, {BOT} if members is None else set(members), is_archived=archived
+        )
+        self.channels[made.id] = made
+        return made
+
+    def channel(self, name: str) -> Channel:
+        [found] = [c for c in self.channels.values() if c.name == name]
+        return found
+
+    def called(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
 
     async def api(self, request: Request) -> Response:
         method = request.path_params["method"]
@@ -92,7 +166,9 @@ class FakeSlack:
         if auth != f"Bearer {self.token}":
             return JSONResponse({"ok": False, "error": "invalid_auth"})
         if method == "auth.test":
-            return JSONResponse({"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT"})
+            return JSONResponse({"ok": True, "team_id": "T1", "user_id": BOT, "bot_id": "BBOT"})
+        if method.startswith("conversations."):
+            return await self.conversations(method, request)
         if method not in ("chat.postMessage", "chat.postEphemeral"):
             return JSONResponse({"ok": False, "error": "unknown_method"}, status_code=404)
         body = await self.body(request)
@@ -109,6 +185,87 @@ class FakeSlack:
             )
         )
         return JSONResponse({"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text")}})
+
+    async def conversations(self, method: str, request: Request) -> Response:
+        """conversations.create, .list and .invite: Web API methods take their arguments in the query
+        string or the body (a form or JSON) alike; booleans come as "1"/"0" or true/false."""
+        args = {key: str(value) for key, value in request.query_params.items()}
+        if request.method == "POST":
+            args |= {key: str(value) for key, value in (await self.body(request)).items()}
+        self.calls.append(Call(method, args))
+        if self.failing > 0:
+            self.failing -= 1
+            return JSONResponse({"ok": False, "error": "internal_error"}, status_code=500)
+        if method == "conversations.create":
+            return self.create_channel(args)
+        if method == "conversations.list":
+            return self.list_channels(args)
+        if method == "conversations.invite":
+            return self.invite_users(args)
+        return JSONResponse({"ok": False, "error": "unknown_method"}, status_code=404)
+
+    def create_channel(self, args: dict[str, str]) -> Response:
+        name = args.get("name", "")
+        if not name:
+            return JSONResponse({"ok": False, "error": "invalid_name_required"})
+        if len(name) > 80:
+            return JSONResponse({"ok": False, "error": "invalid_name_maxlength"})
+        if name != name.lower() or not all(c.isalnum() or c in "-_" for c in name):
+            return JSONResponse({"ok": False, "error": "invalid_name_specials"})
+        if any(c.name == name for c in self.channels.values()):  # archived ones keep their names too
+            return JSONResponse({"ok": False, "error": "name_taken"})
+        made = self.add_channel(name)
+        made.is_private = args.get("is_private", "0").lower() in ("1", "true")
+        if self.lose_creates > 0:
+            self.lose_creates -= 1
+            return JSONResponse({"ok": False, "error": "internal_error"}, status_code=500)
+        return JSONResponse({"ok": True, "channel": made.json(BOT)})
+
+    def list_channels(self, args: dict[str, str]) -> Response:
+        types = set(args.get("types", "public_channel").split(","))
+        skip_archived = args.get("exclude_archived", "0").lower() in ("1", "true")
+        visible = [
+            c
+            for c in sorted(self.channels.values(), key=lambda c: c.id)
+            if ("private_channel" if c.is_private else "public_channel") in types
+            and not (c.is_private and BOT not in c.members)  # private channels only when a member
+            and not (skip_archived and c.is_archived)
+        ]
+        limit = min(int(args.get("limit") or 100), 1000, self.page_size)
+        cursor = args.get("cursor", "")
+        start = int(base64.b64decode(cursor).decode().removeprefix("next:")) if cursor else 0
+        page = visible[start : start + limit]
+        more = start + limit < len(visible)
+        next_cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+        return JSONResponse(
+            {
+                "ok": True,
+                "channels": [c.json(BOT) for c in page],
+                "response_metadata": {"next_cursor": next_cursor},
+            }
+        )
+
+    def invite_users(self, args: dict[str, str]) -> Response:
+        """As Slack does: when any user cannot be invited (is in already, say), nobody is."""
+        found = self.channels.get(args.get("channel", ""))
+        if found is None:
+            return JSONResponse({"ok": False, "error": "channel_not_found"})
+        if found.is_archived:
+            return JSONResponse({"ok": False, "error": "is_archived"})
+        if BOT not in found.members:
+            return JSONResponse({"ok": False, "error": "not_in_channel"})
+        users = [user for user in args.get("users", "").split(",") if user]
+        if not users:
+            return JSONResponse({"ok": False, "error": "no_user"})
+        errors = [
+            {"user": user, "ok": False, "error": "cant_invite_self" if user == BOT else "already_in_channel"}
+            for user in users
+            if user in found.members
+        ]
+        if errors:
+            return JSONResponse({"ok": False, "error": errors[0]["error"], "errors": errors})
+        found.members.update(users)
+        return JSONResponse({"ok": True, "channel": found.json(BOT)})
 
     def decide(self, channel: str) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
         """The fault to answer with, if any: (status, body, headers); body None means accept."""
@@ -135,8 +292,8 @@ class FakeSlack:
         if request.headers.get("content-type", "").startswith("application/json"):
             parsed: dict[str, Any] = await request.json()
             return parsed
-        form = await request.form()
-        raw = {key: str(value) for key, value in form.items()}
+        # Form fields (slack-sdk sends a method's `params` so), read without a multipart parser.
+        raw: dict[str, Any] = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         if "blocks" in raw:
             raw["blocks"] = json.loads(raw["blocks"])
         return raw

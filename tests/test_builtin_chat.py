@@ -22,15 +22,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from bots import builtin
-from bots.messages import say
 from hackserver import channels
 from hackserver.app import create_app
-from hackserver.models import Channel, ChannelMessage, Membership, Participant, Team
+from hackserver.messages import say
+from hackserver.models import Channel, ChannelMessage, Participant
 from hackserver.participants import Identity, identify
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from hackserver.web.visitors import COOKIE
-from tests.dbstate import migrate
+from tests.dbstate import migrate, settled_outbox
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
 
@@ -362,19 +362,22 @@ async def test_typing_faster_than_five_a_second_is_refused(
     assert len(await messages_in(runtime_of(server), channel)) < 2 * 20
 
 
-async def test_a_team_channel_is_listed_for_its_members_only(
+async def test_a_team_formed_in_the_bot_channel_gets_a_channel_its_members_alone_see(
     server: uvicorn.Server, alice: httpx.AsyncClient, bob: httpx.AsyncClient
 ) -> None:
-    runtime = runtime_of(server)
-    alice_id = int((await bot_channel_of(alice)).removeprefix("bot-"))
-    async with runtime.transaction() as tx:
-        team = Team(event_id=runtime.event_id, name="Night Owls", join_code="OWLS1234", member_count=1)
-        tx.session.add(team)
-        await tx.session.flush()
-        tx.session.add(Membership(team_id=team.id, participant_id=alice_id))
-        tx.session.add(
-            Channel(event_id=runtime.event_id, name=f"team-{team.id}", kind="team", team_id=team.id)
-        )
+    channel = await bot_channel_of(alice)
+    async with connect(ws_url(server, channel), additional_headers=as_cookie(alice)) as ws:
+        await receive_until(ws, lambda f: f["type"] == "phase")
+        await say_over(ws, channel, "/hack team create Night Owls")
+        created = (await receive_until(ws, a_reply))["message"]["reply"]
+    code = dict(created["fields"])["Join code"]
+    team_channel = dict(created["fields"])["Team channel"]
     assert "#Night Owls" in (await alice.get("/channels")).text
     assert "#Night Owls" not in (await bob.get("/channels")).text
-    assert (await bob.get("/channels", params={"channel": f"team-{team.id}"})).status_code == 404
+    assert (await bob.get("/channels", params={"channel": team_channel})).status_code == 404
+    await bob.post(
+        f"/channels/{await bot_channel_of(bob)}/messages?lang=en", data={"text": f"team join {code}"}
+    )
+    await settled_outbox(runtime_of(server))
+    page = await bob.get("/channels", params={"channel": team_channel, "lang": "en"})
+    assert page.status_code == 200 and "Bob joined" in page.text  # the team channel says who came

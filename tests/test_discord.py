@@ -264,9 +264,9 @@ async def test_profile_options_run_as_the_profile_grammar(
 async def test_a_sub_command_in_a_group_runs_as_its_grammar(
     client: httpx.AsyncClient, server: uvicorn.Server
 ) -> None:
-    answer = await ask(client, interaction("team", "create", options={"name": "Luftretter"}))
-    expected = await command_layer(server, "team create Luftretter")
-    assert answer["data"]["content"] == expected.text and "team create <name>" in expected.text
+    answer = await ask(client, interaction("team", "join", options={"code": "NOPE99"}))
+    expected = await command_layer(server, "team join NOPE99")
+    assert answer["data"]["content"] == expected.text and "`NOPE99`" in expected.text
 
 
 async def test_the_interactions_locale_chooses_the_language(client: httpx.AsyncClient) -> None:

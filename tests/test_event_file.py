@@ -204,6 +204,18 @@ BROKEN_FILES = [
         id="min-size-above-max-size",
     ),
     pytest.param(
+        [("min_size = 2", "min_size = 1"), ("max_size = 4", "max_size = 1")],
+        "teams.max_size",
+        "room for at least 2 people",
+        id="teams-of-one",
+    ),
+    pytest.param(
+        [("max_size = 4", "max_size = 4\nmatch_size = 5")],
+        "teams.match_size",
+        "must lie between teams.min_size and teams.max_size (4)",
+        id="match-size-above-max-size",
+    ),
+    pytest.param(
         [('slug = "test-sprint"', 'slug = "Test Sprint!"')],
         "event.slug",
         "expected lowercase letters, digits and dashes",

@@ -44,7 +44,7 @@ async def slot_and_team(sessions: async_sessionmaker[AsyncSession]) -> tuple[int
         session.add(event)
         await session.flush()
         expert = Expert(event_id=event.id, name="Ada")
-        team = Team(event_id=event.id, name="Team A", join_code="ABCD1234")
+        team = Team(event_id=event.id, name="Team A", name_key="team a", join_code="ABCD1234")
         session.add_all([expert, team])
         await session.flush()
         slot = Slot(expert_id=expert.id, starts_at=START, ends_at=START + timedelta(minutes=20))

@@ -183,6 +183,23 @@ async def test_status_is_answered_with_phase_and_team_as_block_kit_fields(client
     assert blocks[2]["fields"][0]["text"].startswith("*Team*\n")
 
 
+async def test_a_team_formed_by_slash_commands_gets_its_slack_channel_with_both_members(
+    client: httpx.AsyncClient, server: uvicorn.Server, fake_slack: FakeSlack
+) -> None:
+    created = (await post_command(client, command_body("team create Luftretter", user="UA1"))).json()
+    code = created["text"].split("`")[1]  # "… Beitrittscode: `K7QX2P` …"
+    joined = await post_command(client, command_body(f"team join {code}", user="UA2"))
+    assert "Luftretter" in joined.json()["text"]
+    duplicate = (await post_command(client, command_body("team create luftretter", user="UA3"))).json()
+    assert "Luftretter" in duplicate["text"] and "vergeben" in duplicate["text"]
+    await settled_outbox(runtime_of(server))
+    channel = fake_slack.channel(f"team-luftretter-{code.lower()}")
+    assert channel.members >= {"UA1", "UA2"} and len(fake_slack.called("conversations.create")) == 1
+    texts = [post.text for post in fake_slack.posts_to(channel.id)]
+    assert any(code in text and "ua1" in text for text in texts)  # the welcome, with the join code
+    assert any("ua2" in text for text in texts[1:])  # then who joined
+
+
 def _wrong_signature(body: str) -> tuple[str, dict[str, str]]:
     return body, signed(body, secret="not-the-secret")
 

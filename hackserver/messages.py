@@ -1,0 +1,344 @@
+"""Every text the bot says, in each language of the event. `say(language, key, **params)`."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "help.title": {"de": "So funktioniert /hack", "en": "How to use /hack"},
+    "help.intro": {
+        "de": "Schreib `/hack` und einen dieser Befehle:",
+        "en": "Type `/hack` followed by one of these commands:",
+    },
+    "help.organiser": {"de": "Nur für das Orga-Team:", "en": "Organisers only:"},
+    "cmd.help": {"de": "diese Hilfe", "en": "this help"},
+    "cmd.status": {"de": "Phase, Countdown und dein Stand", "en": "phase, countdown and where you stand"},
+    "cmd.profile": {
+        "de": "Fähigkeiten, Sprachen und Zeitzone angeben",
+        "en": "set your skills, languages and time zone",
+    },
+    "cmd.team create": {"de": "ein Team gründen", "en": "create a team"},
+    "cmd.team join": {"de": "einem Team mit seinem Code beitreten", "en": "join a team with its code"},
+    "cmd.team leave": {"de": "dein Team verlassen", "en": "leave your team"},
+    "cmd.team info": {"de": "dein Team ansehen", "en": "show your team"},
+    "cmd.teams open": {"de": "Teams mit freien Plätzen", "en": "teams with free places"},
+    "cmd.match me": {"de": "automatisch einem Team zuordnen lassen", "en": "let us match you into a team"},
+    "cmd.challenges": {"de": "Herausforderungen suchen", "en": "search the challenges"},
+    "cmd.challenge pick": {
+        "de": "Herausforderungen für dein Team wählen (nach Vorliebe)",
+        "en": "pick your team's challenges (in order of preference)",
+    },
+    "cmd.experts": {"de": "Expert:innen mit freien Terminen", "en": "experts with free slots"},
+    "cmd.help-request": {"de": "eine schnelle Frage an Expert:innen", "en": "ask experts a quick question"},
+    "cmd.submit": {"de": "der Link zur Einreichung deines Teams", "en": "your team's submission link"},
+    "cmd.announce": {"de": "Ankündigung an alle senden", "en": "send an announcement to everybody"},
+    "cmd.phase": {"de": "Phasen und ihre Zeiten", "en": "the phases and their times"},
+    "cmd.stats": {"de": "Zahlen zum Stand", "en": "numbers at a glance"},
+    "cmd.match run": {
+        "de": "den Matching-Pool jetzt in Teams aufteilen",
+        "en": "match the pool into teams now",
+    },
+    "usage": {"de": "So geht's: `/hack {usage}`", "en": "Write it like this: `/hack {usage}`"},
+    "unknown": {
+        "de": "`{word}` kenne ich nicht. Meintest du `/hack {suggestion}`? Alle Befehle: `/hack help`",
+        "en": "I don't know `{word}`. Did you mean `/hack {suggestion}`? All commands: `/hack help`",
+    },
+    "unknown.plain": {
+        "de": "`{word}` kenne ich nicht. Alle Befehle: `/hack help`",
+        "en": "I don't know `{word}`. All commands: `/hack help`",
+    },
+    "empty": {
+        "de": "Schreib einen Befehl nach `/hack`, z. B. `/hack status`. Alle Befehle: `/hack help`",
+        "en": "Type a command after `/hack`, e.g. `/hack status`. All commands: `/hack help`",
+    },
+    "not_open": {
+        "de": "`/hack {command}` ist in dieser Version noch nicht verfügbar.",
+        "en": "`/hack {command}` is not available in this version yet.",
+    },
+    "organisers_only": {
+        "de": "`/hack {command}` ist nur für das Orga-Team.",
+        "en": "`/hack {command}` is for organisers only.",
+    },
+    "failed": {
+        "de": "Da ist bei uns etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
+        "en": "Something went wrong on our side. Please try again in a moment.",
+    },
+    "working": {"de": "Bin dran …", "en": "Working on it…"},
+    "refused": {"de": "Das geht nicht: {reason}", "en": "That didn't work: {reason}"},
+    "status.title": {"de": "{event}: {phase}", "en": "{event}: {phase}"},
+    "status.next": {"de": "{phase} in {left}", "en": "{phase} in {left}"},
+    "status.over": {
+        "de": "Das Event ist vorbei. Danke fürs Mitmachen!",
+        "en": "The event is over. Thank you!",
+    },
+    "status.team": {"de": "Team", "en": "Team"},
+    "status.challenge": {"de": "Herausforderung", "en": "Challenge"},
+    "status.booking": {"de": "Nächster Termin", "en": "Next booking"},
+    "status.submission": {"de": "Einreichung", "en": "Submission"},
+    "status.no_team": {
+        "de": "noch keins (`/hack team create <Name>` oder `/hack match me`)",
+        "en": "none yet (`/hack team create <name>` or `/hack match me`)",
+    },
+    "status.in_pool": {"de": "wird zugeordnet (im Matching-Pool)", "en": "being matched (in the pool)"},
+    "status.none": {"de": "noch keine", "en": "none yet"},
+    "submission.draft": {"de": "Entwurf", "en": "draft"},
+    "submission.submitted": {"de": "eingereicht", "en": "submitted"},
+    "submission.final": {"de": "final", "en": "final"},
+    "profile.title": {"de": "Dein Profil", "en": "Your profile"},
+    "profile.saved": {"de": "Profil gespeichert.", "en": "Profile saved."},
+    "profile.skills": {"de": "Fähigkeiten", "en": "Skills"},
+    "profile.languages": {"de": "Sprachen", "en": "Languages"},
+    "profile.timezone": {"de": "Zeitzone", "en": "Time zone"},
+    "profile.link_code": {
+        "de": "Tippe auf deinem anderen Chat-Konto (innerhalb von {minutes} Minuten): `/hack link {code}`",
+        "en": "On your other chat account, type (within {minutes} minutes): `/hack link {code}`",
+    },
+    "profile.linked": {
+        "de": "Verknüpft: dieses Konto gehört jetzt zu {name}, mit Profil und Team.",
+        "en": "Linked: this account now belongs to {name}, with profile and team.",
+    },
+    "profile.bad_link_code": {
+        "de": "Der Code stimmt nicht oder ist abgelaufen. Hol dir einen neuen mit `/hack link`",
+        "en": "That code is wrong or has expired. Get a new one with `/hack link`",
+    },
+    "profile.already_linked": {
+        "de": "Dieses Konto gehört schon dazu",
+        "en": "This account is linked already",
+    },
+    "profile.both_in_teams": {
+        "de": "Beide Konten sind in einem Team. Verlass eins zuerst mit `/hack team leave`",
+        "en": "Both accounts are in a team. Leave one first with `/hack team leave`",
+    },
+    "cmd.link": {
+        "de": "ein weiteres Chat-Konto mit deinem Profil verknüpfen",
+        "en": "link another chat account to your profile",
+    },
+    "profile.interests": {"de": "Möchte arbeiten an", "en": "Wants to work on"},
+    "profile.no_interests": {"de": "Keine Themen angegeben", "en": "No topics given"},
+    "profile.too_many_interests": {
+        "de": "Höchstens {limit} Themen oder Herausforderungs-Nummern, je höchstens {length} Zeichen",
+        "en": "At most {limit} topics or challenge ids, each at most {length} characters",
+    },
+    "profile.unset": {"de": "nicht angegeben", "en": "not set"},
+    "profile.usage_hint": {
+        "de": "Ändern: `/hack profile skills python,design langs de,en tz Europe/Berlin`",
+        "en": "Change it: `/hack profile skills python,design langs de,en tz Europe/Berlin`",
+    },
+    "profile.no_skills": {"de": "Keine Fähigkeiten angegeben", "en": "No skills given"},
+    "profile.skill_too_long": {
+        "de": "Eine Fähigkeit hat höchstens {limit} Zeichen: `{skill}`",
+        "en": "A skill has at most {limit} characters: `{skill}`",
+    },
+    "profile.too_many_skills": {"de": "Höchstens {limit} Fähigkeiten", "en": "At most {limit} skills"},
+    "profile.bad_languages": {
+        "de": "Sprachen sind Kürzel aus zwei Buchstaben wie de,en",
+        "en": "Languages are two-letter codes like de,en",
+    },
+    "profile.bad_timezone": {
+        "de": "`{zone}` ist keine Zeitzone wie Europe/Berlin",
+        "en": "`{zone}` is not a time zone like Europe/Berlin",
+    },
+    "profile.needs_value": {"de": "`{field}` braucht einen Wert", "en": "`{field}` needs a value"},
+    "profile.unknown_key": {
+        "de": "`{word}`? Erlaubt sind skills, langs, tz und wants",
+        "en": "`{word}`? Use skills, langs, tz and wants",
+    },
+    "team.name_length": {
+        "de": "Ein Teamname hat {low} bis {high} Zeichen",
+        "en": "A team name has {low} to {high} characters",
+    },
+    "team.name_characters": {
+        "de": "Ein Teamname besteht aus Buchstaben, Ziffern, Leerzeichen und - . ' & + ! ?",
+        "en": "A team name is made of letters, digits, spaces and - . ' & + ! ?",
+    },
+    "team.name_taken": {
+        "de": "Den Teamnamen „{name}“ gibt es schon; er ist vergeben. Wähl einen anderen",
+        "en": "The team name “{name}” already exists; it is taken. Choose another one",
+    },
+    "team.already_in": {
+        "de": "Du bist schon im Team „{team}“. Verlass es zuerst mit `/hack team leave`",
+        "en": "You are already in team “{team}”. Leave it first with `/hack team leave`",
+    },
+    "team.already_member": {"de": "Du bist schon im Team „{team}“", "en": "You are already in team “{team}”"},
+    "team.not_in_one": {
+        "de": "Du bist in keinem Team. `/hack team create <Name>`, `/hack team join <Code>` oder `/hack match me`",
+        "en": "You are not in a team. `/hack team create <name>`, `/hack team join <code>` or `/hack match me`",
+    },
+    "team.no_such_code": {
+        "de": "Kein Team hat den Code `{code}`. Offene Teams: `/hack teams open`",
+        "en": "No team has the code `{code}`. Teams with free places: `/hack teams open`",
+    },
+    "team.full": {
+        "de": "Das Team „{team}“ ist voll ({max} Personen). Offene Teams: `/hack teams open`",
+        "en": "Team “{team}” is full ({max} people). Teams with free places: `/hack teams open`",
+    },
+    "team.locked": {
+        "de": "Die Teambildung ist vorbei; Teams sind jetzt fest. Das Orga-Team kann noch Personen verschieben",
+        "en": "Team formation has closed; teams are locked now. Organisers can still move people",
+    },
+    "team.not_yet": {
+        "de": "Die Teambildung beginnt mit der Anmeldung",
+        "en": "Team formation opens when registration does",
+    },
+    "team.gone": {
+        "de": "Das Team „{team}“ gibt es nicht mehr; alle haben es verlassen",
+        "en": "Team “{team}” is gone; everybody left it",
+    },
+    "team.no_such_team": {"de": "Kein Team mit der Nummer {id}", "en": "No team with id {id}"},
+    "team.no_such_participant": {
+        "de": "Keine Person mit der Nummer {id}",
+        "en": "No participant with id {id}",
+    },
+    "team.merge_itself": {
+        "de": "Ein Team lässt sich nicht mit sich selbst zusammenlegen",
+        "en": "A team cannot be merged into itself",
+    },
+    "team.merge_too_big": {
+        "de": "„{source}“ und „{target}“ zusammen hätten mehr als {max} Personen",
+        "en": "“{source}” and “{target}” together would have more than {max} people",
+    },
+    "team.welcome_created": {
+        "de": "Willkommen im Team „{name}“, {person}! Euer Beitrittscode: `{code}`. Teilt ihn: `/hack team join {code}`",
+        "en": "Welcome to team “{name}”, {person}! Your join code: `{code}`. Share it: `/hack team join {code}`",
+    },
+    "team.joined": {
+        "de": "{person} ist dabei (Fähigkeiten: {skills}). Ihr seid jetzt {size} von höchstens {max}.",
+        "en": "{person} joined (skills: {skills}). You are now {size} of at most {max}.",
+    },
+    "team.left_note": {
+        "de": "{person} hat das Team verlassen. Ihr seid jetzt {size} von höchstens {max}.",
+        "en": "{person} left the team. You are now {size} of at most {max}.",
+    },
+    "team.moved_in": {
+        "de": "Das Orga-Team hat {person} in euer Team geholt (Fähigkeiten: {skills}). Ihr seid jetzt {size} von höchstens {max}.",
+        "en": "The organisers moved {person} into your team (skills: {skills}). You are now {size} of at most {max}.",
+    },
+    "team.merged_in": {
+        "de": "Das Orga-Team hat „{source}“ mit eurem Team zusammengelegt. Ihr seid jetzt {size} von höchstens {max}.",
+        "en": "The organisers merged “{source}” into your team. You are now {size} of at most {max}.",
+    },
+    "team.dissolved_note": {
+        "de": "Das Orga-Team hat das Team „{name}“ aufgelöst. Ihr seid wieder im Matching-Pool (`/hack status`).",
+        "en": "The organisers dissolved team “{name}”. You are back in the matching pool (`/hack status`).",
+    },
+    "team.created_reply": {
+        "de": "Team „{name}“ gegründet. Beitrittscode: `{code}` – teile ihn: `/hack team join {code}`",
+        "en": "Team “{name}” created. Join code: `{code}` – share it: `/hack team join {code}`",
+    },
+    "team.joined_reply": {
+        "de": "Du bist jetzt im Team „{name}“ ({size}/{max}).",
+        "en": "You are now in team “{name}” ({size}/{max}).",
+    },
+    "team.left_reply": {"de": "Du hast das Team „{name}“ verlassen.", "en": "You left team “{name}”."},
+    "team.info_title": {"de": "Team „{name}“", "en": "Team “{name}”"},
+    "team.code": {"de": "Beitrittscode", "en": "Join code"},
+    "team.size": {"de": "Größe", "en": "Size"},
+    "team.members": {"de": "Mitglieder", "en": "Members"},
+    "team.skills": {"de": "Fähigkeiten im Team", "en": "Skills in the team"},
+    "team.why": {"de": "Warum zusammen", "en": "Why together"},
+    "team.channel": {"de": "Team-Kanal", "en": "Team channel"},
+    "teams.open_title": {"de": "Teams mit freien Plätzen", "en": "Teams with free places"},
+    "teams.open_none": {
+        "de": "Gerade hat kein Team freie Plätze{skill}. Gründe eins (`/hack team create <Name>`) oder lass dich zuordnen (`/hack match me`).",
+        "en": "No team has free places{skill} right now. Create one (`/hack team create <name>`) or let us match you (`/hack match me`).",
+    },
+    "teams.open_line": {
+        "de": "„{name}“ – {size}/{max}, hat: {skills} · `/hack team join {code}`",
+        "en": "“{name}” – {size}/{max}, has: {skills} · `/hack team join {code}`",
+    },
+    "teams.needing": {"de": " ohne {skill}", "en": " needing {skill}"},
+    "match.pooled": {
+        "de": "Du bist im Matching-Pool. Wenn die Teambildung endet ({at}), bekommst du ein Team mit gemeinsamer Sprache und passenden Fähigkeiten. Tipp: `/hack profile` vollständig ausfüllen.",
+        "en": "You are in the matching pool. When team formation closes ({at}) you get a team with a shared language and matching skills. Tip: complete your `/hack profile`.",
+    },
+    "match.already": {
+        "de": "Du bist schon im Matching-Pool ({at}).",
+        "en": "You are already in the matching pool ({at}).",
+    },
+    "match.welcome": {
+        "de": "Willkommen, Team „{name}“! Das Matching hat euch zusammengebracht:\n{members}\nWarum: {why}\nBeitrittscode für Nachzügler: `{code}`",
+        "en": "Welcome, team “{name}”! Matching put you together:\n{members}\nWhy: {why}\nJoin code for latecomers: `{code}`",
+    },
+    "match.joined_open": {
+        "de": "Das Matching hat euch Verstärkung gebracht:\n{members}\nWarum: {why}",
+        "en": "Matching brought you more people:\n{members}\nWhy: {why}",
+    },
+    "match.bad_seed": {
+        "de": "Der Seed ist eine ganze Zahl von 0 bis {max}",
+        "en": "The seed is a whole number from 0 to {max}",
+    },
+    "match.member_line": {"de": "• {name} ({skills})", "en": "• {name} ({skills})"},
+    "match.why.language": {"de": "ihr sprecht {language}", "en": "you all speak {language}"},
+    "match.why.skills": {"de": "{count} verschiedene Fähigkeiten", "en": "{count} different skills"},
+    "match.why.interest": {
+        "de": "{members} von euch wollen an {interest} arbeiten",
+        "en": "{members} of you want to work on {interest}",
+    },
+    "match.why.time_zones": {
+        "de": "Zeitzonen höchstens {spread} h auseinander",
+        "en": "time zones at most {spread} h apart",
+    },
+    "match.why.filled_open_team": {
+        "de": "euer Team brauchte noch Leute",
+        "en": "your team needed more people",
+    },
+    "match.alone.only_speaker": {
+        "de": "niemand sonst im Pool spricht {languages}",
+        "en": "nobody else in the pool speaks {languages}",
+    },
+    "match.alone.no_room": {
+        "de": "alle Teams in {languages} sind voll und zu wenige bleiben für ein neues",
+        "en": "every team speaking {languages} is full, and too few are left for a new one",
+    },
+    "match.alone_note": {
+        "de": "Wir konnten dich leider keinem Team zuordnen: {why}. Das Orga-Team weiß Bescheid und meldet sich.",
+        "en": "We could not match you into a team: {why}. The organisers know and will get in touch.",
+    },
+    "match.done": {
+        "de": "Matching fertig: {teams} neue Teams, {placed} Personen in offene Teams, {alone} ohne Team.",
+        "en": "Matching done: {teams} new teams, {placed} people placed in open teams, {alone} left without a team.",
+    },
+    "announce.sent": {
+        "de": "Ankündigung verschickt an: {channels}",
+        "en": "Announcement sent to: {channels}",
+    },
+    "phase.line": {"de": "{phase}: {at}", "en": "{phase}: {at}"},
+    "phase.unknown": {
+        "de": "Die Phase {name!r} gibt es nicht; Phasen sind {phases}",
+        "en": "unknown phase {name!r}; phases are {phases}",
+    },
+    "phase.zero_shift": {
+        "de": "Eine Verschiebung um 0 ändert nichts; gib eine Dauer wie +30m oder -10m an",
+        "en": "a shift of 0 changes nothing; give a duration like +30m or -10m",
+    },
+    "phase.begun": {
+        "de": "Die Phase {name} hat schon begonnen; nur kommende Phasen lassen sich verschieben",
+        "en": "phase {name} has already begun; only phases still to come can be shifted",
+    },
+    "phase.in_past": {
+        "de": "Die Phase {name} würde in der Vergangenheit beginnen",
+        "en": "phase {name} would begin in the past",
+    },
+    "phase.out_of_order": {
+        "de": "{name} um {delta} zu verschieben legt sie vor die Phase davor",
+        "en": "shifting {name} by {delta} puts it before the phase it follows",
+    },
+    "stats.participants": {"de": "Teilnehmende", "en": "Participants"},
+    "stats.teams": {"de": "Teams", "en": "Teams"},
+    "stats.pool": {"de": "im Matching-Pool", "en": "in the matching pool"},
+    "stats.submissions": {"de": "Einreichungen", "en": "Submissions"},
+    "stats.outbox": {"de": "Nachrichten in der Warteschlange", "en": "Messages waiting"},
+    "phase.before": {"de": "vor der Anmeldung", "en": "before registration"},
+    "phase.registration": {"de": "Anmeldung", "en": "Registration"},
+    "phase.kickoff": {"de": "Kickoff", "en": "Kickoff"},
+    "phase.hacking": {"de": "Hacking", "en": "Hacking"},
+    "phase.team_formation_close": {"de": "Ende der Teambildung", "en": "Team formation closes"},
+    "phase.submission_deadline": {"de": "Abgabeschluss", "en": "Submission deadline"},
+    "phase.judging": {"de": "Jury-Bewertung", "en": "Judging"},
+    "phase.awards": {"de": "Preisverleihung", "en": "Awards"},
+    "phase.end": {"de": "Ende", "en": "End"},
+}
+
+
+def say(language: str, key: str, /, **params: object) -> str:
+    texts = MESSAGES[key]
+    template = texts.get(language) or texts["en"]
+    return template.format(**params) if params else template

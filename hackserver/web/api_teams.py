@@ -1,0 +1,210 @@
+"""The JSON API for teams, participants and matching: reading for tools and dashboards, and the
+organisers' moves (move a person, merge, dissolve, run the matching), each audit-logged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hackserver import team_matching, teams
+from hackserver.errors import DomainError
+from hackserver.models import MatchRun, Membership, Participant, Team
+from hackserver.runtime import Runtime, Transaction
+from hackserver.web.api import STATUS, error, organiser
+
+MAX_PAGE = 500
+
+
+async def list_teams(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    async with runtime.reading() as tx:
+        rows = list(
+            await tx.session.scalars(select(Team).where(Team.event_id == runtime.event_id).order_by(Team.id))
+        )
+        found = [await team_json(tx, team) for team in rows]
+    return JSONResponse({"teams": found})
+
+
+async def one_team(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    async with runtime.reading() as tx:
+        team = await tx.session.get(Team, request.path_params["team_id"])
+        if team is None or team.event_id != runtime.event_id:
+            return error(f"no team with id {request.path_params['team_id']}", 404)
+        return JSONResponse(await team_json(tx, team))
+
+
+async def team_json(tx: Transaction, team: Team) -> dict[str, Any]:
+    people = await teams.members(tx.session, team.id)
+    return {
+        "id": team.id,
+        "name": team.name,
+        "join_code": team.join_code,
+        "size": team.member_count,
+        "channel": teams.channel_name(team),
+        "matched_by_run": team.matched_by,
+        "explanation": team.explanation,
+        "members": [
+            {"id": p.participant_id, "name": p.name, "skills": p.skills, "languages": p.languages}
+            for p in people
+        ],
+    }
+
+
+async def list_participants(request: Request) -> JSONResponse:
+    """?pool=true for the matching pool only; ?offset=&limit= (at most 500) to page."""
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    try:
+        offset = int(request.query_params.get("offset", "0"))
+        limit = int(request.query_params.get("limit", "100"))
+        if offset < 0 or not 1 <= limit <= MAX_PAGE:
+            raise ValueError
+    except ValueError:
+        return error(f"offset must be a whole number ≥ 0 and limit one from 1 to {MAX_PAGE}", 422)
+    query = (
+        select(Participant, Membership.team_id)
+        .outerjoin(Membership)
+        .where(Participant.event_id == runtime.event_id)
+        .order_by(Participant.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    if request.query_params.get("pool") == "true":
+        query = query.where(Participant.in_match_pool)
+    async with runtime.reading() as tx:
+        rows = (await tx.session.execute(query)).all()
+    return JSONResponse(
+        {
+            "participants": [
+                {
+                    "id": p.id,
+                    "name": p.display_name,
+                    "skills": p.skills,
+                    "languages": p.languages,
+                    "timezone": p.timezone,
+                    "interests": p.interests,
+                    "in_pool": p.in_match_pool,
+                    "team": team_id,
+                }
+                for p, team_id in rows
+            ]
+        }
+    )
+
+
+Change = Callable[[Runtime, Transaction, dict[str, Any], str], Awaitable[dict[str, Any]]]
+
+
+def organiser_change(change: Change) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """An endpoint that reads a JSON object, runs one change in a transaction, and answers its result
+    or the refusal, with its status."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        runtime: Runtime = request.state.runtime
+        if isinstance(actor := organiser(request), JSONResponse):
+            return actor
+        try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("expected a JSON object")
+        except ValueError as problem:
+            return error(f"the body is not a JSON object: {problem}", 422)
+        body |= request.path_params
+        try:
+            async with runtime.transaction() as tx:
+                return JSONResponse(await change(runtime, tx, body, actor))
+        except DomainError as refused:
+            return error(str(refused), STATUS.get(type(refused), 409))
+        except BadField as problem:
+            return error(str(problem), 422)
+
+    return endpoint
+
+
+class BadField(Exception):
+    pass
+
+
+def whole_number(body: dict[str, Any], key: str) -> int:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadField(f"field {key!r} must be a whole number (an id)")
+    return value
+
+
+async def move(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    """POST /api/v1/teams/{team_id}/members {"participant": id}: into this team, from wherever."""
+    team = await teams.move(runtime, tx, whole_number(body, "participant"), body["team_id"], actor=actor)
+    return await team_json(tx, team)
+
+
+async def merge(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    """POST /api/v1/teams/{team_id}/merge {"into": id}: this team's members join the other."""
+    team = await teams.merge(runtime, tx, body["team_id"], whole_number(body, "into"), actor=actor)
+    return await team_json(tx, team)
+
+
+async def dissolve(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    former = await teams.dissolve(runtime, tx, body["team_id"], actor=actor)
+    return {"dissolved": body["team_id"], "back_in_pool": former}
+
+
+async def run_matching(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    """POST /api/v1/matching {"seed": 7}: matches the pool now (the seed is optional)."""
+    seed = whole_number(body, "seed") if "seed" in body else None
+    return run_json(await team_matching.run(runtime, tx, actor=actor, seed=seed))
+
+
+async def last_matching(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    async with runtime.reading() as tx:
+        run = await tx.session.scalar(
+            select(MatchRun)
+            .where(MatchRun.event_id == runtime.event_id)
+            .order_by(MatchRun.id.desc())
+            .limit(1)
+        )
+    if run is None:
+        return error("the matching has not run yet", 404)
+    return JSONResponse(run_json(run))
+
+
+def run_json(run: MatchRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "at": run.at.isoformat(),
+        "by": run.actor,
+        "seed": run.seed,
+        "pool": run.pool,
+        "teams_formed": run.teams_formed,
+        "placed_in_open_teams": run.placed_in_open_teams,
+        "alone": run.alone,
+        "quality": run.quality,
+    }
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/v1/teams", list_teams),
+        Route("/api/v1/teams/{team_id:int}", one_team),
+        Route("/api/v1/teams/{team_id:int}", organiser_change(dissolve), methods=["DELETE"]),
+        Route("/api/v1/teams/{team_id:int}/members", organiser_change(move), methods=["POST"]),
+        Route("/api/v1/teams/{team_id:int}/merge", organiser_change(merge), methods=["POST"]),
+        Route("/api/v1/participants", list_participants),
+        Route("/api/v1/matching", last_matching),
+        Route("/api/v1/matching", organiser_change(run_matching), methods=["POST"]),
+    ]
