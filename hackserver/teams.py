@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hackserver import outbox
@@ -154,7 +154,7 @@ async def leave(runtime: Runtime, tx: Transaction, person: Participant) -> Team:
     team = await team_of(tx.session, person.id)
     if team is None:
         raise Conflict("team.not_in_one")
-    await _remove_member(runtime, tx, team, person.id)
+    await _remove_member(tx, team, person.id)
     tx.record("team.left", team=team.id, participant=person.id, size=team.member_count)
     if team.member_count:
         await post(
@@ -190,7 +190,7 @@ async def _add_member(runtime: Runtime, tx: Transaction, team: Team, person: Par
     await tx.session.flush()  # a second membership of the same person fails here, on the unique row
 
 
-async def _remove_member(runtime: Runtime, tx: Transaction, team: Team, participant_id: int) -> None:
+async def _remove_member(tx: Transaction, team: Team, participant_id: int) -> None:
     await tx.session.execute(
         delete(Membership).where(Membership.team_id == team.id, Membership.participant_id == participant_id)
     )
@@ -322,7 +322,7 @@ async def move(runtime: Runtime, tx: Transaction, participant_id: int, team_id: 
     if source is not None and source.id == target.id:
         raise Conflict("team.already_member", team=target.name)
     if source is not None:
-        await _remove_member(runtime, tx, source, person.id)
+        await _remove_member(tx, source, person.id)
     await _add_member(runtime, tx, target, person)
     _audit(
         runtime,
@@ -393,11 +393,3 @@ def _audit(runtime: Runtime, tx: Transaction, actor: str, action: str, **details
     tx.session.add(
         AuditEntry(event_id=runtime.event_id, actor=actor, action=action, details=details, at=tx.now)
     )
-
-
-async def counts(session: AsyncSession, event_id: int) -> dict[int, int]:
-    """How many teams there are of each size."""
-    rows = await session.execute(
-        select(Team.member_count, func.count()).where(Team.event_id == event_id).group_by(Team.member_count)
-    )
-    return {size: n for size, n in rows}
