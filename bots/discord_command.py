@@ -74,6 +74,9 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
         ),
     ),
     "experts": (Option("topic", "a topic, e.g. legal", "ein Thema, z. B. Recht"),),
+    "assignment run": (
+        Option("seed", "a number for a different draw", "eine Zahl für eine andere Auslosung"),
+    ),
     "match run": (Option("seed", "a number for a different draw", "eine Zahl für eine andere Auslosung"),),
     "help-request": (
         Option("topic", "the topic of your question", "das Thema deiner Frage", required=True),
@@ -90,6 +93,7 @@ GROUPS = {
     "teams": ("teams with free places", "Teams mit freien Plätzen"),
     "match": ("team matching", "Team-Matching"),
     "challenge": ("your team's challenges", "die Herausforderungen deines Teams"),
+    "assignment": ("challenge assignment", "Zuteilung der Herausforderungen"),
 }
 
 

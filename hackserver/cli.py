@@ -9,8 +9,9 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from hackserver.errors import HackserverError
+from hackserver.errors import CatalogueError, HackserverError
 from hackserver.settings import Settings
 
 log = logging.getLogger("hackserver")
@@ -32,6 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     database.add_subparsers(dest="db_command", required=True, metavar="ACTION").add_parser(
         "upgrade", help="apply the migrations"
     )
+    catalogue = commands.add_parser("challenges", help="the challenge catalogue")
+    imports = catalogue.add_subparsers(dest="challenges_command", required=True, metavar="ACTION").add_parser(
+        "import", help="add and update challenges from a CSV or JSON file (by id; nothing is deleted)"
+    )
+    imports.add_argument(
+        "file", type=Path, metavar="FILE", help="a .csv (UTF-8, with a header row) or .json file"
+    )
+    imports.add_argument("--skip-bad", action="store_true", help="import the good rows, report the bad ones")
     discord = commands.add_parser("discord", help="Discord set-up")
     discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION").add_parser(
         "register-commands", help="register the /hack command and its sub-commands with Discord"
@@ -136,6 +145,55 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_challenges(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from sqlalchemy.exc import DBAPIError
+
+    from hackserver import challenges
+    from hackserver.runtime import bootstrap
+
+    settings = settings_and_event()
+    path: Path = args.file
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CatalogueError(f"{path}: cannot read it ({error.strerror})") from None
+    console = Console(stderr=True)
+
+    async def write() -> challenges.Imported:
+        async with bootstrap(settings) as runtime:
+            with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+                task = bar.add_task("importing challenges", visible=False)
+
+                def advance(done: int, total: int) -> None:  # a bar only for files that take a while
+                    bar.update(task, completed=done, total=total, visible=total > 200)
+
+                return await challenges.import_catalogue(
+                    runtime, data, path.name, skip_bad=args.skip_bad, progress=advance
+                )
+
+    try:
+        imported = asyncio.run(write())
+    except CatalogueError as error:
+        raise CatalogueError(f"{path}: {error}") from None
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise CatalogueError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
+    for problem in imported.problems:
+        print(f"hackserver: {path}: {problem}", file=sys.stderr)
+    if imported.result is None:
+        bad = len({problem.row for problem in imported.problems})
+        print(
+            f"hackserver: {path}: {bad} bad {'row' if bad == 1 else 'rows'}, nothing imported"
+            " (fix them, or import the good rows with --skip-bad)",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{path}: {imported.result.summary()}")
+    return 0
+
+
 def cmd_discord(args: argparse.Namespace) -> int:
     from bots import discord
 
@@ -147,7 +205,14 @@ def cmd_discord(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "worker": cmd_worker, "clock": cmd_clock, "db": cmd_db, "discord": cmd_discord}
+COMMANDS = {
+    "run": cmd_run,
+    "worker": cmd_worker,
+    "clock": cmd_clock,
+    "db": cmd_db,
+    "challenges": cmd_challenges,
+    "discord": cmd_discord,
+}
 
 
 if __name__ == "__main__":

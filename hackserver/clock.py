@@ -20,7 +20,7 @@ from redis.exceptions import LockError, RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hackserver import outbox, team_matching
+from hackserver import challenge_assignment, outbox, team_matching
 from hackserver.bus import DomainEvent
 from hackserver.event import Announcement, Event
 from hackserver.models import FiredItem
@@ -118,8 +118,9 @@ class SprintClock:
                     tx.record("clock.skipped", key=item.key, instant=item.instant.isoformat(), late=str(late))
                 elif item.phase is not None:
                     tx.record("phase.changed", phase=item.phase, instant=item.instant.isoformat())
-                    if item.phase == "team_formation_close":  # the pool is matched as teams lock
-                        await team_matching.run(self.runtime, tx, actor="clock")
+                    if item.phase == "team_formation_close":  # teams lock: match the pool, then
+                        await team_matching.run(self.runtime, tx, actor="clock")  # every team gets a
+                        await challenge_assignment.run(self.runtime, tx, actor="clock")  # challenge
                 elif item.announcement is not None:
                     a = item.announcement
                     await outbox.announce(

@@ -3,6 +3,7 @@
 HackserverError
 ├── SettingsError      a setting from the environment is unusable; start-up stops with its message
 ├── EventFileError     the event file is invalid; carries every problem as "field.path: reason"
+├── CatalogueError     a challenge file cannot be read as a whole (one line); nothing is imported
 └── DomainError        a request that the rules refuse, named by a key of hackserver.messages so that
     │                  each edge says it in the asker's language; str() is the English text
     ├── NotFound
@@ -28,6 +29,10 @@ class EventFileError(HackserverError):
         self.path = path
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class CatalogueError(HackserverError):
+    pass
 
 
 class DomainError(HackserverError):

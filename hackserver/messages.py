@@ -296,6 +296,93 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Matching fertig: {teams} neue Teams, {placed} Personen in offene Teams, {alone} ohne Team.",
         "en": "Matching done: {teams} new teams, {placed} people placed in open teams, {alone} left without a team.",
     },
+    "challenge.locked": {
+        "de": "Die Wahl der Herausforderungen endete mit der Teambildung; das Orga-Team kann noch ändern",
+        "en": "Picking challenges ended when team formation closed; organisers can still change them",
+    },
+    "challenge.no_ids": {
+        "de": "Nenne bis zu drei Herausforderungen nach Vorliebe, z. B. `/hack challenge pick C12 C3 C40`",
+        "en": "Name up to three challenges by preference, e.g. `/hack challenge pick C12 C3 C40`",
+    },
+    "challenge.too_many": {"de": "Höchstens {limit} Herausforderungen", "en": "At most {limit} challenges"},
+    "challenge.unknown": {
+        "de": "Diese Herausforderung gibt es nicht: {ids}. Suchen: `/hack challenges <Wörter>`",
+        "en": "No such challenge: {ids}. Search: `/hack challenges <words>`",
+    },
+    "challenge.picked_team": {
+        "de": "Die Wahl eures Teams, nach Vorliebe:",
+        "en": "Your team's choices, most wanted first:",
+    },
+    "challenge.picked_solo": {
+        "de": "Gemerkt: daran willst du arbeiten. Das Matching bringt dich mit Leuten zusammen, die dasselbe wollen:",
+        "en": "Noted: this is what you want to work on. Matching puts you with people who want the same:",
+    },
+    "challenge.unknown_skipped": {
+        "de": "Übersprungen, weil es sie nicht gibt: {ids}",
+        "en": "Skipped, as they don't exist: {ids}",
+    },
+    "challenge.line": {
+        "de": "{n}. `{id}` {title} ({free})",
+        "en": "{n}. `{id}` {title} ({free})",
+    },
+    "challenge.free": {"de": "{free} von {max} Plätzen frei", "en": "{free} of {max} places free"},
+    "challenge.unlimited": {"de": "unbegrenzt", "en": "no limit"},
+    "challenge.wanted": {"de": "{n} Teams wollen sie zuerst", "en": "first choice of {n} teams"},
+    "challenges.title": {"de": "Herausforderungen", "en": "Challenges"},
+    "challenges.found": {"de": "Treffer für „{words}“", "en": "Found for “{words}”"},
+    "challenges.none": {
+        "de": "Nichts gefunden für „{words}“. Versuch andere Wörter oder `/hack challenges` für alle.",
+        "en": "Nothing found for “{words}”. Try other words, or `/hack challenges` for all.",
+    },
+    "challenges.empty": {
+        "de": "Noch sind keine Herausforderungen eingetragen.",
+        "en": "No challenges have been added yet.",
+    },
+    "challenges.more": {
+        "de": "… und {n} weitere. Grenze die Suche ein: `/hack challenges <Wörter>`",
+        "en": "… and {n} more. Narrow it down: `/hack challenges <words>`",
+    },
+    "challenges.pick_hint": {
+        "de": "Wählen: `/hack challenge pick <ID> [<ID> <ID>]`",
+        "en": "Pick: `/hack challenge pick <id> [<id> <id>]`",
+    },
+    "challenge.yours": {
+        "de": "Eure Herausforderung: `{id}` {title}.",
+        "en": "Your challenge: `{id}` {title}.",
+    },
+    "challenge.why.rank0": {"de": "Eure erste Wahl!", "en": "Your first choice!"},
+    "challenge.why.rank1": {
+        "de": "Eure zweite Wahl: die erste war bei anderen Teams noch gefragter.",
+        "en": "Your second choice: your first was wanted more by other teams.",
+    },
+    "challenge.why.rank2": {
+        "de": "Eure dritte Wahl: die ersten beiden hatten keinen Platz mehr.",
+        "en": "Your third choice: the first two had no room left.",
+    },
+    "challenge.why.choices_full": {
+        "de": "Eure Wahl ({picked}) war schon voll; diese passt zu eurer Sprache und hat noch Platz.",
+        "en": "Your choices ({picked}) were full; this one fits your language and has room.",
+    },
+    "challenge.why.no_choices": {
+        "de": "Ihr hattet keine gewählt; diese passt zu eurer Sprache und hat noch kein oder kaum ein Team.",
+        "en": "You picked none; this one fits your language and has few or no teams yet.",
+    },
+    "challenge.why.override": {
+        "de": "Das Orga-Team hat sie euch zugeteilt.",
+        "en": "The organisers gave it to you.",
+    },
+    "assignment.done": {
+        "de": "Zuteilung fertig: {teams} Teams, {changed} geändert. {ranks}",
+        "en": "Assignment done: {teams} teams, {changed} changed. {ranks}",
+    },
+    "assignment.unplaced": {
+        "de": "Ohne Herausforderung (kein Platz mehr): {names}",
+        "en": "Without a challenge (no room left): {names}",
+    },
+    "cmd.assignment run": {
+        "de": "jedem Team jetzt eine Herausforderung zuteilen",
+        "en": "give every team a challenge now",
+    },
     "announce.sent": {
         "de": "Ankündigung verschickt an: {channels}",
         "en": "Announcement sent to: {channels}",

@@ -128,6 +128,10 @@ class Team(Base):
     name_key: Mapped[str] = mapped_column(String(60))  # the name case-folded: "Luftretter" = "luftretter"
     join_code: Mapped[str] = mapped_column(String(12), unique=True)
     challenge_id: Mapped[int | None] = mapped_column(ForeignKey("challenges.id", ondelete="SET NULL"))
+    challenge_rank: Mapped[int | None]  # which of the team's choices it got: 0 is the first; None, none
+    challenge_how: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # choice | no_choices | choices_full | override
     member_count: Mapped[int] = mapped_column(default=0)  # kept with memberships; guards the size limit
     matched_by: Mapped[int | None] = mapped_column(ForeignKey("match_runs.id", ondelete="SET NULL"))
     explanation: Mapped[dict[str, Any] | None]  # why matching put these people together

@@ -26,6 +26,7 @@ from hackserver.errors import SettingsError
 from hackserver.event import Event, load_event
 from hackserver.handled import HandledKeys, MemoryKeys, RedisKeys
 from hackserver.models import EventRow, OutboxMessage, Phase, ServerSecret
+from hackserver.preferences import CachedCatalogue
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock, EventClock
 
@@ -66,6 +67,7 @@ class Runtime:
     # busy handler, whose growing sleeps would add up to a second to a busy moment.
     write_lock: asyncio.Lock | None = None
     handled: HandledKeys = field(default_factory=MemoryKeys)  # request keys of read-only commands
+    catalogue: CachedCatalogue = field(default_factory=CachedCatalogue)  # the challenges, to search
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -72,11 +72,11 @@ def message_key(team: Team, what: str) -> str:
     return f"team:{team.join_code}:{what}"
 
 
-async def forming_or_refuse(runtime: Runtime, tx: Transaction) -> None:
+async def forming_or_refuse(runtime: Runtime, tx: Transaction, *, locked: str = "team.locked") -> None:
     """Team changes by participants are open from registration until team formation closes."""
     phases = await runtime.phases(tx.session)
     if tx.now >= phases["team_formation_close"]:
-        raise TooLate("team.locked")
+        raise TooLate(locked)
     if current_phase(phases, tx.now) == "before":
         raise TooLate("team.not_yet")
 

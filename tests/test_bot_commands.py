@@ -79,7 +79,7 @@ async def test_a_profile_is_normalised_saved_and_shown(runtime_at: tuple[Runtime
         ("stauts", "Did you mean `/hack status`"),
         ("", "Type a command after `/hack`"),
         ("xyzzy", "I don't know `xyzzy`"),
-        ("challenges water", "not available in this version yet"),
+        ("experts legal", "not available in this version yet"),
         ("team create <b>", "A team name is made of letters"),
         ("announce hello", "for organisers only"),
     ],

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from hackserver import team_matching, teams
 from hackserver.errors import DomainError
-from hackserver.models import MatchRun, Membership, Participant, Team
+from hackserver.models import Challenge, MatchRun, Membership, Participant, Team
 from hackserver.runtime import Runtime, Transaction
 from hackserver.web.api import STATUS, error, organiser
 
@@ -46,6 +46,7 @@ async def one_team(request: Request) -> JSONResponse:
 
 async def team_json(tx: Transaction, team: Team) -> dict[str, Any]:
     people = await teams.members(tx.session, team.id)
+    challenge = await tx.session.get(Challenge, team.challenge_id) if team.challenge_id else None
     return {
         "id": team.id,
         "name": team.name,
@@ -54,6 +55,13 @@ async def team_json(tx: Transaction, team: Team) -> dict[str, Any]:
         "channel": teams.channel_name(team),
         "matched_by_run": team.matched_by,
         "explanation": team.explanation,
+        "challenge": challenge
+        and {
+            "id": challenge.external_id,
+            "title": challenge.title,
+            "how": team.challenge_how,
+            "choice": None if team.challenge_rank is None else team.challenge_rank + 1,
+        },
         "members": [
             {"id": p.participant_id, "name": p.name, "skills": p.skills, "languages": p.languages}
             for p in people

@@ -1,0 +1,107 @@
+"""The JSON API for challenges: the catalogue with how each challenge stands, which teams took one
+(what its owner wants to see), running the assignment, and an organiser setting one team's challenge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hackserver import challenge_assignment, preferences
+from hackserver.models import Challenge, Team
+from hackserver.runtime import Runtime, Transaction
+from hackserver.web.api import error, organiser
+from hackserver.web.api_teams import BadField, organiser_change, team_json, whole_number
+
+
+def challenge_json(challenge: Challenge, standing: preferences.Standing) -> dict[str, Any]:
+    return {
+        "id": challenge.external_id,
+        "title": challenge.title,
+        "category": challenge.category,
+        "tags": challenge.tags,
+        "owner": challenge.owner_organisation,
+        "languages": challenge.languages,
+        "max_teams": challenge.max_teams,
+        "teams": standing.assigned,
+        "free": standing.free(challenge),
+        "first_choice_of": standing.first_choice,
+    }
+
+
+async def list_challenges(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    async with runtime.reading() as tx:
+        standings = await preferences.standings(tx.session, runtime.event_id)
+        rows = await tx.session.scalars(
+            select(Challenge).where(Challenge.event_id == runtime.event_id).order_by(Challenge.external_id)
+        )
+        found = [challenge_json(c, standings.get(c.id, preferences.Standing(0, 0))) for c in rows]
+    return JSONResponse({"challenges": found})
+
+
+async def one_challenge(request: Request) -> JSONResponse:
+    """A challenge with the teams working on it."""
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    external_id = request.path_params["challenge_id"]
+    async with runtime.reading() as tx:
+        challenge = await tx.session.scalar(
+            select(Challenge).where(
+                Challenge.event_id == runtime.event_id, Challenge.external_id == external_id
+            )
+        )
+        if challenge is None:
+            return error(f"no challenge with id {external_id[:40]!r}", 404)
+        standing = (await preferences.standings(tx.session, runtime.event_id)).get(
+            challenge.id, preferences.Standing(0, 0)
+        )
+        taken = await tx.session.scalars(
+            select(Team).where(Team.challenge_id == challenge.id).order_by(Team.id)
+        )
+        return JSONResponse(
+            challenge_json(challenge, standing)
+            | {"description": challenge.description, "contact": challenge.contact}
+            | {"assigned_teams": [await team_json(tx, team) for team in taken]}
+        )
+
+
+async def run_assignment(
+    runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str
+) -> dict[str, Any]:
+    """POST /api/v1/assignment {"seed": 7}: gives every team a challenge now (the seed is optional)."""
+    seed = whole_number(body, "seed") if "seed" in body else None
+    run = await challenge_assignment.run(runtime, tx, actor=actor, seed=seed)
+    return {
+        "seed": run.seed,
+        "teams": run.teams,
+        "changed": run.changed,
+        "by_rank": run.by_rank,
+        "unplaced": run.unplaced,
+    }
+
+
+async def set_challenge(
+    runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str
+) -> dict[str, Any]:
+    """PUT /api/v1/teams/{team_id}/challenge {"challenge": "C12"}: later assignment runs keep it."""
+    wanted = body.get("challenge")
+    if not isinstance(wanted, str) or not wanted.strip():
+        raise BadField("field 'challenge' must be a challenge id like \"C12\"")
+    team = await challenge_assignment.override(runtime, tx, body["team_id"], wanted.strip(), actor=actor)
+    return await team_json(tx, team)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/v1/challenges", list_challenges),
+        Route("/api/v1/challenges/{challenge_id}", one_challenge),
+        Route("/api/v1/assignment", organiser_change(run_assignment), methods=["POST"]),
+        Route("/api/v1/teams/{team_id:int}/challenge", organiser_change(set_challenge), methods=["PUT"]),
+    ]
