@@ -20,7 +20,7 @@ from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
-from hackserver.web import api, api_challenges, api_teams, channels, health
+from hackserver.web import api, api_challenges, api_links, api_teams, channels, health
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ def create_app(
             *api.routes(),
             *api_teams.routes(),
             *api_challenges.routes(),
+            *api_links.routes(),
             *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],

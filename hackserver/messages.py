@@ -170,6 +170,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Das Team „{team}“ ist voll ({max} Personen). Offene Teams: `/hack teams open`",
         "en": "Team “{team}” is full ({max} people). Teams with free places: `/hack teams open`",
     },
+    "link.bad": {
+        "de": "Dieser Link ist ungültig. Hol dir einen neuen beim Bot oder beim Orga-Team",
+        "en": "This link is not valid. Ask the bot or the organisers for a new one",
+    },
+    "link.expired": {
+        "de": "Dieser Link ist abgelaufen: die Veranstaltung ist vorbei",
+        "en": "This link has expired: the event is over",
+    },
+    "link.revoked": {
+        "de": "Dieser Link wurde vom Orga-Team gesperrt. Hol dir einen neuen beim Bot oder beim Orga-Team",
+        "en": "The organisers have revoked this link. Ask the bot or the organisers for a new one",
+    },
     "team.locked": {
         "de": "Die Teambildung ist vorbei; Teams sind jetzt fest. Das Orga-Team kann noch Personen verschieben",
         "en": "Team formation has closed; teams are locked now. Organisers can still move people",

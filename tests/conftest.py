@@ -28,6 +28,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLE_EVENT = PROJECT / "config" / "event.example.toml"
 POSTGRES_URL = os.environ.get("HACKSERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("HACKSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Tests use database 15 so that a developer's own data in database 0 is never flushed; two suites
+# running side by side on one Redis each take a database of their own.
+REDIS_TEST_DB = int(os.environ.get("HACKSERVER_TEST_REDIS_DB", "15"))
 IN_CI = os.environ.get("CI") == "true"
 
 
@@ -78,8 +81,7 @@ def redis_url() -> Iterator[str]:
         client.ping()
     except redis.RedisError as error:
         unavailable(f"Redis at {REDIS_URL} is not reachable: {error}")
-    # Tests use database 15 so that a developer's own data in database 0 is never flushed.
-    test_url = re.sub(r"(/\d+)?/?$", "/15", REDIS_URL, count=1)
+    test_url = re.sub(r"(/\d+)?/?$", f"/{REDIS_TEST_DB}", REDIS_URL, count=1)
     test_client = redis.Redis.from_url(test_url)
     test_client.flushdb()
     yield test_url
