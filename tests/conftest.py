@@ -18,11 +18,13 @@ import asyncpg
 import pytest
 import redis
 from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
 
+from hackserver.app import create_app
 from hackserver.runtime import Runtime, bootstrap
 from hackserver.settings import Settings
 from tests.dbstate import migrate
-from tests.fakes import FakeClock, event_toml
+from tests.fakes import ORGANISER_TOKEN, FakeClock, event_toml
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLE_EVENT = PROJECT / "config" / "event.example.toml"
@@ -152,3 +154,16 @@ async def runtime_at(
     clock = FakeClock(kickoff - timedelta(hours=1))
     async with make_runtime(database_url, event_file(kickoff=kickoff), clock) as runtime:
         yield runtime, clock
+
+
+@pytest.fixture
+def api(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Iterator[TestClient]:
+    """The app on the test's database with the organiser token set, its clock in the hacking phase
+    (kickoff + 2h); `api.app_state["runtime"]` is its runtime, `api.portal` runs coroutines in it."""
+    settings = Settings(
+        database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=ORGANISER_TOKEN
+    )
+    if not settings.is_sqlite:
+        asyncio.run(migrate(settings.database_url))
+    with TestClient(create_app(settings, clock=FakeClock(kickoff + timedelta(hours=2)))) as client:
+        yield client

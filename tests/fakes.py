@@ -1,9 +1,13 @@
-"""Small real test doubles: a clock the test moves, and event files built around an instant."""
+"""Small real test doubles: a clock the test moves, event files built around an instant, and the
+organiser token."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+ORGANISER_TOKEN = "organiser-token-for-tests"
+ORGANISER = {"Authorization": f"Bearer {ORGANISER_TOKEN}"}  # the organiser API's header
 
 
 class FakeClock:

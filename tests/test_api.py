@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,33 +11,15 @@ from starlette.testclient import TestClient
 
 from hackserver.app import create_app
 from hackserver.settings import Settings
-from tests.dbstate import migrate
-from tests.fakes import FakeClock
-
-TOKEN = "organiser-token-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from tests.fakes import ORGANISER, ORGANISER_TOKEN, FakeClock
 
 
-@pytest.fixture
-def client(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=TOKEN
-    )
-    if not settings.is_sqlite:
-        import asyncio
-
-        asyncio.run(migrate(settings.database_url))
-    app = create_app(settings, clock=FakeClock(kickoff + timedelta(hours=2)))
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-def test_an_organiser_extends_the_deadline(client: TestClient, kickoff: datetime) -> None:
-    before = client.get("/api/v1/phases", headers=AUTH).json()
+def test_an_organiser_extends_the_deadline(api: TestClient, kickoff: datetime) -> None:
+    before = api.get("/api/v1/phases", headers=ORGANISER).json()
     assert before["current"] == "hacking"
-    reply = client.post("/api/v1/phases/submission_deadline/shift", json={"by": "+30m"}, headers=AUTH)
+    reply = api.post("/api/v1/phases/submission_deadline/shift", json={"by": "+30m"}, headers=ORGANISER)
     assert reply.status_code == 200, reply.text
-    after = client.get("/api/v1/phases", headers=AUTH).json()["phases"]
+    after = api.get("/api/v1/phases", headers=ORGANISER).json()["phases"]
     moved = datetime.fromisoformat(after["submission_deadline"]) - datetime.fromisoformat(
         before["phases"]["submission_deadline"]
     )
@@ -47,17 +29,19 @@ def test_an_organiser_extends_the_deadline(client: TestClient, kickoff: datetime
 
 @pytest.mark.parametrize(
     ("headers", "status"),
-    [({}, 401), ({"Authorization": "Bearer wrong-token-wrong-token"}, 401), ({"Authorization": TOKEN}, 401)],
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong-token-wrong-token"}, 401),
+        ({"Authorization": ORGANISER_TOKEN}, 401),
+    ],
 )
-def test_without_the_right_token_nothing_moves(
-    client: TestClient, headers: dict[str, str], status: int
-) -> None:
-    before = client.get("/api/v1/phases", headers=AUTH).json()["phases"]
-    reply = client.post("/api/v1/phases/submission_deadline/shift", json={"by": "+30m"}, headers=headers)
+def test_without_the_right_token_nothing_moves(api: TestClient, headers: dict[str, str], status: int) -> None:
+    before = api.get("/api/v1/phases", headers=ORGANISER).json()["phases"]
+    reply = api.post("/api/v1/phases/submission_deadline/shift", json={"by": "+30m"}, headers=headers)
     assert reply.status_code == status
     assert "organiser token" in reply.json()["error"]
-    assert TOKEN not in reply.text
-    assert client.get("/api/v1/phases", headers=AUTH).json()["phases"] == before
+    assert ORGANISER_TOKEN not in reply.text
+    assert api.get("/api/v1/phases", headers=ORGANISER).json()["phases"] == before
 
 
 @pytest.mark.parametrize(
@@ -72,13 +56,13 @@ def test_without_the_right_token_nothing_moves(
     ],
 )
 def test_bad_shifts_are_refused_with_a_reason(
-    client: TestClient, path: str, body: dict[str, object], status: int, says: str
+    api: TestClient, path: str, body: dict[str, object], status: int, says: str
 ) -> None:
-    before = client.get("/api/v1/phases", headers=AUTH).json()["phases"]
-    reply = client.post(path, json=body, headers=AUTH)
+    before = api.get("/api/v1/phases", headers=ORGANISER).json()["phases"]
+    reply = api.post(path, json=body, headers=ORGANISER)
     assert reply.status_code == status
     assert says in reply.json()["error"]
-    assert client.get("/api/v1/phases", headers=AUTH).json()["phases"] == before
+    assert api.get("/api/v1/phases", headers=ORGANISER).json()["phases"] == before
 
 
 def test_without_a_configured_token_the_api_is_off(
@@ -87,7 +71,7 @@ def test_without_a_configured_token_the_api_is_off(
     app = create_app(
         Settings(database_url=sqlite_url, event_path=event_file(kickoff=kickoff)), clock=FakeClock(kickoff)
     )
-    with TestClient(app) as client:
-        reply = client.get("/api/v1/phases", headers=AUTH)
+    with TestClient(app) as api:
+        reply = api.get("/api/v1/phases", headers=ORGANISER)
     assert reply.status_code == 403
     assert "HACKSERVER_ORGANISER_TOKEN" in reply.json()["error"]

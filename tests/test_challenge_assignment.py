@@ -3,27 +3,20 @@ clock gives every team one when team formation closes, organisers run it and ove
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bots.commands import Bot, Invocation, Reply
-from hackserver.app import create_app
 from hackserver.clock import SprintClock
 from hackserver.models import AuditEntry, Challenge, ChallengePreference, ChannelMessage, Participant, Team
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
-from hackserver.settings import Settings
-from tests.dbstate import migrate, settled_outbox
-from tests.fakes import FakeClock
+from tests.dbstate import settled_outbox
+from tests.fakes import ORGANISER, FakeClock
 
-TOKEN = "organiser-token-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CATALOGUE = [  # id, title, max teams, languages
     ("C1", "Luftqualität messen", 1, ["de"]),
     ("C2", "Open data for cities", 2, ["en"]),
@@ -147,27 +140,22 @@ async def test_the_clock_gives_every_team_a_challenge_within_capacity_and_says_w
 
 
 @pytest.fixture
-def api(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=TOKEN
-    )
-    if not settings.is_sqlite:
-        asyncio.run(migrate(settings.database_url))
-    with TestClient(create_app(settings, clock=FakeClock(kickoff + timedelta(hours=2)))) as client:
-        runtime: Runtime = client.app_state["runtime"]
+def api(api: TestClient) -> TestClient:
+    """The organiser API with three teams that picked challenges from the catalogue."""
+    runtime: Runtime = api.app_state["runtime"]
 
-        async def setup() -> None:
-            await add_catalogue(runtime)
-            await team_with_picks(runtime, "anna", "C1 C4")
-            await team_with_picks(runtime, "ben", "C1 C4")
-            await team_with_picks(runtime, "dana", "C4")
+    async def setup() -> None:
+        await add_catalogue(runtime)
+        await team_with_picks(runtime, "anna", "C1 C4")
+        await team_with_picks(runtime, "ben", "C1 C4")
+        await team_with_picks(runtime, "dana", "C4")
 
-        client.portal.call(setup)  # type: ignore[union-attr]
-        yield client
+    api.portal.call(setup)  # type: ignore[union-attr]
+    return api
 
 
 def team_ids(client: TestClient) -> dict[str, int]:
-    return {t["name"]: t["id"] for t in client.get("/api/v1/teams", headers=AUTH).json()["teams"]}
+    return {t["name"]: t["id"] for t in client.get("/api/v1/teams", headers=ORGANISER).json()["teams"]}
 
 
 def test_the_challenge_api_needs_the_organiser_token(api: TestClient) -> None:
@@ -176,15 +164,21 @@ def test_the_challenge_api_needs_the_organiser_token(api: TestClient) -> None:
 
 
 def test_an_override_is_kept_and_a_rerun_moves_nobody_else(api: TestClient) -> None:
-    first = api.post("/api/v1/assignment", json={"seed": 1}, headers=AUTH)
+    first = api.post("/api/v1/assignment", json={"seed": 1}, headers=ORGANISER)
     assert first.status_code == 200 and first.json()["teams"] == 3, first.text
-    before = {t["name"]: t["challenge"]["id"] for t in api.get("/api/v1/teams", headers=AUTH).json()["teams"]}
+    before = {
+        t["name"]: t["challenge"]["id"] for t in api.get("/api/v1/teams", headers=ORGANISER).json()["teams"]
+    }
     ids = team_ids(api)
-    moved = api.put(f"/api/v1/teams/{ids['Team dana']}/challenge", json={"challenge": "C3"}, headers=AUTH)
+    moved = api.put(
+        f"/api/v1/teams/{ids['Team dana']}/challenge", json={"challenge": "C3"}, headers=ORGANISER
+    )
     assert moved.status_code == 200 and moved.json()["challenge"]["how"] == "override", moved.text
-    rerun = api.post("/api/v1/assignment", json={"seed": 2}, headers=AUTH)
+    rerun = api.post("/api/v1/assignment", json={"seed": 2}, headers=ORGANISER)
     assert rerun.status_code == 200 and rerun.json()["changed"] == 0, rerun.text
-    after = {t["name"]: t["challenge"]["id"] for t in api.get("/api/v1/teams", headers=AUTH).json()["teams"]}
+    after = {
+        t["name"]: t["challenge"]["id"] for t in api.get("/api/v1/teams", headers=ORGANISER).json()["teams"]
+    }
     assert after == before | {"Team dana": "C3"}
 
     async def actions() -> list[str]:
@@ -195,21 +189,21 @@ def test_an_override_is_kept_and_a_rerun_moves_nobody_else(api: TestClient) -> N
 
 
 def test_a_challenge_shows_its_teams_and_free_places(api: TestClient) -> None:
-    api.post("/api/v1/assignment", json={}, headers=AUTH)
-    listing = {c["id"]: c for c in api.get("/api/v1/challenges", headers=AUTH).json()["challenges"]}
+    api.post("/api/v1/assignment", json={}, headers=ORGANISER)
+    listing = {c["id"]: c for c in api.get("/api/v1/challenges", headers=ORGANISER).json()["challenges"]}
     assert (
         listing["C1"]["teams"] == 1 and listing["C1"]["free"] == 0 and listing["C1"]["first_choice_of"] == 2
     )
     assert listing["C3"]["free"] is None  # no limit
-    detail = api.get("/api/v1/challenges/C4", headers=AUTH).json()
+    detail = api.get("/api/v1/challenges/C4", headers=ORGANISER).json()
     assert sorted(t["name"] for t in detail["assigned_teams"]) == sorted(
         name for name in ("Team anna", "Team ben", "Team dana") if name != listing_owner_of_c1(api)
     )
-    assert api.get("/api/v1/challenges/NOPE", headers=AUTH).status_code == 404
+    assert api.get("/api/v1/challenges/NOPE", headers=ORGANISER).status_code == 404
 
 
 def listing_owner_of_c1(api: TestClient) -> str:
-    [team] = api.get("/api/v1/challenges/C1", headers=AUTH).json()["assigned_teams"]
+    [team] = api.get("/api/v1/challenges/C1", headers=ORGANISER).json()["assigned_teams"]
     return str(team["name"])
 
 
@@ -221,7 +215,7 @@ def test_a_bad_override_is_refused_clearly(
     api: TestClient, body: dict[str, object], status: int, says: str
 ) -> None:
     ids = team_ids(api)
-    reply = api.put(f"/api/v1/teams/{ids['Team anna']}/challenge", json=body, headers=AUTH)
+    reply = api.put(f"/api/v1/teams/{ids['Team anna']}/challenge", json=body, headers=ORGANISER)
     assert reply.status_code == status and says in reply.json()["error"], reply.text
 
 

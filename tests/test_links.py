@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from starlette.testclient import TestClient
 
 from hackserver import links
-from hackserver.app import create_app
-from hackserver.runtime import Runtime, bootstrap
-from hackserver.settings import Settings
-from tests.dbstate import migrate
-from tests.fakes import FakeClock
-
-TOKEN = "organiser-token-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from hackserver.runtime import Runtime
+from tests.fakes import ORGANISER, FakeClock
 
 
 async def granted(runtime: Runtime, scope: links.Scope, subject: int) -> str:
@@ -92,24 +83,12 @@ async def test_a_revoked_link_is_dead_and_a_new_grant_is_a_new_token(
     assert await opened(runtime, "submit", fresh) == 5
 
 
-def test_an_organiser_revokes_a_link_through_the_api(
-    database_url: str, event_file: Callable[..., Path], kickoff: datetime
-) -> None:
-    settings = Settings(
-        database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=TOKEN
-    )
-    if not settings.is_sqlite:
-        asyncio.run(migrate(settings.database_url))
-
-    async def in_runtime(use: Callable[[Runtime], Awaitable[Any]]) -> Any:
-        async with bootstrap(settings, clock=FakeClock(kickoff)) as runtime:
-            return await use(runtime)
-
-    with TestClient(create_app(settings, clock=FakeClock(kickoff))) as client:
-        token = asyncio.run(in_runtime(lambda runtime: granted(runtime, "book", 9)))
-        assert client.delete("/api/v1/links/book/9").status_code == 401
-        assert client.delete("/api/v1/links/nope/9", headers=AUTH).status_code == 422
-        reply = client.delete("/api/v1/links/book/9", headers=AUTH)
-        assert reply.status_code == 200, reply.text
-        assert reply.json() == {"scope": "book", "subject": 9, "revoked": 1}
-    assert asyncio.run(in_runtime(lambda runtime: refusal(runtime, "book", token))) == "link.revoked"
+def test_an_organiser_revokes_a_link_through_the_api(api: TestClient) -> None:
+    runtime: Runtime = api.app_state["runtime"]
+    token = api.portal.call(granted, runtime, "book", 9)  # type: ignore[union-attr]
+    assert api.delete("/api/v1/links/book/9").status_code == 401
+    assert api.delete("/api/v1/links/nope/9", headers=ORGANISER).status_code == 422
+    reply = api.delete("/api/v1/links/book/9", headers=ORGANISER)
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"scope": "book", "subject": 9, "revoked": 1}
+    assert api.portal.call(refusal, runtime, "book", token) == "link.revoked"  # type: ignore[union-attr]

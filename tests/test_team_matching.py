@@ -3,28 +3,19 @@ closes, organisers run it and move people by API, and every move is audit-logged
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bots.commands import Bot, Invocation, Reply
 from hackserver import teams as team_ops
-from hackserver.app import create_app
 from hackserver.clock import SprintClock
 from hackserver.models import AuditEntry, Channel, ChannelMessage, MatchRun, Membership, Participant, Team
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
-from hackserver.settings import Settings
-from tests.dbstate import migrate, settled_outbox
-from tests.fakes import FakeClock
+from tests.dbstate import settled_outbox
+from tests.fakes import ORGANISER, FakeClock
 
-TOKEN = "organiser-token-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PROFILES = {
     "anna": "skills python,ux langs de tz Europe/Berlin wants c1",
     "ben": "skills law langs de tz Europe/Berlin wants c1",
@@ -155,17 +146,6 @@ async def test_matching_fills_a_team_below_its_minimum_before_forming_new_ones(
     assert info.title == "Team “Lonely Owls”" and "solo" in info.text
 
 
-@pytest.fixture
-def api(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=TOKEN
-    )
-    if not settings.is_sqlite:
-        asyncio.run(migrate(settings.database_url))
-    with TestClient(create_app(settings, clock=FakeClock(kickoff + timedelta(hours=2)))) as client:
-        yield client
-
-
 def runtime_of(client: TestClient) -> Runtime:
     runtime: Runtime = client.app_state["runtime"]
     return runtime
@@ -183,7 +163,7 @@ def make_teams(client: TestClient) -> dict[str, int]:
         await ask(runtime, "dana", "team create Beta")
 
     client.portal.call(build)  # type: ignore[union-attr]
-    found = client.get("/api/v1/teams", headers=AUTH).json()["teams"]
+    found = client.get("/api/v1/teams", headers=ORGANISER).json()["teams"]
     return {team["name"]: team["id"] for team in found}
 
 
@@ -210,27 +190,27 @@ def test_the_team_api_needs_the_organiser_token(api: TestClient) -> None:
 def test_an_organiser_moves_a_person_and_it_is_audit_logged(api: TestClient) -> None:
     ids = make_teams(api)
     people = {
-        p["name"]: p["id"] for p in api.get("/api/v1/participants", headers=AUTH).json()["participants"]
+        p["name"]: p["id"] for p in api.get("/api/v1/participants", headers=ORGANISER).json()["participants"]
     }
     reply = api.post(
-        f"/api/v1/teams/{ids['Beta']}/members", json={"participant": people["ben"]}, headers=AUTH
+        f"/api/v1/teams/{ids['Beta']}/members", json={"participant": people["ben"]}, headers=ORGANISER
     )
     assert reply.status_code == 200, reply.text
     assert sorted(m["name"] for m in reply.json()["members"]) == ["ben", "dana"]
-    alpha = api.get(f"/api/v1/teams/{ids['Alpha']}", headers=AUTH).json()
+    alpha = api.get(f"/api/v1/teams/{ids['Alpha']}", headers=ORGANISER).json()
     assert alpha["size"] == 1
     assert ("team.move", "organiser:api") in audit(api)
 
 
 def test_an_organiser_merges_and_dissolves_teams(api: TestClient) -> None:
     ids = make_teams(api)
-    merged = api.post(f"/api/v1/teams/{ids['Beta']}/merge", json={"into": ids["Alpha"]}, headers=AUTH)
+    merged = api.post(f"/api/v1/teams/{ids['Beta']}/merge", json={"into": ids["Alpha"]}, headers=ORGANISER)
     assert merged.status_code == 200, merged.text
     assert merged.json()["size"] == 3
-    assert api.get(f"/api/v1/teams/{ids['Beta']}", headers=AUTH).status_code == 404
-    dissolved = api.delete(f"/api/v1/teams/{ids['Alpha']}", headers=AUTH)
+    assert api.get(f"/api/v1/teams/{ids['Beta']}", headers=ORGANISER).status_code == 404
+    dissolved = api.delete(f"/api/v1/teams/{ids['Alpha']}", headers=ORGANISER)
     assert dissolved.status_code == 200 and len(dissolved.json()["back_in_pool"]) == 3
-    pool = api.get("/api/v1/participants?pool=true", headers=AUTH).json()["participants"]
+    pool = api.get("/api/v1/participants?pool=true", headers=ORGANISER).json()["participants"]
     assert sorted(p["name"] for p in pool) == ["anna", "ben", "dana"]
     assert [a for a, _ in audit(api)] == ["team.merge", "team.dissolve"]
 
@@ -251,7 +231,7 @@ def test_bad_organiser_moves_are_refused_clearly_and_change_nothing(
     ids = make_teams(api)
     if isinstance(body, dict):
         body = {k: ids["Alpha"] if v == "{Alpha}" else v for k, v in body.items()}
-    reply = api.post(path.format(**ids), json=body, headers=AUTH)
+    reply = api.post(path.format(**ids), json=body, headers=ORGANISER)
     assert reply.status_code == status and says in reply.json()["error"], reply.text
     assert audit(api) == []
 
@@ -259,10 +239,10 @@ def test_bad_organiser_moves_are_refused_clearly_and_change_nothing(
 def test_matching_runs_by_api_and_reports_who_is_left_alone(api: TestClient) -> None:
     runtime = runtime_of(api)
     api.portal.call(pool_everyone, runtime)  # type: ignore[union-attr]
-    run = api.post("/api/v1/matching", json={"seed": 3}, headers=AUTH)
+    run = api.post("/api/v1/matching", json={"seed": 3}, headers=ORGANISER)
     assert run.status_code == 200, run.text
     body = run.json()
     assert body["seed"] == 3 and body["pool"] == 7 and body["quality"]["shared_language_share"] == 1.0
     assert [a["name"] for a in body["alone"]] == ["gio"]
-    assert api.get("/api/v1/matching", headers=AUTH).json()["id"] == body["id"]
+    assert api.get("/api/v1/matching", headers=ORGANISER).json()["id"] == body["id"]
     assert ("matching.run", "organiser:api") in audit(api)
