@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -20,7 +21,7 @@ from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
-from hackserver.web import api, api_challenges, api_links, api_teams, channels, health
+from hackserver.web import api, api_challenges, api_links, api_teams, channels, health, openapi
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +75,28 @@ def create_app(
             *api_teams.routes(),
             *api_challenges.routes(),
             *api_links.routes(),
+            *openapi.routes(),
             *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
-        exception_handlers={500: internal_error},
+        exception_handlers={HTTPException: http_error, 500: internal_error},
         lifespan=lifespan,
     )
 
 
+MACHINE_PATHS = ("/api/", "/slack/", "/discord/")  # whoever calls these reads JSON
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path, wrong method), as JSON where a program is asking."""
+    assert isinstance(exc, HTTPException)
+    if not request.url.path.startswith(MACHINE_PATHS):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
 async def internal_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    if request.url.path.startswith(("/api/", "/slack/", "/discord/")):
+    if request.url.path.startswith(MACHINE_PATHS):
         return JSONResponse({"error": "internal error; it has been logged"}, status_code=500)
     return PlainTextResponse("Something went wrong on our side; it has been logged.", status_code=500)

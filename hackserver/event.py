@@ -102,7 +102,10 @@ def parse_duration(text: str) -> timedelta:
     if not text.strip() or not match or not any(match.groups()):
         raise ValueError(f"{text!r} is not a duration like 10m, 1h, 1h30m or 2d")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text[:40]!r} is longer than any calendar can hold") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -408,6 +408,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Eine Verschiebung um 0 ändert nichts; gib eine Dauer wie +30m oder -10m an",
         "en": "a shift of 0 changes nothing; give a duration like +30m or -10m",
     },
+    "phase.shift_too_large": {
+        "de": "Höchstens {limit} Tage auf einmal; gib eine Dauer wie +30m oder +1d an",
+        "en": "at most {limit} days at a time; give a duration like +30m or +1d",
+    },
     "phase.begun": {
         "de": "Die Phase {name} hat schon begonnen; nur kommende Phasen lassen sich verschieben",
         "en": "phase {name} has already begun; only phases still to come can be shifted",

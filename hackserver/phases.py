@@ -28,6 +28,9 @@ def next_phase(phases: dict[str, datetime], now: datetime) -> tuple[str, datetim
     return coming[0] if coming else None
 
 
+MAX_SHIFT = timedelta(days=30)  # more than that is a typo, not a plan
+
+
 async def shift_phase(
     runtime: Runtime, tx: Transaction, name: str, delta: timedelta, *, actor: str, later_too: bool = False
 ) -> dict[str, datetime]:
@@ -37,6 +40,8 @@ async def shift_phase(
         raise NotFound("phase.unknown", name=name[:40], phases=", ".join(PHASES))
     if not delta:
         raise Conflict("phase.zero_shift")
+    if abs(delta) > MAX_SHIFT:
+        raise Conflict("phase.shift_too_large", limit=MAX_SHIFT.days)
     rows = {
         p.name: p
         for p in await tx.session.scalars(

@@ -75,3 +75,24 @@ def test_without_a_configured_token_the_api_is_off(
         reply = api.get("/api/v1/phases", headers=ORGANISER)
     assert reply.status_code == 403
     assert "HACKSERVER_ORGANISER_TOKEN" in reply.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/api/v1/participants?offset=99999999999999999999", None, 422),
+        ("GET", "/api/v1/teams/99999999999999999999", None, 404),
+        ("POST", "/api/v1/teams/1/merge", {"into": 2**70}, 422),
+        ("POST", "/api/v1/phases/end/shift", {"by": "99999999999999999d"}, 422),
+        ("POST", "/api/v1/phases/end/shift", {"by": "+400d"}, 409),
+        ("GET", "/api/v1/no-such-thing", None, 404),
+    ],
+)
+def test_numbers_too_large_and_unknown_paths_get_a_json_refusal(
+    api: TestClient, method: str, path: str, body: object, status: int
+) -> None:
+    before = api.get("/api/v1/phases", headers=ORGANISER).json()["phases"]
+    reply = api.request(method, path, json=body, headers=ORGANISER)
+    assert reply.status_code == status
+    assert reply.json()["error"]
+    assert api.get("/api/v1/phases", headers=ORGANISER).json()["phases"] == before

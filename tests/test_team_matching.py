@@ -222,7 +222,7 @@ def test_an_organiser_merges_and_dissolves_teams(api: TestClient) -> None:
         ("/api/v1/teams/{Alpha}/members", {"participant": "x"}, 422, "'participant' must be a whole number"),
         ("/api/v1/teams/{Alpha}/merge", {"into": "{Alpha}"}, 409, "cannot be merged into itself"),
         ("/api/v1/teams/{Alpha}/merge", [1], 422, "not a JSON object"),
-        ("/api/v1/matching", {"seed": 2**40}, 409, "a whole number from 0 to 2147483647"),
+        ("/api/v1/matching", {"seed": 2**40}, 422, "a whole number from 0 to 2147483647"),
     ],
 )
 def test_bad_organiser_moves_are_refused_clearly_and_change_nothing(

@@ -6,6 +6,7 @@ import json
 import secrets
 from typing import Any
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -16,6 +17,23 @@ from hackserver.phases import current_phase, next_phase, shift_phase
 from hackserver.runtime import Runtime
 
 STATUS = {NotFound: 404, Conflict: 409, TooLate: 409}
+MAX_ID = 2**31 - 1  # ids are database integers; a larger one names nothing
+
+
+class IdConvertor(Convertor[int]):
+    """`{team_id:id}` in a path: an id of at most nine digits, so that a larger number is answered
+    "not found" instead of overflowing the database's integer."""
+
+    regex = "[0-9]{1,9}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())  # before any route of the API is built
 
 
 def error(message: str, status: int) -> JSONResponse:

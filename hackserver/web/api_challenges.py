@@ -103,5 +103,5 @@ def routes() -> list[Route]:
         Route("/api/v1/challenges", list_challenges),
         Route("/api/v1/challenges/{challenge_id}", one_challenge),
         Route("/api/v1/assignment", organiser_change(run_assignment), methods=["POST"]),
-        Route("/api/v1/teams/{team_id:int}/challenge", organiser_change(set_challenge), methods=["PUT"]),
+        Route("/api/v1/teams/{team_id:id}/challenge", organiser_change(set_challenge), methods=["PUT"]),
     ]

@@ -22,4 +22,4 @@ async def revoke(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor:
 
 
 def routes() -> list[Route]:
-    return [Route("/api/v1/links/{scope}/{subject:int}", organiser_change(revoke), methods=["DELETE"])]
+    return [Route("/api/v1/links/{scope}/{subject:id}", organiser_change(revoke), methods=["DELETE"])]

@@ -16,7 +16,7 @@ from hackserver import team_matching, teams
 from hackserver.errors import DomainError
 from hackserver.models import Challenge, MatchRun, Membership, Participant, Team
 from hackserver.runtime import Runtime, Transaction
-from hackserver.web.api import STATUS, error, organiser
+from hackserver.web.api import MAX_ID, STATUS, error, organiser
 
 MAX_PAGE = 500
 
@@ -77,10 +77,12 @@ async def list_participants(request: Request) -> JSONResponse:
     try:
         offset = int(request.query_params.get("offset", "0"))
         limit = int(request.query_params.get("limit", "100"))
-        if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        if not 0 <= offset <= MAX_ID or not 1 <= limit <= MAX_PAGE:
             raise ValueError
     except ValueError:
-        return error(f"offset must be a whole number ≥ 0 and limit one from 1 to {MAX_PAGE}", 422)
+        return error(
+            f"offset must be a whole number from 0 to {MAX_ID} and limit one from 1 to {MAX_PAGE}", 422
+        )
     query = (
         select(Participant, Membership.team_id)
         .outerjoin(Membership)
@@ -147,8 +149,8 @@ class BadField(Exception):
 
 def whole_number(body: dict[str, Any], key: str) -> int:
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadField(f"field {key!r} must be a whole number (an id)")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise BadField(f"field {key!r} must be a whole number from 0 to {MAX_ID} (an id)")
     return value
 
 
@@ -208,10 +210,10 @@ def run_json(run: MatchRun) -> dict[str, Any]:
 def routes() -> list[Route]:
     return [
         Route("/api/v1/teams", list_teams),
-        Route("/api/v1/teams/{team_id:int}", one_team),
-        Route("/api/v1/teams/{team_id:int}", organiser_change(dissolve), methods=["DELETE"]),
-        Route("/api/v1/teams/{team_id:int}/members", organiser_change(move), methods=["POST"]),
-        Route("/api/v1/teams/{team_id:int}/merge", organiser_change(merge), methods=["POST"]),
+        Route("/api/v1/teams/{team_id:id}", one_team),
+        Route("/api/v1/teams/{team_id:id}", organiser_change(dissolve), methods=["DELETE"]),
+        Route("/api/v1/teams/{team_id:id}/members", organiser_change(move), methods=["POST"]),
+        Route("/api/v1/teams/{team_id:id}/merge", organiser_change(merge), methods=["POST"]),
         Route("/api/v1/participants", list_participants),
         Route("/api/v1/matching", last_matching),
         Route("/api/v1/matching", organiser_change(run_matching), methods=["POST"]),

@@ -1,0 +1,125 @@
+"""`GET /openapi.json`: the JSON API described as an OpenAPI 3.1 document.
+
+Each operation is one row of OPERATIONS; a test checks that every `/api/v1` route the app serves is
+described here and that nothing described is missing from the app, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hackserver.web.api import MAX_ID
+
+Schema = dict[str, Any]
+
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+DURATION = {"type": "string", "pattern": r"^[+-]?\d+[smhd]", "examples": ["+30m", "-1h"]}
+SEED = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+
+
+def body(properties: Schema, required: tuple[str, ...] = ()) -> Schema:
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+PHASE = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+TEAM = {"name": "team_id", "in": "path", "required": True, "schema": ID}
+CHALLENGE = {"name": "challenge_id", "in": "path", "required": True, "schema": {"type": "string"}}
+LINK = [
+    {
+        "name": "scope",
+        "in": "path",
+        "required": True,
+        "schema": {"enum": ["expert", "book", "submit", "jury"]},
+    },
+    {"name": "subject", "in": "path", "required": True, "schema": ID},
+]
+PAGE = [
+    {"name": "pool", "in": "query", "schema": {"enum": ["true", "false"]}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+]
+
+# (method, path, summary, parameters, request body or None)
+OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
+    ("get", "/api/v1/phases", "The phases' instants, the current phase and the next", [], None),
+    (
+        "post", "/api/v1/phases/{name}/shift", "Move a phase that has not begun (audit-logged)", [PHASE],
+        body({"by": DURATION, "later_too": {"type": "boolean"}}, ("by",)),
+    ),
+    ("get", "/api/v1/teams", "Every team with its members and challenge", [], None),
+    ("get", "/api/v1/teams/{team_id}", "One team", [TEAM], None),
+    ("delete", "/api/v1/teams/{team_id}", "Dissolve a team; its members go back to the pool", [TEAM], body({})),
+    (
+        "post", "/api/v1/teams/{team_id}/members", "Move a participant into this team", [TEAM],
+        body({"participant": ID}, ("participant",)),
+    ),
+    (
+        "post", "/api/v1/teams/{team_id}/merge", "Merge this team into another", [TEAM],
+        body({"into": ID}, ("into",)),
+    ),
+    (
+        "put", "/api/v1/teams/{team_id}/challenge", "Set one team's challenge; later assignments keep it",
+        [TEAM], body({"challenge": {"type": "string", "examples": ["C12"]}}, ("challenge",)),
+    ),
+    ("get", "/api/v1/participants", "Participants, a page at a time", PAGE, None),
+    ("get", "/api/v1/matching", "The last matching run and who was left alone", [], None),
+    ("post", "/api/v1/matching", "Match the pool now", [], body({"seed": SEED})),
+    ("get", "/api/v1/challenges", "The challenges with their free places", [], None),
+    ("get", "/api/v1/challenges/{challenge_id}", "One challenge with the teams on it", [CHALLENGE], None),
+    ("post", "/api/v1/assignment", "Give every team a challenge now", [], body({"seed": SEED})),
+    ("delete", "/api/v1/links/{scope}/{subject}", "Revoke a private link", LINK, body({})),
+]  # fmt: skip
+
+ERROR = {
+    "description": "refused: the reason is in `error`",
+    "content": {
+        "application/json": {
+            "schema": body({"error": {"type": "string"}}, ("error",)),
+        }
+    },
+}
+
+
+def document() -> Schema:
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, summary, parameters, request in OPERATIONS:
+        operation: Schema = {
+            "summary": summary,
+            "operationId": f"{method}_{path.removeprefix('/api/v1/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "security": [{"organiser": []}],
+            "responses": {
+                "200": {
+                    "description": "done",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **{status: ERROR for status in ("401", "403", "404", "409", "422")},
+            },
+        }
+        if parameters:
+            operation["parameters"] = parameters
+        if request is not None:
+            operation["requestBody"] = {"content": {"application/json": {"schema": request}}}
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "hackserver organiser API",
+            "version": version("hackserver"),
+            "description": "Every endpoint needs the organiser token: `Authorization: Bearer <token>`.",
+        },
+        "components": {"securitySchemes": {"organiser": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    }
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(document())
+
+
+def routes() -> list[Route]:
+    return [Route("/openapi.json", openapi, include_in_schema=False)]
