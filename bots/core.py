@@ -129,6 +129,10 @@ class Bot:
     async def handle(self, invocation: Invocation) -> Reply | None:
         """The reply to one command; None when this request was already handled (a retry)."""
         language = self.language(None, invocation.locale)
+        identity, limit = invocation.identity, self.runtime.command_limit
+        account = f"{identity.platform}:{identity.workspace}:{identity.user_id}"
+        if not invocation.retry and not await limit.allow(account):
+            return Reply(say(language, "slow_down", limit=limit.limit, seconds=int(limit.window)), ok=False)
         try:
             for attempt in range(3):
                 try:

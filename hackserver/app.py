@@ -11,6 +11,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -21,7 +22,8 @@ from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
-from hackserver.web import api, api_challenges, api_links, api_teams, channels, health, openapi
+from hackserver.web import MACHINE_PATHS, api, api_challenges, api_links, api_teams, channels, health, openapi
+from hackserver.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +81,10 @@ def create_app(
             *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
+        middleware=[Middleware(BodyLimit)],
         exception_handlers={HTTPException: http_error, 500: internal_error},
         lifespan=lifespan,
     )
-
-
-MACHINE_PATHS = ("/api/", "/slack/", "/discord/")  # whoever calls these reads JSON
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -98,8 +98,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = create_app(settings, demo=args.demo, speed=args.speed, on_ready=ready)
     # uvicorn re-raises SIGTERM after its graceful shutdown; a stop that was asked for exits with 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on", proxy_headers=True)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=True,
+        ws_max_size=WS_MAX_MESSAGE,
+    )
     return 0
+
+
+WS_MAX_MESSAGE = 64 * 1024  # a chat line or a dashboard frame is far smaller; the default is 16 MiB
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

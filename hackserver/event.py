@@ -70,6 +70,10 @@ class Event:
     announcements: tuple[Announcement, ...] = field(default=())
     organisers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform -> user ids
     team_match_size: int = 5  # the size matching aims for, within the limits
+    command_limit: tuple[int, timedelta] = (
+        10,
+        timedelta(seconds=10),
+    )  # commands a person may send per window
 
     @property
     def default_language(self) -> str:
@@ -156,7 +160,9 @@ class _Parser:
         return value.strip()
 
     def event(self, raw: dict[str, Any]) -> Event | None:
-        raw = self.table(raw, "", {"event", "phases", "teams", "channels", "announcements", "organisers"})
+        raw = self.table(
+            raw, "", {"event", "phases", "teams", "channels", "announcements", "organisers", "limits"}
+        )
         head = self.table(raw.get("event", {}), "event", {"slug", "name", "timezone", "languages"})
         slug = self.text(head, "slug", "event", 63)
         if slug and not _SLUG.match(slug):
@@ -169,6 +175,7 @@ class _Parser:
         channels = self.channels(raw.get("channels", {}))
         announcements = self.announcements(raw.get("announcements", []), phases, languages, channels)
         organisers = self.organisers(raw.get("organisers", {}))
+        command_limit = self.limits(raw.get("limits", {}))
         if self.problems or zone is None:
             return None
         return Event(
@@ -183,6 +190,7 @@ class _Parser:
             announcements,
             organisers,
             team_match,
+            command_limit,
         )
 
     def timezone(self, value: Any) -> ZoneInfo | None:
@@ -251,6 +259,21 @@ class _Parser:
         elif not sizes[0] <= sizes[2] <= sizes[1]:
             self.fail("teams.match_size", f"must lie between teams.min_size and teams.max_size ({sizes[1]})")
         return sizes[0], sizes[1], sizes[2]
+
+    def limits(self, raw: Any) -> tuple[int, timedelta]:
+        raw = self.table(raw, "limits", {"commands", "per"})
+        commands, per = raw.get("commands", 10), raw.get("per", "10s")
+        if not isinstance(commands, int) or isinstance(commands, bool) or not 1 <= commands <= 100_000:
+            self.fail("limits.commands", "expected a whole number from 1 to 100000")
+            commands = 10
+        try:
+            window = parse_duration(str(per))
+        except ValueError as error:
+            self.fail("limits.per", str(error))
+            window = timedelta(seconds=10)
+        if not timedelta(seconds=1) <= window <= timedelta(hours=1):
+            self.fail("limits.per", "expected a duration from 1s to 1h")
+        return commands, window
 
     def channels(self, raw: Any) -> dict[str, dict[str, str]]:
         raw = self.table(raw, "channels", set(PLATFORMS))

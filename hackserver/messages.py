@@ -170,6 +170,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Das Team „{team}“ ist voll ({max} Personen). Offene Teams: `/hack teams open`",
         "en": "Team “{team}” is full ({max} people). Teams with free places: `/hack teams open`",
     },
+    "slow_down": {
+        "de": "Langsamer, bitte: höchstens {limit} Befehle in {seconds} Sekunden. Versuch es gleich noch einmal.",
+        "en": "Slow down, please: at most {limit} commands in {seconds} seconds. Try again in a moment.",
+    },
     "link.bad": {
         "de": "Dieser Link ist ungültig. Hol dir einen neuen beim Bot oder beim Orga-Team",
         "en": "This link is not valid. Ask the bot or the organisers for a new one",

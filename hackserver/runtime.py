@@ -27,6 +27,7 @@ from hackserver.event import Event, load_event
 from hackserver.handled import HandledKeys, MemoryKeys, RedisKeys
 from hackserver.models import EventRow, OutboxMessage, Phase, ServerSecret
 from hackserver.preferences import CachedCatalogue
+from hackserver.ratelimit import CommandLimit, MemoryLimit, RedisLimit
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock, EventClock
 
@@ -68,6 +69,7 @@ class Runtime:
     write_lock: asyncio.Lock | None = None
     handled: HandledKeys = field(default_factory=MemoryKeys)  # request keys of read-only commands
     catalogue: CachedCatalogue = field(default_factory=CachedCatalogue)  # the challenges, to search
+    command_limit: CommandLimit = field(default_factory=MemoryLimit)  # commands per person and window
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -146,8 +148,12 @@ async def bootstrap(
         from bots import platforms  # the adapters import the runtime: wire them in once it exists
 
         runtime.write_lock = asyncio.Lock() if settings.is_sqlite else None
+        command_limit = event.command_limit[0], event.command_limit[1].total_seconds()
         if redis is not None:
             runtime.handled = RedisKeys(redis, f"hackserver:{event.slug}:handled:")
+            runtime.command_limit = RedisLimit(redis, f"hackserver:{event.slug}:commands:", *command_limit)
+        else:
+            runtime.command_limit = MemoryLimit(*command_limit)
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}
         runtime.senders = platforms.senders(runtime)
         await bus.start()

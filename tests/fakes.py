@@ -78,6 +78,8 @@ def event_toml(
         "[teams]",
         "min_size = 2",
         "max_size = 4",
+        "[limits]",  # tests talk faster than people; tests of the limit set their own
+        "commands = 10000",
     ]
     for ident, at, too_late in announcements:
         lines += ["[[announcements]]", f'id = "{ident}"', f'at = "{at}"']
