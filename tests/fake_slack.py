@@ -5,7 +5,7 @@ auth.test, apps.connections.open, conversations.create/list/invite) and fake `re
 records every post with its channel and ts, paces each channel as Slack does (about one post a
 second, short bursts) by answering 429 itself when a channel is posted to faster (counted in
 `throttled`), and can be told to answer 429 with Retry-After or 500 for the next calls, or to refuse
-a channel for good. Channels it made (or was given with `add_channel`) have ids "C" + a counter and
+a channel for good, or to take `delay` seconds over every call. Channels it made (or was given with `add_channel`) have ids "C" + a counter and
 their members; conversations.list pages them `page_size` at a time with a cursor, as Slack does.
 `FakeSocketMode` is Slack's end of a Socket Mode websocket: it says hello, sends envelopes and
 collects the acknowledgements.
@@ -115,6 +115,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)  # conversations.* calls, in order
     page_size: int = 2  # channels a conversations.list page at most (Slack: `limit`, up to 1000)
     lose_creates: int = 0  # channels made, then answered 500 as if the answer were lost
+    delay: float = 0.0  # seconds every Web API call takes: a Slack having a bad day
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     def __post_init__(self) -> None:
@@ -158,6 +159,7 @@ class FakeSlack:
 
     async def api(self, request: Request) -> Response:
         method = request.path_params["method"]
+        await asyncio.sleep(self.delay)
         auth = request.headers.get("authorization", "")
         if method == "apps.connections.open":
             if not auth.startswith("Bearer xapp-"):

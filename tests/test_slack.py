@@ -371,6 +371,27 @@ async def test_a_slow_command_is_acknowledged_at_once_and_answered_through_respo
 # -- Socket Mode ------------------------------------------------------------------------------
 
 
+async def test_a_slack_taking_5_seconds_a_call_does_not_slow_acknowledgements(
+    client: httpx.AsyncClient, server: uvicorn.Server, fake_slack: FakeSlack
+) -> None:
+    fake_slack.delay = 5.0  # every channel made and every message posted takes 5 s
+
+    async def timed(text: str, user: str) -> tuple[float, httpx.Response]:
+        started = time.perf_counter()
+        reply = await post_command(client, command_body(text, user=user, trigger=f"trigger-{user}"))
+        return time.perf_counter() - started, reply
+
+    created = await asyncio.gather(*(timed(f"team create Drill {n}", f"UD{n}") for n in range(10)))
+    asked = await asyncio.gather(*(timed("status", f"UD{n}") for n in range(10)))
+    for seconds, reply in created + asked:
+        assert reply.status_code == 200 and seconds < ACK_LIMIT, (seconds, reply.text)
+    assert all("Drill" in reply.json()["text"] for _, reply in created)
+    rows = await settled_outbox(runtime_of(server), within=90)
+    slack_rows = [row for row in rows if row.platform == "slack"]
+    assert len(slack_rows) == 10 and all(row.status == "delivered" for row in slack_rows)
+    assert len(fake_slack.called("conversations.create")) == 10  # each team's channel, once
+
+
 async def test_socket_mode_answers_a_slash_command_in_its_acknowledgement(
     sqlite_url: str, event_file: Callable[..., Path], kickoff: datetime, fake_slack: FakeSlack
 ) -> None:
