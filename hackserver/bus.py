@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 SUBSCRIBER_BACKLOG = 1000
@@ -103,7 +104,10 @@ class RedisBus(LocalBus):
     async def publish(self, events: list[DomainEvent]) -> None:
         self.fan_out(events)
         message = json.dumps({"origin": self.origin, "events": [e.to_json() for e in events]})
-        await self.redis.publish(self.channel, message)
+        try:
+            await self.redis.publish(self.channel, message)
+        except RedisError:  # this process's viewers have them; others catch up when they reconnect
+            log.warning("Redis unreachable: %d events reached this process's viewers only", len(events))
 
     async def listen(self) -> None:
         while True:

@@ -9,11 +9,13 @@ are kept for ten.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 TTL = 600.0
 MAX_KEYS = 200_000
@@ -54,7 +56,11 @@ class RedisKeys:
         self.redis, self.prefix, self.ttl = redis, prefix, int(ttl)
 
     async def claim(self, key: str) -> bool:
-        return bool(await self.redis.set(self.prefix + key, b"1", nx=True, ex=self.ttl))
+        try:
+            return bool(await self.redis.set(self.prefix + key, b"1", nx=True, ex=self.ttl))
+        except RedisError:  # a command that changes nothing may run twice; it must not fail
+            return True
 
     async def release(self, key: str) -> None:
-        await self.redis.delete(self.prefix + key)
+        with contextlib.suppress(RedisError):
+            await self.redis.delete(self.prefix + key)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis import Redis as SyncRedis
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 from sqlalchemy import and_, or_, select
@@ -35,6 +36,7 @@ MAX_BACKOFF = 300.0
 LEASE = timedelta(minutes=2)  # a send not marked by then is presumed lost with its process
 QUEUE_NAME = "hackserver"
 RETRY_TICK = 0.05  # seconds
+HANDOVER_RETRY = 2.0  # seconds between tries to hand rows to RQ again while Redis is away
 
 
 class DeliveryFailed(Exception):
@@ -307,20 +309,49 @@ class EmbeddedJobs:
 
 
 class RQJobs:
-    """Hands deliveries to RQ workers (`hackserver worker`) through Redis."""
+    """Hands deliveries to RQ workers (`hackserver worker`) through Redis. While Redis is away the
+    rows wait in the outbox and this process tries to hand them over again every few seconds, so
+    they go out soon after it is back (the clock's sweep is the backstop for a process that dies)."""
 
     def __init__(self, redis_url: str) -> None:
         self.redis = SyncRedis.from_url(redis_url)
         self.rq = Queue(QUEUE_NAME, connection=self.redis)
+        self.stranded: dict[int, int] = {}  # row -> attempt, for rows Redis could not take
+        self.retrying: asyncio.Task[None] | None = None
 
     async def start(self, runtime: Runtime) -> None:
-        pass
+        self.retrying = asyncio.create_task(self.hand_over_stranded(), name="outbox-handover")
 
     async def stop(self) -> None:
+        if self.retrying is not None:
+            self.retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.retrying
         self.redis.close()
 
     async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
-        await run_in_threadpool(self._enqueue, message_ids, delay, attempt)
+        try:
+            await run_in_threadpool(self._enqueue, message_ids, delay, attempt)
+        except RedisError as error:
+            if not self.stranded:
+                log.warning("Redis unreachable (%s): outbox rows wait until it is back", error)
+            self.stranded.update(dict.fromkeys(message_ids, attempt))
+
+    async def hand_over_stranded(self) -> None:
+        while True:
+            await asyncio.sleep(HANDOVER_RETRY)
+            if not self.stranded:
+                continue
+            waiting = dict(self.stranded)
+            try:
+                for attempt in set(waiting.values()):
+                    ids = [row for row, a in waiting.items() if a == attempt]
+                    await run_in_threadpool(self._enqueue, ids, 0, attempt)
+                    for row in ids:
+                        self.stranded.pop(row, None)
+            except RedisError:
+                continue
+            log.warning("Redis is back: %d outbox rows handed over", len(waiting))
 
     def _enqueue(self, message_ids: list[int], delay: float, attempt: int) -> None:
         from hackserver.worker import deliver_message
