@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from hackserver.db import unreachable
 from hackserver.errors import DomainError
 from hackserver.messages import say
 from hackserver.models import HandledRequest, Participant
@@ -142,7 +143,10 @@ class Bot:
                         raise
         except AlreadyHandled:
             return None
-        except Exception:
+        except Exception as error:
+            if unreachable(error):  # nothing was changed: say so, not "something went wrong"
+                log.warning("command %r: database unreachable: %s", invocation.text[:100], error)
+                return Reply(say(language, "database_down"), ok=False)
             log.exception("command %r failed", invocation.text[:100])
             return Reply(say(language, "failed"), ok=False)
         raise AssertionError("unreachable")

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from bots import platforms, slack
 from hackserver.clock import SprintClock
+from hackserver.db import unreachable
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
@@ -82,7 +84,12 @@ def create_app(
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
         middleware=[Middleware(BodyLimit)],
-        exception_handlers={HTTPException: http_error, 500: internal_error},
+        exception_handlers={
+            HTTPException: http_error,
+            DBAPIError: database_error,
+            OSError: database_error,
+            500: internal_error,
+        },
         lifespan=lifespan,
     )
 
@@ -93,6 +100,19 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if not request.url.path.startswith(MACHINE_PATHS):
         return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """The database (or the network to it) is down: say so and let the client try again; nothing
+    was changed, since every change is one transaction. Any other database error is a bug."""
+    if not unreachable(exc):
+        return await internal_error(request, exc)
+    log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+    text = "the database is not reachable right now; nothing was changed, please try again in a minute"
+    headers = {"Retry-After": "30"}
+    if request.url.path.startswith(MACHINE_PATHS):
+        return JSONResponse({"error": text}, status_code=503, headers=headers)
+    return PlainTextResponse(text[0].upper() + text[1:] + ".", status_code=503, headers=headers)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

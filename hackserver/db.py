@@ -9,12 +9,24 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 WRITER = "hackserver_writer"  # execution option: this transaction will write
+
+
+CONNECT_TIMEOUT = 5.0  # seconds
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether an error means the database could not be reached, rather than that it refused a
+    statement (a missing table is a bug, not an outage)."""
+    if isinstance(error, OSError):
+        return True
+    return isinstance(error, DBAPIError) and (error.connection_invalidated or isinstance(error.orig, OSError))
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
@@ -45,6 +57,8 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
     options.setdefault("pool_pre_ping", True)
+    # A database that does not answer is refused after seconds, not after asyncpg's minute.
+    options.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
     return create_async_engine(url, **options)
 
 

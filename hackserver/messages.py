@@ -170,6 +170,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Das Team „{team}“ ist voll ({max} Personen). Offene Teams: `/hack teams open`",
         "en": "Team “{team}” is full ({max} people). Teams with free places: `/hack teams open`",
     },
+    "database_down": {
+        "de": "Der Server erreicht gerade seine Datenbank nicht; es hat sich nichts geändert. Versuch es in einer Minute noch einmal.",
+        "en": "The server cannot reach its database right now; nothing was changed. Please try again in a minute.",
+    },
     "slow_down": {
         "de": "Langsamer, bitte: höchstens {limit} Befehle in {seconds} Sekunden. Versuch es gleich noch einmal.",
         "en": "Slow down, please: at most {limit} commands in {seconds} seconds. Try again in a moment.",

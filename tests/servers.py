@@ -77,7 +77,8 @@ class TcpProxy:
         self.port = 0
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self.accept, "127.0.0.1", 0)
+        """Listens (again, after a cut: on the same port, as a restarted server would)."""
+        self.server = await asyncio.start_server(self.accept, "127.0.0.1", self.port)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
