@@ -7,6 +7,7 @@
   let samples = [];
   let next = null; // {phase, at (ms), speed, offset (server event time - local time, ms)}
   const FEED_SHOWN = 50;
+  const SAMPLE_EVERY = 10; // seconds, as the server samples
   const SVG = "http://www.w3.org/2000/svg";
 
   function element(tag, text, className) {
@@ -49,6 +50,7 @@
       offset: Date.parse(s.now) - Date.now(),
       base: Date.now(),
     };
+    countdown();
     for (const [key, value] of Object.entries(s.counts)) {
       const node = document.querySelector(`[data-count="${key}"]`);
       if (node && node.textContent !== String(value)) node.textContent = String(value);
@@ -98,11 +100,13 @@
   }
 
   function addSamples(points) {
+    // As the server keeps them: a point every SAMPLE_EVERY seconds, the newest one moving until then.
     for (const point of points) {
       const same = samples.findIndex((p) => p[0] === point[0]);
       if (same >= 0) samples[same] = point;
-      else if (!samples.length || point[0] > samples[samples.length - 1][0]) samples.push(point);
-      else if (samples.length && point[0] - samples[samples.length - 1][0] < 10) samples[samples.length - 1] = point;
+      else if (samples.length && point[0] < samples[samples.length - 1][0]) continue;
+      else if (samples.length > 1 && point[0] - samples[samples.length - 2][0] < SAMPLE_EVERY) samples[samples.length - 1] = point;
+      else samples.push(point);
     }
     samples = samples.slice(-360);
     draw();
@@ -114,7 +118,7 @@
     svg.replaceChildren(title);
     if (samples.length < 1) return;
     const width = 400, height = 160, pad = 4;
-    const t0 = samples[0][0], t1 = Math.max(samples[samples.length - 1][0], t0 + 1);
+    const t0 = samples[0][0], last = samples[samples.length - 1][0], t1 = last > t0 ? last : t0 + 1;
     const top = Math.max(1, ...samples.flatMap((p) => p.slice(1, 5)));
     for (let k = 0; k < 4; k++) {
       const line = document.createElementNS(SVG, "polyline");
