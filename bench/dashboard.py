@@ -19,6 +19,7 @@ import bisect
 import contextlib
 import multiprocessing
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ import httpx
 from websockets.asyncio.client import connect
 
 from bench.common import (
+    BIN,
     HACKSERVER,
     Processes,
     Report,
@@ -44,6 +46,7 @@ from bench.common import (
     raise_fd_limit,
     wait_until_serving,
 )
+from bench.http_baseline import summarise
 from tests.fakes import event_toml
 from tests.test_slack import command_body, signed
 
@@ -56,11 +59,25 @@ WORKING = "Bin dran"  # the example event speaks German first: the ack of a comm
 SETTLE = 3.0  # seconds after the last command for the last snapshots to arrive
 
 
+PROFILED: dict[str, str | tuple[str, ...]] = {
+    "hackserver": "hackserver/",
+    "bots": "bots/",
+    "websockets": "websockets/",
+    "uvicorn + httptools": ("uvicorn/", "httptools/"),
+    "starlette": "starlette/",
+    "sqlalchemy": "sqlalchemy/",
+    "aiosqlite + sqlite3": ("aiosqlite/", "sqlite3/"),
+    "json": "json/",
+    "asyncio": "asyncio/",
+}
+
+
 @dataclass(frozen=True)
 class Plan:
     viewers: tuple[int, ...]
     rate: int
     seconds: float
+    writes: float = 1.0  # the share of commands that change something (team create); the rest: status
 
 
 FULL = Plan(viewers=(1, 1000), rate=200, seconds=20)
@@ -136,8 +153,10 @@ async def commands(base: str, plan: Plan, offset: int) -> tuple[list[float], lis
 
         async def one(i: int, due: float) -> None:
             nonlocal failed, deferred
-            user = f"B{offset + i}"
-            body = command_body(f"team create Bench {offset + i}", user=user, trigger=f"bench.{offset + i}")
+            writes = int(i * plan.writes) != int((i + 1) * plan.writes)  # spread evenly over the run
+            text = f"team create Bench {offset + i}" if writes else "status"
+            user = f"B{offset + i}" if writes else f"S{i % 500}"
+            body = command_body(text, user=user, trigger=f"bench.{offset + i}")
             headers = {**signed(body, secret=SECRET), "Content-Type": "application/x-www-form-urlencoded"}
             try:
                 response = await client.post("/slack/commands", content=body, headers=headers)
@@ -151,12 +170,13 @@ async def commands(base: str, plan: Plan, offset: int) -> tuple[list[float], lis
                 # the ack by design, so it is counted apart and not measured.
                 deferred += 1
                 return
-            if response.status_code != 200 or "Bench" not in response.text:
+            if response.status_code != 200 or (writes and "Bench" not in response.text):
                 failed += 1
                 reasons[f"HTTP {response.status_code} {response.text[:80]}"] += 1
                 return
-            acks.append(acked)
             latencies.append(acked - due)
+            if writes:  # only a change has an update to wait for
+                acks.append(acked)
 
         start = time.time() + 0.2
         tasks = []
@@ -229,7 +249,9 @@ async def login(base: str) -> str:
         return client.cookies[COOKIE]
 
 
-def run_stage(base: str, pid: int, plan: Plan, count: int, offset: int, group: Processes) -> Stage:
+def run_stage(
+    base: str, pid: int, plan: Plan, count: int, offset: int, group: Processes, profile_to: Path | None
+) -> Stage:
     cookie = asyncio.run(login(base))
     parent, child = multiprocessing.Pipe()
     url = base.replace("http://", "ws://") + "/ws/dashboard"
@@ -244,7 +266,19 @@ def run_stage(base: str, pid: int, plan: Plan, count: int, offset: int, group: P
         group.check()
         time.sleep(1.0)  # the first snapshots are in; measure from here
         cpu_before, began = cpu_seconds(pid), time.monotonic()
+        spy = None
+        if profile_to is not None:
+            spy = subprocess.Popen(
+                [
+                    *(str(BIN / "py-spy"), "record", "--pid", str(pid), "-d", str(int(plan.seconds * 0.8))),
+                    *("--gil", "--format", "raw", "-o", str(profile_to)),  # the loop's own thread's work
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         acks, ack_latencies, failed, deferred = asyncio.run(commands(base, plan, offset))
+        if spy is not None:
+            spy.wait(30)
         cpu_used, elapsed = cpu_seconds(pid) - cpu_before, time.monotonic() - began
         rss = memory_mb(pid, "VmRSS")
         time.sleep(SETTLE)
@@ -288,17 +322,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run: fewer viewers and commands")
     parser.add_argument("--rate", type=int, help="commands a second (default 200; quick: 50)")
+    parser.add_argument(
+        "--writes", type=float, default=1.0, help="share of the commands that create a team (default 1)"
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy on the server with the most viewers")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if args.rate:
-        plan = Plan(plan.viewers, args.rate, plan.seconds)
+    plan = Plan(plan.viewers, args.rate or plan.rate, plan.seconds, args.writes)
     raise_fd_limit(max(plan.viewers) * 2 + 1024)
     facts = machine_facts()
     report = Report(
-        f"Dashboard viewers while {plan.rate} Slack commands/s arrive (latencies in ms)",
+        f"Dashboard viewers while {plan.rate} Slack commands/s arrive, {plan.writes:.0%} of them"
+        " `team create` (latencies in ms)",
         [
             "viewers",
-            "commands",
+            "changes",
             "failed",
             "deferred",
             "due→ack p50",
@@ -328,7 +366,13 @@ def main(argv: list[str] | None = None) -> int:
             idle_rss = memory_mb(web.pid, "VmRSS")
             for n, count in enumerate(plan.viewers):
                 print(f"{count} viewers…", flush=True)
-                stage = run_stage(base, web.pid, plan, count, n * 100_000, group)
+                profile_to = work / "profile.txt" if args.profile and count == max(plan.viewers) else None
+                stage = run_stage(base, web.pid, plan, count, n * 100_000, group, profile_to)
+                if profile_to is not None and profile_to.exists():
+                    hot = summarise(profile_to.read_text(), top=12, libraries=PROFILED)
+                    report.notes.append(
+                        "```\npy-spy --gil, " + f"{count} viewers:\n" + "\n".join(hot) + "\n```"
+                    )
                 report.add(
                     count if not stage.failed_viewers else f"{count} ({stage.failed_viewers} failed)",
                     stage.commands,
@@ -359,8 +403,11 @@ def main(argv: list[str] | None = None) -> int:
         "- ack→all viewers: per command, until the first snapshot taken after its acknowledgement has"
         " arrived at the slowest viewer; the snapshot is taken at most every 200 ms (the dashboard's tick),"
         " so half a tick on average is waiting for the next one by design.",
-        "- Each command is `/hack team create Bench N` from a new Slack user, signed as Slack signs it;"
-        " the web process is `hackserver run` on SQLite with the in-process jobs and bus.",
+        "- A change is `/hack team create Bench N` from a new Slack user; the other commands are `/hack"
+        " status` from one of 500 users; all signed as Slack signs them. `changes` counts the team creations"
+        " answered in their acknowledgement (the measured ones); `deferred` those acknowledged with"
+        ' "working on it" past the 2.5 s budget (not measured: their update comes after the ack by'
+        " design). The web process is `hackserver run` on SQLite with the in-process jobs and bus.",
     ]
     report.publish(facts, ["bench.dashboard", *sys.argv[1:]])
     return 0 if ok else 1
