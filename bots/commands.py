@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import functools
-import uuid
 
 from sqlalchemy import Select, bindparam, func, select
 
 from bots.core import COMMANDS, Bot, Context, Invocation, Reply, UsageError, command, countdown, local_time
-from hackserver import challenge_assignment, outbox, participants, preferences, skills, team_matching, teams
+from hackserver import (
+    announcements,
+    challenge_assignment,
+    participants,
+    preferences,
+    skills,
+    team_matching,
+    teams,
+)
 from hackserver.event import PHASES, parse_duration
 from hackserver.models import (
-    AuditEntry,
     Booking,
     Challenge,
     Membership,
@@ -335,22 +341,9 @@ async def announce(ctx: Context, args: str) -> Reply:
     text = args.strip()
     if not text:
         raise UsageError("")
-    key = f"manual:{uuid.uuid4().hex}"
-    await outbox.announce(ctx.runtime, ctx.tx, key, "announcements", {ctx.language: text})
-    ctx.tx.session.add(
-        AuditEntry(
-            event_id=ctx.runtime.event_id,
-            actor=f"organiser:{ctx.participant.display_name}",
-            action="announce",
-            details={"text": text[:500], "key": key},
-            at=ctx.tx.now,
-        )
-    )
-    ctx.tx.record("announcement.sent", id=key, by=ctx.participant.display_name)
-    where = ", ".join(
-        f"{platform} {channel}" for platform, channel in ctx.runtime.platform_channels("announcements")
-    )
-    return Reply(ctx.say("announce.sent", channels=where))
+    actor = f"organiser:{ctx.participant.display_name}"
+    sent = await announcements.send(ctx.runtime, ctx.tx, text, language=ctx.language, actor=actor)
+    return Reply(ctx.say("announce.sent", channels=", ".join(f"{p} {c}" for p, c in sent)))
 
 
 @command("phase", "phase [shift <phase> <+30m|-10m>]", organiser_only=True)

@@ -24,7 +24,19 @@ from hackserver.db import unreachable
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
-from hackserver.web import MACHINE_PATHS, api, api_challenges, api_links, api_teams, channels, health, openapi
+from hackserver.web import (
+    MACHINE_PATHS,
+    api,
+    api_challenges,
+    api_dashboard,
+    api_links,
+    api_teams,
+    channels,
+    dashboard,
+    health,
+    openapi,
+)
+from hackserver.web.dashboard_hub import Hub
 from hackserver.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
@@ -47,6 +59,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         async with bootstrap(settings, demo=demo, speed=speed, clock=clock) as runtime:
             clock_task = asyncio.create_task(SprintClock(runtime).run(), name="clock") if run_clock else None
+            hub_task = asyncio.create_task(hub.run(runtime), name="dashboard")
             slack_task = (
                 asyncio.create_task(slack.socket_mode(runtime), name="slack")
                 if settings.slack_app_token
@@ -59,22 +72,25 @@ def create_app(
             if on_ready is not None:
                 on_ready()
             try:
-                yield {"runtime": runtime}
+                yield {"runtime": runtime, "dashboard": hub}
             finally:
                 gc.unfreeze()
-                for task in (clock_task, slack_task):
+                for task in (clock_task, slack_task, hub_task):
                     if task is not None:
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
 
     metrics = health.Metrics()
+    hub = Hub()  # the dashboard's viewers and what they were last shown
     static = Path(__file__).parent / "static"
     return Starlette(
         routes=[
             Route("/", lambda request: RedirectResponse("/channels")),
             *health.routes(metrics),
             *channels.routes(metrics),
+            *dashboard.routes(hub),
+            *api_dashboard.routes(),
             *api.routes(),
             *api_teams.routes(),
             *api_challenges.routes(),

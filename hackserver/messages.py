@@ -407,6 +407,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Ankündigung verschickt an: {channels}",
         "en": "Announcement sent to: {channels}",
     },
+    "announce.unknown_target": {
+        "de": "Ankündigungen gehen nicht nach {target!r}; möglich sind all, {targets}",
+        "en": "announcements cannot go to {target!r}; use all, {targets}",
+    },
+    "outbox.unknown": {"de": "Keine Nachricht mit der Nummer {id}", "en": "no outbox message with id {id}"},
+    "outbox.not_dead": {
+        "de": "Nachricht {id} ist nicht unzustellbar (Status {status}); nur unzustellbare werden neu versucht",
+        "en": "message {id} is not a dead letter (status {status}); only dead letters are retried",
+    },
     "phase.line": {"de": "{phase}: {at}", "en": "{phase}: {at}"},
     "phase.unknown": {
         "de": "Die Phase {name!r} gibt es nicht; Phasen sind {phases}",

@@ -25,7 +25,8 @@ from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from hackserver import channels
-from hackserver.models import OutboxMessage
+from hackserver.errors import Conflict, NotFound
+from hackserver.models import AuditEntry, OutboxMessage
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
@@ -96,6 +97,32 @@ async def announce(
     payload = {"author": runtime.event.name, "texts": texts}
     for platform, channel in runtime.platform_channels(logical_channel):
         await add(tx, f"{key}:{platform}:{channel}", platform, channel, payload)
+
+
+async def requeue_dead(runtime: Runtime, tx: Transaction, message_id: int, *, actor: str) -> OutboxMessage:
+    """Gives a dead letter one more attempt (an organiser fixed its cause); audit-logged. Only dead
+    rows qualify: a delivered one is never sent again."""
+    message = await tx.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
+    )
+    if message is None:
+        raise NotFound("outbox.unknown", id=message_id)
+    if message.status != "dead":
+        raise Conflict("outbox.not_dead", id=message_id, status=message.status)
+    message.status, message.next_attempt_at = "pending", tx.now
+    # Its attempts so far name the job: a queue that remembers the last job does not skip this one.
+    tx.redeliveries.append((message.id, message.attempts))
+    tx.session.add(
+        AuditEntry(
+            event_id=runtime.event_id,
+            actor=actor,
+            action="outbox.retry",
+            details={"message": message.id, "platform": message.platform, "error": message.last_error},
+            at=tx.now,
+        )
+    )
+    tx.record("outbox.requeued", id=message.id, platform=message.platform, by=actor)
+    return message
 
 
 async def deliver(runtime: Runtime, message_id: int) -> None:

@@ -44,6 +44,7 @@ class Transaction:
     events: list[DomainEvent] = field(default_factory=list)
     outbox: list[OutboxMessage] = field(default_factory=list)  # written in this transaction
     outbox_ids: list[int] = field(default_factory=list)  # theirs, once flushed at the end
+    redeliveries: list[tuple[int, int]] = field(default_factory=list)  # rows requeued: id, attempts so far
 
     def record(self, kind: str, **data: Any) -> None:
         self.events.append(DomainEvent(kind, data, self.now))
@@ -84,6 +85,8 @@ class Runtime:
         try:
             if tx.outbox_ids:
                 await self.jobs.deliver(tx.outbox_ids)
+            for message_id, attempt in tx.redeliveries:
+                await self.jobs.deliver([message_id], attempt=attempt)
             if tx.events:
                 await self.bus.publish(tx.events)
         except Exception:

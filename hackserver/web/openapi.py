@@ -73,7 +73,18 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
     ("get", "/api/v1/challenges/{challenge_id}", "One challenge with the teams on it", [CHALLENGE], None),
     ("post", "/api/v1/assignment", "Give every team a challenge now", [], body({"seed": SEED})),
     ("delete", "/api/v1/links/{scope}/{subject}", "Revoke a private link", LINK, body({})),
+    ("get", "/api/v1/dashboard", "The dashboard's numbers, feed, schedule and alerts", [], None),
+    (
+        "post", "/api/v1/announcements", "Send an announcement everywhere or to one channel", [],
+        body({"text": {"type": "string"}, "target": {"type": "string"}, "language": {"type": "string"}}, ("text",)),
+    ),
+    (
+        "post", "/api/v1/outbox/{message_id}/retry", "One more attempt for a dead letter",
+        [{"name": "message_id", "in": "path", "required": True, "schema": ID}], None,
+    ),
 ]  # fmt: skip
+
+CREATED = {("post", "/api/v1/announcements")}  # answered 201, the others 200
 
 ERROR = {
     "description": "refused: the reason is in `error`",
@@ -93,7 +104,7 @@ def document() -> Schema:
             "operationId": f"{method}_{path.removeprefix('/api/v1/').replace('/', '_').replace('{', '').replace('}', '')}",
             "security": [{"organiser": []}],
             "responses": {
-                "200": {
+                "201" if (method, path) in CREATED else "200": {
                     "description": "done",
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 },

@@ -1,0 +1,199 @@
+// The organisers' dashboard: a websocket pushes a snapshot a few times a second at most; this
+// script puts it into the page. Every text from the server goes in through textContent, never HTML.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const feed = new Map(); // entry number -> entry
+  let samples = [];
+  let next = null; // {phase, at (ms), speed, offset (server event time - local time, ms)}
+  const FEED_SHOWN = 50;
+  const SAMPLE_EVERY = 10; // seconds, as the server samples
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function element(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function words(name) { return String(name).replaceAll("_", " "); }
+
+  function replaceList(list, items, empty, make) {
+    list.replaceChildren(...(items.length ? items.map(make) : [element("li", empty, "calm")]));
+  }
+
+  function rows(table, items, make) {
+    table.tBodies[0].replaceChildren(...items.map((item) => {
+      const row = document.createElement("tr");
+      make(item).forEach((cell, i) => {
+        const td = element(i === 0 ? "th" : "td", String(cell));
+        if (i === 0) td.scope = "row";
+        row.append(td);
+      });
+      return row;
+    }));
+  }
+
+  function time(iso, from, to) {
+    const node = element("time", iso.slice(from, to).replace("T", " "));
+    node.dateTime = iso;
+    return node;
+  }
+
+  function snapshot(s) {
+    $("phase").textContent = words(s.phase);
+    next = s.next && {
+      phase: s.next.phase,
+      at: Date.parse(s.next.at),
+      speed: s.speed,
+      offset: Date.parse(s.now) - Date.now(),
+      base: Date.now(),
+    };
+    countdown();
+    for (const [key, value] of Object.entries(s.counts)) {
+      const node = document.querySelector(`[data-count="${key}"]`);
+      if (node && node.textContent !== String(value)) node.textContent = String(value);
+    }
+    replaceList($("alerts"), s.alerts, "Nothing right now.", (a) => {
+      const li = element("li", "", "alert");
+      li.append(element("strong", `${words(a.kind)}: ${a.count}`), " " + a.names.join(", "));
+      return li;
+    });
+    rows($("sizes"), s.team_sizes, (pair) => pair);
+    const limited = s.delivery.rate_limited || {};
+    rows($("platforms"), s.delivery.platforms, (p) => [p.platform, p.pending, p.sending, p.delivered, p.dead, limited[p.platform] || 0]);
+    $("queued").textContent = String(s.delivery.queued);
+    $("dead-count").textContent = String(s.delivery.dead_count);
+    replaceList($("dead"), s.delivery.dead, "None.", (d) => {
+      const li = document.createElement("li");
+      const form = element("form");
+      form.method = "post";
+      form.action = `/dashboard/actions/retry/${encodeURIComponent(d.id)}`;
+      form.dataset.action = "";
+      const button = element("button", "Retry");
+      button.type = "submit";
+      button.setAttribute("aria-label", `Send message ${d.id} again`);
+      form.append(element("span", `#${d.id} ${d.platform} ${d.channel}: ${d.error}`), " ", button);
+      li.append(form);
+      return li;
+    });
+    replaceList($("schedule"), s.schedule, "None left.", (a) => {
+      const li = document.createElement("li");
+      li.append(time(a.at, 0, 16), " ", element("span", a.when, "when"), " ", element("span", a.text, "text"));
+      return li;
+    });
+    addFeed(s.feed);
+    addSamples(s.samples);
+  }
+
+  function addFeed(entries) {
+    for (const entry of entries) feed.set(entry.n, entry);
+    const newest = [...feed.keys()].sort((a, b) => b - a);
+    for (const n of newest.slice(FEED_SHOWN)) feed.delete(n);
+    replaceList($("feed"), newest.slice(0, FEED_SHOWN).map((n) => feed.get(n)), "Nothing yet.", (f) => {
+      const li = document.createElement("li");
+      li.dataset.n = f.n;
+      li.append(time(f.at, 11, 19), " ", element("span", f.text, "text"));
+      return li;
+    });
+  }
+
+  function addSamples(points) {
+    // As the server keeps them: a point every SAMPLE_EVERY seconds, the newest one moving until then.
+    for (const point of points) {
+      const same = samples.findIndex((p) => p[0] === point[0]);
+      if (same >= 0) samples[same] = point;
+      else if (samples.length && point[0] < samples[samples.length - 1][0]) continue;
+      else if (samples.length > 1 && point[0] - samples[samples.length - 2][0] < SAMPLE_EVERY) samples[samples.length - 1] = point;
+      else samples.push(point);
+    }
+    samples = samples.slice(-360);
+    draw();
+  }
+
+  function draw() {
+    const svg = $("chart");
+    const title = svg.querySelector("title");
+    svg.replaceChildren(title);
+    if (samples.length < 1) return;
+    const width = 400, height = 160, pad = 4;
+    const t0 = samples[0][0], last = samples[samples.length - 1][0], t1 = last > t0 ? last : t0 + 1;
+    const top = Math.max(1, ...samples.flatMap((p) => p.slice(1, 5)));
+    for (let k = 0; k < 4; k++) {
+      const line = document.createElementNS(SVG, "polyline");
+      const points = samples.map((p) => {
+        const x = pad + ((p[0] - t0) / (t1 - t0)) * (width - 2 * pad);
+        const y = height - pad - (p[k + 1] / top) * (height - 2 * pad);
+        return `${x.toFixed(1)},${y.toFixed(1)}`;
+      });
+      if (points.length === 1) points.push(`${width - pad},${points[0].split(",")[1]}`);
+      line.setAttribute("points", points.join(" "));
+      line.setAttribute("class", `k${k}`);
+      svg.append(line);
+    }
+    const label = document.createElementNS(SVG, "text");
+    label.setAttribute("x", "6");
+    label.setAttribute("y", "14");
+    label.textContent = `max ${top}`;
+    svg.append(label);
+  }
+
+  function countdown() {
+    const node = $("countdown");
+    if (!next) { node.textContent = ""; return; }
+    const eventNow = next.base + next.offset + (Date.now() - next.base) * next.speed;
+    const left = Math.max(0, Math.round((next.at - eventNow) / 1000));
+    const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+    node.textContent = `· ${words(next.phase)} in ${h}h ${String(m).padStart(2, "0")}m ${String(s).padStart(2, "0")}s`;
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/dashboard`);
+    ws.onopen = () => { $("live").textContent = "● live"; $("live").className = "live on"; };
+    ws.onmessage = (message) => {
+      const frame = JSON.parse(message.data);
+      if (frame.type === "history") { addFeed(frame.feed); samples = []; addSamples(frame.samples); }
+      else if (frame.type === "snapshot") snapshot(frame);
+    };
+    ws.onclose = () => {
+      $("live").textContent = "Disconnected, retrying…";
+      $("live").className = "live off";
+      setTimeout(connect, 2000);
+    };
+  }
+
+  async function act(form, event) {
+    event.preventDefault();
+    const result = $("result");
+    result.textContent = "…";
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        headers: { accept: "application/json" },
+        body: new URLSearchParams(new FormData(form)),
+        credentials: "same-origin",
+      });
+      const body = await response.json();
+      result.textContent = body.message || body.error || response.statusText;
+      result.className = response.ok ? "result ok" : "result refused";
+      if (response.ok && form.id === "announce") { form.reset(); $("preview").hidden = true; }
+    } catch (error) {
+      result.textContent = `Could not reach the server: ${error}`;
+      result.className = "result refused";
+    }
+  }
+
+  document.addEventListener("submit", (event) => {
+    if (event.target instanceof HTMLFormElement && "action" in event.target.dataset) act(event.target, event);
+  });
+  $("preview-button").addEventListener("click", () => {
+    const select = $("announce-target");
+    $("preview-text").textContent = $("announce-text").value.trim() || "(empty)";
+    $("preview-target").textContent = `Goes to: ${select.options[select.selectedIndex].text}`;
+    $("preview").hidden = false;
+  });
+  setInterval(countdown, 1000);
+  connect();
+})();

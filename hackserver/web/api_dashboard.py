@@ -1,0 +1,69 @@
+"""The JSON API behind the dashboard's numbers and actions that the other API modules lack: the
+snapshot itself, sending an announcement, and sending a dead letter again."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hackserver import announcements, outbox
+from hackserver.dashboard import snapshot
+from hackserver.errors import DomainError
+from hackserver.runtime import Runtime
+from hackserver.web.api import STATUS, error, organiser
+
+
+async def numbers(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    async with runtime.reading() as tx:
+        return JSONResponse(await snapshot(runtime, tx))
+
+
+async def announce(request: Request) -> JSONResponse:
+    """POST {"text": "…", "target": "all" | "slack:C123" | …, "language": "en"}."""
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    try:
+        body: Any = json.loads(await request.body() or b"{}")
+        text = str(body["text"]).strip()
+        target = str(body.get("target", announcements.EVERYWHERE))
+        language = str(body.get("language", runtime.event.default_language))
+        if not text or language not in runtime.event.languages:
+            raise ValueError(f"text must not be empty; language one of {', '.join(runtime.event.languages)}")
+    except (ValueError, KeyError, TypeError) as problem:
+        detail = "missing field 'text'" if isinstance(problem, KeyError) else str(problem)
+        return error(f'expected a JSON body like {{"text": "…", "target": "all"}}: {detail}', 422)
+    try:
+        async with runtime.transaction() as tx:
+            sent = await announcements.send(runtime, tx, text, language=language, actor=actor, target=target)
+    except DomainError as refused:
+        return error(str(refused), STATUS.get(type(refused), 409))
+    return JSONResponse({"sent_to": [{"platform": p, "channel": c} for p, c in sent]}, status_code=201)
+
+
+async def retry(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    try:
+        async with runtime.transaction() as tx:
+            message = await outbox.requeue_dead(runtime, tx, request.path_params["message_id"], actor=actor)
+            answer = {"id": message.id, "status": message.status}
+    except DomainError as refused:
+        return error(str(refused), STATUS.get(type(refused), 409))
+    return JSONResponse(answer)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/v1/dashboard", numbers),
+        Route("/api/v1/announcements", announce, methods=["POST"]),
+        Route("/api/v1/outbox/{message_id:id}/retry", retry, methods=["POST"]),
+    ]

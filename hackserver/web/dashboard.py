@@ -1,0 +1,263 @@
+"""The organisers' dashboard: a sign-in with the organiser token, the page, its actions and its
+websocket. The token is typed once; after that a signed, HttpOnly, SameSite=Strict cookie carries a
+fingerprint of it (changing HACKSERVER_ORGANISER_TOKEN ends every dashboard session), and no token
+ever travels in an address. Forms and the websocket also refuse other origins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.templating import Jinja2Templates
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bots import builtin
+from hackserver import announcements, challenge_assignment, outbox, team_matching
+from hackserver.dashboard import snapshot
+from hackserver.errors import DomainError
+from hackserver.event import PHASES, parse_duration
+from hackserver.phases import shift_phase
+from hackserver.runtime import Runtime
+from hackserver.web.api import STATUS
+from hackserver.web.dashboard_hub import Hub
+from hackserver.web.visitors import read_form, same_origin
+
+COOKIE = "hackserver_organiser"
+SALT = "dashboard"
+AGE = 4 * 24 * 3600  # seconds: the 48 hours, the judging and the awards
+ACTOR = "organiser:dashboard"
+# The page's own script and style only: a name that slipped past escaping still could not run.
+POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+
+
+def signed_in(connection: HTTPConnection, runtime: Runtime) -> bool:
+    configured = runtime.settings.organiser_token
+    cookie = connection.cookies.get(COOKIE, "")
+    if not configured or not cookie:
+        return False
+    try:
+        given = URLSafeTimedSerializer(runtime.link_secret, salt=SALT).loads(cookie, max_age=AGE)
+    except BadData:
+        return False
+    return isinstance(given, str) and secrets.compare_digest(given, builtin.fingerprint(configured))
+
+
+class Dashboard:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.attempts = builtin.RateLimit(rate=0.5, burst=5)  # sign-in guesses, per client address
+
+    # -- signing in --------------------------------------------------------------------------
+
+    async def page(self, request: Request) -> Response:
+        runtime: Runtime = request.state.runtime
+        if not runtime.settings.organiser_token:
+            return PlainTextResponse("The dashboard is off: set HACKSERVER_ORGANISER_TOKEN.", status_code=404)
+        if not signed_in(request, runtime):
+            return self.login_form(request, status=401)
+        state = self.hub.latest if self.hub.fresh and self.hub.latest else None
+        if state is None:
+            async with runtime.reading() as tx:
+                state = await snapshot(runtime, tx)
+        return self.secured(
+            templates.TemplateResponse(
+                request,
+                "dashboard.html",
+                {
+                    "event": runtime.event,
+                    "state": state,
+                    "feed": list(reversed(self.hub.feed)),
+                    "phases": PHASES,
+                    "targets": announcements.targets(runtime),
+                    "done": DONE.get(request.query_params.get("done", ""), ""),
+                },
+            )
+        )
+
+    def login_form(self, request: Request, *, status: int, problem: str = "") -> Response:
+        return self.secured(
+            templates.TemplateResponse(
+                request,
+                "dashboard_login.html",
+                {"event": request.state.runtime.event, "problem": problem},
+                status_code=status,
+            )
+        )
+
+    @staticmethod
+    def secured(response: Response) -> Response:
+        response.headers["content-security-policy"] = POLICY
+        response.headers["x-content-type-options"] = "nosniff"
+        response.headers["referrer-policy"] = "same-origin"
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    async def login(self, request: Request) -> Response:
+        runtime: Runtime = request.state.runtime
+        configured = runtime.settings.organiser_token
+        if not configured:
+            return PlainTextResponse("The dashboard is off: set HACKSERVER_ORGANISER_TOKEN.", status_code=404)
+        form = await read_form(request)
+        if form is None or not same_origin(request):
+            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+        if not self.attempts.allow(request.client.host if request.client else "?"):
+            return self.login_form(request, status=429, problem="Too many attempts; wait a minute.")
+        if not secrets.compare_digest(form.get("token", "").encode(), configured.encode()):
+            return self.login_form(request, status=401, problem="That organiser token is not right.")
+        response = RedirectResponse("/dashboard", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            URLSafeTimedSerializer(runtime.link_secret, salt=SALT).dumps(builtin.fingerprint(configured)),
+            max_age=AGE,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        if not same_origin(request):
+            return PlainTextResponse("Refused.", status_code=403)
+        response = RedirectResponse("/dashboard", status_code=303)
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    # -- actions -----------------------------------------------------------------------------
+
+    async def act(self, request: Request) -> Response:
+        """One organiser action; the script asks for JSON, a plain form post is redirected back."""
+        runtime: Runtime = request.state.runtime
+        wants_json = "application/json" in request.headers.get("accept", "")
+        if not signed_in(request, runtime):
+            return self.answer(wants_json, "", "Sign in first.", 401)
+        form = await read_form(request)
+        if form is None or not same_origin(request):
+            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+        action = request.path_params["action"]
+        try:
+            async with runtime.transaction() as tx:
+                done = await self.perform(runtime, tx, action, form, request.path_params.get("id"))
+        except DomainError as refused:
+            return self.answer(wants_json, action, refused.say("en"), STATUS.get(type(refused), 409))
+        except ValueError as problem:
+            return self.answer(wants_json, action, str(problem), 422)
+        return self.answer(wants_json, action, done, 200)
+
+    async def perform(
+        self, runtime: Runtime, tx: Any, action: str, form: dict[str, str], target: str | None
+    ) -> str:
+        if action == "announce":
+            text = form.get("text", "").strip()
+            if not text:
+                raise ValueError("Write the announcement first.")
+            where = form.get("target", announcements.EVERYWHERE)
+            sent = await announcements.send(
+                runtime, tx, text, language=runtime.event.default_language, actor=ACTOR, target=where
+            )
+            return "Announcement sent to " + ", ".join(f"{p} {c}" for p, c in sent) + "."
+        if action == "shift":
+            by = form.get("by", "").strip()
+            delta = parse_duration(by.lstrip("+-")) * (-1 if by.startswith("-") else 1)
+            await shift_phase(
+                runtime,
+                tx,
+                form.get("phase", ""),
+                delta,
+                actor=ACTOR,
+                later_too=form.get("later_too") == "on",
+            )
+            return f"Phase {form.get('phase')} shifted by {by}."
+        seed = form.get("seed", "").strip()
+        if seed and not seed.isdigit():
+            raise ValueError("A seed is a whole number, or empty.")
+        if action == "matching":
+            run = await team_matching.run(runtime, tx, actor=ACTOR, seed=int(seed) if seed else None)
+            return f"Matching: {run.teams_formed} new teams, {run.placed_in_open_teams} placed in open teams, {len(run.alone)} left alone."
+        if action == "assignment":
+            done = await challenge_assignment.run(runtime, tx, actor=ACTOR, seed=int(seed) if seed else None)
+            return f"Assignment: {done.teams} teams, {done.changed} changed, {len(done.unplaced)} without a challenge."
+        if action == "retry" and target is not None and target.isdigit():
+            message = await outbox.requeue_dead(runtime, tx, int(target), actor=ACTOR)
+            return f"Dead letter #{message.id} queued again."
+        raise ValueError(f"No such action: {action[:40]}.")
+
+    @staticmethod
+    def answer(wants_json: bool, action: str, message: str, status: int) -> Response:
+        if wants_json:
+            key = "message" if status == 200 else "error"
+            return JSONResponse({key: message}, status_code=status)
+        if status == 200:
+            return RedirectResponse(f"/dashboard?done={action}", status_code=303)
+        return PlainTextResponse(message, status_code=status)
+
+    # -- live --------------------------------------------------------------------------------
+
+    async def websocket(self, ws: WebSocket) -> None:
+        runtime: Runtime = ws.state.runtime
+        if not signed_in(ws, runtime) or not same_origin(ws):
+            await ws.close(code=1008)  # before accepting: the handshake is refused with 403
+            return
+        await ws.accept()
+        viewer = self.hub.join()
+        try:
+            await ws.send_text(self.hub.history())
+            sending = asyncio.create_task(self.send(ws, viewer))
+            reading = asyncio.create_task(self.until_gone(ws))
+            done, pending = await asyncio.wait({sending, reading}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            for task in (*done, *pending):
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+                    await task
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass
+        finally:
+            self.hub.leave(viewer)
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+                await ws.close()
+
+    @staticmethod
+    async def send(ws: WebSocket, viewer: Any) -> None:
+        while True:
+            await ws.send_text(await viewer.next())
+
+    @staticmethod
+    async def until_gone(ws: WebSocket) -> None:
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass  # the dashboard only listens; what a viewer sends is ignored
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/dashboard", self.page),
+            Route("/dashboard/login", self.login, methods=["POST"]),
+            Route("/dashboard/logout", self.logout, methods=["POST"]),
+            Route("/dashboard/actions/{action}", self.act, methods=["POST"]),
+            Route("/dashboard/actions/{action}/{id}", self.act, methods=["POST"]),
+            WebSocketRoute("/ws/dashboard", self.websocket),
+        ]
+
+
+DONE = {
+    "announce": "Announcement sent.",
+    "shift": "Phase shifted.",
+    "matching": "Matching done.",
+    "assignment": "Assignment done.",
+    "retry": "Dead letter queued again.",
+}
+
+
+def routes(hub: Hub) -> list[BaseRoute]:
+    return Dashboard(hub).routes()

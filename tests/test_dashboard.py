@@ -1,0 +1,389 @@
+"""The organisers' dashboard over real HTTP and websockets: signing in, refusals, the live snapshot,
+escaping, the actions and their audit log, one snapshot a tick for many viewers, and an action in one
+web process showing on a dashboard connected to another through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from hackserver import teams
+from hackserver.app import create_app
+from hackserver.models import AuditEntry, ChannelMessage, OutboxMessage, Team
+from hackserver.participants import Identity, identify
+from hackserver.runtime import Runtime
+from hackserver.settings import Settings
+from hackserver.web.dashboard import COOKIE
+from hackserver.web.dashboard_hub import Hub
+from tests.dbstate import migrate, settled_outbox
+from tests.fakes import FakeClock
+from tests.servers import runtime_of, serving
+
+TOKEN = "organiser-token-for-tests-0123"
+RECEIVE_TIMEOUT = 5.0
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+async def settings(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Settings:
+    settings = Settings(
+        database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=TOKEN
+    )
+    if not settings.is_sqlite:
+        await migrate(database_url)
+    return settings
+
+
+@pytest.fixture
+async def server(settings: Settings, kickoff: datetime, free_port: int) -> AsyncIterator[uvicorn.Server]:
+    app = create_app(settings, clock=FakeClock(kickoff + timedelta(minutes=20)), run_clock=False)
+    async with serving(app, free_port) as server:
+        yield server
+
+
+def base(server: uvicorn.Server) -> str:
+    return f"http://127.0.0.1:{server.config.port}"
+
+
+@pytest.fixture
+async def organiser(server: uvicorn.Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base(server), timeout=10) as client:
+        response = await client.post("/dashboard/login", data={"token": TOKEN})
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def cookie_of(client: httpx.AsyncClient) -> dict[str, str]:
+    return {"Cookie": f"{COOKIE}={client.cookies[COOKIE]}"}
+
+
+def ws_url(server: uvicorn.Server) -> str:
+    return f"ws://127.0.0.1:{server.config.port}/ws/dashboard"
+
+
+async def frame_where(ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        while not wanted(frame := json.loads(await ws.recv())):
+            pass
+    return frame
+
+
+def snapshot_with(**counts: int) -> Callable[[dict[str, Any]], bool]:
+    def wanted(frame: dict[str, Any]) -> bool:
+        return frame["type"] == "snapshot" and all(frame["counts"][k] == v for k, v in counts.items())
+
+    return wanted
+
+
+async def create_team(runtime: Runtime, user: str, name: str) -> None:
+    async with runtime.transaction() as tx:
+        person = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
+        await teams.create(runtime, tx, person, name)
+
+
+# -- signing in ---------------------------------------------------------------------------------
+
+
+async def test_without_the_cookie_the_dashboard_answers_401_with_the_sign_in_form(
+    server: uvicorn.Server,
+) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        response = await client.get("/dashboard")
+    assert response.status_code == 401
+    assert 'name="token"' in response.text and 'id="count-teams"' not in response.text
+
+
+async def test_without_the_cookie_the_websocket_is_refused(server: uvicorn.Server) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_url(server)):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_forged_cookie_is_refused(server: uvicorn.Server) -> None:
+    async with httpx.AsyncClient(base_url=base(server), cookies={COOKIE: "forged.value.here"}) as client:
+        assert (await client.get("/dashboard")).status_code == 401
+    with pytest.raises(InvalidStatus):
+        async with connect(ws_url(server), additional_headers={"Cookie": f"{COOKIE}=forged.value"}):
+            pass
+
+
+async def test_the_websocket_is_refused_from_another_origin_even_with_the_cookie(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            ws_url(server), additional_headers=cookie_of(organiser), origin="https://evil.example"
+        ):  # type: ignore[arg-type]
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_wrong_token_is_refused_and_sets_no_cookie(server: uvicorn.Server) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        response = await client.post("/dashboard/login", data={"token": TOKEN + "x"})
+        assert response.status_code == 401
+        assert 'aria-invalid="true"' in response.text and "not right" in response.text
+        assert COOKIE not in client.cookies
+        assert TOKEN not in response.text
+
+
+async def test_signing_in_sets_a_strict_httponly_cookie_and_keeps_the_token_out_of_addresses(
+    server: uvicorn.Server,
+) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        response = await client.post("/dashboard/login", data={"token": TOKEN})
+        assert response.status_code == 303 and response.headers["location"] == "/dashboard"
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert TOKEN not in response.headers["set-cookie"]
+        page = await client.get("/dashboard")
+        assert page.status_code == 200 and 'id="count-teams"' in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_signing_in_from_another_origin_is_refused(server: uvicorn.Server) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        response = await client.post(
+            "/dashboard/login", data={"token": TOKEN}, headers={"Origin": "https://evil.example"}
+        )
+        assert response.status_code == 403 and COOKIE not in client.cookies
+
+
+async def test_signing_out_ends_the_session(organiser: httpx.AsyncClient) -> None:
+    assert (await organiser.get("/dashboard")).status_code == 200
+    await organiser.post("/dashboard/logout")
+    assert (await organiser.get("/dashboard")).status_code == 401
+
+
+async def test_without_an_organiser_token_configured_there_is_no_dashboard(
+    database_url: str, event_file: Callable[..., Path], kickoff: datetime, free_port: int
+) -> None:
+    settings = Settings(database_url=database_url, event_path=event_file(kickoff=kickoff))
+    if not settings.is_sqlite:
+        await migrate(database_url)
+    async with serving(create_app(settings, clock=FakeClock(kickoff), run_clock=False), free_port) as server:
+        async with httpx.AsyncClient(base_url=base(server)) as client:
+            assert (await client.get("/dashboard")).status_code == 404
+            assert (
+                await client.post("/dashboard/login", data={"token": "anything-long-enough"})
+            ).status_code == 404
+
+
+# -- live ---------------------------------------------------------------------------------------
+
+
+async def test_a_team_created_changes_the_numbers_and_the_feed_live(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        history = json.loads(await ws.recv())
+        assert history["type"] == "history"
+        await frame_where(ws, snapshot_with(teams=0))
+        await create_team(runtime_of(server), "U1", "Luftretter")
+        frame = await frame_where(ws, snapshot_with(teams=1, in_teams=1, registrations=1))
+    assert frame["team_sizes"] == [[1, 1]]
+    assert any(entry["text"] == "team created: Luftretter" for entry in frame["feed"])
+
+
+async def markup_team(runtime: Runtime) -> None:
+    """A team whose name is markup. The bot refuses such names; a row written past it (an import, an
+    older version, a hand-edited database) must still show as text."""
+    async with runtime.transaction() as tx:
+        team = Team(event_id=runtime.event_id, name=EVIL, name_key=EVIL, join_code="EVIL01")
+        tx.session.add(team)
+        await tx.session.flush()
+        tx.record("team.created", team=team.id, name=team.name, by=0)
+
+
+async def test_a_team_name_with_markup_is_shown_as_text(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    await markup_team(runtime_of(server))
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        await frame_where(ws, snapshot_with(teams=1))  # the feed now holds the name
+    page = (await organiser.get("/dashboard")).text
+    assert "team created: &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert EVIL not in page
+
+
+async def test_many_viewers_share_one_snapshot_a_tick(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    hub: Hub = server.lifespan.state["dashboard"]
+    viewers = [await connect(ws_url(server), additional_headers=cookie_of(organiser)) for _ in range(40)]
+    try:
+        await asyncio.gather(*(frame_where(ws, snapshot_with(teams=0)) for ws in viewers))
+        before = hub.snapshots
+        runtime = runtime_of(server)
+        for n in range(20):
+            await create_team(runtime, f"U{n}", f"Team {n}")
+        await asyncio.gather(*(frame_where(ws, snapshot_with(teams=20)) for ws in viewers))
+        # Twenty changes to forty viewers: a handful of snapshots, not one a change or a viewer.
+        assert hub.snapshots - before <= 12
+    finally:
+        for ws in viewers:
+            await ws.close()
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+async def act(client: httpx.AsyncClient, path: str, **form: str) -> httpx.Response:
+    return await client.post(f"/dashboard/actions/{path}", data=form, headers={"Accept": "application/json"})
+
+
+async def audit(runtime: Runtime, action: str) -> list[AuditEntry]:
+    async with runtime.sessions() as session:
+        return list(await session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+async def test_an_announcement_from_the_dashboard_reaches_the_channels_and_is_audit_logged(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    response = await act(organiser, "announce", text="Pizza is here", target="all")
+    assert response.status_code == 200, response.text
+    assert "builtin announcements" in response.json()["message"]
+    runtime = runtime_of(server)
+    await settled_outbox(runtime)
+    async with runtime.sessions() as session:
+        texts = list(await session.scalars(select(ChannelMessage.text)))
+    assert "Pizza is here" in texts
+    [entry] = await audit(runtime, "announce")
+    assert entry.actor == "organiser:dashboard" and entry.details["text"] == "Pizza is here"
+
+
+async def test_an_announcement_to_an_unknown_channel_is_refused_and_sends_nothing(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    response = await act(organiser, "announce", text="Hello", target="slack:C999")
+    assert response.status_code == 404 and "all, builtin:announcements" in response.json()["error"]
+    assert await audit(runtime_of(server), "announce") == []
+
+
+async def test_an_action_without_the_cookie_or_from_another_origin_is_refused(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as stranger:
+        assert (await act(stranger, "announce", text="Hi")).status_code == 401
+    response = await organiser.post(
+        "/dashboard/actions/announce", data={"text": "Hi"}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+    assert await audit(runtime_of(server), "announce") == []
+
+
+async def test_a_phase_shift_from_the_dashboard_moves_the_phase_and_is_audit_logged(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    response = await act(organiser, "shift", phase="submission_deadline", by="+30m")
+    assert response.status_code == 200, response.text
+    [entry] = await audit(runtime_of(server), "phase.shift")
+    assert entry.details["by_seconds"] == 1800 and entry.actor == "organiser:dashboard"
+    refused = await act(organiser, "shift", phase="kickoff", by="+30m")
+    assert refused.status_code == 409 and "begun" in refused.json()["error"]
+
+
+async def test_matching_and_assignment_run_from_the_dashboard(organiser: httpx.AsyncClient) -> None:
+    matched = await act(organiser, "matching", seed="7")
+    assert matched.status_code == 200 and matched.json()["message"].startswith("Matching: 0 new teams")
+    assigned = await act(organiser, "assignment")
+    assert assigned.status_code == 200, assigned.text
+    assert (await act(organiser, "matching", seed="seven")).status_code == 422
+
+
+async def test_a_dead_letter_is_sent_again_once_from_the_dashboard(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    async with runtime.transaction() as tx:
+        dead = OutboxMessage(
+            key="test:dead",
+            platform="builtin",
+            channel="announcements",
+            payload={"author": "Orga", "texts": {"en": "Back from the dead"}},
+            status="dead",
+            attempts=8,
+            last_error="Slack unreachable",
+        )
+        tx.session.add(dead)
+    page = (await organiser.get("/dashboard")).text
+    assert f"/dashboard/actions/retry/{dead.id}" in page
+    response = await act(organiser, f"retry/{dead.id}")
+    assert response.status_code == 200, response.text
+    await settled_outbox(runtime)
+    async with runtime.sessions() as session:
+        assert (await session.get(OutboxMessage, dead.id)).status == "delivered"  # type: ignore[union-attr]
+        texts = list(await session.scalars(select(ChannelMessage.text)))
+    assert texts.count("Back from the dead") == 1
+    [entry] = await audit(runtime, "outbox.retry")
+    assert entry.details["message"] == dead.id
+    again = await act(organiser, f"retry/{dead.id}")
+    assert again.status_code == 409 and "not a dead letter" in again.json()["error"]
+
+
+# -- the JSON API -------------------------------------------------------------------------------
+
+
+async def test_the_api_sends_announcements_and_shows_the_numbers_with_the_bearer_token(
+    server: uvicorn.Server,
+) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        assert (await client.post("/api/v1/announcements", json={"text": "Hi"})).status_code == 401
+        sent = await client.post("/api/v1/announcements", json={"text": "Hi"}, headers=auth)
+        assert sent.status_code == 201 and sent.json()["sent_to"] == [
+            {"platform": "builtin", "channel": "announcements"}
+        ]
+        numbers = await client.get("/api/v1/dashboard", headers=auth)
+        assert numbers.status_code == 200 and numbers.json()["counts"]["teams"] == 0
+        assert (await client.post("/api/v1/outbox/999/retry", headers=auth)).status_code == 404
+
+
+# -- two web processes on one Redis -------------------------------------------------------------
+
+
+async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another(
+    settings: Settings, redis_url: str, kickoff: datetime, free_port: int
+) -> None:
+    scaled = replace(settings, redis_url=redis_url)
+    clock = FakeClock(kickoff + timedelta(minutes=20))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        other_port = int(s.getsockname()[1])
+    async with (
+        serving(create_app(scaled, clock=clock, run_clock=False), free_port) as a,
+        serving(create_app(scaled, clock=clock, run_clock=False), other_port) as b,
+        httpx.AsyncClient(base_url=base(b)) as viewer,
+    ):
+        await viewer.post("/dashboard/login", data={"token": TOKEN})
+        async with connect(ws_url(b), additional_headers=cookie_of(viewer)) as ws:
+            await frame_where(ws, lambda f: f["type"] == "snapshot")
+            async with httpx.AsyncClient(base_url=base(a)) as api:
+                sent = await api.post(
+                    "/api/v1/announcements",
+                    json={"text": "From process A"},
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                )
+                assert sent.status_code == 201
+            frame = await frame_where(
+                ws,
+                lambda f: (
+                    f["type"] == "snapshot"
+                    and any(e["text"] == "announcement sent: From process A" for e in f["feed"])
+                ),
+            )
+    assert frame["counts"]["teams"] == 0

@@ -1,0 +1,156 @@
+"""The dashboard's snapshot against a real database: the counts, the coming announcements after a
+shift, and the alerts that need a human."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from hackserver import teams
+from hackserver.dashboard import snapshot
+from hackserver.models import Booking, Challenge, Expert, FiredItem, OutboxMessage, Slot, Submission, Team
+from hackserver.participants import Identity, identify
+from hackserver.phases import shift_phase
+from hackserver.runtime import Runtime
+from tests.fakes import FakeClock
+
+
+async def numbers(runtime: Runtime) -> dict[str, Any]:
+    async with runtime.reading() as tx:
+        return await snapshot(runtime, tx)
+
+
+async def person(runtime: Runtime, user: str, *, pool: bool = False) -> None:
+    async with runtime.transaction() as tx:
+        found = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
+        found.in_match_pool = pool
+
+
+async def team_of(runtime: Runtime, name: str, *users: str) -> int:
+    async with runtime.transaction() as tx:
+        first = await identify(tx.session, runtime.event_id, Identity("slack", "T1", users[0], users[0]))
+        team = await teams.create(runtime, tx, first, name)
+        for user in users[1:]:
+            other = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
+            await teams.join(runtime, tx, other, team.join_code)
+        return team.id
+
+
+async def test_an_empty_event_has_zero_everywhere_and_no_alerts(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    state = await numbers(runtime)
+    assert set(state["counts"].values()) == {0}
+    assert state["alerts"] == [] and state["phase"] == "registration"
+    assert state["next"]["phase"] == "kickoff"
+
+
+async def test_counts_of_people_teams_challenges_bookings_and_submissions(
+    runtime_at: tuple[Runtime, FakeClock], kickoff: datetime
+) -> None:
+    runtime, clock = runtime_at
+    await person(runtime, "solo-1", pool=True)
+    await person(runtime, "lurker")
+    first = await team_of(runtime, "Luftretter", "a", "b", "c")
+    second = await team_of(runtime, "Wasserwerk", "d")
+    async with runtime.transaction() as tx:
+        taken = Challenge(event_id=runtime.event_id, external_id="C1", title="Clean air")
+        tx.session.add_all([taken, Challenge(event_id=runtime.event_id, external_id="C2", title="Water")])
+        expert = Expert(event_id=runtime.event_id, name="Dr. Busy")
+        tx.session.add_all([expert, Expert(event_id=runtime.event_id, name="Dr. Idle")])
+        await tx.session.flush()
+        (await tx.session.get_one(Team, first)).challenge_id = taken.id
+        later = kickoff + timedelta(hours=3)
+        slots = [
+            Slot(expert_id=expert.id, starts_at=later + timedelta(minutes=20 * n), ends_at=later)
+            for n in range(3)
+        ]
+        tx.session.add_all(slots)
+        await tx.session.flush()
+        tx.session.add_all(
+            [
+                Booking(slot_id=slots[0].id, team_id=first, question="Sensors?"),
+                Booking(slot_id=slots[1].id, team_id=second, question="Pipes?", no_show=True),
+                Submission(team_id=first, status="final"),
+                Submission(team_id=second, status="draft"),
+            ]
+        )
+    clock.set(kickoff + timedelta(minutes=30))
+    counts = (await numbers(runtime))["counts"]
+    assert counts == {
+        "registrations": 6,
+        "in_teams": 4,
+        "pool": 1,
+        "teams": 2,
+        "challenges_covered": 1,
+        "challenges_uncovered": 1,
+        "bookings": 2,
+        "no_shows": 1,
+        "free_slots": 1,
+        "submissions_draft": 1,
+        "submissions_final": 1,
+    }
+    state = await numbers(runtime)
+    assert state["team_sizes"] == [[1, 1], [3, 1]]
+    idle = next(a for a in state["alerts"] if a["kind"] == "idle_expert")
+    assert idle == {"kind": "idle_expert", "count": 1, "names": ["Dr. Idle"]}
+
+
+async def test_after_team_formation_small_teams_and_untaken_challenges_need_a_human(
+    runtime_at: tuple[Runtime, FakeClock], kickoff: datetime
+) -> None:
+    runtime, clock = runtime_at
+    await team_of(runtime, "Alone", "a")
+    await team_of(runtime, "Pair", "b", "c")
+    async with runtime.transaction() as tx:
+        tx.session.add(Challenge(event_id=runtime.event_id, external_id="C7", title="Nobody's"))
+    clock.set(kickoff + timedelta(hours=15))
+    assert (await numbers(runtime))["alerts"] == []  # teams may still grow
+    clock.set(kickoff + timedelta(hours=17))
+    alerts = {a["kind"]: a for a in (await numbers(runtime))["alerts"]}
+    assert alerts["small_team"] == {"kind": "small_team", "count": 1, "names": ["Alone"]}
+    assert alerts["uncovered_challenge"]["names"] == ["C7: Nobody's"]
+
+
+async def test_dead_letters_are_listed_and_raise_an_alert(runtime_at: tuple[Runtime, FakeClock]) -> None:
+    runtime, _ = runtime_at
+    async with runtime.transaction() as tx:
+        for n, status in enumerate(["dead", "pending", "delivered", "dead"]):
+            tx.session.add(
+                OutboxMessage(
+                    key=f"k{n}", platform="slack", channel="C1", payload={}, status=status, last_error="boom"
+                )
+            )
+    state = await numbers(runtime)
+    delivery = state["delivery"]
+    assert delivery["queued"] == 1 and delivery["dead_count"] == 2
+    assert delivery["platforms"] == [
+        {"platform": "slack", "pending": 1, "sending": 0, "delivered": 1, "dead": 2}
+    ]
+    assert [d["error"] for d in delivery["dead"]] == ["boom", "boom"]
+    assert {"kind": "dead_letters", "count": 2, "names": ["#4 slack", "#1 slack"]} in state["alerts"]
+
+
+async def test_the_schedule_lists_what_has_not_fired_at_its_shifted_instant(
+    runtime_at: tuple[Runtime, FakeClock], kickoff: datetime
+) -> None:
+    runtime, clock = runtime_at
+    clock.set(kickoff + timedelta(hours=2))
+    before = {a["id"]: a["at"] for a in (await numbers(runtime))["schedule"]}
+    assert "kickoff" not in before and "deadline-1h" in before
+    async with runtime.transaction() as tx:
+        await shift_phase(runtime, tx, "submission_deadline", timedelta(minutes=30), actor="test")
+        instant = datetime.fromisoformat(before["team-formation-1h"])
+        tx.session.add(
+            FiredItem(
+                event_id=runtime.event_id,
+                key="announcement:team-formation-1h",
+                instant=instant,
+                status="fired",
+            )
+        )
+    after = {a["id"]: a["at"] for a in (await numbers(runtime))["schedule"]}
+    assert "team-formation-1h" not in after
+    moved = datetime.fromisoformat(after["deadline-1h"]) - datetime.fromisoformat(before["deadline-1h"])
+    assert moved == timedelta(minutes=30)
