@@ -20,7 +20,17 @@ from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
-from hackserver.web import api, api_challenges, api_links, api_teams, channels, health
+from hackserver.web import (
+    api,
+    api_challenges,
+    api_experts,
+    api_links,
+    api_teams,
+    book_page,
+    channels,
+    expert_page,
+    health,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +84,9 @@ def create_app(
             *api_teams.routes(),
             *api_challenges.routes(),
             *api_links.routes(),
+            *api_experts.routes(),
+            *expert_page.routes(),
+            *book_page.routes(),
             *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],

@@ -58,6 +58,13 @@ class Announcement:
 
 
 @dataclass(frozen=True)
+class OfficeHours:
+    cutoff: timedelta = timedelta(minutes=30)  # no booking, cancelling or rescheduling closer to a slot
+    max_future_bookings: int = 2  # a team's live bookings of slots still to come
+    reminder: timedelta = timedelta(minutes=10)  # before a slot, to the team and the expert
+
+
+@dataclass(frozen=True)
 class Event:
     slug: str
     name: str
@@ -70,6 +77,7 @@ class Event:
     announcements: tuple[Announcement, ...] = field(default=())
     organisers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform -> user ids
     team_match_size: int = 5  # the size matching aims for, within the limits
+    office_hours: OfficeHours = field(default_factory=OfficeHours)
 
     @property
     def default_language(self) -> str:
@@ -153,7 +161,9 @@ class _Parser:
         return value.strip()
 
     def event(self, raw: dict[str, Any]) -> Event | None:
-        raw = self.table(raw, "", {"event", "phases", "teams", "channels", "announcements", "organisers"})
+        raw = self.table(
+            raw, "", {"event", "phases", "teams", "channels", "announcements", "organisers", "office_hours"}
+        )
         head = self.table(raw.get("event", {}), "event", {"slug", "name", "timezone", "languages"})
         slug = self.text(head, "slug", "event", 63)
         if slug and not _SLUG.match(slug):
@@ -166,6 +176,7 @@ class _Parser:
         channels = self.channels(raw.get("channels", {}))
         announcements = self.announcements(raw.get("announcements", []), phases, languages, channels)
         organisers = self.organisers(raw.get("organisers", {}))
+        office_hours = self.office_hours(raw.get("office_hours", {}))
         if self.problems or zone is None:
             return None
         return Event(
@@ -180,6 +191,7 @@ class _Parser:
             announcements,
             organisers,
             team_match,
+            office_hours,
         )
 
     def timezone(self, value: Any) -> ZoneInfo | None:
@@ -267,6 +279,34 @@ class _Parser:
                 else:
                     channels.setdefault(platform, {})[logical] = channel.strip()
         return channels
+
+    def office_hours(self, raw: Any) -> OfficeHours:
+        raw = self.table(raw, "office_hours", {"cutoff", "max_future_bookings", "reminder"})
+        default = OfficeHours()
+        durations = {}
+        for key, low, high in (
+            ("cutoff", timedelta(0), timedelta(days=1)),
+            ("reminder", timedelta(minutes=1), timedelta(hours=6)),
+        ):
+            durations[key] = getattr(default, key)
+            if key in raw:
+                try:
+                    value = parse_duration(str(raw[key]))
+                except ValueError as error:
+                    self.fail(f"office_hours.{key}", str(error))
+                    continue
+                if not low <= value <= high:
+                    self.fail(
+                        f"office_hours.{key}",
+                        f"expected from {format_duration(low)} to {format_duration(high)}",
+                    )
+                    continue
+                durations[key] = value
+        limit = raw.get("max_future_bookings", default.max_future_bookings)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
+            self.fail("office_hours.max_future_bookings", "expected a whole number from 1 to 50")
+            limit = default.max_future_bookings
+        return OfficeHours(durations["cutoff"], limit, durations["reminder"])
 
     def organisers(self, raw: Any) -> dict[str, tuple[str, ...]]:
         raw = self.table(raw, "organisers", set(PLATFORMS) - {"builtin"})

@@ -196,6 +196,8 @@ class Slot(Base):
     starts_at: Mapped[datetime] = mapped_column(index=True)
     ends_at: Mapped[datetime]
     withdrawn_at: Mapped[datetime | None]
+    topic: Mapped[str | None] = mapped_column(String(80))  # one of the expert's topics; None: any
+    daily_limit: Mapped[int | None]  # bookings of the expert a day (their time zone) this slot counts to
 
 
 class Booking(Base):
