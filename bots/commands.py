@@ -27,7 +27,6 @@ __all__ = ["Bot", "Invocation", "Reply"]
 
 # Sub-commands whose capability has not landed yet: they answer so, with their usage.
 COMING = {
-    "help-request": "help-request <topic> <question>",
     "submit": "submit",
 }
 PROFILE_KEYS = {
@@ -442,6 +441,7 @@ _ORDER = [
     "challenges",
     "challenge pick",
     "experts",
+    "help-request",
     *COMING,
     "announce",
     "phase",

@@ -1,12 +1,13 @@
-"""`/hack experts [topic]`: who has free slots (on that topic), and the team's booking link."""
+"""`/hack experts [topic]`: who has free slots (on that topic), and the team's booking link;
+`/hack help-request <topic> <question>`: a quick question to the experts of a topic."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from urllib.parse import quote
 
-from bots.core import Context, Reply, command, local_time
-from hackserver import links, slots, teams
+from bots.core import Context, Reply, UsageError, command, local_time
+from hackserver import help_queue, links, slots, teams
 
 SHOWN = 10  # experts a reply lists
 
@@ -45,3 +46,19 @@ async def experts(ctx: Context, args: str) -> Reply:
     return Reply(
         "\n".join(lines), title=ctx.say("experts.title") + about, links=[(ctx.say("experts.book_link"), path)]
     )
+
+
+@command("help-request", "help-request <topic> <question> | help-request cancel")
+async def help_request(ctx: Context, args: str) -> Reply:
+    team = await teams.team_of(ctx.tx.session, ctx.participant.id)
+    if team is None:
+        return Reply(ctx.say("help.no_team"), ok=False)
+    words = args.split(maxsplit=1)
+    if words == ["cancel"] or words == ["abbrechen"]:
+        await help_queue.cancel(ctx.runtime, ctx.tx, team)
+        return Reply(ctx.say("help.cancelled"))
+    if len(words) != 2:
+        raise UsageError(ctx.say("help.usage"))
+    ticket = await help_queue.ask(ctx.runtime, ctx.tx, team, words[0], words[1])
+    told = sum(1 for message in ctx.tx.outbox if message.channel.startswith("expert-"))
+    return Reply(ctx.say("help.asked", n=told, topic=ticket.topic))

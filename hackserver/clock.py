@@ -20,7 +20,7 @@ from redis.exceptions import LockError, RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hackserver import challenge_assignment, outbox, reminders, team_matching
+from hackserver import challenge_assignment, help_queue, outbox, reminders, team_matching
 from hackserver.bus import DomainEvent
 from hackserver.event import Announcement, Event
 from hackserver.models import FiredItem
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 IDLE_WAKE = 30.0  # seconds between wake-ups with nothing due: recovers stranded outbox rows
 LOCK_TTL = 10.0
 # A phase shift moves the schedule; a booking may bring a reminder sooner than the next wake-up.
-WAKING = {"phase.shifted", "booking.made", "booking.rescheduled"}
+WAKING = {"phase.shifted", "booking.made", "booking.rescheduled", "help.requested"}
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,12 @@ class SprintClock:
         self.fired: list[tuple[str, datetime, str]] = []  # what this clock did: key, instant, status
 
     async def fire_due(self) -> datetime | None:
-        """Fires every due item and booking reminder not yet marked; returns when the next is due."""
+        """Fires every due item, booking reminder and help escalation not yet marked; returns when
+        the next is due."""
         coming = await self.fire_schedule()
         reminder = await reminders.fire_due(self.runtime)
-        return min((at for at in (coming, reminder) if at is not None), default=None)
+        escalation = await help_queue.fire_due(self.runtime)
+        return min((at for at in (coming, reminder, escalation) if at is not None), default=None)
 
     async def fire_schedule(self) -> datetime | None:
         runtime = self.runtime

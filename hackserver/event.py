@@ -62,6 +62,7 @@ class OfficeHours:
     cutoff: timedelta = timedelta(minutes=30)  # no booking, cancelling or rescheduling closer to a slot
     max_future_bookings: int = 2  # a team's live bookings of slots still to come
     reminder: timedelta = timedelta(minutes=10)  # before a slot, to the team and the expert
+    help_wait: timedelta = timedelta(minutes=10)  # an unclaimed help request goes to every expert then
 
 
 @dataclass(frozen=True)
@@ -281,12 +282,13 @@ class _Parser:
         return channels
 
     def office_hours(self, raw: Any) -> OfficeHours:
-        raw = self.table(raw, "office_hours", {"cutoff", "max_future_bookings", "reminder"})
+        raw = self.table(raw, "office_hours", {"cutoff", "max_future_bookings", "reminder", "help_wait"})
         default = OfficeHours()
         durations = {}
         for key, low, high in (
             ("cutoff", timedelta(0), timedelta(days=1)),
             ("reminder", timedelta(minutes=1), timedelta(hours=6)),
+            ("help_wait", timedelta(minutes=1), timedelta(hours=6)),
         ):
             durations[key] = getattr(default, key)
             if key in raw:
@@ -306,7 +308,7 @@ class _Parser:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
             self.fail("office_hours.max_future_bookings", "expected a whole number from 1 to 50")
             limit = default.max_future_bookings
-        return OfficeHours(durations["cutoff"], limit, durations["reminder"])
+        return OfficeHours(durations["cutoff"], limit, durations["reminder"], durations["help_wait"])
 
     def organisers(self, raw: Any) -> dict[str, tuple[str, ...]]:
         raw = self.table(raw, "organisers", set(PLATFORMS) - {"builtin"})

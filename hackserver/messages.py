@@ -566,6 +566,44 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Termine bucht ein Team. Gründe eins (`/hack team create <name>`) oder tritt einem bei.",
         "en": "Slots are booked by teams. Create one (`/hack team create <name>`) or join one first.",
     },
+    "help.usage": {
+        "de": "Schreib ein Thema und deine Frage: `/hack help-request recht Dürfen wir Fotos zeigen?`",
+        "en": "Give a topic and your question: `/hack help-request law May we show photos?`",
+    },
+    "help.too_long": {
+        "de": "Das Thema hat höchstens 40 Zeichen, die Frage höchstens {high}",
+        "en": "the topic has at most 40 characters, the question at most {high}",
+    },
+    "help.already_open": {
+        "de": "Dein Team hat schon eine offene Frage; warte auf Antwort oder ziehe sie zurück: `/hack help-request cancel`",
+        "en": "your team already has an open question; wait for an answer or withdraw it: `/hack help-request cancel`",
+    },
+    "help.no_team": {
+        "de": "Schnelle Fragen stellt ein Team. Gründe eins (`/hack team create <name>`) oder tritt einem bei.",
+        "en": "Quick questions are asked by teams. Create one (`/hack team create <name>`) or join one first.",
+    },
+    "help.none_open": {"de": "Dein Team hat keine offene Frage", "en": "your team has no open question"},
+    "help.taken": {
+        "de": "Diese Frage hat schon jemand übernommen oder das Team hat sie zurückgezogen",
+        "en": "someone has already taken this question, or the team withdrew it",
+    },
+    "help.asked": {
+        "de": "Deine Frage ist bei {n} Expert:innen zu „{topic}“. Wer sie übernimmt, meldet sich im Team-Kanal.",
+        "en": "Your question went to {n} experts on “{topic}”. Whoever takes it will say so in your team channel.",
+    },
+    "help.cancelled": {"de": "Deine Frage ist zurückgezogen.", "en": "Your question is withdrawn."},
+    "help.claimed_team": {
+        "de": "{expert_name} übernimmt eure Frage „{question}“ (nach {minutes} Min.). Treffpunkt: {join}",
+        "en": "{expert_name} takes your question “{question}” (after {minutes} min). Meet here: {join}",
+    },
+    "help.posted_expert": {
+        "de": "Frage von Team {team_name} zu „{topic}“: {question} — übernimm sie auf deiner Seite.",
+        "en": "Question from team {team_name} on “{topic}”: {question} — take it on your page.",
+    },
+    "help.escalated_expert": {
+        "de": "Noch unbeantwortet: Team {team_name} fragt zu „{topic}“: {question} — kannst du helfen?",
+        "en": "Still unanswered: team {team_name} asks on “{topic}”: {question} — can you help?",
+    },
     "phase.before": {"de": "vor der Anmeldung", "en": "before registration"},
     "phase.registration": {"de": "Anmeldung", "en": "Registration"},
     "phase.kickoff": {"de": "Kickoff", "en": "Kickoff"},

@@ -221,6 +221,32 @@ class Booking(Base):
     no_show: Mapped[bool] = mapped_column(default=False)
 
 
+class HelpTicket(Base):
+    """An ask-now question of a team: open until an expert claims it or the team cancels it."""
+
+    __tablename__ = "help_tickets"
+    # A team has one unclaimed ticket at a time; claimed and cancelled ones stay for the record.
+    __table_args__ = (
+        Index(
+            "uq_help_tickets_open_team",
+            "team_id",
+            unique=True,
+            sqlite_where=text("claimed_at IS NULL AND cancelled_at IS NULL"),
+            postgresql_where=text("claimed_at IS NULL AND cancelled_at IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = _event_fk()
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(40))
+    question: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    escalated_at: Mapped[datetime | None]  # posted again to every expert after the wait
+    claimed_at: Mapped[datetime | None]
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id", ondelete="SET NULL"))
+    cancelled_at: Mapped[datetime | None]
+
+
 class Submission(Base):
     __tablename__ = "submissions"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,8 +15,9 @@ from icalendar import Calendar
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from hackserver import help_queue
 from hackserver.app import create_app
-from hackserver.models import Booking, Slot
+from hackserver.models import Booking, Slot, Team
 from hackserver.runtime import Runtime, bootstrap
 from hackserver.settings import Settings
 from tests.dbstate import migrate
@@ -280,3 +281,20 @@ def test_organisers_add_experts_and_fetch_their_links(site: Site, kickoff: datet
     assert link == made.json()["link"]
     assert site.client.get(link).status_code == 200
     assert site.client.post("/api/v1/experts/9999/link", headers=AUTH).status_code == 404
+
+
+def test_an_expert_takes_a_waiting_question_on_the_page(site: Site, kickoff: datetime) -> None:
+    s = scene(site, kickoff)
+
+    async def ask_for_help(runtime: Runtime) -> int:
+        async with runtime.transaction() as tx:
+            ours = await tx.session.get_one(Team, s["ours"])
+            return (await help_queue.ask(runtime, tx, ours, "law", "Dürfen wir Fotos zeigen?")).id
+
+    ticket = site.run(ask_for_help)
+    anna_page = site.client.get(f"/expert/{s['anna_link']}?lang=en")
+    assert "Dürfen wir Fotos zeigen?" in anna_page.text and "Take it" in anna_page.text
+    assert site.client.post(f"/expert/{s['jonas_link']}/help/{ticket}/claim").status_code == 303
+    late = site.client.post(f"/expert/{s['anna_link']}/help/{ticket}/claim?lang=en")
+    assert late.status_code == 409 and "someone has already taken this question" in late.text
+    assert "Dürfen wir Fotos zeigen?" not in site.client.get(f"/expert/{s['anna_link']}").text

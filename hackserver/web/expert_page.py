@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hackserver import bookings, channels, ics, slots
+from hackserver import bookings, channels, help_queue, ics, slots
 from hackserver.errors import DomainError, FieldError
 from hackserver.event import to_utc
 from hackserver.experts import expert_channel
@@ -68,12 +68,18 @@ async def render(
             }
             for slot, booking, team, challenge in rows
         ]  # fmt: skip
+        asked = [
+            {"id": ticket.id, "team": team.name, "topic": ticket.topic, "question": ticket.question,
+             "escalated": ticket.escalated_at is not None,
+             "waiting": max(0, round((tx.now - ticket.created_at).total_seconds() / 60))}
+            for ticket, team in await help_queue.waiting(runtime, tx, expert)
+        ]  # fmt: skip
         notices = await channels.history(tx.session, runtime.event_id, expert_channel(expert.id), limit=20)
         now_local = tx.now.astimezone(zone)
     token = request.path_params["token"]
     context: dict[str, Any] = {
         "lang": page.lang, "t": page.t, "event": runtime.event, "expert": expert, "zone": zone.key,
-        "slots": shown, "errors": errors or {}, "values": values or {}, "done": done,
+        "slots": shown, "asked": asked, "errors": errors or {}, "values": values or {}, "done": done,
         "base": f"/expert/{token}", "feed": f"/expert/{token}/bookings.ics",
         "notices": [n.translations.get(page.lang) or n.text for n in reversed(notices)],
         "default_start": (now_local + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
@@ -150,6 +156,15 @@ async def no_show(request: Request) -> Response:
     )
 
 
+async def claim(request: Request) -> Response:
+    return await _change(
+        request,
+        "claimed",
+        lambda runtime, tx, expert_id, ident: help_queue.claim(runtime, tx, expert_id, ident),
+        "ticket_id",
+    )
+
+
 async def _change(request: Request, done: str, change: Any, param: str) -> Response:
     opened = await open_page(request, "expert")
     if not isinstance(opened, Page):
@@ -162,8 +177,9 @@ async def _change(request: Request, done: str, change: Any, param: str) -> Respo
         async with runtime.transaction() as tx:
             await change(runtime, tx, opened.link.subject_id, request.path_params[param])
     except DomainError as refused:
-        field = f"{param}:{request.path_params[param]}"
-        return await render(request, opened, errors={field: refused.say(opened.lang)}, status=409)
+        field, said = f"{param}:{request.path_params[param]}", refused.say(opened.lang)
+        # Said at the top too: the slot or question it was about may have left the page meanwhile.
+        return await render(request, opened, errors={field: said, "_": said}, status=409)
     return RedirectResponse(f"/expert/{request.path_params['token']}?done={done}", status_code=303)
 
 
@@ -200,4 +216,5 @@ def routes() -> list[Route]:
         Route("/expert/{token}/slots/{slot_id:int}/withdraw", withdraw, methods=["POST"]),
         Route("/expert/{token}/bookings/{booking_id:int}/no-show", no_show, methods=["POST"]),
         Route("/expert/{token}/bookings.ics", feed),
+        Route("/expert/{token}/help/{ticket_id:int}/claim", claim, methods=["POST"]),
     ]
