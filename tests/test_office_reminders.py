@@ -115,3 +115,12 @@ async def test_a_reminder_missed_until_the_slot_began_is_not_sent_late(
     clock.set(kickoff + timedelta(hours=2, minutes=1))  # the clock was down through the reminder
     await SprintClock(runtime).fire_due()
     assert await reminders_sent(runtime) == []
+
+
+def test_slack_gets_a_booking_path_as_text_not_as_a_button() -> None:
+    from bots import slack
+    from bots.core import Reply
+
+    rendered = slack.render(Reply("Book here: /book/abc", links=[("Book a slot", "/book/abc")]))
+    assert all(block["type"] != "actions" for block in rendered.get("blocks", []))
+    assert "/book/abc" in str(rendered)
