@@ -33,8 +33,6 @@ __all__ = ["Bot", "Invocation", "Reply"]
 
 # Sub-commands whose capability has not landed yet: they answer so, with their usage.
 COMING = {
-    "experts": "experts [topic]",
-    "help-request": "help-request <topic> <question>",
     "submit": "submit",
 }
 PROFILE_KEYS = {
@@ -417,6 +415,10 @@ def _coming(name: str) -> None:
 for _name in COMING:
     _coming(_name)
 
+from bots import office_commands  # noqa: E402  (registers `experts` before the order below)
+
+del office_commands
+
 # Keep help in the order of the grammar in the docs: help, status, profile, the coming ones, organisers'.
 _ORDER = [
     "help",
@@ -431,6 +433,8 @@ _ORDER = [
     "match me",
     "challenges",
     "challenge pick",
+    "experts",
+    "help-request",
     *COMING,
     "announce",
     "phase",

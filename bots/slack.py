@@ -103,7 +103,9 @@ def render(reply: Reply) -> dict[str, Any]:
                 ],
             }
         )
-    if reply.links:
+    # Slack refuses a whole message whose button has a relative URL; those stay in the text below.
+    absolute = [link for link in reply.links if link[1].startswith(("https://", "http://"))]
+    if absolute:
         buttons = [
             {
                 "type": "button",
@@ -111,7 +113,7 @@ def render(reply: Reply) -> dict[str, Any]:
                 "url": url[:3000],
                 "action_id": f"link-{n}",
             }
-            for n, (label, url) in enumerate(reply.links[:25])
+            for n, (label, url) in enumerate(absolute[:25])
         ]
         blocks.append({"type": "actions", "elements": buttons})
     lines = [reply.title or "", reply.text, *(f"{k}: {v}" for k, v in reply.fields)]

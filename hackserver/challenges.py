@@ -107,7 +107,9 @@ def _decode(data: bytes) -> str:
     return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def _csv_records(text: str) -> list[_Record]:
+def _csv_records(
+    text: str, columns: Sequence[str] = COLUMNS, required: Sequence[str] = REQUIRED
+) -> list[_Record]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         table = list(reader)
@@ -116,20 +118,20 @@ def _csv_records(text: str) -> list[_Record]:
     header = [name.strip().lower() for name in table[0]]
     used = [i for i, name in enumerate(header) if name or any(i < len(r) and r[i].strip() for r in table)]
     names = [header[i] for i in used]
-    missing = [name for name in REQUIRED if name not in names]
+    missing = [name for name in required if name not in names]
     unknown = [
         name or f"(column {i + 1} has no name)"
         for i, name in zip(used, names, strict=True)
-        if name not in COLUMNS
+        if name not in columns
     ]
-    twice = sorted({name for name in names if names.count(name) > 1 and name in COLUMNS})
+    twice = sorted({name for name in names if names.count(name) > 1 and name in columns})
     if missing or unknown or twice:
         if len(table[0]) == 1 and ";" in table[0][0]:
             raise CatalogueError("the header row is not comma-separated (it seems to use ';'); save as CSV")
         parts = [f"missing column{'s' * (len(missing) > 1)}: {', '.join(missing)}"] if missing else []
         parts += [f"unknown column{'s' * (len(unknown) > 1)}: {', '.join(unknown)}"] if unknown else []
         parts += [f"column{'s' * (len(twice) > 1)} given twice: {', '.join(twice)}"] if twice else []
-        raise CatalogueError("; ".join(parts) + f" (the columns are {', '.join(COLUMNS)})")
+        raise CatalogueError("; ".join(parts) + f" (the columns are {', '.join(columns)})")
     records: list[_Record] = []
     for number, cells in enumerate(table[1:], start=2):
         if not any(cell.strip() for cell in cells):
@@ -231,7 +233,15 @@ def _validate(values: dict[str, Any], number: int, languages: set[str], fail: _R
     )
 
 
-def _text(values: dict[str, Any], name: str, fail: _Report, *, required: bool = False) -> str:
+def _text(
+    values: dict[str, Any],
+    name: str,
+    fail: _Report,
+    *,
+    required: bool = False,
+    limit: int | None = None,
+    multiline: bool | None = None,
+) -> str:
     raw = values.get(name)
     if isinstance(raw, int) and not isinstance(raw, bool) and name == "id":
         raw = str(raw)
@@ -239,13 +249,16 @@ def _text(values: dict[str, Any], name: str, fail: _Report, *, required: bool = 
         fail(name, "expected a text")
         return ""
     # A description keeps its lines; other fields are one line, however the cell wrapped.
-    value = (raw or "").strip() if name == "description" else " ".join((raw or "").split())
+    if multiline is None:
+        multiline = name == "description"
+    value = (raw or "").strip() if multiline else " ".join((raw or "").split())
     if not value and required:
         fail(name, "required")
     if (bad := _CONTROL.search(value)) is not None:
         fail(name, f"has a control character (U+{ord(bad.group()):04X})")
-    if len(value) > MAX_LENGTH[name]:
-        fail(name, f"longer than {MAX_LENGTH[name]} characters (it has {len(value)})")
+    limit = MAX_LENGTH[name] if limit is None else limit
+    if len(value) > limit:
+        fail(name, f"longer than {limit} characters (it has {len(value)})")
     return value
 
 

@@ -41,6 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "file", type=Path, metavar="FILE", help="a .csv (UTF-8, with a header row) or .json file"
     )
     imports.add_argument("--skip-bad", action="store_true", help="import the good rows, report the bad ones")
+    pool = commands.add_parser("experts", help="the expert pool")
+    expert_imports = pool.add_subparsers(dest="experts_command", required=True, metavar="ACTION").add_parser(
+        "import", help="add and update experts from a CSV file (by name; nothing is deleted)"
+    )
+    expert_imports.add_argument(
+        "file", type=Path, metavar="FILE", help="a .csv (UTF-8) with name, topics, languages, bio, ..."
+    )
     discord = commands.add_parser("discord", help="Discord set-up")
     discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION").add_parser(
         "register-commands", help="register the /hack command and its sub-commands with Discord"
@@ -208,6 +215,43 @@ def cmd_challenges(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experts(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from hackserver import experts
+    from hackserver.runtime import bootstrap
+
+    settings = settings_and_event()
+    path: Path = args.file
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CatalogueError(f"{path}: cannot read it ({error.strerror})") from None
+
+    async def write() -> experts.Imported:
+        async with bootstrap(settings) as runtime:
+            return await experts.import_experts(runtime, data)
+
+    try:
+        imported = asyncio.run(write())
+    except CatalogueError as error:
+        raise CatalogueError(f"{path}: {error}") from None
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise CatalogueError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
+    for problem in imported.problems:
+        print(f"hackserver: {path}: {problem}", file=sys.stderr)
+    if not imported.done:
+        bad = len({problem.row for problem in imported.problems})
+        print(
+            f"hackserver: {path}: {bad} bad {'row' if bad == 1 else 'rows'}, nothing imported",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{path}: {imported.summary()}")
+    return 0
+
+
 def cmd_discord(args: argparse.Namespace) -> int:
     from bots import discord
 
@@ -225,6 +269,7 @@ COMMANDS = {
     "clock": cmd_clock,
     "db": cmd_db,
     "challenges": cmd_challenges,
+    "experts": cmd_experts,
     "discord": cmd_discord,
 }
 

@@ -20,7 +20,7 @@ from redis.exceptions import LockError, RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hackserver import challenge_assignment, outbox, team_matching
+from hackserver import challenge_assignment, help_queue, outbox, reminders, team_matching
 from hackserver.bus import DomainEvent
 from hackserver.event import Announcement, Event
 from hackserver.models import FiredItem
@@ -29,6 +29,8 @@ from hackserver.runtime import Runtime
 log = logging.getLogger(__name__)
 IDLE_WAKE = 30.0  # seconds between wake-ups with nothing due: recovers stranded outbox rows
 LOCK_TTL = 10.0
+# A phase shift moves the schedule; a booking may bring a reminder sooner than the next wake-up.
+WAKING = {"phase.shifted", "booking.made", "booking.rescheduled", "help.requested"}
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,14 @@ class SprintClock:
         self.fired: list[tuple[str, datetime, str]] = []  # what this clock did: key, instant, status
 
     async def fire_due(self) -> datetime | None:
-        """Fires every due item not yet marked; returns the instant of the next one to come."""
+        """Fires every due item, booking reminder and help escalation not yet marked; returns when
+        the next is due."""
+        coming = await self.fire_schedule()
+        reminder = await reminders.fire_due(self.runtime)
+        escalation = await help_queue.fire_due(self.runtime)
+        return min((at for at in (coming, reminder, escalation) if at is not None), default=None)
+
+    async def fire_schedule(self) -> datetime | None:
         runtime = self.runtime
         async with runtime.sessions() as session:
             phases = await runtime.phases(session)
@@ -162,5 +171,5 @@ class SprintClock:
 
     @staticmethod
     async def shifted(events: asyncio.Queue[DomainEvent]) -> None:
-        while (await events.get()).kind != "phase.shifted":
+        while (await events.get()).kind not in WAKING:
             pass

@@ -8,6 +8,7 @@ HackserverError
     │                  each edge says it in the asker's language; str() is the English text
     ├── NotFound
     ├── Conflict       competing writes, already exists, already done
+    │   └── FieldError one field of a form is wrong: pages show it beside that field
     └── TooLate        a deadline or phase has passed
 
 Edges (HTTP routes, chat adapters, the CLI) turn these into replies; nothing else reaches a user.
@@ -54,3 +55,9 @@ class Conflict(DomainError):
 
 class TooLate(DomainError):
     pass
+
+
+class FieldError(Conflict):
+    def __init__(self, field: str, key: str, **params: object) -> None:
+        super().__init__(key, **params)
+        self.field = field

@@ -58,6 +58,14 @@ class Announcement:
 
 
 @dataclass(frozen=True)
+class OfficeHours:
+    cutoff: timedelta = timedelta(minutes=30)  # no booking, cancelling or rescheduling closer to a slot
+    max_future_bookings: int = 2  # a team's live bookings of slots still to come
+    reminder: timedelta = timedelta(minutes=10)  # before a slot, to the team and the expert
+    help_wait: timedelta = timedelta(minutes=10)  # an unclaimed help request goes to every expert then
+
+
+@dataclass(frozen=True)
 class Event:
     slug: str
     name: str
@@ -74,6 +82,7 @@ class Event:
         10,
         timedelta(seconds=10),
     )  # commands a person may send per window
+    office_hours: OfficeHours = field(default_factory=OfficeHours)
 
     @property
     def default_language(self) -> str:
@@ -161,7 +170,9 @@ class _Parser:
 
     def event(self, raw: dict[str, Any]) -> Event | None:
         raw = self.table(
-            raw, "", {"event", "phases", "teams", "channels", "announcements", "organisers", "limits"}
+            raw,
+            "",
+            {"event", "phases", "teams", "channels", "announcements", "organisers", "limits", "office_hours"},
         )
         head = self.table(raw.get("event", {}), "event", {"slug", "name", "timezone", "languages"})
         slug = self.text(head, "slug", "event", 63)
@@ -176,6 +187,7 @@ class _Parser:
         announcements = self.announcements(raw.get("announcements", []), phases, languages, channels)
         organisers = self.organisers(raw.get("organisers", {}))
         command_limit = self.limits(raw.get("limits", {}))
+        office_hours = self.office_hours(raw.get("office_hours", {}))
         if self.problems or zone is None:
             return None
         return Event(
@@ -191,6 +203,7 @@ class _Parser:
             organisers,
             team_match,
             command_limit,
+            office_hours,
         )
 
     def timezone(self, value: Any) -> ZoneInfo | None:
@@ -293,6 +306,35 @@ class _Parser:
                 else:
                     channels.setdefault(platform, {})[logical] = channel.strip()
         return channels
+
+    def office_hours(self, raw: Any) -> OfficeHours:
+        raw = self.table(raw, "office_hours", {"cutoff", "max_future_bookings", "reminder", "help_wait"})
+        default = OfficeHours()
+        durations = {}
+        for key, low, high in (
+            ("cutoff", timedelta(0), timedelta(days=1)),
+            ("reminder", timedelta(minutes=1), timedelta(hours=6)),
+            ("help_wait", timedelta(minutes=1), timedelta(hours=6)),
+        ):
+            durations[key] = getattr(default, key)
+            if key in raw:
+                try:
+                    value = parse_duration(str(raw[key]))
+                except ValueError as error:
+                    self.fail(f"office_hours.{key}", str(error))
+                    continue
+                if not low <= value <= high:
+                    self.fail(
+                        f"office_hours.{key}",
+                        f"expected from {format_duration(low)} to {format_duration(high)}",
+                    )
+                    continue
+                durations[key] = value
+        limit = raw.get("max_future_bookings", default.max_future_bookings)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
+            self.fail("office_hours.max_future_bookings", "expected a whole number from 1 to 50")
+            limit = default.max_future_bookings
+        return OfficeHours(durations["cutoff"], limit, durations["reminder"], durations["help_wait"])
 
     def organisers(self, raw: Any) -> dict[str, tuple[str, ...]]:
         raw = self.table(raw, "organisers", set(PLATFORMS) - {"builtin"})

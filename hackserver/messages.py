@@ -446,6 +446,185 @@ MESSAGES: dict[str, dict[str, str]] = {
     "stats.pool": {"de": "im Matching-Pool", "en": "in the matching pool"},
     "stats.submissions": {"de": "Einreichungen", "en": "Submissions"},
     "stats.outbox": {"de": "Nachrichten in der Warteschlange", "en": "Messages waiting"},
+    "expert.gone": {
+        "de": "Diese Expertin / diesen Experten gibt es nicht mehr",
+        "en": "this expert no longer exists",
+    },
+    "slot.in_past": {"de": "Der Beginn liegt in der Vergangenheit", "en": "the start is in the past"},
+    "slot.end_first": {
+        "de": "Das Ende muss nach dem Beginn liegen",
+        "en": "the end must come after the start",
+    },
+    "slot.after_event": {
+        "de": "Das Ende liegt nach dem Ende des Events",
+        "en": "the end is after the event ends",
+    },
+    "slot.length": {
+        "de": "Die Länge muss zwischen {low} und {high} Minuten liegen",
+        "en": "the length must be from {low} to {high} minutes",
+    },
+    "slot.too_long": {
+        "de": "Ein einzelner Termin dauert höchstens {high} Minuten; gib eine Länge an, um ihn zu teilen",
+        "en": "a single slot lasts at most {high} minutes; give a length to cut the block into slots",
+    },
+    "slot.buffer": {
+        "de": "Der Puffer liegt zwischen 0 und {high} Minuten",
+        "en": "the buffer is from 0 to {high} minutes",
+    },
+    "slot.daily_limit": {
+        "de": "Höchstens pro Tag: eine ganze Zahl von 1 bis {high}, oder leer",
+        "en": "at most per day: a whole number from 1 to {high}, or empty",
+    },
+    "slot.topic": {"de": "Wähle eines deiner Themen: {topics}", "en": "pick one of your topics: {topics}"},
+    "slot.none_fit": {
+        "de": "In diese Zeit passt kein Termin dieser Länge",
+        "en": "no slot of this length fits between start and end",
+    },
+    "slot.too_many": {
+        "de": "Das wären {n} Termine; höchstens {high} auf einmal",
+        "en": "that would be {n} slots; at most {high} at once",
+    },
+    "slot.overlap": {
+        "de": "Überschneidet sich mit deinem Termin um {at}",
+        "en": "overlaps your slot at {at}",
+    },
+    "slot.gone": {"de": "Diesen Termin gibt es nicht", "en": "there is no such slot"},
+    "slot.booked": {
+        "de": "Dieser Termin ist gebucht; nur freie Termine lassen sich zurückziehen",
+        "en": "this slot is booked; only free slots can be withdrawn",
+    },
+    "booking.question_missing": {
+        "de": "Schreib in einer Zeile, worum es gehen soll",
+        "en": "say in one line what you want to ask",
+    },
+    "booking.question_long": {
+        "de": "Die Frage hat {n} Zeichen; höchstens {high}",
+        "en": "the question has {n} characters; at most {high}",
+    },
+    "booking.team_gone": {"de": "Dieses Team gibt es nicht mehr", "en": "this team no longer exists"},
+    "booking.slot_gone": {
+        "de": "Diesen Termin gibt es nicht (mehr); wähle einen anderen",
+        "en": "this slot is not offered (any more); pick another",
+    },
+    "booking.past": {"de": "Dieser Termin hat schon begonnen", "en": "this slot has already begun"},
+    "booking.cutoff": {
+        "de": "Termine lassen sich bis {minutes} Minuten vor Beginn buchen",
+        "en": "slots can be booked until {minutes} minutes before they begin",
+    },
+    "booking.taken": {
+        "de": "Jemand war schneller: dieser Termin ist schon gebucht",
+        "en": "someone was quicker: this slot is already booked",
+    },
+    "booking.limit": {
+        "de": "Dein Team hat schon {n} kommende Termine; sage einen ab oder verschiebe ihn",
+        "en": "your team already holds {n} coming slots; cancel or reschedule one",
+    },
+    "booking.overlap": {
+        "de": "Dein Team hat zu dieser Zeit schon einen Termin",
+        "en": "your team already has a slot at that time",
+    },
+    "booking.day_full": {
+        "de": "Diese Person nimmt an dem Tag keine weiteren Buchungen an",
+        "en": "this expert takes no more bookings that day",
+    },
+    "booking.gone": {"de": "Diese Buchung gibt es nicht (mehr)", "en": "there is no such booking (any more)"},
+    "booking.change_cutoff": {
+        "de": "Absagen und Verschieben geht nur bis {minutes} Minuten vor Beginn",
+        "en": "cancelling and rescheduling close {minutes} minutes before the slot",
+    },
+    "booking.not_begun": {
+        "de": "Nicht erschienen lässt sich erst ab Beginn des Termins markieren",
+        "en": "a no-show can be marked once the slot has begun",
+    },
+    "booking.made.team": {
+        "de": "Gebucht: {expert_name}, {when}. Frage: {question}\nVideo-Link: {join}\nKalender: {ics}",
+        "en": "Booked: {expert_name}, {when}. Question: {question}\nJoin: {join}\nCalendar: {ics}",
+    },
+    "booking.made.expert": {
+        "de": "Neue Buchung: Team {team_name}, {when}. Frage: {question}",
+        "en": "New booking: team {team_name}, {when}. Question: {question}",
+    },
+    "booking.rescheduled.team": {
+        "de": "Verschoben: {expert_name}, jetzt {when}. Frage: {question}\nVideo-Link: {join}\nKalender: {ics}",
+        "en": "Rescheduled: {expert_name}, now {when}. Question: {question}\nJoin: {join}\nCalendar: {ics}",
+    },
+    "booking.rescheduled.expert": {
+        "de": "Team {team_name} hat auf {when} verschoben. Frage: {question}",
+        "en": "Team {team_name} moved to {when}. Question: {question}",
+    },
+    "booking.cancelled.team": {
+        "de": "Abgesagt: {expert_name}, {when}",
+        "en": "Cancelled: {expert_name}, {when}",
+    },
+    "booking.cancelled.expert": {
+        "de": "Team {team_name} hat {when} abgesagt; der Termin ist wieder frei",
+        "en": "Team {team_name} cancelled {when}; the slot is free again",
+    },
+    "reminder.team": {
+        "de": "In {minutes} Minuten: {expert_name}, {when}. Video-Link: {join}",
+        "en": "In {minutes} minutes: {expert_name}, {when}. Join: {join}",
+    },
+    "reminder.expert": {
+        "de": "In {minutes} Minuten: Team {team_name}, {when}. Frage: {question}",
+        "en": "In {minutes} minutes: team {team_name}, {when}. Question: {question}",
+    },
+    "experts.none": {
+        "de": "Gerade hat niemand{topic} freie Termine. Versuch es später noch einmal.",
+        "en": "Nobody{topic} has free slots right now. Try again later.",
+    },
+    "experts.about": {"de": " zu „{topic}“", "en": " on “{topic}”"},
+    "experts.title": {"de": "Expert:innen mit freien Terminen", "en": "Experts with free slots"},
+    "experts.line": {
+        "de": "• *{name}* ({topics}; {languages}) — {free} frei, ab {first}",
+        "en": "• *{name}* ({topics}; {languages}) — {free} free, from {first}",
+    },
+    "experts.book_hint": {
+        "de": "Buche für dein Team über diesen Link (gib ihn nur im Team weiter):",
+        "en": "Book for your team through this link (share it only within your team):",
+    },
+    "experts.book_link": {"de": "Termin buchen", "en": "Book a slot"},
+    "experts.no_team": {
+        "de": "Termine bucht ein Team. Gründe eins (`/hack team create <name>`) oder tritt einem bei.",
+        "en": "Slots are booked by teams. Create one (`/hack team create <name>`) or join one first.",
+    },
+    "help.usage": {
+        "de": "Schreib ein Thema und deine Frage: `/hack help-request recht Dürfen wir Fotos zeigen?`",
+        "en": "Give a topic and your question: `/hack help-request law May we show photos?`",
+    },
+    "help.too_long": {
+        "de": "Das Thema hat höchstens 40 Zeichen, die Frage höchstens {high}",
+        "en": "the topic has at most 40 characters, the question at most {high}",
+    },
+    "help.already_open": {
+        "de": "Dein Team hat schon eine offene Frage; warte auf Antwort oder ziehe sie zurück: `/hack help-request cancel`",
+        "en": "your team already has an open question; wait for an answer or withdraw it: `/hack help-request cancel`",
+    },
+    "help.no_team": {
+        "de": "Schnelle Fragen stellt ein Team. Gründe eins (`/hack team create <name>`) oder tritt einem bei.",
+        "en": "Quick questions are asked by teams. Create one (`/hack team create <name>`) or join one first.",
+    },
+    "help.none_open": {"de": "Dein Team hat keine offene Frage", "en": "your team has no open question"},
+    "help.taken": {
+        "de": "Diese Frage hat schon jemand übernommen oder das Team hat sie zurückgezogen",
+        "en": "someone has already taken this question, or the team withdrew it",
+    },
+    "help.asked": {
+        "de": "Deine Frage ist bei {n} Expert:innen zu „{topic}“. Wer sie übernimmt, meldet sich im Team-Kanal.",
+        "en": "Your question went to {n} experts on “{topic}”. Whoever takes it will say so in your team channel.",
+    },
+    "help.cancelled": {"de": "Deine Frage ist zurückgezogen.", "en": "Your question is withdrawn."},
+    "help.claimed_team": {
+        "de": "{expert_name} übernimmt eure Frage „{question}“ (nach {minutes} Min.). Treffpunkt: {join}",
+        "en": "{expert_name} takes your question “{question}” (after {minutes} min). Meet here: {join}",
+    },
+    "help.posted_expert": {
+        "de": "Frage von Team {team_name} zu „{topic}“: {question} — übernimm sie auf deiner Seite.",
+        "en": "Question from team {team_name} on “{topic}”: {question} — take it on your page.",
+    },
+    "help.escalated_expert": {
+        "de": "Noch unbeantwortet: Team {team_name} fragt zu „{topic}“: {question} — kannst du helfen?",
+        "en": "Still unanswered: team {team_name} asks on “{topic}”: {question} — can you help?",
+    },
     "phase.before": {"de": "vor der Anmeldung", "en": "before registration"},
     "phase.registration": {"de": "Anmeldung", "en": "Registration"},
     "phase.kickoff": {"de": "Kickoff", "en": "Kickoff"},

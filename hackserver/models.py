@@ -196,6 +196,8 @@ class Slot(Base):
     starts_at: Mapped[datetime] = mapped_column(index=True)
     ends_at: Mapped[datetime]
     withdrawn_at: Mapped[datetime | None]
+    topic: Mapped[str | None] = mapped_column(String(80))  # one of the expert's topics; None: any
+    daily_limit: Mapped[int | None]  # bookings of the expert a day (their time zone) this slot counts to
 
 
 class Booking(Base):
@@ -217,6 +219,32 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[datetime | None]
     no_show: Mapped[bool] = mapped_column(default=False)
+
+
+class HelpTicket(Base):
+    """An ask-now question of a team: open until an expert claims it or the team cancels it."""
+
+    __tablename__ = "help_tickets"
+    # A team has one unclaimed ticket at a time; claimed and cancelled ones stay for the record.
+    __table_args__ = (
+        Index(
+            "uq_help_tickets_open_team",
+            "team_id",
+            unique=True,
+            sqlite_where=text("claimed_at IS NULL AND cancelled_at IS NULL"),
+            postgresql_where=text("claimed_at IS NULL AND cancelled_at IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = _event_fk()
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(40))
+    question: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    escalated_at: Mapped[datetime | None]  # posted again to every expert after the wait
+    claimed_at: Mapped[datetime | None]
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id", ondelete="SET NULL"))
+    cancelled_at: Mapped[datetime | None]
 
 
 class Submission(Base):

@@ -361,3 +361,32 @@ def test_a_relative_time_prints_as_it_is_written_in_the_file(relative: RelativeT
     assert str(relative) == text
     event = parse_event(tomllib.loads(event_toml(KICKOFF, announcements=(("x", text, None),))))
     assert event.announcements[0].at == relative
+
+
+def test_the_example_office_hours_are_read() -> None:
+    rules = load_event(EXAMPLE_EVENT).office_hours
+    assert (rules.cutoff, rules.max_future_bookings, rules.reminder, rules.help_wait) == (
+        timedelta(minutes=30), 2, timedelta(minutes=10), timedelta(minutes=10),
+    )  # fmt: skip
+
+
+def test_office_hours_default_when_the_table_is_absent() -> None:
+    rules = parse_event(tomllib.loads(event_toml(KICKOFF))).office_hours
+    assert (rules.cutoff, rules.max_future_bookings) == (timedelta(minutes=30), 2)
+
+
+def test_bad_office_hours_are_all_reported_with_their_paths() -> None:
+    text = (
+        event_toml(KICKOFF)
+        + '[office_hours]\ncutoff = "soon"\nmax_future_bookings = 0\nreminder = "2d"\ncolour = 1\n'
+    )
+    with pytest.raises(EventFileError) as error:
+        parse_event(tomllib.loads(text))
+    problems = "\n".join(error.value.problems)
+    for path in (
+        "office_hours.cutoff",
+        "office_hours.max_future_bookings",
+        "office_hours.reminder",
+        "office_hours.colour",
+    ):
+        assert path in problems

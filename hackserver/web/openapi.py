@@ -28,6 +28,7 @@ def body(properties: Schema, required: tuple[str, ...] = ()) -> Schema:
 
 PHASE = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 TEAM = {"name": "team_id", "in": "path", "required": True, "schema": ID}
+EXPERT = {"name": "expert_id", "in": "path", "required": True, "schema": ID}
 CHALLENGE = {"name": "challenge_id", "in": "path", "required": True, "schema": {"type": "string"}}
 LINK = [
     {
@@ -73,6 +74,20 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
     ("get", "/api/v1/challenges/{challenge_id}", "One challenge with the teams on it", [CHALLENGE], None),
     ("post", "/api/v1/assignment", "Give every team a challenge now", [], body({"seed": SEED})),
     ("delete", "/api/v1/links/{scope}/{subject}", "Revoke a private link", LINK, body({})),
+    ("get", "/api/v1/experts", "The experts with their free and booked slots", [], None),
+    (
+        "post", "/api/v1/experts", "Add an expert (the same rules as the CSV import)", [],
+        body(
+            {
+                "name": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}},
+                "languages": {"type": "array", "items": {"type": "string"}}, "bio": {"type": "string"},
+                "timezone": {"type": "string"}, "contact": {"type": "string"}, "join_url": {"type": "string"},
+            },
+            ("name", "topics"),
+        ),
+    ),
+    ("get", "/api/v1/experts/{expert_id}", "One expert", [EXPERT], None),
+    ("post", "/api/v1/experts/{expert_id}/link", "The expert's private link, to send them", [EXPERT], body({})),
     ("get", "/api/v1/dashboard", "The dashboard's numbers, feed, schedule and alerts", [], None),
     (
         "post", "/api/v1/announcements", "Send an announcement everywhere or to one channel", [],

@@ -1,0 +1,89 @@
+"""The JSON API for the expert pool: list and add experts, and an expert's private link, which the
+organisers send them (an expert has no account, the link is all they need)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hackserver import experts
+from hackserver.challenges import Problem, _Report
+from hackserver.errors import NotFound
+from hackserver.models import Booking, Expert, Slot
+from hackserver.runtime import Runtime, Transaction
+from hackserver.web.api import error, organiser
+from hackserver.web.api_teams import BadField, organiser_change
+
+
+def expert_json(expert: Expert, slots: int = 0, booked: int = 0) -> dict[str, Any]:
+    return {
+        "id": expert.id, "name": expert.name, "topics": expert.topics, "languages": expert.languages,
+        "bio": expert.bio, "timezone": expert.timezone, "contact": expert.contact,
+        "join_url": expert.join_url, "slots": slots, "booked": booked,
+    }  # fmt: skip
+
+
+async def list_experts(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    async with runtime.reading() as tx:
+        rows = await tx.session.execute(
+            select(Expert, func.count(Slot.id.distinct()), func.count(Booking.id.distinct()))
+            .outerjoin(Slot, and_(Slot.expert_id == Expert.id, Slot.withdrawn_at.is_(None)))
+            .outerjoin(Booking, and_(Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None)))
+            .where(Expert.event_id == runtime.event_id)
+            .group_by(Expert.id)
+            .order_by(Expert.name)
+        )
+        found = [expert_json(expert, slots, booked) for expert, slots, booked in rows]
+    return JSONResponse({"experts": found})
+
+
+async def add_expert(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    """POST /api/v1/experts {"name": …, "topics": ["data"], …}: the same rules as the CSV import."""
+    problems: list[Problem] = []
+    values = {key: body[key] for key in experts.COLUMNS if key in body}
+    if unknown := sorted(set(body) - set(experts.COLUMNS)):
+        raise BadField(f"unknown fields: {', '.join(unknown)} (the fields are {', '.join(experts.COLUMNS)})")
+    row = experts.validate(values, 1, set(runtime.event.languages), _Report(problems, 1, "body"))
+    if problems:
+        raise BadField("; ".join(f"{p.field}: {p.reason}" for p in problems))
+    taken = await tx.session.scalars(select(Expert.name).where(Expert.event_id == runtime.event_id))
+    if any(experts.name_key(name) == experts.name_key(row.name) for name in taken):
+        raise BadField(f"name: {row.name!r} is already an expert")
+    expert = await experts.add(runtime, tx, experts.columns(row))
+    tx.record("expert.added", expert=expert.id, by=actor)
+    return expert_json(expert) | {"link": await experts.link_of(runtime, tx, expert)}
+
+
+async def expert_link(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    """POST /api/v1/experts/{id}/link: the expert's private link, to send them (made on first ask)."""
+    expert = await tx.session.get(Expert, body["expert_id"])
+    if expert is None or expert.event_id != runtime.event_id:
+        raise NotFound("expert.gone")
+    return {"expert": expert.id, "link": await experts.link_of(runtime, tx, expert)}
+
+
+async def one_expert(request: Request) -> JSONResponse:
+    runtime: Runtime = request.state.runtime
+    if isinstance(actor := organiser(request), JSONResponse):
+        return actor
+    async with runtime.reading() as tx:
+        expert = await tx.session.get(Expert, request.path_params["expert_id"])
+        if expert is None or expert.event_id != runtime.event_id:
+            return error(f"no expert with id {request.path_params['expert_id']}", 404)
+        return JSONResponse(expert_json(expert))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/v1/experts", list_experts),
+        Route("/api/v1/experts", organiser_change(add_expert), methods=["POST"]),
+        Route("/api/v1/experts/{expert_id:id}", one_expert),
+        Route("/api/v1/experts/{expert_id:id}/link", organiser_change(expert_link), methods=["POST"]),
+    ]

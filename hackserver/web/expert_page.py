@@ -1,0 +1,220 @@
+"""`/expert/{token}`: an expert publishes one slot or a repeating block, withdraws free slots, sees
+who booked what (team, challenge, question), marks a no-show, and subscribes to an ICS feed.
+A form with a wrong field answers the page again with the message beside that field, changing nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from hackserver import bookings, channels, help_queue, ics, slots
+from hackserver.errors import DomainError, FieldError
+from hackserver.event import to_utc
+from hackserver.experts import expert_channel
+from hackserver.models import Booking, Challenge, Expert, Slot, Team
+from hackserver.runtime import Runtime
+from hackserver.web.office import Page, form_of, open_page, templates, two_zones
+
+SHOWN_AFTER = timedelta(hours=12)  # past slots stay in view this long, to mark no-shows
+
+
+class BadInput(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+async def page(request: Request) -> Response:
+    opened = await open_page(request, "expert")
+    if not isinstance(opened, Page):
+        return opened
+    return await render(request, opened, done=request.query_params.get("done", ""))
+
+
+async def render(
+    request: Request, page: Page, *, errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None, done: str = "", status: int = 200,
+) -> Response:  # fmt: skip
+    runtime = page.runtime
+    async with runtime.reading() as tx:
+        expert = await tx.session.get(Expert, page.link.subject_id)
+        if expert is None:
+            return Response(page.say("expert.gone"), status_code=404, media_type="text/plain")
+        zone = slots.expert_zone(runtime, expert)
+        rows = await tx.session.execute(
+            select(Slot, Booking, Team, Challenge)
+            .outerjoin(Booking, and_(Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None)))
+            .outerjoin(Team, Team.id == Booking.team_id)
+            .outerjoin(Challenge, Challenge.id == Team.challenge_id)
+            .where(Slot.expert_id == expert.id, Slot.ends_at > tx.now - SHOWN_AFTER)
+            .order_by(Slot.starts_at)
+        )
+        shown = [
+            {
+                "id": slot.id, "when": two_zones(slot.starts_at, zone, runtime.event.timezone),
+                "until": f"{slot.ends_at.astimezone(zone):%H:%M}", "topic": slot.topic,
+                "withdrawn": slot.withdrawn_at is not None, "begun": slot.starts_at <= tx.now,
+                "booking": booking and {
+                    "id": booking.id, "team": team.name if team else "?", "question": booking.question,
+                    "challenge": challenge.title if challenge else None, "no_show": booking.no_show,
+                },
+            }
+            for slot, booking, team, challenge in rows
+        ]  # fmt: skip
+        asked = [
+            {"id": ticket.id, "team": team.name, "topic": ticket.topic, "question": ticket.question,
+             "escalated": ticket.escalated_at is not None,
+             "waiting": max(0, round((tx.now - ticket.created_at).total_seconds() / 60))}
+            for ticket, team in await help_queue.waiting(runtime, tx, expert)
+        ]  # fmt: skip
+        notices = await channels.history(tx.session, runtime.event_id, expert_channel(expert.id), limit=20)
+        now_local = tx.now.astimezone(zone)
+    token = request.path_params["token"]
+    context: dict[str, Any] = {
+        "lang": page.lang, "t": page.t, "event": runtime.event, "expert": expert, "zone": zone.key,
+        "slots": shown, "asked": asked, "errors": errors or {}, "values": values or {}, "done": done,
+        "base": f"/expert/{token}", "feed": f"/expert/{token}/bookings.ics",
+        "notices": [n.translations.get(page.lang) or n.text for n in reversed(notices)],
+        "default_start": (now_local + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        .strftime("%Y-%m-%dT%H:%M"),
+    }  # fmt: skip
+    return templates.TemplateResponse(request, "expert.html", context, status_code=status)
+
+
+def local_instant(form: dict[str, str], name: str, zone: ZoneInfo, page: Page) -> datetime:
+    raw = form.get(name, "").strip()
+    try:
+        return to_utc(datetime.fromisoformat(raw).replace(tzinfo=None, second=0, microsecond=0), zone)
+    except ValueError as problem:
+        said = str(problem)  # a wall-clock time a daylight-saving switch skips or repeats says so
+        message = said if ("does not exist" in said or "twice" in said) else ""
+        raise BadInput(name, message or page.t["bad_time"]) from None
+
+
+def minutes(form: dict[str, str], name: str, page: Page) -> int | None:
+    raw = form.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 5:
+        raise BadInput(name, page.t["bad_minutes"])
+    return int(raw)
+
+
+async def publish(request: Request) -> Response:
+    opened = await open_page(request, "expert")
+    if not isinstance(opened, Page):
+        return opened
+    form = await form_of(request)
+    if isinstance(form, Response):
+        return form
+    runtime = opened.runtime
+    try:
+        async with runtime.reading() as tx:
+            expert = await tx.session.get_one(Expert, opened.link.subject_id)
+        zone = slots.expert_zone(runtime, expert)
+        start = local_instant(form, "start", zone, opened)
+        end = local_instant(form, "end", zone, opened)
+        length = minutes(form, "length", opened)
+        offer = slots.Offer(
+            start, end, timedelta(minutes=length) if length is not None else None,
+            timedelta(minutes=minutes(form, "buffer", opened) or 0),
+            form.get("topic") or None, minutes(form, "daily_limit", opened),
+        )  # fmt: skip
+        async with runtime.transaction() as tx:
+            await slots.publish(runtime, tx, expert.id, offer)
+    except BadInput as problem:
+        return await render(request, opened, errors={problem.field: problem.message}, values=form, status=422)
+    except FieldError as refused:
+        return await render(
+            request, opened, errors={refused.field: refused.say(opened.lang)}, values=form, status=422
+        )
+    return RedirectResponse(f"/expert/{request.path_params['token']}?done=published", status_code=303)
+
+
+async def withdraw(request: Request) -> Response:
+    return await _change(
+        request,
+        "withdrawn",
+        lambda runtime, tx, expert_id, ident: slots.withdraw(runtime, tx, expert_id, ident),
+        "slot_id",
+    )
+
+
+async def no_show(request: Request) -> Response:
+    return await _change(
+        request,
+        "no_show",
+        lambda runtime, tx, expert_id, ident: bookings.mark_no_show(runtime, tx, expert_id, ident),
+        "booking_id",
+    )
+
+
+async def claim(request: Request) -> Response:
+    return await _change(
+        request,
+        "claimed",
+        lambda runtime, tx, expert_id, ident: help_queue.claim(runtime, tx, expert_id, ident),
+        "ticket_id",
+    )
+
+
+async def _change(request: Request, done: str, change: Any, param: str) -> Response:
+    opened = await open_page(request, "expert")
+    if not isinstance(opened, Page):
+        return opened
+    form = await form_of(request)
+    if isinstance(form, Response):
+        return form
+    runtime: Runtime = opened.runtime
+    try:
+        async with runtime.transaction() as tx:
+            await change(runtime, tx, opened.link.subject_id, request.path_params[param])
+    except DomainError as refused:
+        field, said = f"{param}:{request.path_params[param]}", refused.say(opened.lang)
+        # Said at the top too: the slot or question it was about may have left the page meanwhile.
+        return await render(request, opened, errors={field: said, "_": said}, status=409)
+    return RedirectResponse(f"/expert/{request.path_params['token']}?done={done}", status_code=303)
+
+
+async def feed(request: Request) -> Response:
+    opened = await open_page(request, "expert")
+    if not isinstance(opened, Page):
+        return opened
+    runtime = opened.runtime
+    async with runtime.reading() as tx:
+        expert = await tx.session.get_one(Expert, opened.link.subject_id)
+        rows = await tx.session.execute(
+            select(Booking, Slot, Team)
+            .join(Slot, Slot.id == Booking.slot_id)
+            .join(Team, Team.id == Booking.team_id)
+            .where(Slot.expert_id == expert.id)
+            .order_by(Slot.starts_at, Booking.id)
+        )
+        entries = [
+            ics.Entry(
+                f"booking-{booking.id}@{runtime.event.slug}", slot.starts_at, slot.ends_at,
+                f"{runtime.event.name}: {team.name}", booking.question, expert.join_url,
+                booking.cancelled_at or booking.created_at, cancelled=booking.cancelled_at is not None,
+            )
+            for booking, slot, team in rows
+        ]  # fmt: skip
+    body = ics.calendar(f"{runtime.event.name} · {expert.name}", entries)
+    return Response(body, media_type="text/calendar; charset=utf-8")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/expert/{token}", page),
+        Route("/expert/{token}/slots", publish, methods=["POST"]),
+        Route("/expert/{token}/slots/{slot_id:id}/withdraw", withdraw, methods=["POST"]),
+        Route("/expert/{token}/bookings/{booking_id:id}/no-show", no_show, methods=["POST"]),
+        Route("/expert/{token}/bookings.ics", feed),
+        Route("/expert/{token}/help/{ticket_id:id}/claim", claim, methods=["POST"]),
+    ]

@@ -1,0 +1,94 @@
+"""What the expert and booking pages share: opening a private link (or the page saying why not),
+the page language and words, reading a form, and showing an instant in two time zones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from hackserver import links
+from hackserver.messages import say
+from hackserver.models import Link
+from hackserver.runtime import Runtime
+from hackserver.web.channels import language
+from hackserver.web.office_words import WORDS
+from hackserver.web.visitors import read_form, same_origin
+
+templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+REFUSED_STATUS = {"link.bad": 404, "link.expired": 410, "link.revoked": 403}
+
+
+@dataclass(frozen=True)
+class Page:
+    runtime: Runtime
+    lang: str
+    link: Link
+
+    @property
+    def t(self) -> dict[str, str]:
+        return WORDS[self.lang] if self.lang in WORDS else WORDS["en"]
+
+    def say(self, key: str, **params: object) -> str:
+        return say(self.lang, key, **params)
+
+
+async def open_page(request: Request, scope: links.Scope) -> Page | Response:
+    runtime: Runtime = request.state.runtime
+    lang = language(request, runtime)
+    async with runtime.reading() as tx:
+        try:
+            link = await links.open_link(runtime, tx.session, scope, request.path_params["token"], tx.now)
+        except links.LinkRefused as refused:
+            return refused_page(request, lang, refused.key)
+    return Page(runtime, lang, link)
+
+
+def refused_page(request: Request, lang: str, key: str) -> Response:
+    runtime: Runtime = request.state.runtime
+    t = WORDS.get(lang, WORDS["en"])
+    return templates.TemplateResponse(
+        request,
+        "link_refused.html",
+        {"lang": lang, "t": t, "event": runtime.event, "reason": say(lang, key)},
+        status_code=REFUSED_STATUS.get(key, 403),
+    )
+
+
+async def form_of(request: Request) -> dict[str, str] | Response:
+    """The posted form, or the refusal of a cross-site or oversized one."""
+    if not same_origin(request):
+        return Response("cross-site form refused", status_code=403, media_type="text/plain")
+    form = await read_form(request)
+    if form is None:
+        return Response("form too large", status_code=413, media_type="text/plain")
+    return form
+
+
+def zone_or_none(name: str) -> ZoneInfo | None:
+    from zoneinfo import ZoneInfoNotFoundError
+
+    if not name or "/" not in name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def two_zones(instant: datetime, viewer: ZoneInfo, event: ZoneInfo) -> dict[str, Any]:
+    """An instant in the viewer's zone and, when it differs, in the event's beside it."""
+    mine = instant.astimezone(viewer)
+    theirs = instant.astimezone(event)
+    return {
+        "iso": instant.isoformat(),
+        "local": f"{mine:%a %d.%m. %H:%M}",
+        "zone": viewer.key,
+        "event": None if viewer.key == event.key else f"{theirs:%a %H:%M} {event.key}",
+    }
