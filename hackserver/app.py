@@ -67,6 +67,7 @@ def create_app(
     static = Path(__file__).parent / "static"
     return Starlette(
         routes=[
+            *platforms.routes(),  # first: chat commands are most of the requests, matched in order
             Route("/", lambda request: RedirectResponse("/channels")),
             *health.routes(metrics),
             *channels.routes(metrics),
@@ -74,7 +75,6 @@ def create_app(
             *api_teams.routes(),
             *api_challenges.routes(),
             *api_links.routes(),
-            *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
         exception_handlers={500: internal_error},
