@@ -115,7 +115,9 @@ class Runtime:
     async def forget_shifted_phases(self) -> None:
         """Drops the cached phases whenever a shift is heard of, from this process or (over Redis)
         another one; runs until cancelled."""
-        async with self.bus.subscribe() as events:
+        # Unbounded: it keeps nothing, and a transaction's thousands of events must not count as
+        # dropped (or drop a shift) before it has glanced at them.
+        async with self.bus.subscribe(backlog=0) as events:
             while True:
                 if (await events.get()).kind == SHIFTED:
                     self.phase_cache.invalidate()

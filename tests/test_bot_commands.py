@@ -124,6 +124,17 @@ async def test_status_shows_a_shift_at_once_however_long_the_phases_are_kept(org
     assert (await ask(organisers, "status", locale="en")).text.startswith("Kickoff in 1 h 30 min")
 
 
+async def test_keeping_the_phases_current_drops_no_event_of_a_large_transaction(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    async with runtime.transaction() as tx:
+        for n in range(3000):  # e.g. team matching's teams
+            tx.record("team.formed", team=n)
+    await asyncio.sleep(0.01)
+    assert runtime.bus.dropped == 0
+
+
 @pytest.mark.redis
 async def test_a_shift_in_another_process_reaches_status_over_redis(
     database_url: str,
