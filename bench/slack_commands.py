@@ -192,6 +192,11 @@ class Result:
     elapsed: float = float("nan")
     lag: list[float] = field(default_factory=list)  # how late the generator put each request on the wire
     failures: Counter[str] = field(default_factory=Counter)  # HTTP status or exception, by kind
+    cpu: float = float("nan")  # seconds of CPU the server process used meanwhile, all its threads
+
+    @property
+    def cpu_per_command(self) -> float:
+        return self.cpu / len(self.latencies) if self.latencies else float("nan")
 
     @property
     def achieved(self) -> float:
@@ -292,6 +297,13 @@ async def closed_loop(target: str, port: int, commands: Commands, seconds: float
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux): a cost per command that the machine's other
+    load does not inflate the way it does latencies and rates."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def uvicorn_args(factory: str, port: int) -> list[str]:
     return [
         *(sys.executable, "-m", "uvicorn", factory, "--factory"),
@@ -309,6 +321,7 @@ def checkout(revision: str, into: Path) -> Path:
 
 
 def start_servers(group: Processes, work: Path, secret: str, before: str | None) -> dict[str, int]:
+    """The servers' ports by name; each one's process is group.started in the same order."""
     trees = {HACKSERVER_NAME: ROOT}
     if before is not None:
         trees[f"{HACKSERVER_NAME} {before}"] = checkout(before, work / "before")
@@ -362,6 +375,7 @@ def run(plan: Plan, profile_path: Path | None, before: str | None) -> tuple[list
     with tempfile.TemporaryDirectory(prefix="hs-bench-slack-") as tmp, processes(Path(tmp)) as group:
         ports = start_servers(group, Path(tmp), secret, before)
         targets = list(ports)
+        pids = {name: process.pid for name, process in zip(targets, group.started, strict=True)}
         generators = {name: Commands(secret, f"127.0.0.1:{port}") for name, port in ports.items()}
 
         async def measure() -> None:
@@ -373,14 +387,18 @@ def run(plan: Plan, profile_path: Path | None, before: str | None) -> tuple[list
                 order = targets[shift:] + targets[:shift]
                 for rate in RATES:
                     for name in order:
+                        cpu = cpu_seconds(pids[name])
                         result = await open_loop(
                             name, ports[name], generators[name], rate, plan.seconds, plan
                         )
+                        result.cpu = cpu_seconds(pids[name]) - cpu
                         results.setdefault((name, rate), []).append(result)
                 for name in order:
+                    cpu = cpu_seconds(pids[name])
                     result = await closed_loop(
                         name, ports[name], generators[name], plan.closed_seconds, plan.closed_connections
                     )
+                    result.cpu = cpu_seconds(pids[name]) - cpu
                     results.setdefault((name, None), []).append(result)
                 print(f"  round {round_ + 1}/{plan.rounds} done", flush=True)
 
@@ -419,7 +437,18 @@ def main(argv: list[str] | None = None) -> int:
     targets, results, hot_spots = run(plan, Path(args.profile) if args.profile else None, args.before)
     report = Report(
         "Signed Slack commands: hackserver against a bare Bolt app",
-        ["load", "server", "cmd/s", "p50 ms", "p99 ms", "errors", "× Bolt cmd/s", "× Bolt p99"],
+        [
+            "load",
+            "server",
+            "cmd/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "× Bolt cmd/s",
+            "× Bolt p99",
+            "CPU ms/cmd",
+            "× Bolt CPU/cmd",
+        ],
     )
     names = {BOLT: "Bolt AsyncApp (ack only)", BASELINE: "trivial app (generator check)"}
     for rate in (*RATES, None):
@@ -435,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                 sum(r.sent - len(r.latencies) for r in runs),  # refused, failed or timed out
                 f"{median([r.achieved / b.achieved for r, b in zip(runs, bolt, strict=True)]):.2f}",
                 f"{median([r.p99 / b.p99 for r, b in zip(runs, bolt, strict=True)]):.1f}",
+                f"{median([r.cpu_per_command for r in runs]) * 1000:.2f}",
+                f"{median([r.cpu_per_command / b.cpu_per_command for r, b in zip(runs, bolt, strict=True)]):.2f}",
             )
     at_target = results[(HACKSERVER_NAME, TARGET_RATE)]
     met_p99 = median([r.p99 for r in at_target]) <= TARGET_P99
@@ -462,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
         " acking `/hack` only (its `authorize` returns the bot token without calling auth.test); trivial"
         " app: Starlette reading the body and answering 200. All under uvicorn with the same options, one"
         " process each, on the same 2-core machine as the generator.",
+        "- CPU ms/cmd: the server process's user + system CPU during the load (all its threads, from"
+        " /proc), per command answered; on a machine shared with other work it moves far less than the"
+        " rates and latencies do.",
         f"- Generator lag at {TARGET_RATE}/s (request put on the wire after its due instant), all servers:"
         f" p50 {ms(percentile(lag, 0.5))} ms, p99 {ms(percentile(lag, 0.99))} ms.",
         f"- Target at {TARGET_RATE}/s: p99 ≤ {TARGET_P99 * 1000:.0f} ms {'met' if met_p99 else 'missed'},"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 
 from sqlalchemy import Select, bindparam, func, select
 
@@ -68,14 +69,30 @@ async def help_(ctx: Context, args: str) -> Reply:
 
 
 @functools.cache
-def _team_of_participant() -> Select[Team]:
-    return select(Team).join(Membership).where(Membership.participant_id == bindparam("participant_id"))
+def _standing() -> Select[tuple[str, int, str | None, datetime | None, str | None]]:
+    """The asker's team, its challenge, next booking and submission: one statement, no row if no team."""
+    next_booking = (
+        select(Slot.starts_at)
+        .join(Booking)
+        .where(Booking.team_id == Team.id, Booking.cancelled_at.is_(None), Slot.starts_at > bindparam("now"))
+        .order_by(Slot.starts_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    submission = select(Submission.status).where(Submission.team_id == Team.id).scalar_subquery()
+    return (
+        select(Team.name, Team.member_count, Challenge.title, next_booking, submission)
+        .select_from(Membership)
+        .join(Team, Team.id == Membership.team_id)
+        .outerjoin(Challenge, Challenge.id == Team.challenge_id)
+        .where(Membership.participant_id == bindparam("participant_id"))
+    )
 
 
 @command("status", read_only=True)
 async def status(ctx: Context, args: str) -> Reply:
-    session, now = ctx.tx.session, ctx.tx.now
-    phases = await ctx.runtime.phases(session)
+    now = ctx.tx.now
+    phases = await ctx.runtime.cached_phases(ctx.tx)
     phase, coming = current_phase(phases, now), next_phase(phases, now)
     title = ctx.say("status.title", event=ctx.runtime.event.name, phase=ctx.say(f"phase.{phase}"))
     if coming:
@@ -85,26 +102,20 @@ async def status(ctx: Context, args: str) -> Reply:
         text += f" · {local_time(coming[1], ctx)}"
     else:
         text = ctx.say("status.over")
-    team = await session.scalar(_team_of_participant(), {"participant_id": ctx.participant.id})
-    if team is None:
+    result = await ctx.tx.session.execute(_standing(), {"participant_id": ctx.participant.id, "now": now})
+    standing = result.one_or_none()
+    if standing is None:
         pooled = ctx.participant.in_match_pool
         return Reply(
             text,
             title=title,
             fields=[(ctx.say("status.team"), ctx.say("status.in_pool" if pooled else "status.no_team"))],
         )
-    challenge = await session.get(Challenge, team.challenge_id) if team.challenge_id else None
-    booking = await session.scalar(
-        select(Slot.starts_at)
-        .join(Booking)
-        .where(Booking.team_id == team.id, Booking.cancelled_at.is_(None), Slot.starts_at > now)
-        .order_by(Slot.starts_at)
-    )
-    submission = await session.scalar(select(Submission.status).where(Submission.team_id == team.id))
+    name, size, challenge, booking, submission = standing
     none = ctx.say("status.none")
     fields = [
-        (ctx.say("status.team"), f"{team.name} ({team.member_count}/{ctx.runtime.event.team_max_size})"),
-        (ctx.say("status.challenge"), challenge.title if challenge else none),
+        (ctx.say("status.team"), f"{name} ({size}/{ctx.runtime.event.team_max_size})"),
+        (ctx.say("status.challenge"), challenge or none),
         (ctx.say("status.booking"), local_time(booking, ctx) if booking else none),
         (ctx.say("status.submission"), ctx.say(f"submission.{submission}") if submission else none),
     ]

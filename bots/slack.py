@@ -169,14 +169,14 @@ class SlackHandler(Background):
         bot = Bot(runtime)
         invocation = to_invocation(form, retry=retry)
         task = self.keep(bot.handle(invocation))
-        try:
-            reply = await asyncio.wait_for(asyncio.shield(task), ACK_BUDGET)
-        except TimeoutError:
+        done, _ = await asyncio.wait((task,), timeout=ACK_BUDGET)  # the task goes on if it times out
+        if not done:
             self.keep(self.follow_up(task, form.get("response_url", "")))
             return {
                 "response_type": "ephemeral",
                 "text": say(bot.language(None, invocation.locale), "working"),
             }
+        reply = task.result()
         return None if reply is None else render(reply)
 
     async def follow_up(self, task: asyncio.Task[Reply | None], response_url: str) -> None:

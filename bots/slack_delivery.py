@@ -7,7 +7,10 @@ made (conversations.create) unless it exists, those members are invited, then th
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -53,41 +56,61 @@ PERMANENT = {
 
 
 class ChannelPacer:
-    """About `rate` posts a second per channel with bursts of `burst` (a GCRA): a post waits for its
-    turn rather than fail, so a busy channel is paced while every other channel goes out at once."""
+    """At most `rate` posts a second per channel, one after the other: a post waits for its turn
+    rather than fail, so a busy channel is paced while every other channel goes out at once."""
 
-    # Slack allows "short bursts" above 1/s without saying how short: a burst of 1 never needs one,
-    # so Slack never has to answer 429 and a second post to a channel waits exactly its second.
-    def __init__(self, rate: float = 1.0, burst: int = 1, max_wait: float = 20.0) -> None:
-        self.interval, self.tolerance = 1.0 / rate, (burst - 1) / rate
+    # The interval counts from when Slack answered the channel's previous post, not from when it
+    # was sent: Slack measures arrivals, and a post that waited for a connection arrives late.
+    # Slack allows "short bursts" above 1/s without saying how short; we never need one.
+    def __init__(self, rate: float = 1.0, max_wait: float = 20.0) -> None:
+        self.interval = 1.0 / rate
         self.max_wait = max_wait  # a longer queue gives the worker back and is tried again later
-        self.due: dict[str, float] = {}  # channel -> theoretical time of its next post
+        self.answered: dict[str, float] = {}  # channel -> when its latest post was answered
+        self.turns: dict[str, asyncio.Lock] = {}  # channel -> its queue, while posts wait in it
+        self.waiting: dict[str, int] = {}  # channel -> posts in its queue (the one posting included)
 
-    async def wait(self, channel: str) -> None:
-        now = time.monotonic()
-        due = max(self.due.get(channel, now), now)
-        delay = due - self.tolerance - now
-        if delay > self.max_wait:
-            raise DeliveryFailed(f"Slack channel {channel} is busy; paced", retry_after=delay)
-        self.due[channel] = due + self.interval  # reserved before sleeping: turns are taken in order
-        if len(self.due) > 10_000:
-            self.due = {c: t for c, t in self.due.items() if t > now}
-        if delay > 0:
-            await asyncio.sleep(delay)
+    @contextlib.asynccontextmanager
+    async def turn(self, channel: str) -> AsyncIterator[None]:
+        """Holds the channel from its turn until Slack answered the post made inside."""
+        ahead = self.waiting.get(channel, 0)
+        expected = ahead * self.interval + max(0.0, self.next_free(channel) - time.monotonic())
+        if expected > self.max_wait:
+            raise DeliveryFailed(f"Slack channel {channel} is busy; paced", retry_after=expected)
+        self.waiting[channel] = ahead + 1
+        lock = self.turns.setdefault(channel, asyncio.Lock())  # first come, first served
+        try:
+            async with lock:
+                if (delay := self.next_free(channel) - time.monotonic()) > 0:
+                    await asyncio.sleep(delay)
+                try:
+                    yield
+                finally:
+                    self.answered[channel] = max(self.answered.get(channel, 0.0), time.monotonic())
+        finally:
+            self.waiting[channel] -= 1
+            if not self.waiting[channel]:
+                del self.waiting[channel], self.turns[channel]
+            if len(self.answered) > 10_000:
+                now = time.monotonic()
+                self.answered = {c: t for c, t in self.answered.items() if t + self.interval > now}
+
+    def next_free(self, channel: str) -> float:
+        return self.answered.get(channel, -math.inf) + self.interval
 
     def pause(self, channel: str, seconds: float) -> None:
-        now = time.monotonic()
-        self.due[channel] = max(self.due.get(channel, now), now + seconds + self.tolerance)
+        """Slack said to wait (429 with Retry-After): the channel's next post goes no sooner."""
+        until = time.monotonic() + seconds - self.interval
+        self.answered[channel] = max(self.answered.get(channel, 0.0), until)
 
 
 class SlackSender:
     """Posts outbox messages with chat.postMessage (chat.postEphemeral for one user's eyes)."""
 
-    def __init__(self, token: str, base_url: str | None = None, *, rate: float = 1.0, burst: int = 1) -> None:
+    def __init__(self, token: str, base_url: str | None = None, *, rate: float = 1.0) -> None:
         self.token, self.base_url = token, base_url
         self.session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
-        self.pacer = ChannelPacer(rate, burst)
+        self.pacer = ChannelPacer(rate)
         self.channel_ids: dict[str, str] = {}  # team channel name -> id
         self.members: dict[str, set[str]] = {}  # channel id -> users invited (or found in it)
         self.setting_up: dict[str, asyncio.Lock] = {}  # team channel name -> its set-up, one at a time
@@ -117,11 +140,11 @@ class SlackSender:
         try:
             if "channel_members" in payload:
                 channel = await self.team_channel(message.channel, members(payload["channel_members"]))
-            await self.pacer.wait(channel)
-            if payload.get("user"):
-                await self.client.chat_postEphemeral(channel=channel, user=payload["user"], **body)
-            else:
-                await self.client.chat_postMessage(channel=channel, unfurl_links=False, **body)
+            async with self.pacer.turn(channel):
+                if payload.get("user"):
+                    await self.client.chat_postEphemeral(channel=channel, user=payload["user"], **body)
+                else:
+                    await self.client.chat_postMessage(channel=channel, unfurl_links=False, **body)
         except SlackApiError as error:
             if "channel_members" in payload and code(error) == "channel_not_found":
                 # The team channel was deleted since it was looked up: made again on the next try.

@@ -89,6 +89,7 @@ def create_app(
     static = Path(__file__).parent / "static"
     return Starlette(
         routes=[
+            *platforms.routes(),  # first: chat commands are most of the requests, matched in order
             Route("/", lambda request: RedirectResponse("/channels")),
             *health.routes(metrics),
             *channels.routes(metrics),
@@ -102,7 +103,6 @@ def create_app(
             *api_experts.routes(),
             *expert_page.routes(),
             *book_page.routes(),
-            *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
         middleware=[Middleware(BodyLimit)],

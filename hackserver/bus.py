@@ -39,7 +39,12 @@ class Bus(Protocol):
 
     async def publish(self, events: list[DomainEvent]) -> None: ...
 
-    def subscribe(self) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[DomainEvent]]: ...
+    def subscribe(
+        self, backlog: int = SUBSCRIBER_BACKLOG
+    ) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[DomainEvent]]:
+        """A queue of every event from now on; one that falls `backlog` behind loses events
+        (0: never, for a subscriber that only glances at each one)."""
+        ...
 
     async def start(self) -> None: ...
 
@@ -71,8 +76,8 @@ class LocalBus:
                     self.dropped += 1
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[DomainEvent]]:
-        queue: asyncio.Queue[DomainEvent] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+    async def subscribe(self, backlog: int = SUBSCRIBER_BACKLOG) -> AsyncIterator[asyncio.Queue[DomainEvent]]:
+        queue: asyncio.Queue[DomainEvent] = asyncio.Queue(backlog)
         self.subscribers.add(queue)
         try:
             yield queue

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,37 @@ if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
 
 BEFORE = "before"  # the name of the time before registration opens
+SHIFTED = "phase.shifted"  # the event a shift records: phases change in no other way
+CACHE_MAX_AGE = 1.0  # seconds; bounds staleness should a shift's event be lost with the bus's Redis
+
+
+class PhaseCache:
+    """The phases' instants, kept between reads: every status asks for them, organisers shift
+    rarely. A shift's event (from this process, or over Redis from any other) drops them."""
+
+    def __init__(self, max_age: float = CACHE_MAX_AGE) -> None:
+        self.max_age = max_age
+        self.phases: dict[str, datetime] | None = None
+        self.read_at = 0.0
+        self.generation = 0  # counts invalidations: a read begun before one is not kept
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self.phases = None
+
+    async def get(
+        self, load: Callable[[], Awaitable[dict[str, datetime]]], generation: int
+    ) -> dict[str, datetime]:
+        """The kept phases, or `load`'s; these are kept only if no shift was heard of since
+        `generation`, taken before `load`'s transaction began (its snapshot may be older than a
+        shift heard of later)."""
+        now = time.monotonic()
+        if self.phases is not None and now - self.read_at < self.max_age:
+            return self.phases
+        phases = await load()
+        if generation == self.generation:
+            self.phases, self.read_at = phases, now
+        return phases
 
 
 def current_phase(phases: dict[str, datetime], now: datetime) -> str:
@@ -74,7 +107,7 @@ async def shift_phase(
             at=tx.now,
         )
     )
-    tx.record("phase.shifted", phase=name, by=_signed(delta), phases={n: after[n].isoformat() for n in moved})
+    tx.record(SHIFTED, phase=name, by=_signed(delta), phases={n: after[n].isoformat() for n in moved})
     return after
 
 

@@ -26,6 +26,7 @@ from hackserver.errors import SettingsError
 from hackserver.event import Event, load_event
 from hackserver.handled import HandledKeys, MemoryKeys, RedisKeys
 from hackserver.models import EventRow, OutboxMessage, Phase, ServerSecret
+from hackserver.phases import SHIFTED, PhaseCache
 from hackserver.preferences import CachedCatalogue
 from hackserver.ratelimit import CommandLimit, MemoryLimit, RedisLimit
 from hackserver.settings import Settings
@@ -45,6 +46,7 @@ class Transaction:
     outbox: list[OutboxMessage] = field(default_factory=list)  # written in this transaction
     outbox_ids: list[int] = field(default_factory=list)  # theirs, once flushed at the end
     redeliveries: list[tuple[int, int]] = field(default_factory=list)  # rows requeued: id, attempts so far
+    phases_seen: int = 0  # the phase cache's generation when this began
 
     def record(self, kind: str, **data: Any) -> None:
         self.events.append(DomainEvent(kind, data, self.now))
@@ -71,17 +73,20 @@ class Runtime:
     handled: HandledKeys = field(default_factory=MemoryKeys)  # request keys of read-only commands
     catalogue: CachedCatalogue = field(default_factory=CachedCatalogue)  # the challenges, to search
     command_limit: CommandLimit = field(default_factory=MemoryLimit)  # commands per person and window
+    phase_cache: PhaseCache = field(default_factory=PhaseCache)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.write_lock or contextlib.nullcontext(), self.writers() as session, session.begin():
-            tx = Transaction(session, self.clock.now())
+            tx = Transaction(session, self.clock.now(), phases_seen=self.phase_cache.generation)
             yield tx
             if tx.outbox:  # one flush for all of them, not one a row
                 await session.flush()
                 tx.outbox_ids = [message.id for message in tx.outbox]
         # Committed: only now may the world hear of it. The change stands even if Redis is away
         # now: the outbox rows are recovered later, and live views catch up on reconnect.
+        if any(event.kind == SHIFTED for event in tx.events):
+            self.phase_cache.invalidate()  # before anyone in this process hears of the shift
         try:
             if tx.outbox_ids:
                 await self.jobs.deliver(tx.outbox_ids)
@@ -98,7 +103,7 @@ class Runtime:
         writer), nothing to publish. Writing in it is a bug, refused before it reaches the database."""
         async with self.sessions() as session, session.begin():
             session.autoflush = False
-            tx = Transaction(session, self.clock.now())
+            tx = Transaction(session, self.clock.now(), phases_seen=self.phase_cache.generation)
             yield tx
             if tx.events or tx.outbox or session.new or session.dirty or session.deleted:
                 raise RuntimeError("a read-only transaction tried to write")
@@ -106,6 +111,21 @@ class Runtime:
     async def phases(self, session: AsyncSession) -> dict[str, datetime]:
         rows = await session.scalars(_phases_of_event(), {"event_id": self.event_id})
         return {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
+
+    async def cached_phases(self, tx: Transaction) -> dict[str, datetime]:
+        """The phases as of the latest shift this process heard of, for answers that only show them;
+        what decides on them (a deadline, the clock) reads `phases` in its own transaction."""
+        return await self.phase_cache.get(lambda: self.phases(tx.session), tx.phases_seen)
+
+    async def forget_shifted_phases(self) -> None:
+        """Drops the cached phases whenever a shift is heard of, from this process or (over Redis)
+        another one; runs until cancelled."""
+        # Unbounded: it keeps nothing, and a transaction's thousands of events must not count as
+        # dropped (or drop a shift) before it has glanced at them.
+        async with self.bus.subscribe(backlog=0) as events:
+            while True:
+                if (await events.get()).kind == SHIFTED:
+                    self.phase_cache.invalidate()
 
     def platform_channels(self, logical: str) -> list[tuple[str, str]]:
         """Where a logical channel (e.g. announcements) lives on each platform we deliver to."""
@@ -160,6 +180,7 @@ async def bootstrap(
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}
         runtime.senders = platforms.senders(runtime)
         await bus.start()
+        forgetting = asyncio.create_task(runtime.forget_shifted_phases(), name="phase-cache")
         try:
             await jobs.start(runtime)
             try:
@@ -169,6 +190,9 @@ async def bootstrap(
                 for sender in runtime.senders.values():
                     await sender.aclose()
         finally:
+            forgetting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forgetting
             await bus.stop()
     finally:
         if redis is not None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +14,19 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bots.commands import Bot, Invocation, Reply
-from hackserver.models import AuditEntry, OutboxMessage, Participant, PlatformIdentity
+from hackserver.models import (
+    AuditEntry,
+    Booking,
+    Challenge,
+    Expert,
+    Membership,
+    OutboxMessage,
+    Participant,
+    PlatformIdentity,
+    Slot,
+    Submission,
+    Team,
+)
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
 from tests.fakes import FakeClock
@@ -55,6 +71,93 @@ async def test_status_says_phase_countdown_and_that_there_is_no_team_yet(
     assert reply.title == "Test Sprint: Kickoff"
     assert reply.text.startswith("Hacking in 40 min")
     assert ("Team", "none yet (`/hack team create <name>` or `/hack match me`)") in reply.fields
+
+
+async def test_status_shows_the_team_its_challenge_next_booking_and_submission(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, clock = runtime_at
+    await ask(runtime, "status")
+    now = clock.now()
+    async with runtime.transaction() as tx:
+        alice = await tx.session.scalar(select(Participant))
+        assert alice is not None
+        challenge = Challenge(event_id=runtime.event_id, external_id="C1", title="Clean rivers")
+        expert = Expert(event_id=runtime.event_id, name="Dr. Flow")
+        tx.session.add_all([challenge, expert])
+        await tx.session.flush()
+        team = Team(
+            event_id=runtime.event_id,
+            name="Luftretter",
+            name_key="luftretter",
+            join_code="ABC123",
+            challenge_id=challenge.id,
+            member_count=1,
+        )
+        tx.session.add(team)
+        await tx.session.flush()
+        tx.session.add(Membership(team_id=team.id, participant_id=alice.id))
+        tx.session.add(Submission(team_id=team.id, status="submitted"))
+        for hours, cancelled in ((-1, None), (2, now), (3, None), (5, None)):  # past, cancelled, next, later
+            slot = Slot(
+                expert_id=expert.id,
+                starts_at=now + timedelta(hours=hours),
+                ends_at=now + timedelta(hours=hours, minutes=20),
+            )
+            tx.session.add(slot)
+            await tx.session.flush()
+            tx.session.add(Booking(slot_id=slot.id, team_id=team.id, question="?", cancelled_at=cancelled))
+    reply = await ask(runtime, "status", locale="en")
+    zone = runtime.event.timezone
+    assert reply.fields == [
+        ("Team", f"Luftretter (1/{runtime.event.team_max_size})"),
+        ("Challenge", "Clean rivers"),
+        ("Next booking", f"{(now + timedelta(hours=3)).astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"),
+        ("Submission", "submitted"),
+    ]
+
+
+async def test_status_shows_a_shift_at_once_however_long_the_phases_are_kept(organisers: Runtime) -> None:
+    organisers.phase_cache.max_age = 3600.0  # only the shift's event may refresh them
+    assert (await ask(organisers, "status", locale="en")).text.startswith("Kickoff in 1 h")
+    assert (await ask(organisers, "phase shift kickoff +30m", ORGANISER, locale="en")).ok
+    assert (await ask(organisers, "status", locale="en")).text.startswith("Kickoff in 1 h 30 min")
+
+
+async def test_keeping_the_phases_current_drops_no_event_of_a_large_transaction(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    async with runtime.transaction() as tx:
+        for n in range(3000):  # e.g. team matching's teams
+            tx.record("team.formed", team=n)
+    await asyncio.sleep(0.01)
+    assert runtime.bus.dropped == 0
+
+
+@pytest.mark.redis
+async def test_a_shift_in_another_process_reaches_status_over_redis(
+    database_url: str,
+    redis_url: str,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+) -> None:
+    path, clock = event_file(kickoff=kickoff), FakeClock(kickoff - timedelta(hours=1))
+    async with (
+        make_runtime(database_url, path, clock, redis_url) as first,
+        make_runtime(database_url, path, clock, redis_url) as second,
+    ):
+        second.event.organisers["discord"] = ("ORG1",)
+        first.phase_cache.max_age = 3600.0
+        assert (await ask(first, "status", locale="en")).text.startswith("Kickoff in 1 h")
+        assert (await ask(second, "phase shift kickoff +30m", ORGANISER, locale="en")).ok
+        for _ in range(100):
+            if (await ask(first, "status", locale="en")).text.startswith("Kickoff in 1 h 30 min"):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the first process still shows the phases from before the shift")
 
 
 async def test_a_profile_is_normalised_saved_and_shown(runtime_at: tuple[Runtime, FakeClock]) -> None:
@@ -103,8 +206,6 @@ async def test_bad_input_gets_a_helpful_reply_and_changes_nothing(
 async def test_the_first_contact_creates_one_participant_per_chat_account(
     runtime_at: tuple[Runtime, FakeClock],
 ) -> None:
-    import asyncio
-
     runtime, _ = runtime_at
     await asyncio.gather(*(ask(runtime, "status") for _ in range(5)), ask(runtime, "status", ORGANISER))
     async with runtime.sessions() as session:
