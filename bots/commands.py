@@ -8,7 +8,17 @@ import uuid
 from sqlalchemy import Select, bindparam, func, select
 
 from bots.core import COMMANDS, Bot, Context, Invocation, Reply, UsageError, command, countdown, local_time
-from hackserver import challenge_assignment, outbox, participants, preferences, skills, team_matching, teams
+from hackserver import (
+    challenge_assignment,
+    links,
+    outbox,
+    participants,
+    preferences,
+    skills,
+    submissions,
+    team_matching,
+    teams,
+)
 from hackserver.event import PHASES, parse_duration
 from hackserver.models import (
     AuditEntry,
@@ -29,7 +39,6 @@ __all__ = ["Bot", "Invocation", "Reply"]
 COMING = {
     "experts": "experts [topic]",
     "help-request": "help-request <topic> <question>",
-    "submit": "submit",
 }
 PROFILE_KEYS = {
     "skills": "skills",
@@ -330,6 +339,39 @@ async def assignment_run(ctx: Context, args: str) -> Reply:
     return Reply("\n".join(lines))
 
 
+@command("submit")
+async def submit(ctx: Context, args: str) -> Reply:
+    team = await teams.team_of(ctx.tx.session, ctx.participant.id)
+    if team is None:
+        return Reply(ctx.say("submission.no_team"), ok=False)
+    address = links.address(ctx.runtime, "submit", await links.grant(ctx.runtime, ctx.tx, "submit", team.id))
+    item = await submissions.view(ctx.runtime, ctx.tx.session, team.id, ctx.tx.now)
+    deadline = local_time(item.deadline, ctx)
+    state = ctx.say(f"submission.{item.status}")
+    return Reply(
+        ctx.say("submission.link", team=team.name, url=address, deadline=deadline),
+        fields=[(ctx.say("status.submission"), state), (ctx.say("phase.submission_deadline"), deadline)],
+        links=[(ctx.say("submission.link_label"), address)],
+    )
+
+
+@command("extend", "extend <team join code> <+15m>", organiser_only=True)
+async def extend(ctx: Context, args: str) -> Reply:
+    words = args.split()
+    if len(words) != 2:
+        raise UsageError("")
+    team = await teams.by_code(ctx.tx.session, ctx.runtime.event_id, words[0])
+    try:
+        delta = parse_duration(words[1].lstrip("+"))
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+    phases = await ctx.runtime.phases(ctx.tx.session)
+    until = submissions.regular_deadline(ctx.runtime, phases) + delta
+    actor = f"organiser:{ctx.participant.display_name}"
+    await submissions.extend(ctx.runtime, ctx.tx, team.id, until, actor=actor)
+    return Reply(ctx.say("submission.extended", team=team.name, until=local_time(until, ctx)))
+
+
 @command("announce", "announce <text>", organiser_only=True)
 async def announce(ctx: Context, args: str) -> Reply:
     text = args.strip()
@@ -439,10 +481,12 @@ _ORDER = [
     "challenges",
     "challenge pick",
     *COMING,
+    "submit",
     "announce",
     "phase",
     "stats",
     "match run",
     "assignment run",
+    "extend",
 ]
 COMMANDS.update({name: COMMANDS.pop(name) for name in _ORDER})

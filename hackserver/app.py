@@ -20,7 +20,16 @@ from hackserver.clock import SprintClock
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
-from hackserver.web import api, api_challenges, api_links, api_teams, channels, health
+from hackserver.web import (
+    api,
+    api_challenges,
+    api_links,
+    api_submissions,
+    api_teams,
+    channels,
+    health,
+    submit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,8 @@ def create_app(
             *api_teams.routes(),
             *api_challenges.routes(),
             *api_links.routes(),
+            *api_submissions.routes(),
+            *submit.routes(),
             *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hackserver.errors import EventFileError
+from hackserver.event_forms import DEFAULT_FORM, DEFAULT_RUBRIC, FormsParser, Rubric, SubmissionForm
 
 # The instants at which each phase begins, in the order they must come.
 PHASES = (
@@ -70,6 +71,8 @@ class Event:
     announcements: tuple[Announcement, ...] = field(default=())
     organisers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform -> user ids
     team_match_size: int = 5  # the size matching aims for, within the limits
+    submission: SubmissionForm = DEFAULT_FORM
+    jury: Rubric = DEFAULT_RUBRIC
 
     @property
     def default_language(self) -> str:
@@ -153,7 +156,11 @@ class _Parser:
         return value.strip()
 
     def event(self, raw: dict[str, Any]) -> Event | None:
-        raw = self.table(raw, "", {"event", "phases", "teams", "channels", "announcements", "organisers"})
+        raw = self.table(
+            raw,
+            "",
+            {"event", "phases", "teams", "channels", "announcements", "organisers", "submission", "jury"},
+        )
         head = self.table(raw.get("event", {}), "event", {"slug", "name", "timezone", "languages"})
         slug = self.text(head, "slug", "event", 63)
         if slug and not _SLUG.match(slug):
@@ -166,6 +173,8 @@ class _Parser:
         channels = self.channels(raw.get("channels", {}))
         announcements = self.announcements(raw.get("announcements", []), phases, languages, channels)
         organisers = self.organisers(raw.get("organisers", {}))
+        forms = FormsParser(self.fail, languages, parse_duration)
+        submission, jury = forms.submission(raw.get("submission")), forms.jury(raw.get("jury"))
         if self.problems or zone is None:
             return None
         return Event(
@@ -180,6 +189,8 @@ class _Parser:
             announcements,
             organisers,
             team_match,
+            submission,
+            jury,
         )
 
     def timezone(self, value: Any) -> ZoneInfo | None:
