@@ -23,11 +23,13 @@ from hackserver.timekeeping import Clock
 from hackserver.web import (
     api,
     api_challenges,
+    api_jury,
     api_links,
     api_submissions,
     api_teams,
     channels,
     health,
+    jury,
     submit,
 )
 
@@ -84,6 +86,8 @@ def create_app(
             *api_challenges.routes(),
             *api_links.routes(),
             *api_submissions.routes(),
+            *api_jury.routes(),
+            *jury.routes(),
             *submit.routes(),
             *platforms.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),

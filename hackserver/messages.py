@@ -502,6 +502,47 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{team} can submit until {until}.",
     },
     "cmd.extend": {"de": "Team-Verlängerung", "en": "extend a team's deadline"},
+    "jury.before_deadline": {
+        "de": "Die Jury-Zuteilung geht erst nach dem Abgabeschluss",
+        "en": "jurors can be assigned only after the deadline",
+    },
+    "jury.no_jurors": {
+        "de": "Es gibt noch keine Jurorinnen und Juroren; importiert sie zuerst",
+        "en": "there are no jurors yet; import them first",
+    },
+    "jury.not_assigned": {
+        "de": "Die Einreichung {id} ist dir nicht zugeteilt",
+        "en": "submission {id} is not assigned to you",
+    },
+    "jury.closed": {
+        "de": "Die Bewertung ist abgeschlossen; nichts wurde geändert",
+        "en": "judging is over; nothing was changed",
+    },
+    "jury.invalid": {
+        "de": "Bitte korrigiere die markierten Bewertungen; nichts wurde gespeichert",
+        "en": "please correct the marked scores; nothing was saved",
+    },
+    "jury.flagged_already": {
+        "de": "Du hast diese Einreichung gemeldet; sie ging an jemand anderen",
+        "en": "you flagged this submission; it went to someone else",
+    },
+    "jury.score_range": {
+        "de": "{criterion}: eine ganze Zahl von {low} bis {high}",
+        "en": "{criterion}: a whole number from {low} to {high}",
+    },
+    "jury.flag_reason": {
+        "de": "Grund muss einer davon sein: {reasons}",
+        "en": "the reason must be one of {reasons}",
+    },
+    "jury.top_positive": {"de": "top muss mindestens 1 sein", "en": "top must be at least 1"},
+    "jury.selected": {
+        "de": "🎉 Glückwunsch, {name}! Ihr seid für das Umsetzungsprogramm ausgewählt (Platz {rank}). Das Orga-Team meldet sich mit den nächsten Schritten.",
+        "en": "🎉 Congratulations, {name}! You are selected for the implementation programme (rank {rank}). The organisers will be in touch with the next steps.",
+    },
+    "jury.not_selected": {
+        "de": "Danke, {name}, für eure Einreichung. Diesmal seid ihr nicht für das Umsetzungsprogramm ausgewählt; eure Arbeit bleibt sichtbar, und wir hoffen, ihr macht weiter.",
+        "en": "Thank you, {name}, for your submission. This time you are not selected for the implementation programme; your work stays visible, and we hope you carry on.",
+    },
     "stats.participants": {"de": "Teilnehmende", "en": "Participants"},
     "stats.teams": {"de": "Teams", "en": "Teams"},
     "stats.pool": {"de": "im Matching-Pool", "en": "in the matching pool"},

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
 
 DRAFT, SUBMITTED, FINAL = "draft", "submitted", "final"
+IN_FLIGHT = timedelta(minutes=2)  # no client still waits for a request older than this
 CREDITS = "_credits"  # where a version keeps the members credited, beside the form's fields
 
 
@@ -121,31 +122,51 @@ def local(runtime: Runtime, instant: datetime) -> str:
 async def _row_for_update(runtime: Runtime, tx: Transaction, team_id: int) -> Submission:
     """The team's submission row, made if missing, locked until the transaction ends: two first
     saves at once make one row, and a save and the freeze are decided one after the other."""
-    values = {"team_id": team_id, "status": DRAFT, "version": 0, "updated_at": tx.now}
-    insert = pg_insert if runtime.engine.dialect.name == "postgresql" else sqlite_insert
-    await tx.session.execute(insert(Submission).values(values).on_conflict_do_nothing())
-    row = await tx.session.scalar(
+    locked = (
         select(Submission)
         .where(Submission.team_id == team_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    row = await tx.session.scalar(locked)
+    if row is None:
+        values = {"team_id": team_id, "status": DRAFT, "version": 0, "updated_at": tx.now}
+        insert = pg_insert if runtime.engine.dialect.name == "postgresql" else sqlite_insert
+        await tx.session.execute(insert(Submission).values(values).on_conflict_do_nothing())
+        row = await tx.session.scalar(locked)
     assert row is not None
     return row
 
 
-async def save(runtime: Runtime, tx: Transaction, team_id: int, entry: Entry, language: str = "en") -> Saved:
+async def save(
+    runtime: Runtime,
+    tx: Transaction,
+    team_id: int,
+    entry: Entry,
+    language: str = "en",
+    *,
+    received_at: datetime | None = None,
+) -> Saved:
+    """Stores a new version, or refuses (TooLate, InvalidSubmission) and changes nothing.
+
+    received_at is when the request reached the server (by its clock; now if not given): a save that
+    arrived before the deadline but queued for the database in the last-minute rush is on time, one
+    that arrived at or after it is not. The decision is made here, with the row locked."""
     team = await tx.session.get(Team, team_id)
     if team is None or team.event_id != runtime.event_id:
         raise NotFound("team.no_such_team", id=team_id)
     submission = await _row_for_update(runtime, tx, team_id)
     phases = await runtime.phases(tx.session)
     deadline = deadline_of(runtime, phases, submission)
-    if submission.status == FINAL:
-        raise TooLate("submission.final_already", version=submission.version)
-    if tx.now >= deadline:
+    arrived = tx.now if received_at is None or tx.now - received_at > IN_FLIGHT else min(received_at, tx.now)
+    if arrived >= deadline:
+        if submission.status == FINAL:
+            raise TooLate("submission.final_already", version=submission.version)
         raise TooLate("submission.closed", deadline=local(runtime, deadline))
-    submit = entry.submit or submission.status == SUBMITTED  # once submitted, it stays submitted
+    if submission.status == FINAL and (submission.frozen_at is None or arrived >= submission.frozen_at):
+        raise TooLate("submission.final_already", version=submission.version)
+    # Still FINAL here only for a save that arrived before the freeze: its version becomes the final one.
+    submit = entry.submit or submission.status != DRAFT  # once submitted, it stays submitted
     values, problems = validate(runtime.event.submission, entry.values, submit=submit, language=language)
     members = {m.participant_id: m.name for m in await teams.members(tx.session, team_id)}
     if entry.saved_by is None:
@@ -166,7 +187,7 @@ async def save(runtime: Runtime, tx: Transaction, team_id: int, entry: Entry, la
             number=submission.version,
             fields={**values, CREDITS: credited},
             saved_by=entry.saved_by,
-            saved_at=tx.now,
+            saved_at=arrived,
         )
     )
     was = submission.status
@@ -174,7 +195,7 @@ async def save(runtime: Runtime, tx: Transaction, team_id: int, entry: Entry, la
     if submit and was == DRAFT:
         submission.status, submission.submitted_at = SUBMITTED, tx.now
     tx.record("submission.saved", team=team_id, version=submission.version, status=submission.status)
-    if submission.status == SUBMITTED:
+    if submission.status != DRAFT:
         person = members[entry.saved_by]  # type: ignore[index]
         await teams.post(
             runtime, tx, team, teams.message_key(team, f"submission:v{submission.version}"),

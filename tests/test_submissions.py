@@ -101,6 +101,35 @@ async def test_the_deadline_is_the_servers_clock(
         assert await status_of(runtime, team_id) == "draft"
 
 
+async def test_a_save_that_arrived_in_time_but_waited_for_the_database_is_on_time(
+    runtime_at: tuple[Runtime, FakeClock], team: tuple[int, list[int]]
+) -> None:
+    runtime, clock = runtime_at
+    team_id, members = team
+    end = await deadline(runtime)
+    await save(runtime, team_id, entry(members))
+    clock.set(end)
+    async with runtime.transaction() as tx:  # the clock's freeze ran before the queued save
+        assert await submissions.freeze_due(runtime, tx) == 1
+    clock.set(end + timedelta(seconds=3))
+    async with runtime.transaction() as tx:
+        saved = await submissions.save(
+            runtime,
+            tx,
+            team_id,
+            entry(members, title="Last second"),
+            received_at=end - timedelta(milliseconds=1),
+        )
+    assert (saved.status, saved.version) == ("final", 2)  # the final version is the one that arrived in time
+    for arrived in (end, end - timedelta(minutes=5)):  # at the deadline; or too long ago to be in flight
+        with pytest.raises(TooLate):
+            async with runtime.transaction() as tx:
+                await submissions.save(runtime, tx, team_id, entry(members), received_at=arrived)
+    async with runtime.reading() as tx:
+        finals = await submissions.finals(tx.session, runtime.event_id)
+    assert [f["title"] for _, _, f in finals] == ["Last second"]
+
+
 @pytest.fixture
 def graceful_event(event_file: Callable[..., Path], kickoff: datetime) -> Path:
     path = event_file(kickoff=kickoff)

@@ -178,6 +178,7 @@ def _entry(form: dict[str, str], raw: list[tuple[str, str]]) -> submissions.Entr
 
 async def save(request: Request) -> Response:
     runtime: Runtime = request.state.runtime
+    received_at = runtime.clock.now()  # before the body and the database queue: the save's arrival
     lang = language(request, runtime)
     if not same_origin(request):
         return PlainTextResponse("Refused: this form must be sent from its own page.", status_code=403)
@@ -192,7 +193,7 @@ async def save(request: Request) -> Response:
     entry = _entry(form, raw)
     try:
         async with runtime.transaction() as tx:
-            saved = await submissions.save(runtime, tx, found, entry, lang)
+            saved = await submissions.save(runtime, tx, found, entry, lang, received_at=received_at)
     except submissions.InvalidSubmission as invalid:
         problems = {name: say(lang, p.key, **p.params) for name, p in invalid.problems.items()}
         return await render(

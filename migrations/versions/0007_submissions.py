@@ -25,9 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("conflicts", sa.JSON(), nullable=False, server_default="[]"))
     with op.batch_alter_table("jury_assignments") as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-            )
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
         )
         batch_op.add_column(sa.Column("scored_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("jurors") as batch_op:
