@@ -119,23 +119,27 @@ def local(runtime: Runtime, instant: datetime) -> str:
     return f"{instant.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"
 
 
-async def _row_for_update(runtime: Runtime, tx: Transaction, team_id: int) -> Submission:
-    """The team's submission row, made if missing, locked until the transaction ends: two first
+async def _team_and_row(runtime: Runtime, tx: Transaction, team_id: int) -> tuple[Team, Submission]:
+    """The team and its submission row, made if missing, locked until the transaction ends: two first
     saves at once make one row, and a save and the freeze are decided one after the other."""
     locked = (
-        select(Submission)
-        .where(Submission.team_id == team_id)
-        .with_for_update()
+        select(Team, Submission)
+        .join(Submission, Submission.team_id == Team.id)
+        .where(Team.id == team_id, Team.event_id == runtime.event_id)
+        .with_for_update(of=Submission)
         .execution_options(populate_existing=True)
     )
-    row = await tx.session.scalar(locked)
+    row = (await tx.session.execute(locked)).first()  # one query for the usual case: the row is there
     if row is None:
+        team = await tx.session.get(Team, team_id)
+        if team is None or team.event_id != runtime.event_id:
+            raise NotFound("team.no_such_team", id=team_id)
         values = {"team_id": team_id, "status": DRAFT, "version": 0, "updated_at": tx.now}
         insert = pg_insert if runtime.engine.dialect.name == "postgresql" else sqlite_insert
         await tx.session.execute(insert(Submission).values(values).on_conflict_do_nothing())
-        row = await tx.session.scalar(locked)
+        row = (await tx.session.execute(locked)).first()
     assert row is not None
-    return row
+    return row[0], row[1]
 
 
 async def save(
@@ -152,10 +156,7 @@ async def save(
     received_at is when the request reached the server (by its clock; now if not given): a save that
     arrived before the deadline but queued for the database in the last-minute rush is on time, one
     that arrived at or after it is not. The decision is made here, with the row locked."""
-    team = await tx.session.get(Team, team_id)
-    if team is None or team.event_id != runtime.event_id:
-        raise NotFound("team.no_such_team", id=team_id)
-    submission = await _row_for_update(runtime, tx, team_id)
+    team, submission = await _team_and_row(runtime, tx, team_id)
     phases = await runtime.phases(tx.session)
     deadline = deadline_of(runtime, phases, submission)
     arrived = tx.now if received_at is None or tx.now - received_at > IN_FLIGHT else min(received_at, tx.now)
@@ -313,7 +314,7 @@ async def extend(
         raise Conflict("submission.extension_too_early", deadline=local(runtime, regular))
     if until > phases["judging"]:
         raise Conflict("submission.extension_too_late", judging=local(runtime, phases["judging"]))
-    submission = await _row_for_update(runtime, tx, team_id)
+    _, submission = await _team_and_row(runtime, tx, team_id)
     before = submission.extended_until
     submission.extended_until = until
     if submission.status == FINAL and until > tx.now:  # frozen a moment ago: open again for them

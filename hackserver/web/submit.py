@@ -95,19 +95,9 @@ def left_text(seconds: float) -> str:
     return (f"{days} d " if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
-async def _team_of_link(runtime: Runtime, token: str) -> int | str:
-    """The team the token names, or the message key saying why it is refused."""
-    async with runtime.reading() as tx:
-        try:
-            link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
-        except links.LinkRefused as refused:
-            return refused.key
-        return link.subject_id
-
-
 async def render(
     request: Request,
-    team_id: int,
+    token: str,
     *,
     values: dict[str, str] | None = None,
     problems: dict[str, str] | None = None,
@@ -117,8 +107,12 @@ async def render(
 ) -> Response:
     runtime: Runtime = request.state.runtime
     lang = language(request, runtime)
-    async with runtime.reading() as tx:
-        item = await submissions.view(runtime, tx.session, team_id, tx.now)
+    async with runtime.reading() as tx:  # one snapshot for the link and the page
+        try:
+            link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
+        except links.LinkRefused as refused:
+            return PlainTextResponse(refused.say(lang), status_code=403)
+        item = await submissions.view(runtime, tx.session, link.subject_id, tx.now)
         names = {m.participant_id: m.name for m in item.members}
         history = [
             {
@@ -155,14 +149,10 @@ async def render(
 
 
 async def page(request: Request) -> Response:
-    runtime: Runtime = request.state.runtime
-    found = await _team_of_link(runtime, request.path_params["token"])
-    if isinstance(found, str):
-        return PlainTextResponse(say(language(request, runtime), found), status_code=403)
     notice = ""
     if (saved := request.query_params.get("saved", "")).isdigit():
-        notice = words(language(request, runtime))["saved"].format(n=int(saved))
-    return await render(request, found, notice=notice)
+        notice = words(language(request, request.state.runtime))["saved"].format(n=int(saved))
+    return await render(request, request.path_params["token"], notice=notice)
 
 
 def _entry(form: dict[str, str], raw: list[tuple[str, str]]) -> submissions.Entry:
@@ -186,23 +176,23 @@ async def save(request: Request) -> Response:
     if raw is None:
         return PlainTextResponse("The form is too large.", status_code=413)
     token = request.path_params["token"]
-    found = await _team_of_link(runtime, token)
-    if isinstance(found, str):
-        return PlainTextResponse(say(lang, found), status_code=403)
     form = dict(raw)
     entry = _entry(form, raw)
     try:
-        async with runtime.transaction() as tx:
-            saved = await submissions.save(runtime, tx, found, entry, lang, received_at=received_at)
+        async with runtime.transaction() as tx:  # the link is checked in the save's own transaction
+            link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
+            saved = await submissions.save(runtime, tx, link.subject_id, entry, lang, received_at=received_at)
+    except links.LinkRefused as refused:
+        return PlainTextResponse(refused.say(lang), status_code=403)
     except submissions.InvalidSubmission as invalid:
         problems = {name: say(lang, p.key, **p.params) for name, p in invalid.problems.items()}
         return await render(
-            request, found, values=entry.values, problems=problems, entry=entry, status=422,
+            request, token, values=entry.values, problems=problems, entry=entry, status=422,
             notice=invalid.say(lang),
         )  # fmt: skip
     except DomainError as refused:  # too late, or final: nothing changed
         return await render(
-            request, found, values=entry.values, entry=entry, notice=refused.say(lang), status=409
+            request, token, values=entry.values, entry=entry, notice=refused.say(lang), status=409
         )
     return RedirectResponse(f"/submit/{token}?lang={lang}&saved={saved.version}", status_code=303)
 
