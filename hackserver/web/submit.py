@@ -187,9 +187,8 @@ async def save(request: Request) -> Response:
     except submissions.InvalidSubmission as invalid:
         problems = {name: say(lang, p.key, **p.params) for name, p in invalid.problems.items()}
         return await render(
-            request, token, values=entry.values, problems=problems, entry=entry, status=422,
-            notice=invalid.say(lang),
-        )  # fmt: skip
+            request, token, values=entry.values, problems=problems, entry=entry, status=422
+        )  # the list of problems says nothing was saved
     except DomainError as refused:  # too late, or final: nothing changed
         return await render(
             request, token, values=entry.values, entry=entry, notice=refused.say(lang), status=409
