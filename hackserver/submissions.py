@@ -207,13 +207,22 @@ async def save(
     return Saved(submission.status, submission.version, deadline)
 
 
+@dataclass(frozen=True)
+class Saving:
+    """One version in the history: its number, when, and by whom (not its content)."""
+
+    number: int
+    saved_at: datetime
+    saved_by: int | None
+
+
 @dataclass
 class View:
     team: Team
     members: list[teams.Member]
     submission: Submission | None
     latest: SubmissionVersion | None
-    versions: list[SubmissionVersion]
+    versions: list[Saving]  # newest first
     deadline: datetime
     now: datetime
 
@@ -243,13 +252,20 @@ async def view(runtime: Runtime, session: AsyncSession, team_id: int, now: datet
     if team is None or team.event_id != runtime.event_id:
         raise NotFound("team.no_such_team", id=team_id)
     submission = await session.scalar(select(Submission).where(Submission.team_id == team_id))
-    versions: list[SubmissionVersion] = []
-    if submission is not None:
-        versions = list(
-            await session.scalars(
-                select(SubmissionVersion)
-                .where(SubmissionVersion.submission_id == submission.id)
-                .order_by(SubmissionVersion.number.desc())
+    versions: list[Saving] = []
+    latest = None
+    if submission is not None and submission.version:
+        # The history without its content: a team that saved fifty times reads one version's fields.
+        rows = await session.execute(
+            select(SubmissionVersion.number, SubmissionVersion.saved_at, SubmissionVersion.saved_by)
+            .where(SubmissionVersion.submission_id == submission.id)
+            .order_by(SubmissionVersion.number.desc())
+        )
+        versions = [Saving(*row) for row in rows]
+        latest = await session.scalar(
+            select(SubmissionVersion).where(
+                SubmissionVersion.submission_id == submission.id,
+                SubmissionVersion.number == submission.version,
             )
         )
     phases = await runtime.phases(session)
@@ -257,7 +273,7 @@ async def view(runtime: Runtime, session: AsyncSession, team_id: int, now: datet
         team,
         await teams.members(session, team_id),
         submission,
-        versions[0] if versions else None,
+        latest,
         versions,
         deadline_of(runtime, phases, submission),
         now,

@@ -118,8 +118,7 @@ async def render(
             {
                 "number": v.number,
                 "at": submissions.local(runtime, v.saved_at),
-                "who": names.get(v.saved_by or -1)
-                or (v.fields.get(submissions.CREDITS) or [{}])[0].get("name"),
+                "who": names.get(v.saved_by or -1),  # None: they left the team since
             }
             for v in item.versions
         ]
