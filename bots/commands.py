@@ -11,9 +11,11 @@ from bots.core import COMMANDS, Bot, Context, Invocation, Reply, UsageError, com
 from hackserver import (
     announcements,
     challenge_assignment,
+    links,
     participants,
     preferences,
     skills,
+    submissions,
     team_matching,
     teams,
 )
@@ -32,10 +34,6 @@ from hackserver.phases import current_phase, next_phase, shift_phase
 
 __all__ = ["Bot", "Invocation", "Reply"]
 
-# Sub-commands whose capability has not landed yet: they answer so, with their usage.
-COMING = {
-    "submit": "submit",
-}
 PROFILE_KEYS = {
     "skills": "skills",
     "skill": "skills",
@@ -345,6 +343,39 @@ async def assignment_run(ctx: Context, args: str) -> Reply:
     return Reply("\n".join(lines))
 
 
+@command("submit")
+async def submit(ctx: Context, args: str) -> Reply:
+    team = await teams.team_of(ctx.tx.session, ctx.participant.id)
+    if team is None:
+        return Reply(ctx.say("submission.no_team"), ok=False)
+    address = links.address(ctx.runtime, "submit", await links.grant(ctx.runtime, ctx.tx, "submit", team.id))
+    item = await submissions.view(ctx.runtime, ctx.tx.session, team.id, ctx.tx.now)
+    deadline = local_time(item.deadline, ctx)
+    state = ctx.say(f"submission.{item.status}")
+    return Reply(
+        ctx.say("submission.link", team=team.name, url=address, deadline=deadline),
+        fields=[(ctx.say("status.submission"), state), (ctx.say("phase.submission_deadline"), deadline)],
+        links=[(ctx.say("submission.link_label"), address)],
+    )
+
+
+@command("extend", "extend <team join code> <+15m>", organiser_only=True)
+async def extend(ctx: Context, args: str) -> Reply:
+    words = args.split()
+    if len(words) != 2:
+        raise UsageError("")
+    team = await teams.by_code(ctx.tx.session, ctx.runtime.event_id, words[0])
+    try:
+        delta = parse_duration(words[1].lstrip("+"))
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+    phases = await ctx.runtime.phases(ctx.tx.session)
+    until = submissions.regular_deadline(ctx.runtime, phases) + delta
+    actor = f"organiser:{ctx.participant.display_name}"
+    await submissions.extend(ctx.runtime, ctx.tx, team.id, until, actor=actor)
+    return Reply(ctx.say("submission.extended", team=team.name, until=local_time(until, ctx)))
+
+
 @command("announce", "announce <text>", organiser_only=True)
 async def announce(ctx: Context, args: str) -> Reply:
     text = args.strip()
@@ -416,21 +447,11 @@ async def stats(ctx: Context, args: str) -> Reply:
     )
 
 
-def _coming(name: str) -> None:
-    async def not_open(ctx: Context, args: str) -> Reply:
-        return Reply(ctx.say("not_open", command=COMING[name]), ok=False)
-
-    command(name, COMING[name])(not_open)
-
-
-for _name in COMING:
-    _coming(_name)
-
 from bots import office_commands  # noqa: E402  (registers `experts` before the order below)
 
 del office_commands
 
-# Keep help in the order of the grammar in the docs: help, status, profile, the coming ones, organisers'.
+# Keep help in the order of the grammar in the docs: help, status, profile, teams, … organisers'.
 _ORDER = [
     "help",
     "status",
@@ -446,11 +467,12 @@ _ORDER = [
     "challenge pick",
     "experts",
     "help-request",
-    *COMING,
+    "submit",
     "announce",
     "phase",
     "stats",
     "match run",
     "assignment run",
+    "extend",
 ]
 COMMANDS.update({name: COMMANDS.pop(name) for name in _ORDER})

@@ -77,6 +77,10 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
     "assignment run": (
         Option("seed", "a number for a different draw", "eine Zahl für eine andere Auslosung"),
     ),
+    "extend": (
+        Option("code", "join code", "Beitrittscode", required=True),
+        Option("by", "e.g. +15m", "z. B. +15m", required=True),
+    ),
     "match run": (Option("seed", "a number for a different draw", "eine Zahl für eine andere Auslosung"),),
     "help-request": (
         Option("topic", "the topic of your question", "das Thema deiner Frage", required=True),

@@ -39,7 +39,7 @@ async def experts(ctx: Context, args: str) -> Reply:
                 first=local_time(min(f.slot.starts_at for f in offered), ctx),
             )
         )  # fmt: skip
-    path = f"/book/{await links.grant(ctx.runtime, ctx.tx, 'book', team.id)}"
+    path = links.address(ctx.runtime, "book", await links.grant(ctx.runtime, ctx.tx, "book", team.id))
     if ctx.participant.timezone:  # the page shows times in the asker's zone
         path += f"?tz={quote(ctx.participant.timezone)}"
     lines += ["", ctx.say("experts.book_hint"), path]

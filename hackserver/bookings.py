@@ -164,7 +164,7 @@ async def _tell(
     from hackserver import links  # links are granted only when a booking needs one
 
     token = await links.grant(runtime, tx, "book", team.id)
-    ics = f"/book/{token}/bookings/{booking.id}.ics"
+    ics = f"{links.address(runtime, 'book', token)}/bookings/{booking.id}.ics"
     join = expert.join_url or ""
     params = {
         "expert_name": expert.name, "team_name": team.name, "question": booking.question, "ics": ics,

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hackserver.errors import CatalogueError, HackserverError
 from hackserver.settings import Settings
@@ -48,6 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     expert_imports.add_argument(
         "file", type=Path, metavar="FILE", help="a .csv (UTF-8) with name, topics, languages, bio, ..."
     )
+    jury = commands.add_parser("jurors", help="the jury")
+    jurors_import = jury.add_subparsers(dest="jurors_command", required=True, metavar="ACTION").add_parser(
+        "import",
+        help="add and update jurors from a CSV file (columns name, organisation, categories, conflicts)",
+    )
+    jurors_import.add_argument("file", type=Path, metavar="FILE", help="a UTF-8 .csv file with a header row")
+    export = commands.add_parser("export", help="write submissions, scores and the ranking to files")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--out", type=Path, default=Path("export"), metavar="DIR", help="default: ./export")
     discord = commands.add_parser("discord", help="Discord set-up")
     discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION").add_parser(
         "register-commands", help="register the /hack command and its sub-commands with Discord"
@@ -252,6 +262,54 @@ def cmd_experts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jurors(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from hackserver import jurors
+    from hackserver.runtime import bootstrap
+
+    settings = settings_and_event()
+    path: Path = args.file
+    try:
+        rows = jurors.parse_csv(path.read_bytes())
+    except OSError as error:
+        raise CatalogueError(f"{path}: cannot read it ({error.strerror})") from None
+    except CatalogueError as error:
+        raise CatalogueError(f"{path}: {error}; nothing imported") from None
+
+    async def write() -> int:
+        async with bootstrap(settings) as runtime, runtime.transaction() as tx:
+            return len(await jurors.upsert(runtime, tx, rows, actor="cli"))
+
+    try:
+        count = asyncio.run(write())
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise CatalogueError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
+    print(f"{path}: {count} jurors imported or updated; their links: GET /api/v1/jurors")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from hackserver import export
+    from hackserver.runtime import bootstrap
+
+    settings = settings_and_event()
+
+    async def read() -> dict[str, list[dict[str, Any]]]:
+        async with bootstrap(settings) as runtime:
+            return await export.tables(runtime)
+
+    found = asyncio.run(read())
+    try:
+        written = export.write(found, args.out, args.format)
+    except OSError as error:
+        raise CatalogueError(f"{args.out}: cannot write there ({error.strerror})") from None
+    for path, rows in written:
+        print(f"{path}: {rows} rows")
+    return 0
+
+
 def cmd_discord(args: argparse.Namespace) -> int:
     from bots import discord
 
@@ -270,6 +328,8 @@ COMMANDS = {
     "db": cmd_db,
     "challenges": cmd_challenges,
     "experts": cmd_experts,
+    "jurors": cmd_jurors,
+    "export": cmd_export,
     "discord": cmd_discord,
 }
 

@@ -20,7 +20,7 @@ from redis.exceptions import LockError, RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hackserver import challenge_assignment, help_queue, outbox, reminders, team_matching
+from hackserver import challenge_assignment, help_queue, outbox, reminders, submissions, team_matching
 from hackserver.bus import DomainEvent
 from hackserver.event import Announcement, Event
 from hackserver.models import FiredItem
@@ -40,6 +40,10 @@ class ScheduleItem:
     too_late: timedelta | None  # None: always fire, however late (phase changes)
     phase: str | None = None
     announcement: Announcement | None = None
+    freeze: bool = False  # the submissions whose deadline passed become final
+
+
+FREEZE = "submissions:freeze"
 
 
 def schedule(event: Event, phases: dict[str, datetime]) -> list[ScheduleItem]:
@@ -48,6 +52,10 @@ def schedule(event: Event, phases: dict[str, datetime]) -> list[ScheduleItem]:
         ScheduleItem(f"announcement:{a.id}", a.at.resolve(phases), a.too_late, announcement=a)
         for a in event.announcements
     ]
+    # Saves are accepted through the grace period, so the freeze comes at its end.
+    items.append(
+        ScheduleItem(FREEZE, phases["submission_deadline"] + event.submission.grace, None, freeze=True)
+    )
     # Phase changes first at a shared instant, so an announcement sees its phase begun.
     return sorted(items, key=lambda item: (item.instant, item.phase is None))
 
@@ -130,6 +138,10 @@ class SprintClock:
                     if item.phase == "team_formation_close":  # teams lock: match the pool, then
                         await team_matching.run(self.runtime, tx, actor="clock")  # every team gets a
                         await challenge_assignment.run(self.runtime, tx, actor="clock")  # challenge
+                    elif item.phase == "judging":  # teams whose extension ended meanwhile
+                        await submissions.freeze_due(self.runtime, tx)
+                elif item.freeze:
+                    await submissions.freeze_due(self.runtime, tx)
                 elif item.announcement is not None:
                     a = item.announcement
                     await outbox.announce(

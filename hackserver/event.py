@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hackserver.errors import EventFileError
+from hackserver.event_forms import DEFAULT_FORM, DEFAULT_RUBRIC, FormsParser, Rubric, SubmissionForm
 
 # The instants at which each phase begins, in the order they must come.
 PHASES = (
@@ -83,6 +84,8 @@ class Event:
         timedelta(seconds=10),
     )  # commands a person may send per window
     office_hours: OfficeHours = field(default_factory=OfficeHours)
+    submission: SubmissionForm = DEFAULT_FORM
+    jury: Rubric = DEFAULT_RUBRIC
 
     @property
     def default_language(self) -> str:
@@ -172,7 +175,18 @@ class _Parser:
         raw = self.table(
             raw,
             "",
-            {"event", "phases", "teams", "channels", "announcements", "organisers", "limits", "office_hours"},
+            {
+                "event",
+                "phases",
+                "teams",
+                "channels",
+                "announcements",
+                "organisers",
+                "limits",
+                "office_hours",
+                "submission",
+                "jury",
+            },
         )
         head = self.table(raw.get("event", {}), "event", {"slug", "name", "timezone", "languages"})
         slug = self.text(head, "slug", "event", 63)
@@ -188,6 +202,8 @@ class _Parser:
         organisers = self.organisers(raw.get("organisers", {}))
         command_limit = self.limits(raw.get("limits", {}))
         office_hours = self.office_hours(raw.get("office_hours", {}))
+        forms = FormsParser(self.fail, languages, parse_duration)
+        submission, jury = forms.submission(raw.get("submission")), forms.jury(raw.get("jury"))
         if self.problems or zone is None:
             return None
         return Event(
@@ -204,6 +220,8 @@ class _Parser:
             team_match,
             command_limit,
             office_hours,
+            submission,
+            jury,
         )
 
     def timezone(self, value: Any) -> ZoneInfo | None:

@@ -182,5 +182,5 @@ def columns(row: ExpertRow) -> dict[str, Any]:
 
 
 async def link_of(runtime: Runtime, tx: Transaction, expert: Expert) -> str:
-    """The path of the expert's private page (the same each time until revoked)."""
-    return f"/expert/{await links.grant(runtime, tx, 'expert', expert.id)}"
+    """The address of the expert's private page (the same each time until revoked)."""
+    return links.address(runtime, "expert", await links.grant(runtime, tx, "expert", expert.id))

@@ -61,6 +61,11 @@ async def grant(runtime: Runtime, tx: Transaction, scope: Scope, subject_id: int
     return token_of(runtime, link)
 
 
+def address(runtime: Runtime, scope: Scope, token: str) -> str:
+    """The link as participants open it: absolute when HACKSERVER_PUBLIC_URL is set."""
+    return f"{runtime.settings.public_url or ''}/{scope}/{token}"
+
+
 async def open_link(runtime: Runtime, session: AsyncSession, scope: Scope, token: str, now: datetime) -> Link:
     """The live link a token names, or LinkRefused saying why."""
     try:

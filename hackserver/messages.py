@@ -49,10 +49,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Schreib einen Befehl nach `/hack`, z. B. `/hack status`. Alle Befehle: `/hack help`",
         "en": "Type a command after `/hack`, e.g. `/hack status`. All commands: `/hack help`",
     },
-    "not_open": {
-        "de": "`/hack {command}` ist in dieser Version noch nicht verfügbar.",
-        "en": "`/hack {command}` is not available in this version yet.",
-    },
     "organisers_only": {
         "de": "`/hack {command}` ist nur für das Orga-Team.",
         "en": "`/hack {command}` is for organisers only.",
@@ -440,6 +436,129 @@ MESSAGES: dict[str, dict[str, str]] = {
     "phase.out_of_order": {
         "de": "{name} um {delta} zu verschieben legt sie vor die Phase davor",
         "en": "shifting {name} by {delta} puts it before the phase it follows",
+    },
+    "submission.link": {
+        "de": "Der Einreichungslink eures Teams {team}: {url}\nAlle im Team können bis zum Abgabeschluss ({deadline}) bearbeiten. Gebt ihn nicht weiter.",
+        "en": "Your team {team}'s submission link: {url}\nEveryone in the team can edit it until the deadline ({deadline}). Keep it within the team.",
+    },
+    "submission.link_label": {"de": "Einreichung bearbeiten", "en": "Edit the submission"},
+    "submission.no_team": {
+        "de": "Einreichen können nur Teams. Gründe eines (`/hack team create <Name>`) oder tritt einem bei.",
+        "en": "Only teams submit. Create one (`/hack team create <name>`) or join one first.",
+    },
+    "submission.closed": {
+        "de": "Die Abgabe ist seit {deadline} geschlossen; nichts wurde geändert.",
+        "en": "Submissions closed at {deadline}; nothing was changed.",
+    },
+    "submission.final_already": {
+        "de": "Eure Einreichung ist final (Version {version}); nichts wurde geändert.",
+        "en": "Your submission is final (version {version}); nothing was changed.",
+    },
+    "submission.invalid": {
+        "de": "Bitte korrigiert die markierten Felder; nichts wurde gespeichert.",
+        "en": "Please correct the marked fields; nothing was saved.",
+    },
+    "submission.field_required": {
+        "de": "{field} fehlt; zum Einreichen ist es nötig.",
+        "en": "{field} is missing; it is needed to submit.",
+    },
+    "submission.field_too_long": {
+        "de": "{field} hat {length} Zeichen; höchstens {max} sind erlaubt.",
+        "en": "{field} has {length} characters; at most {max} are allowed.",
+    },
+    "submission.field_url": {
+        "de": "{field} muss eine Adresse wie https://example.org/projekt sein (http oder https).",
+        "en": "{field} must be an address like https://example.org/project (http or https).",
+    },
+    "submission.empty_draft": {
+        "de": "Ein Entwurf braucht mindestens ein ausgefülltes Feld.",
+        "en": "A draft needs at least one field filled in.",
+    },
+    "submission.saved_by_required": {
+        "de": "Wählt aus, wer speichert.",
+        "en": "Choose who is saving.",
+    },
+    "submission.not_member": {
+        "de": "Nur Mitglieder des Teams können genannt werden.",
+        "en": "Only members of the team can be named.",
+    },
+    "submission.no_credits": {
+        "de": "Nennt mindestens ein Teammitglied.",
+        "en": "Credit at least one team member.",
+    },
+    "submission.confirmed": {
+        "de": "✅ Eingereicht: „{title}“ (Version {version}, gespeichert von {person}). Ihr könnt sie bis {deadline} weiter ändern.",
+        "en": "✅ Submitted: “{title}” (version {version}, saved by {person}). You can still change it until {deadline}.",
+    },
+    "submission.updated": {
+        "de": "Einreichung geändert: „{title}“ ist jetzt Version {version} (gespeichert von {person}).",
+        "en": "Submission updated: “{title}” is now version {version} (saved by {person}).",
+    },
+    "submission.frozen": {
+        "de": "🔒 Abgabeschluss: eure Einreichung „{title}“ ist final (Version {version}). Viel Glück bei der Jury!",
+        "en": "🔒 Deadline: your submission “{title}” is final (version {version}). Good luck with the jury!",
+    },
+    "submission.extended_note": {
+        "de": "Das Orga-Team hat euch verlängert: ihr könnt bis {until} einreichen.",
+        "en": "The organisers gave you an extension: you can submit until {until}.",
+    },
+    "submission.extension_too_early": {
+        "de": "Eine Verlängerung muss nach dem Abgabeschluss ({deadline}) enden.",
+        "en": "an extension must end after the deadline ({deadline})",
+    },
+    "submission.extension_too_late": {
+        "de": "Eine Verlängerung muss vor Beginn der Jury-Bewertung ({judging}) enden.",
+        "en": "an extension must end before judging begins ({judging})",
+    },
+    "submission.judging_begun": {
+        "de": "Die Jury-Bewertung hat begonnen; Verlängerungen sind vorbei.",
+        "en": "judging has begun; no more extensions",
+    },
+    "submission.extended": {
+        "de": "{team} kann bis {until} einreichen.",
+        "en": "{team} can submit until {until}.",
+    },
+    "cmd.extend": {"de": "Team-Verlängerung", "en": "extend a team's deadline"},
+    "jury.before_deadline": {
+        "de": "Die Jury-Zuteilung geht erst nach dem Abgabeschluss",
+        "en": "jurors can be assigned only after the deadline",
+    },
+    "jury.no_jurors": {
+        "de": "Es gibt noch keine Jurorinnen und Juroren; importiert sie zuerst",
+        "en": "there are no jurors yet; import them first",
+    },
+    "jury.not_assigned": {
+        "de": "Die Einreichung {id} ist dir nicht zugeteilt",
+        "en": "submission {id} is not assigned to you",
+    },
+    "jury.closed": {
+        "de": "Die Bewertung ist abgeschlossen; nichts wurde geändert",
+        "en": "judging is over; nothing was changed",
+    },
+    "jury.invalid": {
+        "de": "Bitte korrigiere die markierten Bewertungen; nichts wurde gespeichert",
+        "en": "please correct the marked scores; nothing was saved",
+    },
+    "jury.flagged_already": {
+        "de": "Du hast diese Einreichung gemeldet; sie ging an jemand anderen",
+        "en": "you flagged this submission; it went to someone else",
+    },
+    "jury.score_range": {
+        "de": "{criterion}: eine ganze Zahl von {low} bis {high}",
+        "en": "{criterion}: a whole number from {low} to {high}",
+    },
+    "jury.flag_reason": {
+        "de": "Grund muss einer davon sein: {reasons}",
+        "en": "the reason must be one of {reasons}",
+    },
+    "jury.top_positive": {"de": "top muss mindestens 1 sein", "en": "top must be at least 1"},
+    "jury.selected": {
+        "de": "🎉 Glückwunsch, {name}! Ihr seid für das Umsetzungsprogramm ausgewählt (Platz {rank}). Das Orga-Team meldet sich mit den nächsten Schritten.",
+        "en": "🎉 Congratulations, {name}! You are selected for the implementation programme (rank {rank}). The organisers will be in touch with the next steps.",
+    },
+    "jury.not_selected": {
+        "de": "Danke, {name}, für eure Einreichung. Diesmal seid ihr nicht für das Umsetzungsprogramm ausgewählt; eure Arbeit bleibt sichtbar, und wir hoffen, ihr macht weiter.",
+        "en": "Thank you, {name}, for your submission. This time you are not selected for the implementation programme; your work stays visible, and we hope you carry on.",
     },
     "stats.participants": {"de": "Teilnehmende", "en": "Participants"},
     "stats.teams": {"de": "Teams", "en": "Teams"},

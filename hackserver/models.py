@@ -255,6 +255,9 @@ class Submission(Base):
     version: Mapped[int] = mapped_column(default=0)
     extended_until: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]  # when it was first marked submitted
+    frozen_at: Mapped[datetime | None]  # when its latest version became final
+    selection: Mapped[str | None] = mapped_column(String(16))  # selected | not_selected, by organisers
 
 
 class SubmissionVersion(Base):
@@ -275,6 +278,7 @@ class Juror(Base):
     name: Mapped[str] = mapped_column(String(120))
     organisation: Mapped[str | None] = mapped_column(String(200))
     categories: Mapped[list[str]] = mapped_column(default=list)
+    conflicts: Mapped[list[str]] = mapped_column(default=list)  # teams declared, by name, case-folded
 
 
 class JuryAssignment(Base):
@@ -284,6 +288,8 @@ class JuryAssignment(Base):
     juror_id: Mapped[int] = mapped_column(ForeignKey("jurors.id", ondelete="CASCADE"))
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     flagged: Mapped[str | None] = mapped_column(String(300))  # unreachable / empty: re-assign, never score 0
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    scored_at: Mapped[datetime | None]
 
 
 class Score(Base):

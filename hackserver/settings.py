@@ -35,6 +35,7 @@ class Settings:
     discord_api_url: str | None = None
     webhook_token: str | None = None  # Mattermost/Rocket.Chat slash commands
     webhook_url: str | None = None  # an incoming webhook for announcements: a secret
+    public_url: str | None = None  # where participants reach this server; private links start with it
 
     @property
     def database(self) -> URL:
@@ -102,6 +103,9 @@ class Settings:
             _check_url(
                 "HACKSERVER_WEBHOOK_URL", webhook_url, ("http", "https"), "https://chat.example.org/hooks/ID"
             )
+        public_url = get("HACKSERVER_PUBLIC_URL")
+        if public_url is not None:
+            _check_url("HACKSERVER_PUBLIC_URL", public_url, ("http", "https"), "https://hack.example.org")
         discord_application_id = get("DISCORD_APPLICATION_ID")
         if discord_application_id is not None and not (
             discord_application_id.isascii() and discord_application_id.isdigit()
@@ -123,6 +127,7 @@ class Settings:
             discord_api_url=get("DISCORD_API_URL"),
             webhook_token=webhook_token,
             webhook_url=webhook_url,
+            public_url=public_url.rstrip("/") if public_url else None,
         )
 
 

@@ -184,7 +184,7 @@ async def test_a_profile_is_normalised_saved_and_shown(runtime_at: tuple[Runtime
         ("xyzzy", "I don't know `xyzzy`"),
         ("experts legal", "Slots are booked by teams"),
         ("help-request legal why", "Quick questions are asked by teams"),
-        ("submit", "not available in this version yet"),
+        ("submit", "Only teams submit"),
         ("team create <b>", "A team name is made of letters"),
         ("announce hello", "for organisers only"),
     ],

@@ -60,6 +60,7 @@ def write_event(path: Path, start: datetime) -> dict[str, datetime]:
         lines += ["[[announcements]]", f'id = "{ident}"', f'at = "{at}"', 'too_late = "10m"']
         lines += ["[announcements.text]", f'en = "Announcement {ident}"']
         instants[f"announcement:{ident}"] = phases[phase] + timedelta(seconds=seconds)
+    instants["submissions:freeze"] = phases["submission_deadline"]  # no grace: at the deadline
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return instants
 

@@ -112,7 +112,15 @@ BAD_VALUES = [
     pytest.param("SLACK_API_URL", "slack.com/api", "https://slack.com/api/", id="slack-api-no-scheme"),
     pytest.param("SLACK_API_URL", "ftp://127.0.0.1/api", "https://slack.com/api/", id="slack-api-ftp"),
     pytest.param("DISCORD_API_URL", "ftp://127.0.0.1/api", "https://discord.com/api", id="discord-api-ftp"),
+    pytest.param(
+        "HACKSERVER_PUBLIC_URL", "hack.example.org", "https://hack.example.org", id="public-no-scheme"
+    ),
 ]
+
+
+def test_the_public_url_loses_its_trailing_slash() -> None:
+    settings = Settings.from_env({"HACKSERVER_PUBLIC_URL": "https://hack.example.org/"})
+    assert settings.public_url == "https://hack.example.org"
 
 
 @pytest.mark.parametrize(("name", "value", "reason"), BAD_VALUES)

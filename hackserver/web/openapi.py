@@ -88,6 +88,40 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
     ),
     ("get", "/api/v1/experts/{expert_id}", "One expert", [EXPERT], None),
     ("post", "/api/v1/experts/{expert_id}/link", "The expert's private link, to send them", [EXPERT], body({})),
+    ("get", "/api/v1/submissions", "Every team's submission: state, version, extension", [], None),
+    (
+        "post", "/api/v1/teams/{team_id}/extension", "Give one team until a later instant to submit", [TEAM],
+        body({"until": {"type": "string", "format": "date-time"}, "by": DURATION}),
+    ),
+    ("get", "/api/v1/jurors", "The jurors with their loads and private links", [], None),
+    (
+        "post", "/api/v1/jurors", "Add or update jurors, known by name", [],
+        body(
+            {
+                "jurors": {
+                    "type": "array",
+                    "items": body(
+                        {
+                            "name": {"type": "string"}, "organisation": {"type": "string"},
+                            "categories": {"type": "array", "items": {"type": "string"}},
+                            "conflicts": {"type": "array", "items": {"type": "string"}},
+                        },
+                        ("name",),
+                    ),
+                }
+            },
+            ("jurors",),
+        ),
+    ),
+    ("post", "/api/v1/jury/assignment", "Give every final submission its jurors", [], body({"seed": SEED})),
+    (
+        "get", "/api/v1/ranking", "The normalised ranking with how sure it is",
+        [{"name": "category", "in": "query", "schema": {"type": "string"}}], None,
+    ),
+    (
+        "post", "/api/v1/selection", "Mark the top N selected and tell every team", [],
+        body({"top": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "per_category": {"type": "boolean"}}, ("top",)),
+    ),
     ("get", "/api/v1/dashboard", "The dashboard's numbers, feed, schedule and alerts", [], None),
     (
         "post", "/api/v1/announcements", "Send an announcement everywhere or to one channel", [],

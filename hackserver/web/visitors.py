@@ -85,3 +85,11 @@ async def read_form(request: Request) -> dict[str, str] | None:
     if (body := await bounded_body(request, MAX_FORM)) is None:
         return None
     return dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+
+
+async def read_pairs(request: Request, limit: int) -> list[tuple[str, str]] | None:
+    """Every (name, value) of an url-encoded form, repeated names kept (checkboxes); None when
+    it is larger than `limit` bytes."""
+    if (body := await bounded_body(request, limit)) is None:
+        return None
+    return parse_qsl(body.decode(errors="replace"), keep_blank_values=True)

@@ -1,0 +1,200 @@
+"""`/jury/{token}`: a juror's assigned submissions, each with a scoring form per criterion and a way to
+flag it as unreachable or empty (it then goes to another juror; it is never scored zero)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, select
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from hackserver import judging, links, submissions
+from hackserver.errors import DomainError
+from hackserver.messages import say
+from hackserver.models import Challenge, Juror, JuryAssignment, Score, Submission, SubmissionVersion, Team
+from hackserver.runtime import Runtime
+from hackserver.web.channels import language
+from hackserver.web.visitors import read_pairs, same_origin
+
+templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+MAX_FORM = 16 * 1024
+
+WORDS: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "Jury",
+        "intro": "Bewerte jede Einreichung pro Kriterium mit einer ganzen Zahl von {low} bis {high}. Deine Werte werden mit deinen eigenen verglichen: streng oder großzügig zu sein, verschiebt nichts.",
+        "assigned": "Dir zugeteilt: {n}",
+        "scored": "bewertet",
+        "open": "offen",
+        "none": "Dir ist noch nichts zugeteilt.",
+        "weight": "Gewicht",
+        "comment": "Kommentar (optional, nur für das Orga-Team)",
+        "save": "Bewertung speichern",
+        "flag_title": "Nicht bewertbar?",
+        "flag_hint": "Wenn der Link nicht geht oder nichts drin ist: melde es. Die Einreichung geht an jemand anderen; sie bekommt keine Null.",
+        "reason": "Grund",
+        "unreachable": "nicht erreichbar",
+        "empty": "leer",
+        "flag": "Melden",
+        "saved": "Gespeichert.",
+        "flagged": "Gemeldet; sie geht an jemand anderen.",
+        "challenge": "Herausforderung",
+        "members": "Team",
+        "language": "Sprache",
+    },
+    "en": {
+        "title": "Jury",
+        "intro": "Score each submission on every criterion with a whole number from {low} to {high}. Your scores are compared with your own: being strict or generous shifts nothing.",
+        "assigned": "Assigned to you: {n}",
+        "scored": "scored",
+        "open": "to do",
+        "none": "Nothing is assigned to you yet.",
+        "weight": "weight",
+        "comment": "Comment (optional, for the organisers only)",
+        "save": "Save scores",
+        "flag_title": "Cannot judge it?",
+        "flag_hint": "If the link does not work or there is nothing in it, flag it. It goes to another juror; it is not scored zero.",
+        "reason": "Reason",
+        "unreachable": "unreachable",
+        "empty": "empty",
+        "flag": "Flag",
+        "saved": "Saved.",
+        "flagged": "Flagged; it goes to another juror.",
+        "challenge": "Challenge",
+        "members": "Team",
+        "language": "Language",
+    },
+}
+
+
+def words(lang: str) -> dict[str, str]:
+    return WORDS.get(lang, WORDS["en"])
+
+
+async def _juror_of_link(runtime: Runtime, token: str) -> int | str:
+    async with runtime.reading() as tx:
+        try:
+            return (await links.open_link(runtime, tx.session, "jury", token, tx.now)).subject_id
+        except links.LinkRefused as refused:
+            return refused.key
+
+
+async def render(
+    request: Request,
+    juror_id: int,
+    *,
+    notice: str = "",
+    problems: dict[int, dict[str, str]] | None = None,
+    status: int = 200,
+) -> Response:
+    runtime: Runtime = request.state.runtime
+    lang = language(request, runtime)
+    async with runtime.reading() as tx:
+        juror = await tx.session.get(Juror, juror_id)
+        if juror is None:
+            return PlainTextResponse(say(lang, "link.bad"), status_code=403)
+        rows = (
+            await tx.session.execute(
+                select(JuryAssignment, Submission, Team, Challenge, SubmissionVersion.fields)
+                .join(Submission, Submission.id == JuryAssignment.submission_id)
+                .join(Team, Team.id == Submission.team_id)
+                .outerjoin(Challenge, Challenge.id == Team.challenge_id)
+                .join(
+                    SubmissionVersion,
+                    and_(
+                        SubmissionVersion.submission_id == Submission.id,
+                        SubmissionVersion.number == Submission.version,
+                    ),
+                )
+                .where(JuryAssignment.juror_id == juror_id, JuryAssignment.flagged.is_(None))
+                .order_by(JuryAssignment.id)
+            )
+        ).all()
+        given: dict[int, dict[str, Any]] = {}
+        for score in await tx.session.scalars(
+            select(Score).where(Score.assignment_id.in_([a.id for a, *_ in rows]))
+        ):
+            given.setdefault(score.assignment_id, {})[score.criterion] = int(score.value)
+            given[score.assignment_id]["_comment"] = score.comment or ""
+    rubric = runtime.event.jury
+    items = [
+        {
+            "id": submission.id,
+            "team": team.name,
+            "challenge": challenge.title if challenge else None,
+            "fields": [
+                (f.label(lang), fields.get(f.id, ""), f.kind) for f in runtime.event.submission.fields
+            ],
+            "credits": ", ".join(c["name"] for c in fields.get(submissions.CREDITS, [])),
+            "scores": given.get(assignment.id, {}),
+            "scored": assignment.scored_at is not None,
+        }
+        for assignment, submission, team, challenge, fields in rows
+    ]
+    context = {
+        "event": runtime.event,
+        "lang": lang,
+        "t": words(lang),
+        "juror": juror,
+        "items": items,
+        "rubric": rubric,
+        "low": rubric.scale[0],
+        "high": rubric.scale[1],
+        "notice": notice,
+        "problems": problems or {},
+        "path": request.url.path.rstrip("/"),
+        "flags": judging.FLAGS,
+    }
+    return templates.TemplateResponse(request, "jury.html", context, status_code=status)
+
+
+async def page(request: Request) -> Response:
+    runtime: Runtime = request.state.runtime
+    found = await _juror_of_link(runtime, request.path_params["token"])
+    if isinstance(found, str):
+        return PlainTextResponse(say(language(request, runtime), found), status_code=403)
+    done = request.query_params.get("done", "")
+    notice = words(language(request, runtime)).get(done, "") if done in ("saved", "flagged") else ""
+    return await render(request, found, notice=notice)
+
+
+async def act(request: Request) -> Response:
+    runtime: Runtime = request.state.runtime
+    lang = language(request, runtime)
+    if not same_origin(request):
+        return PlainTextResponse("Refused: this form must be sent from its own page.", status_code=403)
+    raw = await read_pairs(request, MAX_FORM)
+    if raw is None:
+        return PlainTextResponse("The form is too large.", status_code=413)
+    token = request.path_params["token"]
+    found = await _juror_of_link(runtime, token)
+    if isinstance(found, str):
+        return PlainTextResponse(say(lang, found), status_code=403)
+    form = dict(raw)
+    submission_id = request.path_params["submission"]
+    try:
+        async with runtime.transaction() as tx:
+            if form.get("action") == "flag":
+                await judging.flag(runtime, tx, found, submission_id, form.get("reason", ""))
+                done = "flagged"
+            else:
+                comment = form.pop("comment", "")
+                await judging.score(runtime, tx, found, submission_id, form, comment, lang)
+                done = "saved"
+    except judging.InvalidScores as invalid:
+        problems = {submission_id: {k: say(lang, p.key, **p.params) for k, p in invalid.problems.items()}}
+        return await render(request, found, notice=invalid.say(lang), problems=problems, status=422)
+    except DomainError as refused:
+        return await render(request, found, notice=refused.say(lang), status=409)
+    return RedirectResponse(f"/jury/{token}?lang={lang}&done={done}#s{submission_id}", status_code=303)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/jury/{token}", page),
+        Route("/jury/{token}/{submission:id}", act, methods=["POST"]),
+    ]

@@ -1,0 +1,202 @@
+"""`/submit/{token}`: the team's submission form, open to whoever holds the team's link.
+
+The page always shows the state (draft, submitted, final) and the time left; a save is decided by
+the server's clock inside its transaction, so the page's countdown is a courtesy, never the rule.
+Bad input is shown beside its field and changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from hackserver import links, submissions
+from hackserver.errors import DomainError
+from hackserver.messages import say
+from hackserver.runtime import Runtime
+from hackserver.web.channels import language
+from hackserver.web.visitors import read_pairs, same_origin
+
+templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+MAX_FORM = 64 * 1024
+
+WORDS: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "Einreichung",
+        "team": "Team",
+        "state": "Stand",
+        "draft": "Entwurf – noch nicht eingereicht. Nur eingereichte Beiträge gehen an die Jury.",
+        "submitted": "Eingereicht. Ihr könnt bis zum Abgabeschluss weiter ändern; jede Änderung ist eine neue Version.",
+        "final": "Final: diese Version geht an die Jury.",
+        "deadline": "Abgabeschluss",
+        "left": "Verbleibend",
+        "closed": "Die Abgabe ist geschlossen.",
+        "required": "Pflichtfeld zum Einreichen",
+        "optional": "optional",
+        "max": "höchstens {n} Zeichen",
+        "credits": "Beteiligte (werden genannt)",
+        "saved_by": "Wer speichert?",
+        "choose": "– bitte wählen –",
+        "save_draft": "Entwurf speichern",
+        "submit": "Einreichen",
+        "save": "Änderungen speichern",
+        "saved": "Gespeichert: Version {n}.",
+        "versions": "Versionen",
+        "version_line": "Version {n} · {at} · {who}",
+        "nobody": "unbekannt",
+        "no_versions": "Noch nichts gespeichert.",
+        "language": "Sprache",
+        "problems": "Nichts wurde gespeichert. Bitte korrigiert:",
+    },
+    "en": {
+        "title": "Submission",
+        "team": "Team",
+        "state": "State",
+        "draft": "Draft – not submitted yet. Only submitted entries go to the jury.",
+        "submitted": "Submitted. You can still change it until the deadline; every change is a new version.",
+        "final": "Final: this version goes to the jury.",
+        "deadline": "Deadline",
+        "left": "Time left",
+        "closed": "Submissions are closed.",
+        "required": "required to submit",
+        "optional": "optional",
+        "max": "at most {n} characters",
+        "credits": "Credited team members",
+        "saved_by": "Who is saving?",
+        "choose": "– please choose –",
+        "save_draft": "Save draft",
+        "submit": "Submit",
+        "save": "Save changes",
+        "saved": "Saved: version {n}.",
+        "versions": "Versions",
+        "version_line": "Version {n} · {at} · {who}",
+        "nobody": "unknown",
+        "no_versions": "Nothing saved yet.",
+        "language": "Language",
+        "problems": "Nothing was saved. Please correct:",
+    },
+}
+
+
+def words(lang: str) -> dict[str, str]:
+    return WORDS.get(lang, WORDS["en"])
+
+
+def left_text(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{days} d " if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+async def render(
+    request: Request,
+    token: str,
+    *,
+    values: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
+    notice: str = "",
+    entry: submissions.Entry | None = None,
+    status: int = 200,
+) -> Response:
+    runtime: Runtime = request.state.runtime
+    lang = language(request, runtime)
+    async with runtime.reading() as tx:  # one snapshot for the link and the page
+        try:
+            link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
+        except links.LinkRefused as refused:
+            return PlainTextResponse(refused.say(lang), status_code=403)
+        item = await submissions.view(runtime, tx.session, link.subject_id, tx.now)
+        names = {m.participant_id: m.name for m in item.members}
+        history = [
+            {
+                "number": v.number,
+                "at": submissions.local(runtime, v.saved_at),
+                "who": names.get(v.saved_by or -1),  # None: they left the team since
+            }
+            for v in item.versions
+        ]
+    form = runtime.event.submission
+    shown = values if values is not None else {f.id: item.value(f) for f in form.fields}
+    context: dict[str, Any] = {
+        "event": runtime.event,
+        "lang": lang,
+        "t": words(lang),
+        "item": item,
+        "status_label": say(lang, f"submission.{item.status}"),
+        "fields": form.fields,
+        "values": shown,
+        "problems": problems or {},
+        "notice": notice,
+        "credited": set(entry.credits) if entry else item.credited(),
+        "saved_by": entry.saved_by if entry else None,
+        "deadline": submissions.local(runtime, item.deadline),
+        "deadline_iso": item.deadline.isoformat(),
+        "now_iso": item.now.isoformat(),
+        "speed": runtime.clock.speed,
+        "left": left_text(item.left.total_seconds()),
+        "history": history,
+        "path": request.url.path,
+    }
+    return templates.TemplateResponse(request, "submit.html", context, status_code=status)
+
+
+async def page(request: Request) -> Response:
+    notice = ""
+    if (saved := request.query_params.get("saved", "")).isdigit():
+        notice = words(language(request, request.state.runtime))["saved"].format(n=int(saved))
+    return await render(request, request.path_params["token"], notice=notice)
+
+
+def _entry(form: dict[str, str], raw: list[tuple[str, str]]) -> submissions.Entry:
+    credits = [int(v) for k, v in raw if k == "credits" and v.isdigit()]
+    saved_by = form.get("saved_by", "")
+    return submissions.Entry(
+        values={k: v for k, v in form.items() if not k.startswith("_")},
+        credits=credits,
+        saved_by=int(saved_by) if saved_by.isdigit() else None,
+        submit=form.get("action") == "submit",
+    )
+
+
+async def save(request: Request) -> Response:
+    runtime: Runtime = request.state.runtime
+    received_at = runtime.clock.now()  # before the body and the database queue: the save's arrival
+    lang = language(request, runtime)
+    if not same_origin(request):
+        return PlainTextResponse("Refused: this form must be sent from its own page.", status_code=403)
+    raw = await read_pairs(request, MAX_FORM)
+    if raw is None:
+        return PlainTextResponse("The form is too large.", status_code=413)
+    token = request.path_params["token"]
+    form = dict(raw)
+    entry = _entry(form, raw)
+    try:
+        async with runtime.transaction() as tx:  # the link is checked in the save's own transaction
+            link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
+            saved = await submissions.save(runtime, tx, link.subject_id, entry, lang, received_at=received_at)
+    except links.LinkRefused as refused:
+        return PlainTextResponse(refused.say(lang), status_code=403)
+    except submissions.InvalidSubmission as invalid:
+        problems = {name: say(lang, p.key, **p.params) for name, p in invalid.problems.items()}
+        return await render(
+            request, token, values=entry.values, problems=problems, entry=entry, status=422
+        )  # the list of problems says nothing was saved
+    except DomainError as refused:  # too late, or final: nothing changed
+        return await render(
+            request, token, values=entry.values, entry=entry, notice=refused.say(lang), status=409
+        )
+    return RedirectResponse(f"/submit/{token}?lang={lang}&saved={saved.version}", status_code=303)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/submit/{token}", page),
+        Route("/submit/{token}", save, methods=["POST"]),
+    ]
