@@ -4,6 +4,7 @@ alerts that need a human. A handful of aggregate queries, whatever the size of t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from hackserver.models import (
     Challenge,
     Expert,
     FiredItem,
+    HelpTicket,
     Membership,
     OutboxMessage,
     Participant,
@@ -77,6 +79,7 @@ async def snapshot(runtime: Runtime, tx: Transaction) -> dict[str, Any]:
         )
     ).one()
     slots = await _slots(tx, event_id)
+    help_desk = await _help_desk(tx, event_id)
     submissions = {
         status: int(n)
         for status, n in await session.execute(
@@ -102,6 +105,7 @@ async def snapshot(runtime: Runtime, tx: Transaction) -> dict[str, Any]:
             "challenges_covered": int(challenge_rows[1]),
             "challenges_uncovered": int(challenge_rows[0]) - int(challenge_rows[1]),
             **slots,
+            **help_desk,
             "submissions_draft": submissions.get("draft", 0),
             "submissions_final": sum(n for status, n in submissions.items() if status != "draft"),
         },
@@ -110,6 +114,36 @@ async def snapshot(runtime: Runtime, tx: Transaction) -> dict[str, Any]:
         "delivery": delivery,
         "schedule": await _schedule(runtime, tx, phases),
         "alerts": [alert.__dict__ for alert in alerts],
+    }
+
+
+HELP_SAMPLE = 500  # the latest taken questions the wait percentiles are drawn from
+
+
+async def _help_desk(tx: Transaction, event_id: int) -> dict[str, int]:
+    """Ask-now questions: how many wait for an expert, and how long the latest taken ones waited."""
+    waiting = await tx.session.scalar(
+        select(func.count(HelpTicket.id)).where(
+            HelpTicket.event_id == event_id,
+            HelpTicket.claimed_at.is_(None),
+            HelpTicket.cancelled_at.is_(None),
+        )
+    )
+    taken = await tx.session.execute(
+        select(HelpTicket.created_at, HelpTicket.claimed_at)
+        .where(HelpTicket.event_id == event_id, HelpTicket.claimed_at.is_not(None))
+        .order_by(HelpTicket.claimed_at.desc())
+        .limit(HELP_SAMPLE)
+    )
+    waits = sorted((claimed - created).total_seconds() for created, claimed in taken if claimed is not None)
+
+    def percentile(share: float) -> int:  # nearest rank; 0 while none was taken
+        return round(waits[max(0, math.ceil(share * len(waits)) - 1)]) if waits else 0
+
+    return {
+        "help_waiting": int(waiting or 0),
+        "help_wait_p50_s": percentile(0.5),
+        "help_wait_p90_s": percentile(0.9),
     }
 
 

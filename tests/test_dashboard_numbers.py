@@ -8,7 +8,17 @@ from typing import Any
 
 from hackserver import teams
 from hackserver.dashboard import snapshot
-from hackserver.models import Booking, Challenge, Expert, FiredItem, OutboxMessage, Slot, Submission, Team
+from hackserver.models import (
+    Booking,
+    Challenge,
+    Expert,
+    FiredItem,
+    HelpTicket,
+    OutboxMessage,
+    Slot,
+    Submission,
+    Team,
+)
 from hackserver.participants import Identity, identify
 from hackserver.phases import shift_phase
 from hackserver.runtime import Runtime
@@ -88,6 +98,9 @@ async def test_counts_of_people_teams_challenges_bookings_and_submissions(
         "bookings": 2,
         "no_shows": 1,
         "free_slots": 1,
+        "help_waiting": 0,
+        "help_wait_p50_s": 0,
+        "help_wait_p90_s": 0,
         "submissions_draft": 1,
         "submissions_final": 1,
     }
@@ -154,3 +167,22 @@ async def test_the_schedule_lists_what_has_not_fired_at_its_shifted_instant(
     assert "team-formation-1h" not in after
     moved = datetime.fromisoformat(after["deadline-1h"]) - datetime.fromisoformat(before["deadline-1h"])
     assert moved == timedelta(minutes=30)
+
+
+async def test_help_requests_waiting_and_how_long_the_taken_ones_waited(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, clock = runtime_at
+    start = clock.now()
+    ids = [await team_of(runtime, f"Help {n}", f"UH{n}") for n in range(4)]
+    async with runtime.transaction() as tx:
+        for team_id, waited in zip(ids, (60, 120, 600, None), strict=True):
+            claimed = None if waited is None else start + timedelta(seconds=waited)
+            tx.session.add(
+                HelpTicket(
+                    event_id=runtime.event_id, team_id=team_id, topic="data", question="?",
+                    created_at=start, claimed_at=claimed,
+                )
+            )  # fmt: skip
+    counts = (await numbers(runtime))["counts"]
+    assert (counts["help_waiting"], counts["help_wait_p50_s"], counts["help_wait_p90_s"]) == (1, 120, 600)
