@@ -8,14 +8,15 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hackserver.errors import CatalogueError, HackserverError
 from hackserver.settings import Settings
 
 log = logging.getLogger("hackserver")
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,20 +177,51 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CatalogueError(f"{path}: cannot read it ({error.strerror})") from None
+
+
+def into_database(path: Path, work: Coroutine[Any, Any, T]) -> T:
+    """Runs an import's writing, its problems as one line each naming the file or the database."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return asyncio.run(work)
+    except CatalogueError as error:
+        raise CatalogueError(f"{path}: {error}") from None
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise CatalogueError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
+
+
+def report(path: Path, problems: Sequence[Any], summary: str | None, *, hint: str = "") -> int:
+    """Every bad row a line on stderr; then what was imported, or that nothing was (exit 2)."""
+    for problem in problems:
+        print(f"hackserver: {path}: {problem}", file=sys.stderr)
+    if summary is None:
+        bad = len({problem.row for problem in problems})
+        print(
+            f"hackserver: {path}: {bad} bad {'row' if bad == 1 else 'rows'}, nothing imported{hint}",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{path}: {summary}")
+    return 0
+
+
 def cmd_challenges(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
-    from sqlalchemy.exc import DBAPIError
 
     from hackserver import challenges
     from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
     path: Path = args.file
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CatalogueError(f"{path}: cannot read it ({error.strerror})") from None
+    data = read_file(path)
     console = Console(stderr=True)
 
     async def write() -> challenges.Imported:
@@ -204,76 +236,38 @@ def cmd_challenges(args: argparse.Namespace) -> int:
                     runtime, data, path.name, skip_bad=args.skip_bad, progress=advance
                 )
 
-    try:
-        imported = asyncio.run(write())
-    except CatalogueError as error:
-        raise CatalogueError(f"{path}: {error}") from None
-    except DBAPIError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        raise CatalogueError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
-    for problem in imported.problems:
-        print(f"hackserver: {path}: {problem}", file=sys.stderr)
-    if imported.result is None:
-        bad = len({problem.row for problem in imported.problems})
-        print(
-            f"hackserver: {path}: {bad} bad {'row' if bad == 1 else 'rows'}, nothing imported"
-            " (fix them, or import the good rows with --skip-bad)",
-            file=sys.stderr,
-        )
-        return 2
-    print(f"{path}: {imported.result.summary()}")
-    return 0
+    imported = into_database(path, write())
+    summary = imported.result.summary() if imported.result else None
+    return report(
+        path, imported.problems, summary, hint=" (fix them, or import the good rows with --skip-bad)"
+    )
 
 
 def cmd_experts(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import DBAPIError
-
     from hackserver import experts
     from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
     path: Path = args.file
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CatalogueError(f"{path}: cannot read it ({error.strerror})") from None
+    data = read_file(path)
 
     async def write() -> experts.Imported:
         async with bootstrap(settings) as runtime:
             return await experts.import_experts(runtime, data)
 
-    try:
-        imported = asyncio.run(write())
-    except CatalogueError as error:
-        raise CatalogueError(f"{path}: {error}") from None
-    except DBAPIError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        raise CatalogueError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
-    for problem in imported.problems:
-        print(f"hackserver: {path}: {problem}", file=sys.stderr)
-    if not imported.done:
-        bad = len({problem.row for problem in imported.problems})
-        print(
-            f"hackserver: {path}: {bad} bad {'row' if bad == 1 else 'rows'}, nothing imported",
-            file=sys.stderr,
-        )
-        return 2
-    print(f"{path}: {imported.summary()}")
-    return 0
+    imported = into_database(path, write())
+    return report(path, imported.problems, imported.summary() if imported.done else None)
 
 
 def cmd_jurors(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import DBAPIError
-
     from hackserver import jurors
     from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
     path: Path = args.file
+    data = read_file(path)
     try:
-        rows = jurors.parse_csv(path.read_bytes())
-    except OSError as error:
-        raise CatalogueError(f"{path}: cannot read it ({error.strerror})") from None
+        rows = jurors.parse_csv(data)
     except CatalogueError as error:
         raise CatalogueError(f"{path}: {error}; nothing imported") from None
 
@@ -281,11 +275,7 @@ def cmd_jurors(args: argparse.Namespace) -> int:
         async with bootstrap(settings) as runtime, runtime.transaction() as tx:
             return len(await jurors.upsert(runtime, tx, rows, actor="cli"))
 
-    try:
-        count = asyncio.run(write())
-    except DBAPIError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        raise CatalogueError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
+    count = into_database(path, write())
     print(f"{path}: {count} jurors imported or updated; their links: GET /api/v1/jurors")
     return 0
 
