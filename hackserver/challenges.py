@@ -208,17 +208,8 @@ def _validate(values: dict[str, Any], number: int, languages: set[str], fail: _R
     if contact and not _EMAIL.fullmatch(contact) and not _is_url(contact):
         fail("contact", f"expected an e-mail address or an http(s) URL, got {contact!r}")
     tags = _unique(_list(values, "tags", fail))
-    for tag in tags:
-        if len(tag) > MAX_TAG_LENGTH:
-            fail("tags", f"{tag[:20]!r}… is longer than {MAX_TAG_LENGTH} characters")
-    if len(tags) > MAX_TAGS:
-        fail("tags", f"{len(tags)} tags, at most {MAX_TAGS}")
-    spoken = _unique([code.lower() for code in _list(values, "languages", fail, _LANGUAGE_SEPARATORS)])
-    for code in spoken:
-        if not re.fullmatch(r"[a-z]{2}", code):
-            fail("languages", f"{code!r} is not a two-letter language code like de")
-        elif code not in languages:
-            fail("languages", f"{code} is not a language of this event ({', '.join(sorted(languages))})")
+    _within(tags, "tags", fail, MAX_TAGS, MAX_TAG_LENGTH)
+    spoken = _languages(values, fail, languages)
     return ChallengeRow(
         external_id=external_id,
         title=_text(values, "title", fail, required=True),
@@ -274,6 +265,25 @@ def _list(
         return [" ".join(part.split()) for part in raw if part.strip()]
     fail(name, 'expected a list of texts like ["de", "en"]')
     return []
+
+
+def _within(items: list[str], field: str, fail: _Report, most: int, longest: int) -> None:
+    for item in items:
+        if len(item) > longest:
+            fail(field, f"{item[:20]!r}… is longer than {longest} characters")
+    if len(items) > most:
+        fail(field, f"{len(items)} {field}, at most {most}")
+
+
+def _languages(values: dict[str, Any], fail: _Report, languages: set[str]) -> list[str]:
+    """The row's languages: two-letter codes of the event's languages."""
+    spoken = _unique([code.lower() for code in _list(values, "languages", fail, _LANGUAGE_SEPARATORS)])
+    for code in spoken:
+        if not re.fullmatch(r"[a-z]{2}", code):
+            fail("languages", f"{code!r} is not a two-letter language code like de")
+        elif code not in languages:
+            fail("languages", f"{code} is not a language of this event ({', '.join(sorted(languages))})")
+    return spoken
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -6,7 +6,6 @@ Importing again updates experts by name (case aside) and keeps their slots and b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,15 +16,16 @@ from sqlalchemy import select
 from hackserver import links
 from hackserver.challenges import (
     _EMAIL,
-    _LANGUAGE_SEPARATORS,
     Problem,
     _csv_records,
     _decode,
     _is_url,
+    _languages,
     _list,
     _Report,
     _text,
     _unique,
+    _within,
 )
 from hackserver.channels import ensure_channel
 from hackserver.errors import CatalogueError
@@ -92,17 +92,8 @@ def validate(values: dict[str, Any], number: int, languages: set[str], fail: _Re
     topics = _unique([topic.lower() for topic in _list(values, "topics", fail)])
     if not topics and "topics" not in {p.field for p in fail.problems}:
         fail("topics", "required: what teams may ask about, like data;law;ux")
-    for topic in topics:
-        if len(topic) > MAX_TOPIC_LENGTH:
-            fail("topics", f"{topic[:20]!r}… is longer than {MAX_TOPIC_LENGTH} characters")
-    if len(topics) > MAX_TOPICS:
-        fail("topics", f"{len(topics)} topics, at most {MAX_TOPICS}")
-    spoken = _unique([code.lower() for code in _list(values, "languages", fail, _LANGUAGE_SEPARATORS)])
-    for code in spoken:
-        if not re.fullmatch(r"[a-z]{2}", code):
-            fail("languages", f"{code!r} is not a two-letter language code like de")
-        elif code not in languages:
-            fail("languages", f"{code} is not a language of this event ({', '.join(sorted(languages))})")
+    _within(topics, "topics", fail, MAX_TOPICS, MAX_TOPIC_LENGTH)
+    spoken = _languages(values, fail, languages)
     zone = text("timezone")
     if zone:
         try:

@@ -142,7 +142,7 @@ async def withdraw(request: Request) -> Response:
     return await _change(
         request,
         "withdrawn",
-        lambda runtime, tx, expert_id, ident: slots.withdraw(runtime, tx, expert_id, ident),
+        slots.withdraw,
         "slot_id",
     )
 
@@ -151,7 +151,7 @@ async def no_show(request: Request) -> Response:
     return await _change(
         request,
         "no_show",
-        lambda runtime, tx, expert_id, ident: bookings.mark_no_show(runtime, tx, expert_id, ident),
+        bookings.mark_no_show,
         "booking_id",
     )
 
@@ -160,7 +160,7 @@ async def claim(request: Request) -> Response:
     return await _change(
         request,
         "claimed",
-        lambda runtime, tx, expert_id, ident: help_queue.claim(runtime, tx, expert_id, ident),
+        help_queue.claim,
         "ticket_id",
     )
 
