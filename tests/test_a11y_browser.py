@@ -17,11 +17,13 @@ from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from hackserver import help_queue
 from hackserver.app import create_app
+from hackserver.participants import Identity
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from tests.fakes import FakeClock, event_toml
 from tests.office import expert, office_hours_event, publish, team, token
 from tests.servers import runtime_of, serving
+from tests.test_bot_commands import ask
 from tests.test_browser import browser, chromium  # noqa: F401 -- fixtures
 from tests.test_judging import finals_ready
 from tests.test_office_browser import tab_to
@@ -34,6 +36,7 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 WIDE: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 320, "height": 640}
 ZOOMED: ViewportSize = {"width": 640, "height": 400}  # in CSS pixels, a 1280 × 800 window at 200 % zoom
+BOB = Identity("slack", "T1", "UBOB", "bob")
 STICKING_OUT = """() => [...document.querySelectorAll("body *")]
   .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
   .slice(0, 10).map((e) => e.outerHTML.slice(0, 80))"""
@@ -177,14 +180,19 @@ async def test_the_submission_page_empty_refused_and_submitted(page: Page, site:
     await audit(page, "submission, incomplete")
 
 
-async def test_the_jury_page_with_assignments_and_a_refused_score(page: Page, site: Site) -> None:
+async def a_jurors_page(site: Site) -> str:
+    """Two final entries assigned to jurors; the address of the page of one who has some."""
     await finals_ready(site.runtime, site.clock, count=2)
     async with httpx.AsyncClient(base_url=site.base, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         assigned = await client.post("/api/v1/jury/assignment", json={"seed": 3})
         assert assigned.status_code == 200, assigned.text
         listed = (await client.get("/api/v1/jurors")).json()["jurors"]
     juror = next(j for j in listed if j["assigned"] > 0)
-    await opened(page, f"{site.base}{juror['link']}?lang=en")
+    return f"{site.base}{juror['link']}?lang=en"
+
+
+async def test_the_jury_page_with_assignments_and_a_refused_score(page: Page, site: Site) -> None:
+    await opened(page, await a_jurors_page(site))
     await audit(page, "jury, assignments")
     await unchecked(page)
     first = page.locator("section.state form").first
@@ -196,6 +204,8 @@ async def test_the_jury_page_with_assignments_and_a_refused_score(page: Page, si
 
 
 async def test_the_dashboard_and_its_sign_in(page: Page, site: Site) -> None:
+    await ask(site.runtime, "team create Luftretter")
+    await ask(site.runtime, "match me", BOB)
     await opened(page, f"{site.base}/dashboard", status=401)
     await audit(page, "dashboard sign-in")
     await page.keyboard.type("not-the-token")
@@ -206,7 +216,8 @@ async def test_the_dashboard_and_its_sign_in(page: Page, site: Site) -> None:
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{site.base}/dashboard")
     await expect(page.locator("#live")).to_have_text("● live")
-    await audit(page, "dashboard")
+    await expect(page.locator("#feed")).to_contain_text("team created: Luftretter")
+    await audit(page, "dashboard, a team and one in the pool")
 
 
 async def test_a_refused_link(page: Page, site: Site) -> None:
@@ -249,6 +260,30 @@ async def test_a_team_submits_by_keyboard_alone_at_200_percent_zoom(page: Page, 
     await expect(page.locator("#status")).to_have_attribute("data-status", "submitted")
     assert await page.evaluate("document.documentElement.scrollWidth") <= ZOOMED["width"]
     await audit(page, "submission, submitted")
+
+
+async def test_a_juror_scores_and_flags_by_keyboard_alone_on_a_small_phone(page: Page, site: Site) -> None:
+    await page.set_viewport_size(PHONE)
+    await opened(page, await a_jurors_page(site))
+    entry = page.locator("section.state").first
+    await tab_to(page, "section.state input[type=number]")
+    for score in ("7", "5", "6"):
+        await page.keyboard.type(score)
+        await page.keyboard.press("Tab")
+    await page.keyboard.type("Clear and useful.")  # the comment
+    await tab_to(page, "button[value=score]")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#notice")).to_have_text("Saved.")
+    await expect(entry.get_by_role("spinbutton").first).to_have_value("7")
+    await expect(entry.get_by_role("heading", level=2)).to_contain_text("scored")
+    await tab_to(page, "section.state summary")
+    await page.keyboard.press("Enter")  # opens "Cannot judge it?"
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("ArrowDown")  # the second reason
+    await tab_to(page, "button[value=flag]")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#notice")).to_have_text("Flagged; it goes to another juror.")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 async def test_the_skip_link_is_the_first_stop_and_leads_past_the_header(page: Page, site: Site) -> None:
