@@ -26,6 +26,7 @@ from hackserver.runtime import Runtime, Transaction
 
 log = logging.getLogger(__name__)
 MAX_INPUT = 2000
+FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
 
 
 @dataclass(frozen=True)
@@ -268,3 +269,9 @@ def countdown(delta: timedelta, language: str) -> str:
 def local_time(instant: datetime, ctx: Context) -> str:
     zone = ctx.runtime.event.timezone
     return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
+
+
+def in_language(lang: str, text: str) -> str:
+    """One language's part of a message; the code says in words what the flag only shows."""
+    flag = FLAGS.get(lang)
+    return f"{flag} {lang.upper()}: {text}" if flag else f"{lang.upper()}: {text}"

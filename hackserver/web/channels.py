@@ -75,6 +75,7 @@ WORDS: dict[str, dict[str, str]] = {
         "offline": "Getrennt, neuer Versuch…",
         "next": "bis",
         "unread": "neu",
+        "skip": "Zum Inhalt springen",
     },
     "en": {
         "channels": "Channels",
@@ -107,6 +108,7 @@ WORDS: dict[str, dict[str, str]] = {
         "offline": "Disconnected, retrying…",
         "next": "until",
         "unread": "new",
+        "skip": "Skip to content",
     },
 }
 

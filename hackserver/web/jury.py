@@ -45,6 +45,8 @@ WORDS: dict[str, dict[str, str]] = {
         "challenge": "Herausforderung",
         "members": "Team",
         "language": "Sprache",
+        "skip": "Zum Inhalt springen",
+        "problems": "Nichts wurde gespeichert. Bitte korrigiere:",
     },
     "en": {
         "title": "Jury",
@@ -67,6 +69,8 @@ WORDS: dict[str, dict[str, str]] = {
         "challenge": "Challenge",
         "members": "Team",
         "language": "Language",
+        "skip": "Skip to content",
+        "problems": "Nothing was saved. Please correct:",
     },
 }
 

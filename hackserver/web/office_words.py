@@ -61,6 +61,8 @@ WORDS: dict[str, dict[str, str]] = {
         "pick_slot": "Wähle einen Termin",
         "event_time": "Event-Zeit",
         "limit_hint": "Ein Team hat höchstens {n} kommende Termine; Buchen, Absagen und Verschieben bis {minutes} Minuten vorher.",
+        "skip": "Zum Inhalt springen",
+        "problems": "Nichts wurde geändert. Bitte korrigieren:",
     },
     "en": {
         "refused_title": "This link does not work",
@@ -122,5 +124,7 @@ WORDS: dict[str, dict[str, str]] = {
         "pick_slot": "Pick a slot",
         "event_time": "event time",
         "limit_hint": "A team holds at most {n} coming slots; booking, cancelling and rescheduling close {minutes} minutes before.",
+        "skip": "Skip to content",
+        "problems": "Nothing was changed. Please correct:",
     },
 }

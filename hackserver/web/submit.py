@@ -52,6 +52,7 @@ WORDS: dict[str, dict[str, str]] = {
         "no_versions": "Noch nichts gespeichert.",
         "language": "Sprache",
         "problems": "Nichts wurde gespeichert. Bitte korrigiert:",
+        "skip": "Zum Inhalt springen",
     },
     "en": {
         "title": "Submission",
@@ -79,6 +80,7 @@ WORDS: dict[str, dict[str, str]] = {
         "no_versions": "Nothing saved yet.",
         "language": "Language",
         "problems": "Nothing was saved. Please correct:",
+        "skip": "Skip to content",
     },
 }
 
