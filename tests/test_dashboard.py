@@ -74,16 +74,40 @@ def ws_url(server: uvicorn.Server) -> str:
     return f"ws://127.0.0.1:{server.config.port}/ws/dashboard"
 
 
-async def frame_where(ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    async with asyncio.timeout(RECEIVE_TIMEOUT):
-        while not wanted(frame := json.loads(await ws.recv())):
-            pass
-    return frame
+class Screen:
+    """What one dashboard shows, built from its frames as the page's script builds it: a "snapshot"
+    is the whole state, a "change" replaces the parts it holds (of the counts, those it holds); the
+    feed is every entry received since connecting."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.shown: dict[str, Any] = {}
+        self.feed: dict[int, dict[str, Any]] = {}
+
+    async def receive(self) -> dict[str, Any]:
+        frame = json.loads(await self.ws.recv())
+        if frame["type"] == "snapshot":
+            self.shown = dict(frame)
+        elif frame["type"] == "change":
+            assert self.shown, "a change came before the whole state"
+            self.shown |= {k: v for k, v in frame.items() if k != "counts"}
+            self.shown["counts"] = self.shown["counts"] | frame.get("counts", {})
+        else:
+            return frame
+        self.feed |= {entry["n"]: entry for entry in frame["feed"]}
+        self.shown["feed"] = [self.feed[n] for n in sorted(self.feed)]
+        return frame
+
+    async def until(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        async with asyncio.timeout(RECEIVE_TIMEOUT):
+            while (await self.receive())["type"] == "history" or not wanted(self.shown):
+                pass
+        return self.shown
 
 
-def snapshot_with(**counts: int) -> Callable[[dict[str, Any]], bool]:
-    def wanted(frame: dict[str, Any]) -> bool:
-        return frame["type"] == "snapshot" and all(frame["counts"][k] == v for k, v in counts.items())
+def showing(**counts: int) -> Callable[[dict[str, Any]], bool]:
+    def wanted(shown: dict[str, Any]) -> bool:
+        return all(shown["counts"][k] == v for k, v in counts.items())
 
     return wanted
 
@@ -190,11 +214,11 @@ async def test_a_team_created_changes_the_numbers_and_the_feed_live(
     server: uvicorn.Server, organiser: httpx.AsyncClient
 ) -> None:
     async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
-        history = json.loads(await ws.recv())
-        assert history["type"] == "history"
-        await frame_where(ws, snapshot_with(teams=0))
+        screen = Screen(ws)
+        assert (await screen.receive())["type"] == "history"
+        await screen.until(showing(teams=0))
         await create_team(runtime_of(server), "U1", "Luftretter")
-        frame = await frame_where(ws, snapshot_with(teams=1, in_teams=1, registrations=1))
+        frame = await screen.until(showing(teams=1, in_teams=1, registrations=1))
     assert frame["team_sizes"] == [[1, 1]]
     assert any(entry["text"] == "team created: Luftretter" for entry in frame["feed"])
 
@@ -214,7 +238,7 @@ async def test_a_team_name_with_markup_is_shown_as_text(
 ) -> None:
     await markup_team(runtime_of(server))
     async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
-        await frame_where(ws, snapshot_with(teams=1))  # the feed now holds the name
+        await Screen(ws).until(showing(teams=1))  # the feed now holds the name
     page = (await organiser.get("/dashboard")).text
     assert "team created: &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert EVIL not in page
@@ -226,12 +250,13 @@ async def test_many_viewers_share_one_snapshot_a_tick(
     hub: Hub = server.lifespan.state["dashboard"]
     viewers = [await connect(ws_url(server), additional_headers=cookie_of(organiser)) for _ in range(40)]
     try:
-        await asyncio.gather(*(frame_where(ws, snapshot_with(teams=0)) for ws in viewers))
+        screens = [Screen(ws) for ws in viewers]
+        await asyncio.gather(*(screen.until(showing(teams=0)) for screen in screens))
         before = hub.snapshots
         runtime = runtime_of(server)
         for n in range(20):
             await create_team(runtime, f"U{n}", f"Team {n}")
-        await asyncio.gather(*(frame_where(ws, snapshot_with(teams=20)) for ws in viewers))
+        await asyncio.gather(*(screen.until(showing(teams=20)) for screen in screens))
         # Twenty changes to forty viewers: a handful of snapshots, not one a change or a viewer.
         assert hub.snapshots - before <= 12
     finally:
@@ -371,7 +396,8 @@ async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another
     ):
         await viewer.post("/dashboard/login", data={"token": TOKEN})
         async with connect(ws_url(b), additional_headers=cookie_of(viewer)) as ws:
-            await frame_where(ws, lambda f: f["type"] == "snapshot")
+            screen = Screen(ws)
+            await screen.until(lambda shown: True)
             async with httpx.AsyncClient(base_url=base(a)) as api:
                 sent = await api.post(
                     "/api/v1/announcements",
@@ -379,11 +405,7 @@ async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another
                     headers={"Authorization": f"Bearer {TOKEN}"},
                 )
                 assert sent.status_code == 201
-            frame = await frame_where(
-                ws,
-                lambda f: (
-                    f["type"] == "snapshot"
-                    and any(e["text"] == "announcement sent: From process A" for e in f["feed"])
-                ),
+            frame = await screen.until(
+                lambda shown: any(e["text"] == "announcement sent: From process A" for e in shown["feed"])
             )
     assert frame["counts"]["teams"] == 0
