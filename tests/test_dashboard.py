@@ -5,8 +5,10 @@ web process showing on a dashboard connected to another through Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -27,7 +29,7 @@ from hackserver.participants import Identity, identify
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from hackserver.web.dashboard import COOKIE
-from hackserver.web.dashboard_hub import Hub
+from hackserver.web.dashboard_hub import INTERVAL, Hub
 from tests.dbstate import migrate, settled_outbox
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
@@ -83,6 +85,7 @@ class Screen:
         self.ws = ws
         self.shown: dict[str, Any] = {}
         self.feed: dict[int, dict[str, Any]] = {}
+        self.frames: list[dict[str, Any]] = []  # the snapshots and changes, as they came
 
     async def receive(self) -> dict[str, Any]:
         frame = json.loads(await self.ws.recv())
@@ -94,6 +97,7 @@ class Screen:
             self.shown["counts"] = self.shown["counts"] | frame.get("counts", {})
         else:
             return frame
+        self.frames.append(frame)
         self.feed |= {entry["n"]: entry for entry in frame["feed"]}
         self.shown["feed"] = [self.feed[n] for n in sorted(self.feed)]
         return frame
@@ -262,6 +266,61 @@ async def test_many_viewers_share_one_snapshot_a_tick(
     finally:
         for ws in viewers:
             await ws.close()
+
+
+async def test_a_burst_of_changes_comes_as_a_few_small_frames_and_the_last_holds_the_final_numbers(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        screen = Screen(ws)
+        whole = await screen.until(showing(teams=0))
+        runtime, received, started = runtime_of(server), len(screen.frames), time.monotonic()
+        await asyncio.gather(*(create_team(runtime, f"U{n}", f"Team {n}") for n in range(30)))
+        await screen.until(showing(teams=30, in_teams=30))
+        elapsed, burst = time.monotonic() - started, screen.frames[received:]
+        await asyncio.sleep(3 * INTERVAL)  # the deliveries of the team creations' messages follow
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0):
+                while True:
+                    await screen.receive()
+    # At most one frame an interval, the first at once: not one a change.
+    assert len(burst) <= elapsed / INTERVAL + 2
+    for frame in burst:
+        assert frame["type"] == "change"
+        assert set(frame.get("counts", {})) <= {"registrations", "in_teams", "teams"}  # only what moved
+        assert "schedule" not in frame and "phases" not in frame  # unchanged, so not sent again
+    numbers = [frame["counts"]["teams"] for frame in screen.frames if "teams" in frame.get("counts", {})]
+    assert numbers[-1] == 30 and screen.shown["counts"]["teams"] == 30  # the last ones are the final
+    assert screen.shown["schedule"] == whole["schedule"]
+
+
+async def test_a_viewer_still_sending_does_not_hold_up_the_others_and_catches_up_whole(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    """A viewer that takes no frame for a while, as one whose send waits on a slow link, while a
+    websocket viewer sees each change as it comes. (On loopback the kernel here buffers tens of
+    megabytes, so a socket that merely stops reading never makes the server wait.) The slow one
+    then gets a single frame: the whole state with the final numbers, not the changes it missed."""
+    hub: Hub = server.lifespan.state["dashboard"]
+    runtime = runtime_of(server)
+    slow = hub.join()
+    try:
+        async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+            fast = Screen(ws)
+            await fast.until(showing(teams=0))
+            async with asyncio.timeout(RECEIVE_TIMEOUT):
+                first = json.loads(await slow.next())
+            for n in range(3):
+                await create_team(runtime, f"U{n}", f"Team {n}")
+                await fast.until(showing(teams=n + 1))
+            async with asyncio.timeout(RECEIVE_TIMEOUT):
+                caught_up = json.loads(await slow.next())
+    finally:
+        hub.leave(slow)
+    assert first["type"] == "snapshot" and first["counts"]["teams"] == 0
+    assert caught_up["type"] == "snapshot" and caught_up["counts"]["teams"] == 3
+    assert [f["type"] for f in fast.frames[1:]] == ["change"] * (len(fast.frames) - 1)
+    assert slow.frames is None  # nothing more queued for it: only the newest was kept
 
 
 # -- actions ------------------------------------------------------------------------------------
