@@ -35,7 +35,7 @@ from websockets.asyncio.client import connect
 
 from bench.common import (
     BIN,
-    HACKSERVER,
+    ROOT,
     Processes,
     Report,
     free_port,
@@ -50,6 +50,7 @@ from bench.common import (
     wait_until_serving,
 )
 from bench.http_baseline import summarise
+from bench.slack_commands import checkout
 from tests.fakes import event_toml
 from tests.test_slack import command_body, signed
 
@@ -330,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--writes", type=float, default=0.1, help="share of the commands that create a team (default 0.1)"
     )
+    parser.add_argument(
+        "--before",
+        help="also run hackserver as it was at this commit (git archive), for before/after in one run",
+    )
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL (BENCH_POSTGRES_URL), not SQLite")
     parser.add_argument("--profile", action="store_true", help="py-spy on the server with the most viewers")
     args = parser.parse_args(argv)
@@ -341,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Dashboard viewers while {plan.rate} Slack commands/s arrive, {plan.writes:.0%} of them"
         " `team create` (latencies in ms)",
         [
+            "code",
             "viewers",
             "changes",
             "failed",
@@ -362,52 +368,65 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hs-bench-dashboard-")))
         event = work / "event.toml"
         write_event(event)
-        if args.postgres:
-            env = hackserver_env(stack.enter_context(postgres_database("hackserver_bench_dashboard")), event)
-            upgrade_database(env)
-        else:
-            env = hackserver_env(f"sqlite+aiosqlite:///{work / 'bench.db'}", event)
-        env |= {"HACKSERVER_ORGANISER_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with processes(work) as group:
-            web = group.start("web", [HACKSERVER, "run", "--port", str(port)], env)
-            wait_until_serving(f"{base}/healthz", group)
-            idle_rss = memory_mb(web.pid, "VmRSS")
-            for n, count in enumerate(plan.viewers):
-                print(f"{count} viewers…", flush=True)
-                profile_to = work / "profile.txt" if args.profile and count == max(plan.viewers) else None
-                stage = run_stage(base, web.pid, plan, count, n * 100_000, group, profile_to)
-                if profile_to is not None and profile_to.exists():
-                    hot = summarise(profile_to.read_text(), top=12, libraries=PROFILED)
-                    report.notes.append(
-                        "```\npy-spy --gil, " + f"{count} viewers:\n" + "\n".join(hot) + "\n```"
+        trees = {"this": ROOT}
+        if args.before:
+            trees[args.before] = checkout(args.before, work / "before")
+        for t, (code, tree) in enumerate(trees.items()):
+            if args.postgres:
+                url = stack.enter_context(postgres_database(f"hackserver_bench_dashboard_{t}"))
+                env = hackserver_env(url, event)
+                upgrade_database(env)
+            else:
+                env = hackserver_env(f"sqlite+aiosqlite:///{work / f'bench-{t}.db'}", event)
+            env |= {"HACKSERVER_ORGANISER_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            # The tree's own package first, ahead of the working directory's.
+            main = f"import sys; sys.path.insert(0, {str(tree)!r}); from hackserver.cli import main; sys.exit(main())"
+            (work / f"logs-{t}").mkdir()
+            with processes(work / f"logs-{t}") as group:
+                web = group.start("web", [sys.executable, "-c", main, "run", "--port", str(port)], env)
+                wait_until_serving(f"{base}/healthz", group)
+                idle_rss = memory_mb(web.pid, "VmRSS")
+                for n, count in enumerate(plan.viewers):
+                    print(f"{code}: {count} viewers…", flush=True)
+                    profiled = args.profile and count == max(plan.viewers) and code == "this"
+                    profile_to = work / "profile.txt" if profiled else None
+                    stage = run_stage(base, web.pid, plan, count, n * 100_000, group, profile_to)
+                    if profile_to is not None and profile_to.exists():
+                        hot = summarise(profile_to.read_text(), top=12, libraries=PROFILED)
+                        report.notes.append(
+                            "```\npy-spy --gil, " + f"{count} viewers:\n" + "\n".join(hot) + "\n```"
+                        )
+                    report.add(
+                        code,
+                        count if not stage.failed_viewers else f"{count} ({stage.failed_viewers} failed)",
+                        stage.commands,
+                        stage.failed_commands,
+                        stage.deferred,
+                        ms(stage.ack_p50),
+                        ms(stage.ack_p99),
+                        ms(median(stage.to_all)),
+                        ms(percentile(stage.to_all, 0.99)),
+                        ms(max(stage.to_all, default=float("nan"))),
+                        ms(median(stage.to_each)),
+                        ms(percentile(stage.to_each, 0.99)),
+                        stage.frames,
+                        f"{stage.cpu:.2f}",
+                        f"{stage.rss:.0f}",
                     )
-                report.add(
-                    count if not stage.failed_viewers else f"{count} ({stage.failed_viewers} failed)",
-                    stage.commands,
-                    stage.failed_commands,
-                    stage.deferred,
-                    ms(stage.ack_p50),
-                    ms(stage.ack_p99),
-                    ms(median(stage.to_all)),
-                    ms(percentile(stage.to_all, 0.99)),
-                    ms(max(stage.to_all, default=float("nan"))),
-                    ms(median(stage.to_each)),
-                    ms(percentile(stage.to_each, 0.99)),
-                    stage.frames,
-                    f"{stage.cpu:.2f}",
-                    f"{stage.rss:.0f}",
-                )
-                if stage.missing:
-                    report.notes.append(
-                        f"- {count} viewers: {stage.missing} command×viewer pairs saw no later snapshot"
-                    )
-                if count == max(plan.viewers):
-                    ok = percentile(stage.to_all, 0.99) <= TARGET_P99 and not stage.failed_commands
-            peak = memory_mb(web.pid, "VmHWM")
+                    if stage.missing:
+                        report.notes.append(
+                            f"- {code}, {count} viewers: {stage.missing} command×viewer pairs saw no later"
+                            " snapshot"
+                        )
+                    if count == max(plan.viewers) and code == "this":
+                        ok = percentile(stage.to_all, 0.99) <= TARGET_P99 and not stage.failed_commands
+                peak = memory_mb(web.pid, "VmHWM")
+            report.notes.append(
+                f"- {code}: server RSS idle after start-up {idle_rss:.0f} MB; peak over the run {peak:.0f} MB."
+            )
     report.notes += [
-        f"- server RSS idle after start-up: {idle_rss:.0f} MB; peak over the run: {peak:.0f} MB.",
         f"- target: ack→all viewers p99 ≤ {ms(TARGET_P99)} ms with {max(plan.viewers)} viewers"
         f" ({'met' if ok else 'NOT met'}).",
         "- ack→all viewers: per command, until the first frame of a snapshot taken after its"
