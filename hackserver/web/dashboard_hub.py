@@ -29,7 +29,7 @@ from hackserver.runtime import Runtime
 
 log = logging.getLogger(__name__)
 INTERVAL = 0.2  # seconds: at most five frames a second to each viewer
-FEED = 50  # entries kept; each frame carries the newest FEED_SENT, the page merges them by number
+FEED = 50  # entries kept; the whole state carries the newest FEED_SENT, a change the new ones; the page merges them by number
 FEED_SENT = 20
 SAMPLE_EVERY = 10.0  # real seconds between the chart's points; the newest point moves until then
 SAMPLES = 360
