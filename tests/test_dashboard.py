@@ -5,8 +5,10 @@ web process showing on a dashboard connected to another through Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -27,7 +29,7 @@ from hackserver.participants import Identity, identify
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from hackserver.web.dashboard import COOKIE
-from hackserver.web.dashboard_hub import Hub
+from hackserver.web.dashboard_hub import INTERVAL, Hub
 from tests.dbstate import migrate, settled_outbox
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
@@ -74,16 +76,42 @@ def ws_url(server: uvicorn.Server) -> str:
     return f"ws://127.0.0.1:{server.config.port}/ws/dashboard"
 
 
-async def frame_where(ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    async with asyncio.timeout(RECEIVE_TIMEOUT):
-        while not wanted(frame := json.loads(await ws.recv())):
-            pass
-    return frame
+class Screen:
+    """What one dashboard shows, built from its frames as the page's script builds it: a "snapshot"
+    is the whole state, a "change" replaces the parts it holds (of the counts, those it holds); the
+    feed is every entry received since connecting."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.shown: dict[str, Any] = {}
+        self.feed: dict[int, dict[str, Any]] = {}
+        self.frames: list[dict[str, Any]] = []  # the snapshots and changes, as they came
+
+    async def receive(self) -> dict[str, Any]:
+        frame = json.loads(await self.ws.recv())
+        if frame["type"] == "snapshot":
+            self.shown = dict(frame)
+        elif frame["type"] == "change":
+            assert self.shown, "a change came before the whole state"
+            self.shown |= {k: v for k, v in frame.items() if k != "counts"}
+            self.shown["counts"] = self.shown["counts"] | frame.get("counts", {})
+        else:
+            return frame
+        self.frames.append(frame)
+        self.feed |= {entry["n"]: entry for entry in frame["feed"]}
+        self.shown["feed"] = [self.feed[n] for n in sorted(self.feed)]
+        return frame
+
+    async def until(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        async with asyncio.timeout(RECEIVE_TIMEOUT):
+            while (await self.receive())["type"] == "history" or not wanted(self.shown):
+                pass
+        return self.shown
 
 
-def snapshot_with(**counts: int) -> Callable[[dict[str, Any]], bool]:
-    def wanted(frame: dict[str, Any]) -> bool:
-        return frame["type"] == "snapshot" and all(frame["counts"][k] == v for k, v in counts.items())
+def showing(**counts: int) -> Callable[[dict[str, Any]], bool]:
+    def wanted(shown: dict[str, Any]) -> bool:
+        return all(shown["counts"][k] == v for k, v in counts.items())
 
     return wanted
 
@@ -190,11 +218,11 @@ async def test_a_team_created_changes_the_numbers_and_the_feed_live(
     server: uvicorn.Server, organiser: httpx.AsyncClient
 ) -> None:
     async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
-        history = json.loads(await ws.recv())
-        assert history["type"] == "history"
-        await frame_where(ws, snapshot_with(teams=0))
+        screen = Screen(ws)
+        assert (await screen.receive())["type"] == "history"
+        await screen.until(showing(teams=0))
         await create_team(runtime_of(server), "U1", "Luftretter")
-        frame = await frame_where(ws, snapshot_with(teams=1, in_teams=1, registrations=1))
+        frame = await screen.until(showing(teams=1, in_teams=1, registrations=1))
     assert frame["team_sizes"] == [[1, 1]]
     assert any(entry["text"] == "team created: Luftretter" for entry in frame["feed"])
 
@@ -214,7 +242,7 @@ async def test_a_team_name_with_markup_is_shown_as_text(
 ) -> None:
     await markup_team(runtime_of(server))
     async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
-        await frame_where(ws, snapshot_with(teams=1))  # the feed now holds the name
+        await Screen(ws).until(showing(teams=1))  # the feed now holds the name
     page = (await organiser.get("/dashboard")).text
     assert "team created: &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert EVIL not in page
@@ -226,17 +254,73 @@ async def test_many_viewers_share_one_snapshot_a_tick(
     hub: Hub = server.lifespan.state["dashboard"]
     viewers = [await connect(ws_url(server), additional_headers=cookie_of(organiser)) for _ in range(40)]
     try:
-        await asyncio.gather(*(frame_where(ws, snapshot_with(teams=0)) for ws in viewers))
+        screens = [Screen(ws) for ws in viewers]
+        await asyncio.gather(*(screen.until(showing(teams=0)) for screen in screens))
         before = hub.snapshots
         runtime = runtime_of(server)
         for n in range(20):
             await create_team(runtime, f"U{n}", f"Team {n}")
-        await asyncio.gather(*(frame_where(ws, snapshot_with(teams=20)) for ws in viewers))
+        await asyncio.gather(*(screen.until(showing(teams=20)) for screen in screens))
         # Twenty changes to forty viewers: a handful of snapshots, not one a change or a viewer.
         assert hub.snapshots - before <= 12
     finally:
         for ws in viewers:
             await ws.close()
+
+
+async def test_a_burst_of_changes_comes_as_a_few_small_frames_and_the_last_holds_the_final_numbers(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        screen = Screen(ws)
+        whole = await screen.until(showing(teams=0))
+        runtime, received, started = runtime_of(server), len(screen.frames), time.monotonic()
+        await asyncio.gather(*(create_team(runtime, f"U{n}", f"Team {n}") for n in range(30)))
+        await screen.until(showing(teams=30, in_teams=30))
+        elapsed, burst = time.monotonic() - started, screen.frames[received:]
+        await asyncio.sleep(3 * INTERVAL)  # the deliveries of the team creations' messages follow
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0):
+                while True:
+                    await screen.receive()
+    # At most one frame an interval, the first at once: not one a change.
+    assert len(burst) <= elapsed / INTERVAL + 2
+    for frame in burst:
+        assert frame["type"] == "change"
+        assert set(frame.get("counts", {})) <= {"registrations", "in_teams", "teams"}  # only what moved
+        assert "schedule" not in frame and "phases" not in frame  # unchanged, so not sent again
+    numbers = [frame["counts"]["teams"] for frame in screen.frames if "teams" in frame.get("counts", {})]
+    assert numbers[-1] == 30 and screen.shown["counts"]["teams"] == 30  # the last ones are the final
+    assert screen.shown["schedule"] == whole["schedule"]
+
+
+async def test_a_viewer_still_sending_does_not_hold_up_the_others_and_catches_up_whole(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    """A viewer that takes no frame for a while, as one whose send waits on a slow link, while a
+    websocket viewer sees each change as it comes. (On loopback the kernel here buffers tens of
+    megabytes, so a socket that merely stops reading never makes the server wait.) The slow one
+    then gets a single frame: the whole state with the final numbers, not the changes it missed."""
+    hub: Hub = server.lifespan.state["dashboard"]
+    runtime = runtime_of(server)
+    slow = hub.join()
+    try:
+        async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+            fast = Screen(ws)
+            await fast.until(showing(teams=0))
+            async with asyncio.timeout(RECEIVE_TIMEOUT):
+                first = json.loads(await slow.next())
+            for n in range(3):
+                await create_team(runtime, f"U{n}", f"Team {n}")
+                await fast.until(showing(teams=n + 1))
+            async with asyncio.timeout(RECEIVE_TIMEOUT):
+                caught_up = json.loads(await slow.next())
+    finally:
+        hub.leave(slow)
+    assert first["type"] == "snapshot" and first["counts"]["teams"] == 0
+    assert caught_up["type"] == "snapshot" and caught_up["counts"]["teams"] == 3
+    assert [f["type"] for f in fast.frames[1:]] == ["change"] * (len(fast.frames) - 1)
+    assert slow.frames is None  # nothing more queued for it: only the newest was kept
 
 
 # -- actions ------------------------------------------------------------------------------------
@@ -371,7 +455,8 @@ async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another
     ):
         await viewer.post("/dashboard/login", data={"token": TOKEN})
         async with connect(ws_url(b), additional_headers=cookie_of(viewer)) as ws:
-            await frame_where(ws, lambda f: f["type"] == "snapshot")
+            screen = Screen(ws)
+            await screen.until(lambda shown: True)
             async with httpx.AsyncClient(base_url=base(a)) as api:
                 sent = await api.post(
                     "/api/v1/announcements",
@@ -379,11 +464,7 @@ async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another
                     headers={"Authorization": f"Bearer {TOKEN}"},
                 )
                 assert sent.status_code == 201
-            frame = await frame_where(
-                ws,
-                lambda f: (
-                    f["type"] == "snapshot"
-                    and any(e["text"] == "announcement sent: From process A" for e in f["feed"])
-                ),
+            frame = await screen.until(
+                lambda shown: any(e["text"] == "announcement sent: From process A" for e in shown["feed"])
             )
     assert frame["counts"]["teams"] == 0

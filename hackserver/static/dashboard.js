@@ -1,10 +1,12 @@
-// The organisers' dashboard: a websocket pushes a snapshot a few times a second at most; this
-// script puts it into the page. Every text from the server goes in through textContent, never HTML.
+// The organisers' dashboard: a websocket pushes the whole state once, then only what changed, a few
+// times a second at most; this script puts it into the page, touching only the parts that changed.
+// Every text from the server goes in through textContent, never HTML.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const feed = new Map(); // entry number -> entry
   let samples = [];
+  let state = null; // the whole state as last shown
   let next = null; // {phase, at (ms), speed, offset (server event time - local time, ms)}
   const FEED_SHOWN = 50;
   const SAMPLE_EVERY = 10; // seconds, as the server samples
@@ -41,7 +43,23 @@
     return node;
   }
 
-  function snapshot(s) {
+  // A "snapshot" frame holds the whole state; a "change" frame only the parts that differ from the
+  // frame before (of the counts, only those that moved).
+  function show(frame) {
+    if (frame.type === "snapshot") state = frame;
+    else for (const [key, value] of Object.entries(frame)) state[key] = key === "counts" ? { ...state.counts, ...value } : value;
+    const has = (key) => key in frame;
+    if (has("phase") || has("next") || has("now") || has("speed")) sprint(state);
+    if (has("counts")) counts(frame.counts);
+    if (has("alerts")) alerts(state.alerts);
+    if (has("team_sizes")) rows($("sizes"), state.team_sizes, (pair) => pair);
+    if (has("delivery")) delivery(state.delivery);
+    if (has("schedule")) schedule(state.schedule);
+    if (frame.feed.length) addFeed(frame.feed);
+    addSamples(frame.samples);
+  }
+
+  function sprint(s) {
     $("phase").textContent = words(s.phase);
     next = s.next && {
       phase: s.next.phase,
@@ -51,40 +69,49 @@
       base: Date.now(),
     };
     countdown();
-    for (const [key, value] of Object.entries(s.counts)) {
+  }
+
+  function counts(changed) {
+    for (const [key, value] of Object.entries(changed)) {
       const node = document.querySelector(`[data-count="${key}"]`);
       if (node && node.textContent !== String(value)) node.textContent = String(value);
     }
-    replaceList($("alerts"), s.alerts, "Nothing right now.", (a) => {
+  }
+
+  function alerts(items) {
+    replaceList($("alerts"), items, "Nothing right now.", (a) => {
       const li = element("li", "", "alert");
       li.append(element("strong", `${words(a.kind)}: ${a.count}`), " " + a.names.join(", "));
       return li;
     });
-    rows($("sizes"), s.team_sizes, (pair) => pair);
-    const limited = s.delivery.rate_limited || {};
-    rows($("platforms"), s.delivery.platforms, (p) => [p.platform, p.pending, p.sending, p.delivered, p.dead, limited[p.platform] || 0]);
-    $("queued").textContent = String(s.delivery.queued);
-    $("dead-count").textContent = String(s.delivery.dead_count);
-    replaceList($("dead"), s.delivery.dead, "None.", (d) => {
+  }
+
+  function delivery(d) {
+    const limited = d.rate_limited || {};
+    rows($("platforms"), d.platforms, (p) => [p.platform, p.pending, p.sending, p.delivered, p.dead, limited[p.platform] || 0]);
+    $("queued").textContent = String(d.queued);
+    $("dead-count").textContent = String(d.dead_count);
+    replaceList($("dead"), d.dead, "None.", (dead) => {
       const li = document.createElement("li");
       const form = element("form");
       form.method = "post";
-      form.action = `/dashboard/actions/retry/${encodeURIComponent(d.id)}`;
+      form.action = `/dashboard/actions/retry/${encodeURIComponent(dead.id)}`;
       form.dataset.action = "";
       const button = element("button", "Retry");
       button.type = "submit";
-      button.setAttribute("aria-label", `Send message ${d.id} again`);
-      form.append(element("span", `#${d.id} ${d.platform} ${d.channel}: ${d.error}`), " ", button);
+      button.setAttribute("aria-label", `Send message ${dead.id} again`);
+      form.append(element("span", `#${dead.id} ${dead.platform} ${dead.channel}: ${dead.error}`), " ", button);
       li.append(form);
       return li;
     });
-    replaceList($("schedule"), s.schedule, "None left.", (a) => {
+  }
+
+  function schedule(items) {
+    replaceList($("schedule"), items, "None left.", (a) => {
       const li = document.createElement("li");
       li.append(time(a.at, 0, 16), " ", element("span", a.when, "when"), " ", element("span", a.text, "text"));
       return li;
     });
-    addFeed(s.feed);
-    addSamples(s.samples);
   }
 
   function addFeed(entries) {
@@ -155,7 +182,7 @@
     ws.onmessage = (message) => {
       const frame = JSON.parse(message.data);
       if (frame.type === "history") { addFeed(frame.feed); samples = []; addSamples(frame.samples); }
-      else if (frame.type === "snapshot") snapshot(frame);
+      else if (frame.type === "snapshot" || (frame.type === "change" && state)) show(frame);
     };
     ws.onclose = () => {
       $("live").textContent = "Disconnected, retrying…";

@@ -1,6 +1,12 @@
-"""The dashboard's live side: one bus subscription per web process, one snapshot per tick for all
-viewers, and each viewer handed only the newest frame, so a thousand open dashboards cost one
-snapshot a tick and a slow one skips frames instead of queueing them.
+"""The dashboard's live side: one bus subscription per web process, one snapshot per interval for
+all viewers, and each viewer handed only the newest frame, so a thousand open dashboards cost one
+snapshot an interval and a slow one skips frames instead of queueing them.
+
+The first event after a quiet spell is published at once; while events keep coming, at most one
+snapshot an interval follows, and the last one holds the final numbers. A frame carries only what
+changed since the one before (the numbers that moved, the new feed entries; the schedule and the
+alerts only when they change), encoded once for every viewer. A viewer that has just connected, or
+whose previous frame was still unsent when the next came, gets the whole state instead.
 
 The feed of recent activity, the chart's samples and the rate-limit counters live in memory: they are
 built from the bus events this process has heard since it started (with Redis, every process's).
@@ -14,6 +20,7 @@ import json
 import logging
 import time
 from collections import Counter, deque
+from functools import cached_property
 from typing import Any
 
 from hackserver import dashboard
@@ -21,8 +28,8 @@ from hackserver.bus import DomainEvent
 from hackserver.runtime import Runtime
 
 log = logging.getLogger(__name__)
-TICK = 0.2  # seconds: at most five frames a second to each viewer
-FEED = 50  # entries kept; each frame carries the newest FEED_SENT, the page merges them by number
+INTERVAL = 0.2  # seconds: at most five frames a second to each viewer
+FEED = 50  # entries kept; the whole state carries the newest FEED_SENT, a change the new ones; the page merges them by number
 FEED_SENT = 20
 SAMPLE_EVERY = 10.0  # real seconds between the chart's points; the newest point moves until then
 SAMPLES = 360
@@ -58,21 +65,40 @@ def describe(event: DomainEvent) -> str:
     return f"{event.kind}: {details}"[:300]
 
 
+class Frames:
+    """One publication for every viewer, each form encoded once: what changed since the previous
+    publication, and the whole state, encoded only if some viewer needs it."""
+
+    def __init__(self, change: dict[str, Any], whole: dict[str, Any]) -> None:
+        self.change = json.dumps(change)
+        self._whole = whole
+
+    @cached_property
+    def whole(self) -> str:
+        return json.dumps(self._whole)
+
+
 class Viewer:
-    """One open dashboard: holds only the newest frame not yet sent to it."""
+    """One open dashboard: holds only the newest publication not yet sent to it."""
 
     def __init__(self) -> None:
-        self.frame = ""
+        self.frames: Frames | None = None
+        self.missed = True  # nothing shown yet, or a change was dropped: the next frame is the whole state
         self.ready = asyncio.Event()
 
-    def offer(self, frame: str) -> None:
-        self.frame = frame
+    def offer(self, frames: Frames) -> None:
+        if self.frames is not None:  # the previous one was never sent, so its change is lost
+            self.missed = True
+        self.frames = frames
         self.ready.set()
 
     async def next(self) -> str:
         await self.ready.wait()
         self.ready.clear()
-        return self.frame
+        frames, self.frames = self.frames, None
+        assert frames is not None
+        whole, self.missed = self.missed, False
+        return frames.whole if whole else frames.change
 
 
 class Hub:
@@ -84,9 +110,10 @@ class Hub:
         self.rate_limited: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         self.dirty = asyncio.Event()
-        self.fresh = False  # the last frame reflects every event heard
-        self.frame = ""
+        self.fresh = False  # the last frames reflect every event heard
+        self.frames: Frames | None = None
         self.latest: dict[str, Any] | None = None
+        self.fed = 0  # the newest feed entry published
         self.sampled_at = 0.0
         self.snapshots = 0  # computed so far: what 1,000 viewers cost is visible in tests and benchmarks
 
@@ -109,8 +136,8 @@ class Hub:
     def join(self) -> Viewer:
         viewer = Viewer()
         self.viewers.add(viewer)
-        if self.fresh and self.frame:
-            viewer.offer(self.frame)
+        if self.fresh and self.frames is not None:
+            viewer.offer(self.frames)
         else:
             self.dirty.set()
         return viewer
@@ -138,7 +165,7 @@ class Hub:
                         await self.publish(runtime)
                     except Exception:  # the database may be briefly away; the next event retries
                         log.exception("dashboard snapshot failed")
-                    await asyncio.sleep(max(0.0, started + TICK - time.monotonic()))
+                    await asyncio.sleep(max(0.0, started + INTERVAL - time.monotonic()))
             finally:
                 listening.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -158,13 +185,16 @@ class Hub:
         delivery = state["delivery"]
         delivery["rate_limited"] = dict(self.rate_limited)
         delivery["retries"] = dict(self.retries)
-        self.latest = state
         # "t" first: a benchmark reads when the snapshot was taken without parsing the frame.
-        frame = {"t": started, "type": "snapshot", **state}
-        frame |= {"feed": list(self.feed)[-FEED_SENT:], "samples": list(self.samples)[-2:]}
-        self.frame = json.dumps(frame)
+        feed = list(self.feed)
+        whole = {"t": started, "type": "snapshot", **state}
+        whole |= {"feed": feed[-FEED_SENT:], "samples": list(self.samples)[-2:]}
+        change = {"t": started, "type": "change", **changes(self.latest or {}, state)}
+        change |= {"feed": [entry for entry in feed if entry["n"] > self.fed], "samples": [self.samples[-1]]}
+        self.latest, self.fed = state, self.seq
+        self.frames = Frames(change, whole)
         for viewer in self.viewers:
-            viewer.offer(self.frame)
+            viewer.offer(self.frames)
 
     def sample(self, at: float, counts: dict[str, int]) -> None:
         point = [round(at, 1), *(counts[name] for name in CHARTED)]
@@ -173,3 +203,11 @@ class Hub:
             return
         self.samples.append(point)
         self.sampled_at = at
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a snapshot that differ from the one before; of the counts, only those that moved."""
+    changed = {key: value for key, value in after.items() if key != "counts" and before.get(key) != value}
+    shown = before.get("counts", {})
+    counts = {key: n for key, n in after["counts"].items() if shown.get(key) != n}
+    return changed | {"counts": counts} if counts else changed
