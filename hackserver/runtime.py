@@ -30,6 +30,7 @@ from hackserver.phases import SHIFTED, PhaseCache
 from hackserver.preferences import CachedCatalogue
 from hackserver.ratelimit import CommandLimit, MemoryLimit, RedisLimit
 from hackserver.settings import Settings
+from hackserver.standings import MemoryVersion, RedisVersion, Standings, changes_standings
 from hackserver.timekeeping import Clock, EventClock
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Runtime:
     catalogue: CachedCatalogue = field(default_factory=CachedCatalogue)  # the challenges, to search
     command_limit: CommandLimit = field(default_factory=MemoryLimit)  # commands per person and window
     phase_cache: PhaseCache = field(default_factory=PhaseCache)
+    standings: Standings = field(default_factory=lambda: Standings(MemoryVersion()))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -87,6 +89,8 @@ class Runtime:
         # now: the outbox rows are recovered later, and live views catch up on reconnect.
         if any(event.kind == SHIFTED for event in tx.events):
             self.phase_cache.invalidate()  # before anyone in this process hears of the shift
+        if any(changes_standings(event.kind) for event in tx.events):
+            await self.standings.changed()  # before the change's reply: the next status reads it
         try:
             if tx.outbox_ids:
                 await self.jobs.deliver(tx.outbox_ids)
@@ -112,10 +116,17 @@ class Runtime:
         rows = await session.scalars(_phases_of_event(), {"event_id": self.event_id})
         return {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
 
-    async def cached_phases(self, tx: Transaction) -> dict[str, datetime]:
-        """The phases as of the latest shift this process heard of, for answers that only show them;
-        what decides on them (a deadline, the clock) reads `phases` in its own transaction."""
-        return await self.phase_cache.get(lambda: self.phases(tx.session), tx.phases_seen)
+    async def cached_phases(self, tx: Transaction | None = None) -> dict[str, datetime]:
+        """The phases as of the latest shift this process heard of, for answers that only show them
+        (read in `tx`, or in a read transaction of their own); what decides on them (a deadline, the
+        clock) reads `phases` in its own transaction."""
+        if tx is not None:
+            return await self.phase_cache.get(lambda: self.phases(tx.session), tx.phases_seen)
+        return await self.phase_cache.get(self._read_phases, self.phase_cache.generation)
+
+    async def _read_phases(self) -> dict[str, datetime]:
+        async with self.reading() as tx:
+            return await self.phases(tx.session)
 
     async def forget_shifted_phases(self) -> None:
         """Drops the cached phases whenever a shift is heard of, from this process or (over Redis)
@@ -175,6 +186,7 @@ async def bootstrap(
         if redis is not None:
             runtime.handled = RedisKeys(redis, f"hackserver:{event.slug}:handled:")
             runtime.command_limit = RedisLimit(redis, f"hackserver:{event.slug}:commands:", *command_limit)
+            runtime.standings = Standings(RedisVersion(redis, f"hackserver:{event.slug}:standings"))
         else:
             runtime.command_limit = MemoryLimit(*command_limit)
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}
