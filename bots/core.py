@@ -90,7 +90,6 @@ class ViewContext:
     standing: Standing
     now: datetime
     language: str
-    tx: Transaction | None = None  # the command's, on a first contact; else the view needs none
 
     def say(self, key: str, **params: object) -> str:
         return say(self.language, key, **params)
@@ -129,7 +128,7 @@ def view(name: str) -> Callable[[View], View]:
     def register(show: View) -> View:
         async def in_transaction(ctx: Context, _args: str) -> Reply:
             standing = await of_participant(ctx.tx.session, ctx.participant.id, ctx.tx.now)
-            return await show(ViewContext(ctx.runtime, standing, ctx.tx.now, ctx.language, ctx.tx))
+            return await show(ViewContext(ctx.runtime, standing, ctx.tx.now, ctx.language))
 
         COMMANDS[name] = SubCommand(name, name, in_transaction, read_only=True, view=show)
         return show

@@ -47,7 +47,6 @@ class Transaction:
     outbox: list[OutboxMessage] = field(default_factory=list)  # written in this transaction
     outbox_ids: list[int] = field(default_factory=list)  # theirs, once flushed at the end
     redeliveries: list[tuple[int, int]] = field(default_factory=list)  # rows requeued: id, attempts so far
-    phases_seen: int = 0  # the phase cache's generation when this began
 
     def record(self, kind: str, **data: Any) -> None:
         self.events.append(DomainEvent(kind, data, self.now))
@@ -80,7 +79,7 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.write_lock or contextlib.nullcontext(), self.writers() as session, session.begin():
-            tx = Transaction(session, self.clock.now(), phases_seen=self.phase_cache.generation)
+            tx = Transaction(session, self.clock.now())
             yield tx
             if tx.outbox:  # one flush for all of them, not one a row
                 await session.flush()
@@ -107,7 +106,7 @@ class Runtime:
         writer), nothing to publish. Writing in it is a bug, refused before it reaches the database."""
         async with self.sessions() as session, session.begin():
             session.autoflush = False
-            tx = Transaction(session, self.clock.now(), phases_seen=self.phase_cache.generation)
+            tx = Transaction(session, self.clock.now())
             yield tx
             if tx.events or tx.outbox or session.new or session.dirty or session.deleted:
                 raise RuntimeError("a read-only transaction tried to write")
@@ -116,13 +115,11 @@ class Runtime:
         rows = await session.scalars(_phases_of_event(), {"event_id": self.event_id})
         return {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
 
-    async def cached_phases(self, tx: Transaction | None = None) -> dict[str, datetime]:
+    async def cached_phases(self) -> dict[str, datetime]:
         """The phases as of the latest shift this process heard of, for answers that only show them
-        (read in `tx`, or in a read transaction of their own); what decides on them (a deadline, the
-        clock) reads `phases` in its own transaction."""
-        if tx is not None:
-            return await self.phase_cache.get(lambda: self.phases(tx.session), tx.phases_seen)
-        return await self.phase_cache.get(self._read_phases, self.phase_cache.generation)
+        (read in a transaction of their own); what decides on them (a deadline, the clock) reads
+        `phases` in its own transaction."""
+        return await self.phase_cache.get(self._read_phases)
 
     async def _read_phases(self) -> dict[str, datetime]:
         async with self.reading() as tx:
