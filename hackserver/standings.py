@@ -38,7 +38,7 @@ from hackserver.models import (
 from hackserver.participants import Identity
 
 log = logging.getLogger(__name__)
-MAX_AGE = 10.0  # seconds
+MAX_AGE = 30.0  # seconds: a participant asking again within it is answered from memory
 MAX_ENTRIES = 100_000
 # Busy kinds of events that change nothing a standing shows; every other kind moves the version.
 UNRELATED = ("outbox.", "channel.", "announcement.", "clock.", "help.", "jury.", "phase.", "booking.reminded")
