@@ -84,9 +84,9 @@ async def status(ctx: ViewContext) -> Reply:
         text += f" · {local_time(coming[1], ctx)}"
     else:
         text = ctx.say("status.over")
-    team = ctx.standing.team
+    team = ctx.status.team
     if team is None:
-        pooled = ctx.standing.in_match_pool
+        pooled = ctx.status.in_match_pool
         return Reply(
             text,
             title=title,
@@ -279,7 +279,7 @@ async def challenges(ctx: Context, args: str) -> Reply:
     standings = await preferences.standings(ctx.tx.session, ctx.runtime.event_id)
     lines = []
     for n, hit in enumerate(hits[:SHOWN], start=1):
-        c, standing = hit.challenge, standings.get(hit.challenge.id, preferences.Standing(0, 0))
+        c, standing = hit.challenge, standings.get(hit.challenge.id, preferences.ParticipantStatus(0, 0))
         free = standing.free(c)
         room = (
             ctx.say("challenge.unlimited")

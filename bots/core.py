@@ -2,8 +2,8 @@
 
 Adapters build an `Invocation` from their payload, call `Bot.handle`, and render the `Reply`.
 Sub-commands (bots/commands.py) register with `@command`; each runs in one database transaction.
-A `@view` shows the asker's standing (hackserver/standings.py) and needs no transaction while the
-standing is kept in memory.
+A `@view` shows the asker's status (hackserver/status_cache.py) and needs no transaction while it
+is kept in memory.
 Nothing raises out of `handle`: bad input gets its usage, a refusal its reason, a bug an apology.
 """
 
@@ -25,7 +25,7 @@ from hackserver.messages import say
 from hackserver.models import HandledRequest, Participant
 from hackserver.participants import Identity, find, identify
 from hackserver.runtime import Runtime, Transaction
-from hackserver.standings import Standing, of_identity, of_participant
+from hackserver.status_cache import ParticipantStatus, of_identity, of_participant
 
 log = logging.getLogger(__name__)
 MAX_INPUT = 2000
@@ -87,7 +87,7 @@ class Context:
 @dataclass
 class ViewContext:
     runtime: Runtime
-    standing: Standing
+    status: ParticipantStatus
     now: datetime
     language: str
 
@@ -106,7 +106,7 @@ class SubCommand:
     handler: Handler
     organiser_only: bool = False
     read_only: bool = False  # changes nothing: runs in a read transaction, without the write lock
-    view: View | None = None  # shows the asker's standing: answered from memory when it is kept
+    view: View | None = None  # shows the asker's status: answered from memory when it is kept
 
 
 COMMANDS: dict[str, SubCommand] = {}
@@ -123,12 +123,12 @@ def command(
 
 
 def view(name: str) -> Callable[[View], View]:
-    """A read-only sub-command that shows the asker's standing and takes no arguments."""
+    """A read-only sub-command that shows the asker's status and takes no arguments."""
 
     def register(show: View) -> View:
         async def in_transaction(ctx: Context, _args: str) -> Reply:
-            standing = await of_participant(ctx.tx.session, ctx.participant.id, ctx.tx.now)
-            return await show(ViewContext(ctx.runtime, standing, ctx.tx.now, ctx.language))
+            status = await of_participant(ctx.tx.session, ctx.participant.id, ctx.tx.now)
+            return await show(ViewContext(ctx.runtime, status, ctx.tx.now, ctx.language))
 
         COMMANDS[name] = SubCommand(name, name, in_transaction, read_only=True, view=show)
         return show
@@ -210,12 +210,12 @@ class Bot:
         try:
             if sub.view is not None:
                 now = self.runtime.clock.now()
-                standing = await self.runtime.standings.get(
-                    invocation.identity, now, lambda: self.read_standing(invocation.identity)
+                status = await self.runtime.status_cache.get(
+                    invocation.identity, now, lambda: self.read_status(invocation.identity)
                 )
-                if standing is not None:
-                    language = self.language(standing.language, invocation.locale)
-                    return await sub.view(ViewContext(self.runtime, standing, now, language))
+                if status is not None:
+                    language = self.language(status.language, invocation.locale)
+                    return await sub.view(ViewContext(self.runtime, status, now, language))
             else:
                 async with self.runtime.reading() as tx:
                     participant = await find(tx.session, invocation.identity)
@@ -229,7 +229,7 @@ class Bot:
                 await self.runtime.handled.release(key)
             raise
 
-    async def read_standing(self, identity: Identity) -> Standing | None:
+    async def read_status(self, identity: Identity) -> ParticipantStatus | None:
         async with self.runtime.reading() as tx:
             return await of_identity(tx.session, identity, tx.now)
 

@@ -1,4 +1,4 @@
-"""`status` answered from each process's kept standings: a change shows in the very next status, on
+"""`status` answered from what each process keeps of it: a change shows in the very next status, on
 the process that made it and (over Redis) on every other one; what no event announces shows once an
 entry's age runs out."""
 
@@ -18,12 +18,12 @@ from bots.commands import Bot, Invocation, Reply
 from hackserver.models import Booking, Expert, Slot, Team
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
-from hackserver.standings import RedisVersion, Standings
+from hackserver.status_cache import RedisVersion, StatusCache
 from tests.fakes import FakeClock
 
 ALICE = Identity("slack", "T1", "UALICE", "alice")
 BOB = Identity("slack", "T1", "UBOB", "bob")
-FOREVER = 3600.0  # only a version's move may refresh a kept standing
+FOREVER = 3600.0  # only a version's move may refresh a kept status
 
 
 async def ask(runtime: Runtime, who: Identity, text: str) -> Reply:
@@ -44,7 +44,7 @@ def code_in(reply: Reply) -> str:
 
 async def test_a_team_just_created_shows_in_the_next_status(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
-    runtime.standings.max_age = FOREVER
+    runtime.status_cache.max_age = FOREVER
     await ask(runtime, ALICE, "status")  # first contact
     assert team_field(await ask(runtime, ALICE, "status")).startswith("none yet")  # now kept
     assert (await ask(runtime, ALICE, "team create Luftretter")).ok
@@ -53,13 +53,13 @@ async def test_a_team_just_created_shows_in_the_next_status(runtime_at: tuple[Ru
 
 async def test_a_kept_status_is_answered_without_the_database(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
-    runtime.standings.max_age = FOREVER
+    runtime.status_cache.max_age = FOREVER
     await ask(runtime, ALICE, "team create Luftretter")
     assert team_field(await ask(runtime, ALICE, "status")) == "Luftretter (1/4)"
-    async with runtime.transaction() as tx:  # behind the standings' back: no event, no new version
+    async with runtime.transaction() as tx:  # behind the cache's back: no event, no new version
         await tx.session.execute(update(Team).values(name="Renamed"))
     assert team_field(await ask(runtime, ALICE, "status")) == "Luftretter (1/4)"
-    runtime.standings.max_age = 0.0  # the bound on staleness for what no event announces
+    runtime.status_cache.max_age = 0.0  # the bound on staleness for what no event announces
     assert team_field(await ask(runtime, ALICE, "status")) == "Renamed (1/4)"
 
 
@@ -67,31 +67,31 @@ async def test_a_member_joining_changes_the_other_members_status(
     runtime_at: tuple[Runtime, FakeClock],
 ) -> None:
     runtime, _ = runtime_at
-    runtime.standings.max_age = FOREVER
+    runtime.status_cache.max_age = FOREVER
     code = code_in(await ask(runtime, ALICE, "team create Luftretter"))
     assert team_field(await ask(runtime, ALICE, "status")) == "Luftretter (1/4)"
     assert (await ask(runtime, BOB, f"team join {code}")).ok
     assert team_field(await ask(runtime, ALICE, "status")) == "Luftretter (2/4)"
 
 
-async def test_a_delivered_message_keeps_the_standings(runtime_at: tuple[Runtime, FakeClock]) -> None:
+async def test_a_delivered_message_keeps_the_kept_statuses(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
-    runtime.standings.max_age = FOREVER
+    runtime.status_cache.max_age = FOREVER
     await ask(runtime, ALICE, "status")
     await ask(runtime, ALICE, "status")
-    version = await runtime.standings.version.current()
+    version = await runtime.status_cache.version.current()
     async with runtime.transaction() as tx:
         tx.record("outbox.delivered", id=1, platform="slack")
         tx.record("channel.message", channel="announcements")
-    assert await runtime.standings.version.current() == version
+    assert await runtime.status_cache.version.current() == version
     async with runtime.transaction() as tx:
         tx.record("team.joined", team=1, participant=1, size=2)
-    assert await runtime.standings.version.current() != version
+    assert await runtime.status_cache.version.current() != version
 
 
 async def test_a_booking_that_began_gives_way_to_the_next(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, clock = runtime_at
-    runtime.standings.max_age = FOREVER
+    runtime.status_cache.max_age = FOREVER
     await ask(runtime, ALICE, "team create Luftretter")
     now = clock.now()
     async with runtime.transaction() as tx:
@@ -133,7 +133,7 @@ async def test_a_team_formed_through_another_process_shows_in_the_next_status_ov
         make_runtime(database_url, path, clock, redis_url) as first,
         make_runtime(database_url, path, clock, redis_url) as second,
     ):
-        first.standings.max_age = second.standings.max_age = FOREVER
+        first.status_cache.max_age = second.status_cache.max_age = FOREVER
         for runtime in (first, second, first):
             assert team_field(await ask(runtime, ALICE, "status")).startswith("none yet")
             assert team_field(await ask(runtime, BOB, "status")).startswith("none yet")
@@ -144,10 +144,10 @@ async def test_a_team_formed_through_another_process_shows_in_the_next_status_ov
         assert team_field(await ask(second, BOB, "status")) == "Luftretter (2/4)"
 
 
-async def test_while_redis_is_away_no_standing_is_kept(runtime_at: tuple[Runtime, FakeClock]) -> None:
+async def test_while_redis_is_away_no_status_is_kept(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     away = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)  # nothing listens there
-    runtime.standings = Standings(RedisVersion(away, "standings"), max_age=FOREVER)
+    runtime.status_cache = StatusCache(RedisVersion(away, "status"), max_age=FOREVER)
     try:
         await ask(runtime, ALICE, "status")
         assert team_field(await ask(runtime, ALICE, "status")).startswith("none yet")

@@ -1,9 +1,9 @@
-"""Where a participant stands, as `status` shows it (their language, the matching pool, their team's
-name and size, its challenge, next booking and submission), kept in each web process's memory so
-that the most frequent command needs no database.
+"""What `status` shows of a participant (their language, the matching pool, their team's name and
+size, its challenge, next booking and submission), kept in each web process's memory so that the
+most frequent command needs no database.
 
-Every change that can alter a standing records a domain event. When such a change commits, the
-standings' version moves on before anyone hears of the change: in Redis when it is configured (so
+Every change that can alter it records a domain event. When such a change commits, the cache's
+version moves on before anyone hears of the change: in Redis when it is configured (so
 every process sees it before the change's reply has gone out), else in this process. An entry is used
 only under the version it was read under, so the next `status` after a change, on any process, reads
 the database again. An entry is also kept at most MAX_AGE seconds: that bounds how stale an answer
@@ -40,12 +40,12 @@ from hackserver.participants import Identity
 log = logging.getLogger(__name__)
 MAX_AGE = 30.0  # seconds: a participant asking again within it is answered from memory
 MAX_ENTRIES = 100_000
-# Busy kinds of events that change nothing a standing shows; every other kind moves the version.
+# Busy kinds of events that change nothing `status` shows; every other kind moves the version.
 UNRELATED = ("outbox.", "channel.", "announcement.", "clock.", "help.", "jury.", "phase.", "booking.reminded")
 
 
 @dataclass(frozen=True)
-class TeamStanding:
+class TeamStatus:
     name: str
     size: int
     challenge: str | None
@@ -54,11 +54,11 @@ class TeamStanding:
 
 
 @dataclass(frozen=True)
-class Standing:
+class ParticipantStatus:
     participant_id: int
     language: str | None
     in_match_pool: bool
-    team: TeamStanding | None
+    team: TeamStatus | None
 
     def holds_at(self, now: datetime) -> bool:
         """False once the next booking has begun: the one after it is then the next."""
@@ -66,13 +66,13 @@ class Standing:
         return booking is None or booking > now
 
 
-def changes_standings(kind: str) -> bool:
+def changes_status(kind: str) -> bool:
     return not kind.startswith(UNRELATED)
 
 
 @functools.cache
 def _of_identity() -> Select[Any]:
-    return _standing(
+    return _status(
         PlatformIdentity.platform == bindparam("platform"),
         PlatformIdentity.workspace == bindparam("workspace"),
         PlatformIdentity.user_id == bindparam("user_id"),
@@ -81,11 +81,11 @@ def _of_identity() -> Select[Any]:
 
 @functools.cache
 def _of_participant() -> Select[Any]:
-    return _standing(Participant.id == bindparam("participant_id"))
+    return _status(Participant.id == bindparam("participant_id"))
 
 
-def _standing(*where: ColumnElement[bool]) -> Select[Any]:
-    """One statement: the participant, and their team's standing when they have a team."""
+def _status(*where: ColumnElement[bool]) -> Select[Any]:
+    """One statement: the participant, and their team's when they have one."""
     next_booking = (
         select(Slot.starts_at)
         .join(Booking)
@@ -114,25 +114,25 @@ def _standing(*where: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-async def of_identity(session: AsyncSession, identity: Identity, now: datetime) -> Standing | None:
-    """The standing of the participant behind a chat account; None before their first contact."""
+async def of_identity(session: AsyncSession, identity: Identity, now: datetime) -> ParticipantStatus | None:
+    """The status of the participant behind a chat account; None before their first contact."""
     params = {"platform": identity.platform, "workspace": identity.workspace, "user_id": identity.user_id}
     return _from_row((await session.execute(_of_identity(), params | {"now": now})).one_or_none())
 
 
-async def of_participant(session: AsyncSession, participant_id: int, now: datetime) -> Standing:
+async def of_participant(session: AsyncSession, participant_id: int, now: datetime) -> ParticipantStatus:
     row = (await session.execute(_of_participant(), {"participant_id": participant_id, "now": now})).one()
-    standing = _from_row(row)
-    assert standing is not None
-    return standing
+    status = _from_row(row)
+    assert status is not None
+    return status
 
 
-def _from_row(row: Any) -> Standing | None:
+def _from_row(row: Any) -> ParticipantStatus | None:
     if row is None:
         return None
     participant_id, language, pooled, name, size, challenge, booking, submission = row
-    team = None if name is None else TeamStanding(name, size, challenge, booking, submission)
-    return Standing(participant_id, language, pooled, team)
+    team = None if name is None else TeamStatus(name, size, challenge, booking, submission)
+    return ParticipantStatus(participant_id, language, pooled, team)
 
 
 class Version(Protocol):
@@ -172,25 +172,25 @@ class RedisVersion:
     async def advance(self) -> None:
         try:
             await self.redis.incr(self.key)
-        except RedisError:  # the change stands; other processes may show the old standing for MAX_AGE
+        except RedisError:  # the change stands; other processes may show the old status for MAX_AGE
             log.warning("Redis unreachable: other web processes may show a status up to %g s old", MAX_AGE)
 
 
 Key = tuple[str, str, str]
 
 
-class Standings:
-    """The standings read in this process under the current version, by chat account."""
+class StatusCache:
+    """The statuses read in this process under the current version, by chat account."""
 
     def __init__(self, version: Version, max_age: float = MAX_AGE, limit: int = MAX_ENTRIES) -> None:
         self.version, self.max_age, self.limit = version, max_age, limit
         self.seen: int | None = None  # the version the kept entries were read under
-        self.entries: dict[Key, tuple[float, Standing]] = {}  # account -> (read at, standing)
+        self.entries: dict[Key, tuple[float, ParticipantStatus]] = {}  # account -> (read at, status)
 
     async def get(
-        self, identity: Identity, now: datetime, load: Callable[[], Awaitable[Standing | None]]
-    ) -> Standing | None:
-        """The kept standing, or `load`'s (kept if the version did not move meanwhile)."""
+        self, identity: Identity, now: datetime, load: Callable[[], Awaitable[ParticipantStatus | None]]
+    ) -> ParticipantStatus | None:
+        """The kept status, or `load`'s (kept if the version did not move meanwhile)."""
         version = await self.version.current()  # before load's transaction: its snapshot is newer
         if version != self.seen:
             self.entries.clear()
@@ -199,13 +199,13 @@ class Standings:
         kept = self.entries.get(key)
         if kept is not None and time.monotonic() - kept[0] < self.max_age and kept[1].holds_at(now):
             return kept[1]
-        standing = await load()
-        if standing is not None and version is not None and version == self.seen:
+        status = await load()
+        if status is not None and version is not None and version == self.seen:
             if len(self.entries) >= self.limit:
                 del self.entries[next(iter(self.entries))]  # the oldest read
             self.entries.pop(key, None)
-            self.entries[key] = (time.monotonic(), standing)
-        return standing
+            self.entries[key] = (time.monotonic(), status)
+        return status
 
     async def changed(self) -> None:
         await self.version.advance()
