@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import functools
-from datetime import datetime
+from sqlalchemy import func, select
 
-from sqlalchemy import Select, bindparam, func, select
-
-from bots.core import COMMANDS, Bot, Context, Invocation, Reply, UsageError, command, countdown, local_time
+from bots.core import (
+    COMMANDS,
+    Bot,
+    Context,
+    Invocation,
+    Reply,
+    UsageError,
+    ViewContext,
+    command,
+    countdown,
+    local_time,
+    view,
+)
 from hackserver import (
     announcements,
     challenge_assignment,
@@ -21,12 +30,8 @@ from hackserver import (
 )
 from hackserver.event import PHASES, parse_duration
 from hackserver.models import (
-    Booking,
-    Challenge,
-    Membership,
     OutboxMessage,
     Participant,
-    Slot,
     Submission,
     Team,
 )
@@ -66,31 +71,10 @@ async def help_(ctx: Context, args: str) -> Reply:
     return Reply("\n".join(lines), title=ctx.say("help.title"))
 
 
-@functools.cache
-def _standing() -> Select[tuple[str, int, str | None, datetime | None, str | None]]:
-    """The asker's team, its challenge, next booking and submission: one statement, no row if no team."""
-    next_booking = (
-        select(Slot.starts_at)
-        .join(Booking)
-        .where(Booking.team_id == Team.id, Booking.cancelled_at.is_(None), Slot.starts_at > bindparam("now"))
-        .order_by(Slot.starts_at)
-        .limit(1)
-        .scalar_subquery()
-    )
-    submission = select(Submission.status).where(Submission.team_id == Team.id).scalar_subquery()
-    return (
-        select(Team.name, Team.member_count, Challenge.title, next_booking, submission)
-        .select_from(Membership)
-        .join(Team, Team.id == Membership.team_id)
-        .outerjoin(Challenge, Challenge.id == Team.challenge_id)
-        .where(Membership.participant_id == bindparam("participant_id"))
-    )
-
-
-@command("status", read_only=True)
-async def status(ctx: Context, args: str) -> Reply:
-    now = ctx.tx.now
-    phases = await ctx.runtime.cached_phases(ctx.tx)
+@view("status")
+async def status(ctx: ViewContext) -> Reply:
+    now = ctx.now
+    phases = await ctx.runtime.cached_phases()
     phase, coming = current_phase(phases, now), next_phase(phases, now)
     title = ctx.say("status.title", event=ctx.runtime.event.name, phase=ctx.say(f"phase.{phase}"))
     if coming:
@@ -100,21 +84,20 @@ async def status(ctx: Context, args: str) -> Reply:
         text += f" · {local_time(coming[1], ctx)}"
     else:
         text = ctx.say("status.over")
-    result = await ctx.tx.session.execute(_standing(), {"participant_id": ctx.participant.id, "now": now})
-    standing = result.one_or_none()
-    if standing is None:
-        pooled = ctx.participant.in_match_pool
+    team = ctx.status.team
+    if team is None:
+        pooled = ctx.status.in_match_pool
         return Reply(
             text,
             title=title,
             fields=[(ctx.say("status.team"), ctx.say("status.in_pool" if pooled else "status.no_team"))],
         )
-    name, size, challenge, booking, submission = standing
     none = ctx.say("status.none")
+    submission = team.submission
     fields = [
-        (ctx.say("status.team"), f"{name} ({size}/{ctx.runtime.event.team_max_size})"),
-        (ctx.say("status.challenge"), challenge or none),
-        (ctx.say("status.booking"), local_time(booking, ctx) if booking else none),
+        (ctx.say("status.team"), f"{team.name} ({team.size}/{ctx.runtime.event.team_max_size})"),
+        (ctx.say("status.challenge"), team.challenge or none),
+        (ctx.say("status.booking"), local_time(team.next_booking, ctx) if team.next_booking else none),
         (ctx.say("status.submission"), ctx.say(f"submission.{submission}") if submission else none),
     ]
     return Reply(text, title=title, fields=fields)
@@ -296,7 +279,7 @@ async def challenges(ctx: Context, args: str) -> Reply:
     standings = await preferences.standings(ctx.tx.session, ctx.runtime.event_id)
     lines = []
     for n, hit in enumerate(hits[:SHOWN], start=1):
-        c, standing = hit.challenge, standings.get(hit.challenge.id, preferences.Standing(0, 0))
+        c, standing = hit.challenge, standings.get(hit.challenge.id, preferences.ParticipantStatus(0, 0))
         free = standing.free(c)
         room = (
             ctx.say("challenge.unlimited")

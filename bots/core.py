@@ -2,6 +2,8 @@
 
 Adapters build an `Invocation` from their payload, call `Bot.handle`, and render the `Reply`.
 Sub-commands (bots/commands.py) register with `@command`; each runs in one database transaction.
+A `@view` shows the asker's status (hackserver/status_cache.py) and needs no transaction while it
+is kept in memory.
 Nothing raises out of `handle`: bad input gets its usage, a refusal its reason, a bug an apology.
 """
 
@@ -23,6 +25,7 @@ from hackserver.messages import say
 from hackserver.models import HandledRequest, Participant
 from hackserver.participants import Identity, find, identify
 from hackserver.runtime import Runtime, Transaction
+from hackserver.status_cache import ParticipantStatus, of_identity, of_participant
 
 log = logging.getLogger(__name__)
 MAX_INPUT = 2000
@@ -82,7 +85,19 @@ class Context:
         return say(self.language, key, **params)
 
 
+@dataclass
+class ViewContext:
+    runtime: Runtime
+    status: ParticipantStatus
+    now: datetime
+    language: str
+
+    def say(self, key: str, **params: object) -> str:
+        return say(self.language, key, **params)
+
+
 Handler = Callable[[Context, str], Awaitable[Reply]]
+View = Callable[[ViewContext], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,7 @@ class SubCommand:
     handler: Handler
     organiser_only: bool = False
     read_only: bool = False  # changes nothing: runs in a read transaction, without the write lock
+    view: View | None = None  # shows the asker's status: answered from memory when it is kept
 
 
 COMMANDS: dict[str, SubCommand] = {}
@@ -107,6 +123,20 @@ def command(
     return register
 
 
+def view(name: str) -> Callable[[View], View]:
+    """A read-only sub-command that shows the asker's status and takes no arguments."""
+
+    def register(show: View) -> View:
+        async def in_transaction(ctx: Context, _args: str) -> Reply:
+            status = await of_participant(ctx.tx.session, ctx.participant.id, ctx.tx.now)
+            return await show(ViewContext(ctx.runtime, status, ctx.tx.now, ctx.language))
+
+        COMMANDS[name] = SubCommand(name, name, in_transaction, read_only=True, view=show)
+        return show
+
+    return register
+
+
 class UsageError(Exception):
     """Raised by a handler when the arguments are malformed: the reply shows the usage."""
 
@@ -115,9 +145,10 @@ class Bot:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def language(self, participant: Participant | None, locale: str | None) -> str:
+    def language(self, chosen: str | None, locale: str | None) -> str:
+        """The asker's chosen language if the event has it, else the platform's idea of it."""
         languages = self.runtime.event.languages
-        for candidate in (participant.language if participant else None, (locale or "")[:2].lower()):
+        for candidate in (chosen, (locale or "")[:2].lower()):
             if candidate in languages:
                 return candidate
         return self.runtime.event.default_language
@@ -155,7 +186,7 @@ class Bot:
     async def run(self, invocation: Invocation) -> Reply:
         sub = resolve(invocation.text)
         if sub is not None and sub.read_only:
-            return await self.run_read_only(invocation)
+            return await self.run_read_only(invocation, sub)
         async with self.runtime.transaction() as tx:
             if invocation.request_key is not None:
                 try:
@@ -169,18 +200,28 @@ class Bot:
             participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
             return await self.answer(tx, participant, invocation, undoable=True)
 
-    async def run_read_only(self, invocation: Invocation) -> Reply:
+    async def run_read_only(self, invocation: Invocation, sub: SubCommand) -> Reply:
         """A command that changes nothing: its request key is kept outside the database, and it reads
-        in a transaction of its own, unless this is the asker's first contact (which writes)."""
+        in a transaction of its own (a view, from memory when it can), unless this is the asker's
+        first contact (which writes)."""
         key = f"{invocation.identity.platform}:{invocation.request_key}" if invocation.request_key else None
         claimed = key is not None and await self.runtime.handled.claim(key)
         if key is not None and not claimed and invocation.retry:
             raise AlreadyHandled
         try:
-            async with self.runtime.reading() as tx:
-                participant = await find(tx.session, invocation.identity)
-                if participant is not None:
-                    return await self.answer(tx, participant, invocation, undoable=False)
+            if sub.view is not None:
+                now = self.runtime.clock.now()
+                status = await self.runtime.status_cache.get(
+                    invocation.identity, now, lambda: self.read_status(invocation.identity)
+                )
+                if status is not None:
+                    language = self.language(status.language, invocation.locale)
+                    return await sub.view(ViewContext(self.runtime, status, now, language))
+            else:
+                async with self.runtime.reading() as tx:
+                    participant = await find(tx.session, invocation.identity)
+                    if participant is not None:
+                        return await self.answer(tx, participant, invocation, undoable=False)
             async with self.runtime.transaction() as tx:
                 participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
                 return await self.answer(tx, participant, invocation, undoable=False)
@@ -189,6 +230,10 @@ class Bot:
                 await self.runtime.handled.release(key)
             raise
 
+    async def read_status(self, identity: Identity) -> ParticipantStatus | None:
+        async with self.runtime.reading() as tx:
+            return await of_identity(tx.session, identity, tx.now)
+
     async def answer(
         self, tx: Transaction, participant: Participant, invocation: Invocation, *, undoable: bool
     ) -> Reply:
@@ -196,7 +241,7 @@ class Bot:
             self.runtime,
             tx,
             participant,
-            self.language(participant, invocation.locale),
+            self.language(participant.language, invocation.locale),
             self.is_organiser(invocation),
         )
         # A refusal undoes the command, not the first contact; a read-only one has nothing to undo.
@@ -266,7 +311,7 @@ def countdown(delta: timedelta, language: str) -> str:
     return " ".join(parts[:2])
 
 
-def local_time(instant: datetime, ctx: Context) -> str:
+def local_time(instant: datetime, ctx: Context | ViewContext) -> str:
     zone = ctx.runtime.event.timezone
     return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -31,23 +32,33 @@ class PhaseCache:
         self.phases: dict[str, datetime] | None = None
         self.read_at = 0.0
         self.generation = 0  # counts invalidations: a read begun before one is not kept
+        self.loading: tuple[int, asyncio.Future[dict[str, datetime]]] | None = None
 
     def invalidate(self) -> None:
         self.generation += 1
         self.phases = None
 
-    async def get(
+    async def get(self, load: Callable[[], Awaitable[dict[str, datetime]]]) -> dict[str, datetime]:
+        """The kept phases, or `load`'s. Callers that find them expired together wait for one load
+        (hundreds of commands a second would otherwise each read them); it is kept only if no shift
+        was heard of since it began (its snapshot may be older than a shift heard of later)."""
+        if self.phases is not None and time.monotonic() - self.read_at < self.max_age:
+            return self.phases
+        if self.loading is None or self.loading[0] != self.generation:
+            self.loading = (self.generation, asyncio.ensure_future(self._load(load, self.generation)))
+        return await asyncio.shield(self.loading[1])
+
+    async def _load(
         self, load: Callable[[], Awaitable[dict[str, datetime]]], generation: int
     ) -> dict[str, datetime]:
-        """The kept phases, or `load`'s; these are kept only if no shift was heard of since
-        `generation`, taken before `load`'s transaction began (its snapshot may be older than a
-        shift heard of later)."""
-        now = time.monotonic()
-        if self.phases is not None and now - self.read_at < self.max_age:
-            return self.phases
-        phases = await load()
+        began = time.monotonic()
+        try:
+            phases = await load()
+        finally:
+            if self.loading is not None and self.loading[0] == generation:
+                self.loading = None
         if generation == self.generation:
-            self.phases, self.read_at = phases, now
+            self.phases, self.read_at = phases, began
         return phases
 
 

@@ -30,6 +30,7 @@ from hackserver.phases import SHIFTED, PhaseCache
 from hackserver.preferences import CachedCatalogue
 from hackserver.ratelimit import CommandLimit, MemoryLimit, RedisLimit
 from hackserver.settings import Settings
+from hackserver.status_cache import MemoryVersion, RedisVersion, StatusCache, changes_status
 from hackserver.timekeeping import Clock, EventClock
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ class Transaction:
     outbox: list[OutboxMessage] = field(default_factory=list)  # written in this transaction
     outbox_ids: list[int] = field(default_factory=list)  # theirs, once flushed at the end
     redeliveries: list[tuple[int, int]] = field(default_factory=list)  # rows requeued: id, attempts so far
-    phases_seen: int = 0  # the phase cache's generation when this began
 
     def record(self, kind: str, **data: Any) -> None:
         self.events.append(DomainEvent(kind, data, self.now))
@@ -74,11 +74,12 @@ class Runtime:
     catalogue: CachedCatalogue = field(default_factory=CachedCatalogue)  # the challenges, to search
     command_limit: CommandLimit = field(default_factory=MemoryLimit)  # commands per person and window
     phase_cache: PhaseCache = field(default_factory=PhaseCache)
+    status_cache: StatusCache = field(default_factory=lambda: StatusCache(MemoryVersion()))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.write_lock or contextlib.nullcontext(), self.writers() as session, session.begin():
-            tx = Transaction(session, self.clock.now(), phases_seen=self.phase_cache.generation)
+            tx = Transaction(session, self.clock.now())
             yield tx
             if tx.outbox:  # one flush for all of them, not one a row
                 await session.flush()
@@ -87,6 +88,8 @@ class Runtime:
         # now: the outbox rows are recovered later, and live views catch up on reconnect.
         if any(event.kind == SHIFTED for event in tx.events):
             self.phase_cache.invalidate()  # before anyone in this process hears of the shift
+        if any(changes_status(event.kind) for event in tx.events):
+            await self.status_cache.changed()  # before the change's reply: the next status reads it
         try:
             if tx.outbox_ids:
                 await self.jobs.deliver(tx.outbox_ids)
@@ -103,7 +106,7 @@ class Runtime:
         writer), nothing to publish. Writing in it is a bug, refused before it reaches the database."""
         async with self.sessions() as session, session.begin():
             session.autoflush = False
-            tx = Transaction(session, self.clock.now(), phases_seen=self.phase_cache.generation)
+            tx = Transaction(session, self.clock.now())
             yield tx
             if tx.events or tx.outbox or session.new or session.dirty or session.deleted:
                 raise RuntimeError("a read-only transaction tried to write")
@@ -112,10 +115,15 @@ class Runtime:
         rows = await session.scalars(_phases_of_event(), {"event_id": self.event_id})
         return {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
 
-    async def cached_phases(self, tx: Transaction) -> dict[str, datetime]:
-        """The phases as of the latest shift this process heard of, for answers that only show them;
-        what decides on them (a deadline, the clock) reads `phases` in its own transaction."""
-        return await self.phase_cache.get(lambda: self.phases(tx.session), tx.phases_seen)
+    async def cached_phases(self) -> dict[str, datetime]:
+        """The phases as of the latest shift this process heard of, for answers that only show them
+        (read in a transaction of their own); what decides on them (a deadline, the clock) reads
+        `phases` in its own transaction."""
+        return await self.phase_cache.get(self._read_phases)
+
+    async def _read_phases(self) -> dict[str, datetime]:
+        async with self.reading() as tx:
+            return await self.phases(tx.session)
 
     async def forget_shifted_phases(self) -> None:
         """Drops the cached phases whenever a shift is heard of, from this process or (over Redis)
@@ -180,6 +188,7 @@ async def bootstrap(
         if redis is not None:
             runtime.handled = RedisKeys(redis, f"hackserver:{event.slug}:handled:")
             runtime.command_limit = RedisLimit(redis, f"hackserver:{event.slug}:commands:", *command_limit)
+            runtime.status_cache = StatusCache(RedisVersion(redis, f"hackserver:{event.slug}:status"))
         else:
             runtime.command_limit = MemoryLimit(*command_limit)
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from hackserver.models import (
     Team,
 )
 from hackserver.participants import Identity
+from hackserver.phases import PhaseCache
 from hackserver.runtime import Runtime
 from tests.fakes import FakeClock
 
@@ -122,6 +123,21 @@ async def test_status_shows_a_shift_at_once_however_long_the_phases_are_kept(org
     assert (await ask(organisers, "status", locale="en")).text.startswith("Kickoff in 1 h")
     assert (await ask(organisers, "phase shift kickoff +30m", ORGANISER, locale="en")).ok
     assert (await ask(organisers, "status", locale="en")).text.startswith("Kickoff in 1 h 30 min")
+
+
+async def test_commands_that_find_the_phases_expired_together_read_them_once() -> None:
+    cache, loads = PhaseCache(), []
+
+    async def load() -> dict[str, datetime]:
+        loads.append(cache.generation)
+        await asyncio.sleep(0.01)  # long enough for every command to arrive meanwhile
+        return {"kickoff": datetime(2027, 3, 19, 17, tzinfo=UTC)}
+
+    answers = await asyncio.gather(*(cache.get(load) for _ in range(50)))
+    assert len(loads) == 1 and all(a == answers[0] for a in answers)
+    cache.invalidate()  # a shift heard of: the next command reads them again
+    await cache.get(load)
+    assert len(loads) == 2
 
 
 async def test_keeping_the_phases_current_drops_no_event_of_a_large_transaction(

@@ -24,9 +24,10 @@ from sqlalchemy import func, select
 
 from bots import slack
 from bots.core import COMMANDS, Context, Reply, command
-from bots.slack_delivery import ChannelPacer
+from bots.slack_delivery import ChannelPacer, SlackSender
 from hackserver.app import create_app
 from hackserver.models import AuditEntry, HandledRequest, OutboxMessage, Participant
+from hackserver.outbox import DeliveryFailed, Outgoing
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from tests.dbstate import migrate, queue_messages, settled_outbox
@@ -486,6 +487,27 @@ async def test_a_busy_channel_is_paced_while_other_channels_go_out_at_once(
     assert len(busy) == 6 and max(busy) - started >= 4.9  # one a second
     assert max(post.at for post in fake_slack.posts if post.channel != "CBUSY") - started < 1.5
     assert len(fake_slack.posts) == 56 and fake_slack.throttled == 0
+
+
+async def test_a_proxys_error_page_instead_of_slacks_answer_is_tried_again_not_dead() -> None:
+    async def gateway(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        page = b"<html><body>502 Bad Gateway</body></html>"
+        await send(
+            {"type": "http.response.start", "status": 502, "headers": [(b"content-type", b"text/html")]}
+        )
+        await send({"type": "http.response.body", "body": page})
+
+    async with serving(gateway, port()) as server:
+        sender = SlackSender(TOKEN, f"http://127.0.0.1:{server.config.port}/api/")
+        message = Outgoing(1, "k", "slack", "C1", {"author": "hq", "texts": {"en": "hello"}})
+        try:
+            with pytest.raises(DeliveryFailed) as failed:
+                await sender.send(message)
+        finally:
+            await sender.aclose()
+    assert not failed.value.permanent and "HTTP 502" in str(failed.value)
 
 
 async def test_a_channels_next_post_waits_from_slacks_answer_to_the_last_not_from_its_sending() -> None:
