@@ -180,7 +180,7 @@ async def save(
         raise TooLate("submission.final_already", version=submission.version)
     # Still FINAL here only for a save that arrived before the freeze: its version becomes the final one.
     submit = entry.submit or submission.status != DRAFT  # once submitted, it stays submitted
-    if entry.based_on != submission.version:
+    if entry.based_on < submission.version:
         raise await _stale(runtime, tx.session, submission)
     values, problems = validate(runtime.event.submission, entry.values, submit=submit, language=language)
     members = {m.participant_id: m.name for m in await teams.members(tx.session, team_id)}
