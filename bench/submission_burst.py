@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -105,43 +107,55 @@ async def seed_teams(settings: Settings, count: int) -> list[tuple[str, list[int
         return result
 
 
-def body(members: list[int], version: int, submit: bool) -> str:
+def body(members: list[int], version: int, submit: bool, based_on: int) -> str:
     pairs = [*(FORM | {"title": f"Luftretter v{version}"}).items(), ("saved_by", str(members[version % 2]))]
     pairs += [("credits", str(m)) for m in members] + [("action", "submit" if submit else "draft")]
-    return urlencode(pairs)
+    return urlencode([*pairs, ("based_on", str(based_on))])
 
 
 @dataclass
 class Outcome:
     latencies: list[float]
     statuses: dict[int, int]
+    stale: int = 0  # refused as based on an older version than the stored one
+
+
+# A browser's requests to one submission link: each at its moment (seconds on the monotonic clock), or
+# once the one before is answered; a POST's body is made from the version the team's form last showed.
+Visits = list[tuple[float, Callable[[int], str] | None]]
 
 
 async def fire(
-    client: httpx.AsyncClient, schedule: list[tuple[float, str, str | None]], origin: float
+    client: httpx.AsyncClient, schedule: list[tuple[str, Visits]], shown: dict[str, int]
 ) -> Outcome:
-    """Sends each request at its moment (seconds on the monotonic clock); a POST when it has a body."""
+    """Sends every browser's requests; `shown` keeps each link's latest saved version."""
     outcome = Outcome([], {})
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(at: float, path: str, content: str | None) -> None:
-        await asyncio.sleep(max(0.0, at - time.monotonic()))
-        async with gate:
-            began = time.monotonic()
-            try:
-                if content is None:
-                    reply = await client.get(path)
-                else:
-                    reply = await client.post(
-                        path, content=content, headers={"Content-Type": "application/x-www-form-urlencoded"}
-                    )
-                status = reply.status_code
-            except httpx.HTTPError:
-                status = 0
-            outcome.latencies.append(time.monotonic() - began)
-            outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
+    async def browse(path: str, visits: Visits) -> None:
+        for at, content in visits:
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            async with gate:
+                began = time.monotonic()
+                try:
+                    if content is None:
+                        reply = await client.get(path)
+                    else:
+                        form = content(shown.get(path, 0))
+                        reply = await client.post(
+                            path, content=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
+                        )
+                    status = reply.status_code
+                except httpx.HTTPError:
+                    status = 0
+                outcome.latencies.append(time.monotonic() - began)
+                outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
+                if status == 303:
+                    shown[path] = int(reply.headers["location"].rsplit("saved=", 1)[1])
+                elif status == 409 and 'id="theirs"' in reply.text:
+                    outcome.stale += 1
 
-    await asyncio.gather(*(one(origin + at, path, content) for at, path, content in schedule))
+    await asyncio.gather(*(browse(path, visits) for path, visits in schedule))
     return outcome
 
 
@@ -149,21 +163,25 @@ async def burst(
     base: str, targets: list[tuple[str, list[int]]], plan: Plan, deadline: float, seed: int
 ) -> dict[str, Outcome]:
     draw = random.Random(seed)
-    reads = [(deadline - plan.window - 15 + draw.uniform(0, 14), path, None) for path, _ in targets]
-    saves: list[tuple[float, str, str | None]] = []
+    reads: list[tuple[str, Visits]] = [
+        (path, [(deadline - plan.window - 15 + draw.uniform(0, 14), None)]) for path, _ in targets
+    ]
+    saves: list[tuple[str, Visits]] = []
     for path, members in targets:
         moments = sorted(draw.uniform(-plan.window, -0.5) for _ in range(plan.saves))
-        saves += [
-            (deadline + at, path, body(members, n + 1, n == plan.saves - 1)) for n, at in enumerate(moments)
-        ]
-    late = [
-        (deadline + 0.05 + draw.uniform(0, 5), path, body(m, 9, True))
+        saves.append(
+            (path, [(deadline + at, functools.partial(body, members, n + 1, n == plan.saves - 1))
+                    for n, at in enumerate(moments)])
+        )  # fmt: skip
+    late: list[tuple[str, Visits]] = [
+        (path, [(deadline + 0.05 + draw.uniform(0, 5), functools.partial(body, m, 9, True))])
         for path, m in draw.sample(targets, plan.late)
     ]
+    shown: dict[str, int] = {}
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        results = await asyncio.gather(fire(client, reads, 0.0), fire(client, saves, 0.0))
-        after = await fire(client, late, 0.0)
+        results = await asyncio.gather(fire(client, reads, shown), fire(client, saves, shown))
+        after = await fire(client, late, shown)  # based on the latest version: refused only as too late
     return {"read": results[0], "save": results[1], "late": after}
 
 
@@ -215,7 +233,10 @@ def run_one(name: str, database_url: str | None, plan: Plan, seed: int, report: 
     )  # fmt: skip
     others = {s: n for s, n in (save.statuses | late.statuses).items() if s not in (303, 409)}
     if others or accepted != plan.teams * plan.saves or after:
-        report.notes.append(f"- {name}: unexpected answers {others}; stored after the deadline: {after}")
+        report.notes.append(
+            f"- {name}: unexpected answers {others}; refused as based on an older version:"
+            f" {save.stale + late.stale}; stored after the deadline: {after}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             run_one("PostgreSQL", url, plan, args.seed, report)
     report.notes += [
         f"- each team saves {plan.saves} times at random moments in the {plan.window:.0f} s before the"
-        " deadline (two drafts, then submit), as a browser form post to /submit/{token} answered 303;"
+        " deadline (two drafts, then submit), as a browser form post to /submit/{token} answered 303,"
+        " each based on the version the team's previous save made (a team's next save waits for its"
+        " answer, as one browser does);"
         f" {plan.late} saves follow in the 5 s after it and must be refused (409). One `hackserver run`"
         f" process, the client keeps up to {CONCURRENCY} connections.",
         "- baseline: the same teams read their submission page (GET) at the same rate in the 15 s before"

@@ -454,6 +454,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Eure Einreichung ist final (Version {version}); nichts wurde geändert.",
         "en": "Your submission is final (version {version}); nothing was changed.",
     },
+    "submission.stale": {
+        "de": "{person} hat um {at} Version {version} gespeichert, während du bearbeitet hast; von dir wurde nichts gespeichert. Ihre Fassung steht unten, dein Text steht noch im Formular: übernimm, was du brauchst, und speichere erneut.",
+        "en": "{person} saved version {version} at {at} while you were editing; nothing of yours was saved. Their version is shown below and your text is still in the form: take what you need and save again.",
+    },
     "submission.invalid": {
         "de": "Bitte korrigiert die markierten Felder; nichts wurde gespeichert.",
         "en": "Please correct the marked fields; nothing was saved.",

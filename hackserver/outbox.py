@@ -38,6 +38,7 @@ LEASE = timedelta(minutes=2)  # a send not marked by then is presumed lost with 
 QUEUE_NAME = "hackserver"
 RETRY_TICK = 0.05  # seconds
 HANDOVER_RETRY = 2.0  # seconds between tries to hand rows to RQ again while Redis is away
+GATHER = 0.25  # seconds rows gather into one batch while SQLite's single writer is busy
 
 
 class DeliveryFailed(Exception):
@@ -295,6 +296,7 @@ class EmbeddedJobs:
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         self.queued: set[int] = set()  # a recovery sweep does not queue a waiting row twice
         self.workers, self.batch = workers, batch
+        self.taking = asyncio.Lock()  # one worker at a time takes rows, so a batch is not split
         self.tasks: set[asyncio.Task[None]] = set()
         self.timers: set[asyncio.TimerHandle] = set()
         self.later: dict[float, list[int]] = {}  # rows to retry, by the tick they are due at
@@ -335,12 +337,29 @@ class EmbeddedJobs:
     async def idle(self) -> None:
         await self.queue.join()
 
-    async def work(self) -> None:
-        while True:
+    async def take(self) -> list[int]:
+        """The next batch. While the database's single writer is busy (SQLite, in a burst of saves),
+        rows gather for a moment into one delivery transaction, rather than queueing behind the
+        writer as one transaction each."""
+        async with self.taking:
             batch = [await self.queue.get()]
+            lock = self.runtime.write_lock
+            if lock is not None and lock.locked():
+                loop = asyncio.get_running_loop()
+                end = loop.time() + GATHER
+                while len(batch) < self.batch and (left := end - loop.time()) > 0:
+                    try:
+                        batch.append(await asyncio.wait_for(self.queue.get(), left))
+                    except TimeoutError:
+                        break
             while len(batch) < self.batch and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            self.queued.difference_update(batch)
+        self.queued.difference_update(batch)
+        return batch
+
+    async def work(self) -> None:
+        while True:
+            batch = await self.take()
             try:
                 await deliver_many(self.runtime, batch)
             except Exception:  # the rows stay pending; the next start or sweep retries them

@@ -3,8 +3,10 @@
 The deadline is the server's clock: a save is decided inside its transaction, against tx.now and the
 submission row locked for it, so a save racing the deadline (or the freeze at the deadline) is
 decided once. A draft is the team's work in progress; a submitted entry has every required field and
-goes to the jury; at the deadline (plus the grace, or the team's extension) the latest version of
-each submitted entry is frozen as final.
+goes to the jury. A save names the version its form showed, and one based on an older version than
+the stored one is refused, so two members editing at once never silently overwrite each other. At
+the deadline (plus the grace, or the team's extension) the latest version of each submitted entry
+is frozen as final.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hackserver import teams
 from hackserver.errors import Conflict, DomainError, NotFound, TooLate
 from hackserver.event_forms import FormField, SubmissionForm
-from hackserver.models import AuditEntry, Submission, SubmissionVersion, Team
+from hackserver.models import AuditEntry, Participant, Submission, SubmissionVersion, Team
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
@@ -47,6 +49,15 @@ class InvalidSubmission(DomainError):
         self.problems = problems
 
 
+class Stale(Conflict):
+    """Another member saved since this member's form was loaded; nothing was saved, so that a later
+    save never silently replaces one the saver has not seen."""
+
+    def __init__(self, version: int, person: str | None, at: str) -> None:
+        super().__init__("submission.stale", version=version, person=person or "?", at=at)
+        self.version = version
+
+
 @dataclass(frozen=True)
 class Entry:
     """What a member sends from the form."""
@@ -55,6 +66,7 @@ class Entry:
     credits: list[int]  # participant ids of the members credited
     saved_by: int | None
     submit: bool  # submit (every required field) rather than save a draft
+    based_on: int  # the version the member's form showed (0: nothing was saved yet)
 
 
 @dataclass(frozen=True)
@@ -151,7 +163,7 @@ async def save(
     *,
     received_at: datetime | None = None,
 ) -> Saved:
-    """Stores a new version, or refuses (TooLate, InvalidSubmission) and changes nothing.
+    """Stores a new version, or refuses (TooLate, Stale, InvalidSubmission) and changes nothing.
 
     received_at is when the request reached the server (by its clock; now if not given): a save that
     arrived before the deadline but queued for the database in the last-minute rush is on time, one
@@ -168,6 +180,8 @@ async def save(
         raise TooLate("submission.final_already", version=submission.version)
     # Still FINAL here only for a save that arrived before the freeze: its version becomes the final one.
     submit = entry.submit or submission.status != DRAFT  # once submitted, it stays submitted
+    if entry.based_on < submission.version:
+        raise await _stale(runtime, tx.session, submission)
     values, problems = validate(runtime.event.submission, entry.values, submit=submit, language=language)
     members = {m.participant_id: m.name for m in await teams.members(tx.session, team_id)}
     if entry.saved_by is None:
@@ -205,6 +219,20 @@ async def save(
             person=person, deadline=local(runtime, deadline),
         )  # fmt: skip
     return Saved(submission.status, submission.version, deadline)
+
+
+async def _stale(runtime: Runtime, session: AsyncSession, submission: Submission) -> Stale:
+    person, saved_at = (
+        await session.execute(
+            select(Participant.display_name, SubmissionVersion.saved_at)
+            .outerjoin(Participant, Participant.id == SubmissionVersion.saved_by)
+            .where(
+                SubmissionVersion.submission_id == submission.id,
+                SubmissionVersion.number == submission.version,
+            )
+        )
+    ).one()
+    return Stale(submission.version, person, local(runtime, saved_at))
 
 
 @dataclass(frozen=True)

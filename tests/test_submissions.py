@@ -3,7 +3,9 @@ after; grace; an organiser's extension), the freeze at the deadline, bad input r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,21 @@ async def new_team(runtime: Runtime, name: str, people: int = 2) -> tuple[int, l
         return team.id, [p.id for p in members]
 
 
-def entry(members: list[int], *, submit: bool = True, **values: str) -> submissions.Entry:
-    return submissions.Entry({**COMPLETE, **values}, credits=members, saved_by=members[0], submit=submit)
+def entry(members: list[int], *, submit: bool = True, based_on: int = 0, **values: str) -> submissions.Entry:
+    return submissions.Entry(
+        {**COMPLETE, **values}, credits=members, saved_by=members[0], submit=submit, based_on=based_on
+    )
+
+
+async def latest_version(runtime: Runtime, team_id: int) -> int:
+    async with runtime.reading() as tx:
+        found = await tx.session.scalar(select(Submission.version).where(Submission.team_id == team_id))
+        return found or 0
 
 
 async def save(runtime: Runtime, team_id: int, what: submissions.Entry) -> submissions.Saved:
+    """Saves on top of the latest version, as a member whose form is up to date does."""
+    what = replace(what, based_on=await latest_version(runtime, team_id))
     async with runtime.transaction() as tx:
         return await submissions.save(runtime, tx, team_id, what)
 
@@ -117,7 +129,7 @@ async def test_a_save_that_arrived_in_time_but_waited_for_the_database_is_on_tim
             runtime,
             tx,
             team_id,
-            entry(members, title="Last second"),
+            entry(members, title="Last second", based_on=1),
             received_at=end - timedelta(milliseconds=1),
         )
     assert (saved.status, saved.version) == ("final", 2)  # the final version is the one that arrived in time
@@ -180,7 +192,11 @@ async def test_every_save_is_a_new_version_with_the_members_credited(
 ) -> None:
     runtime, _ = runtime_at
     team_id, members = team
-    await save(runtime, team_id, submissions.Entry({"title": "Idee"}, members[:1], members[1], submit=False))
+    await save(
+        runtime,
+        team_id,
+        submissions.Entry({"title": "Idee"}, members[:1], members[1], submit=False, based_on=0),
+    )
     await save(runtime, team_id, entry(members))
     await save(runtime, team_id, entry(members, title="Luftretter 2"))
     found = await versions(runtime, team_id)
@@ -189,6 +205,50 @@ async def test_every_save_is_a_new_version_with_the_members_credited(
     assert [c["name"] for c in found[0][1][submissions.CREDITS]] == ["Luftretter-0"]
     assert [c["name"] for c in found[2][1][submissions.CREDITS]] == ["Luftretter-0", "Luftretter-1"]
     assert await status_of(runtime, team_id) == "submitted"
+
+
+async def test_a_save_based_on_an_older_version_is_refused_naming_who_saved_since(
+    runtime_at: tuple[Runtime, FakeClock], team: tuple[int, list[int]]
+) -> None:
+    runtime, _ = runtime_at
+    team_id, members = team
+    await save(runtime, team_id, entry(members, title="Luftretter"))
+    ours = submissions.Entry({**COMPLETE, "title": "Theirs"}, members, members[1], submit=True, based_on=1)
+    async with runtime.transaction() as tx:
+        assert (await submissions.save(runtime, tx, team_id, ours)).version == 2
+    messages_before = len(await settled_outbox(runtime))
+    with pytest.raises(submissions.Stale) as refused:  # still based on version 1
+        async with runtime.transaction() as tx:
+            await submissions.save(runtime, tx, team_id, entry(members, title="Mine", based_on=1))
+    assert refused.value.version == 2
+    assert "Luftretter-1 saved version 2" in refused.value.say("en") and "nothing" in refused.value.say("en")
+    assert [f["title"] for _, f in await versions(runtime, team_id)] == ["Luftretter", "Theirs"]
+    assert len(await settled_outbox(runtime)) == messages_before  # no confirmation either
+    async with runtime.transaction() as tx:  # having seen theirs, based on it
+        assert (
+            await submissions.save(runtime, tx, team_id, entry(members, title="Mine", based_on=2))
+        ).version == 3
+
+
+async def test_two_members_saving_the_same_version_at_once_make_one_version(
+    runtime_at: tuple[Runtime, FakeClock], team: tuple[int, list[int]]
+) -> None:
+    runtime, _ = runtime_at
+    team_id, members = team
+    await save(runtime, team_id, entry(members, submit=False))
+
+    async def one(title: str) -> str:
+        try:
+            async with runtime.transaction() as tx:
+                await submissions.save(runtime, tx, team_id, entry(members, title=title, based_on=1))
+        except submissions.Stale:
+            return "refused"
+        return "saved"
+
+    outcomes = await asyncio.gather(*(one(f"Edit {n}") for n in range(6)))
+    assert sorted(outcomes) == ["refused"] * 5 + ["saved"]
+    found = await versions(runtime, team_id)
+    assert [n for n, _ in found] == [1, 2]
 
 
 async def test_bad_input_is_refused_by_field_and_changes_nothing(
@@ -205,7 +265,9 @@ async def test_bad_input_is_refused_by_field_and_changes_nothing(
         "repository": "submission.field_url",
         "problem": "submission.field_required",  # once submitted, every save must stay complete
     }
-    stranger = submissions.Entry(COMPLETE, credits=[members[0], 999_999], saved_by=999_999, submit=True)
+    stranger = submissions.Entry(
+        COMPLETE, credits=[members[0], 999_999], saved_by=999_999, submit=True, based_on=0
+    )
     with pytest.raises(submissions.InvalidSubmission) as refused:
         await save(runtime, team_id, stranger)
     assert set(refused.value.problems) == {"credits", "saved_by"}

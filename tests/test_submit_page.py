@@ -56,10 +56,12 @@ async def link_of(runtime: Runtime, scope: links.Scope, subject: int) -> str:
         return links.address(runtime, scope, await links.grant(runtime, tx, scope, subject))
 
 
-def form(members: list[int], action: str = "submit", **values: str) -> dict[str, object]:
-    """A browser's form post: repeated `credits` for the checked members."""
-    pairs = [*({**COMPLETE, **values}).items(), ("saved_by", str(members[0])), ("action", action)]
-    pairs += [("credits", str(m)) for m in members]
+def form(
+    members: list[int], action: str = "submit", *, based_on: int = 0, saved_by: int = 0, **values: str
+) -> dict[str, object]:
+    """A browser's form post: repeated `credits` for the checked members; `saved_by` indexes members."""
+    pairs = [*({**COMPLETE, **values}).items(), ("saved_by", str(members[saved_by])), ("action", action)]
+    pairs += [("credits", str(m)) for m in members] + [("based_on", str(based_on))]
     return {"content": urlencode(pairs), "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
 
 
@@ -76,11 +78,48 @@ async def test_a_team_saves_a_draft_then_submits_through_its_link(
     assert saved.status_code == 303, saved.text
     shown = await client.get(saved.headers["location"])
     assert "Saved: version 1." in shown.text and 'data-status="draft"' in shown.text
-    saved = await client.post(path, **form(members))
+    saved = await client.post(path, **form(members, based_on=1))
     assert saved.status_code == 303
     shown = await client.get(saved.headers["location"])
     assert 'data-status="submitted"' in shown.text and "Version 2" in shown.text
     assert [n for n, _ in await versions(runtime, team_id)] == [1, 2]
+
+
+def based_on(page: httpx.Response) -> int:
+    found = re.search(r'name="based_on" value="(\d+)"', page.text)
+    assert found is not None, page.text
+    return int(found[1])
+
+
+async def test_a_save_over_another_members_newer_version_is_refused_keeping_what_was_typed(
+    server: uvicorn.Server, client: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    team_id, members = await new_team(runtime, "Luftretter")
+    path = await link_of(runtime, "submit", team_id) + "?lang=en"
+    assert (await client.post(path, **form(members, "draft"))).status_code == 303
+    first, second = await client.get(path), await client.get(path)  # two members open version 1
+    assert based_on(first) == based_on(second) == 1
+    theirs = form(members, based_on=based_on(first), saved_by=1, title="Their title")
+    assert (await client.post(path, **theirs)).status_code == 303
+    mine = form(members, based_on=based_on(second), title="My <own> title", summary="Typed by me")
+    refused = await client.post(path, **mine)
+    assert refused.status_code == 409
+    assert re.search(
+        r'id="notice">Luftretter-1 saved version 2 at [^<]+; nothing of yours was saved', refused.text
+    )
+    assert 'id="theirs-heading">Version 2, saved by Luftretter-1' in refused.text
+    assert 'id="theirs-title">Their title</dd>' in refused.text
+    assert 'value="My &lt;own&gt; title"' in refused.text and "Typed by me</textarea>" in refused.text
+    assert [f["title"] for _, f in await versions(runtime, team_id)] == ["Luftretter", "Their title"]
+    assert based_on(refused) == 2  # having seen theirs, saving again is a choice
+    again = form(members, based_on=based_on(refused), title="My <own> title")
+    assert (await client.post(path, **again)).status_code == 303
+    assert [n for n, _ in await versions(runtime, team_id)] == [1, 2, 3]
+    unknown = form(members, title="From a page without a version")  # based on nothing: not applied
+    unknown["content"] = str(unknown["content"]).replace("&based_on=0", "")
+    assert (await client.post(path, **unknown)).status_code == 409
+    assert [n for n, _ in await versions(runtime, team_id)] == [1, 2, 3]
 
 
 async def test_bad_input_is_shown_beside_its_field_and_saves_nothing(

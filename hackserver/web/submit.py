@@ -53,6 +53,7 @@ WORDS: dict[str, dict[str, str]] = {
         "language": "Sprache",
         "problems": "Nichts wurde gespeichert. Bitte korrigiert:",
         "skip": "Zum Inhalt springen",
+        "theirs": "Version {n}, gespeichert von {who} um {at}",
     },
     "en": {
         "title": "Submission",
@@ -81,6 +82,7 @@ WORDS: dict[str, dict[str, str]] = {
         "language": "Language",
         "problems": "Nothing was saved. Please correct:",
         "skip": "Skip to content",
+        "theirs": "Version {n}, saved by {who} at {at}",
     },
 }
 
@@ -105,6 +107,7 @@ async def render(
     problems: dict[str, str] | None = None,
     notice: str = "",
     entry: submissions.Entry | None = None,
+    stale: bool = False,
     status: int = 200,
 ) -> Response:
     runtime: Runtime = request.state.runtime
@@ -144,6 +147,14 @@ async def render(
         "speed": runtime.clock.speed,
         "left": left_text(item.left.total_seconds()),
         "history": history,
+        # What another member saved meanwhile, beside the text this member typed (kept in the form);
+        # the form is now based on it, so saving again is a choice made having seen it.
+        "theirs": {f.id: item.value(f) for f in form.fields} if stale else None,
+        "based_on": entry.based_on
+        if entry and not stale
+        else item.submission.version
+        if item.submission
+        else 0,
         "path": request.url.path,
     }
     return templates.TemplateResponse(request, "submit.html", context, status_code=status)
@@ -159,11 +170,13 @@ async def page(request: Request) -> Response:
 def _entry(form: dict[str, str], raw: list[tuple[str, str]]) -> submissions.Entry:
     credits = [int(v) for k, v in raw if k == "credits" and v.isdigit()]
     saved_by = form.get("saved_by", "")
+    based_on = form.get("based_on", "")
     return submissions.Entry(
         values={k: v for k, v in form.items() if not k.startswith("_")},
         credits=credits,
         saved_by=int(saved_by) if saved_by.isdigit() else None,
         submit=form.get("action") == "submit",
+        based_on=int(based_on) if based_on.isdigit() else 0,  # unknown: refused if anything was saved
     )
 
 
@@ -190,6 +203,10 @@ async def save(request: Request) -> Response:
         return await render(
             request, token, values=entry.values, problems=problems, entry=entry, status=422
         )  # the list of problems says nothing was saved
+    except submissions.Stale as stale:
+        return await render(
+            request, token, values=entry.values, entry=entry, notice=stale.say(lang), stale=True, status=409
+        )
     except DomainError as refused:  # too late, or final: nothing changed
         return await render(
             request, token, values=entry.values, entry=entry, notice=refused.say(lang), status=409
