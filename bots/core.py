@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
 from hackserver.db import unreachable
 from hackserver.errors import DomainError
-from hackserver.messages import say
+from hackserver.i18n import Moment, say
 from hackserver.models import HandledRequest, Participant
 from hackserver.participants import Identity, find, identify
 from hackserver.runtime import Runtime, Transaction
@@ -266,5 +267,6 @@ def countdown(delta: timedelta, language: str) -> str:
 
 
 def local_time(instant: datetime, ctx: Context) -> str:
-    zone = ctx.runtime.event.timezone
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
+    """In the asker's language and time zone (their profile's, else the event's), the zone named."""
+    zone = ZoneInfo(ctx.participant.timezone) if ctx.participant.timezone else ctx.runtime.event.timezone
+    return Moment(instant, zone).written(ctx.language)

@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
 from bots.http import Background, bounded_body, too_large
 from hackserver import outbox
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.outbox import Sender
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime

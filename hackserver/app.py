@@ -44,6 +44,7 @@ from hackserver.web import (
     submit,
 )
 from hackserver.web.dashboard_hub import Hub
+from hackserver.web.languages import RememberLanguage
 from hackserver.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def create_app(
             *submit.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
-        middleware=[Middleware(BodyLimit)],
+        middleware=[Middleware(BodyLimit), Middleware(RememberLanguage)],
         exception_handlers={
             HTTPException: http_error,
             DBAPIError: database_error,

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hackserver import teams
 from hackserver.errors import Conflict, DomainError, NotFound, TooLate
 from hackserver.event_forms import FormField, SubmissionForm
+from hackserver.i18n import Moment
 from hackserver.models import AuditEntry, Submission, SubmissionVersion, Team
 
 if TYPE_CHECKING:
@@ -114,9 +115,8 @@ def deadline_of(runtime: Runtime, phases: dict[str, datetime], submission: Submi
     return max(regular, extended) if extended is not None else regular
 
 
-def local(runtime: Runtime, instant: datetime) -> str:
-    zone = runtime.event.timezone
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"
+def local(runtime: Runtime, instant: datetime) -> Moment:
+    return Moment(instant, runtime.event.timezone, seconds=True)
 
 
 async def _team_and_row(runtime: Runtime, tx: Transaction, team_id: int) -> tuple[Team, Submission]:
