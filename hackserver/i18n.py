@@ -32,14 +32,32 @@ class Catalogue:
         self.pages: dict[tuple[str, str], dict[str, str]] = {}
         for path in sorted(directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
             with path.open("rb") as po:
-                catalog = read_po(po, locale=path.parent.parent.name, domain=DOMAIN)
-            self.texts[path.parent.parent.name] = {
-                str(m.id): str(m.string) for m in catalog if m.id and isinstance(m.id, str)
+                catalog = read_po(po, domain=DOMAIN)
+            self.texts[path.parent.parent.name] = {  # a fuzzy text is a guess, not a translation
+                m.id: str(m.string) for m in catalog if m.id and isinstance(m.id, str) and not m.fuzzy
             }
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(self.texts)
+
+    def problems(self) -> list[str]:
+        """What keeps the catalogue from being complete: a key one language lacks, an empty text, a
+        text whose placeholders differ from the English one's."""
+        found: list[str] = []
+        keys = sorted(set().union(*self.texts.values()))
+        english = self.texts.get(FALLBACK, {})
+        for language, texts in self.texts.items():
+            for key in keys:
+                text = texts.get(key, "")
+                if not text.strip():
+                    found.append(f"{language}: {key} is {'empty' if key in texts else 'missing'}")
+                elif key in english and placeholders(text) != placeholders(english[key]):
+                    found.append(
+                        f"{language}: {key} has {sorted(placeholders(text))}, "
+                        f"{FALLBACK} has {sorted(placeholders(english[key]))}"
+                    )
+        return found
 
     def text(self, language: str, key: str) -> str:
         texts = self.texts.get(language) or self.texts[FALLBACK]

@@ -28,8 +28,9 @@ from bots import builtin
 from hackserver import channels, i18n
 from hackserver.bus import DomainEvent
 from hackserver.channels import ANNOUNCEMENTS
+from hackserver.event import PHASES
 from hackserver.participants import identify
-from hackserver.phases import current_phase, next_phase
+from hackserver.phases import BEFORE, current_phase, next_phase
 from hackserver.runtime import Runtime
 from hackserver.web.health import Metrics
 from hackserver.web.languages import language
@@ -140,6 +141,7 @@ class Chat:
                 "channels": readable,
                 "messages": [channels.as_json(m) for m in messages],
                 "state": await sprint_state(runtime),
+                "phases": {name: i18n.say(lang, f"phase.{name}") for name in (BEFORE, *PHASES)},
                 "viewer": viewer,
                 "writable": viewer is not None and current.kind in ("bot", "team"),
                 "organiser_sign_in": bool(runtime.settings.organiser_token),
