@@ -27,8 +27,10 @@ def language(connection: HTTPConnection, runtime: Runtime) -> str:
 
 
 class RememberLanguage:
-    """A page asked for with `?lang=xx` (one of the event's languages) sets the cookie that makes the
-    choice stick on every later page, whatever the browser's Accept-Language says."""
+    """A page opened with `?lang=xx` (one of the event's languages: the switcher's links) sets the
+    cookie that makes the choice stick on every later page, whatever the browser's Accept-Language
+    says. Forms carry `?lang` to keep the page's language: posting one sets nothing, nor does a
+    refused request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,7 +42,7 @@ class RememberLanguage:
             return
 
         async def remember(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and message["status"] < 400:
                 cookie: SimpleCookie = SimpleCookie()
                 cookie[COOKIE] = picked
                 cookie[COOKIE].update(
@@ -53,7 +55,7 @@ class RememberLanguage:
 
 
 def _picked(scope: Scope) -> str | None:
-    if scope["type"] != "http" or b"lang=" not in scope.get("query_string", b""):
+    if scope["type"] != "http" or scope["method"] != "GET" or b"lang=" not in scope.get("query_string", b""):
         return None
     runtime: Runtime | None = scope.get("state", {}).get("runtime")
     if runtime is None:
