@@ -4,6 +4,7 @@ them in the reader's time zone."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,37 @@ def test_every_shipped_language_has_every_key_with_the_same_placeholders() -> No
     catalogue = i18n.catalogue()
     assert set(catalogue.languages) >= {"de", "en"}
     assert catalogue.problems() == []
+
+
+def literal_keys() -> Iterator[tuple[str, str]]:
+    """(where, key) for every key the code names as a literal: say(…, "key"), a refusal's key."""
+    refusals = {"DomainError": 0, "NotFound": 0, "Conflict": 0, "TooLate": 0, "FieldError": 1}
+    root = Path(__file__).parent.parent
+    for path in [*(root / "hackserver").rglob("*.py"), *(root / "bots").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name == "say":
+                given = node.args[:2]
+            elif name in refusals:
+                given = node.args[refusals[name] : refusals[name] + 1]
+            elif name == "ProfileError":
+                given = [
+                    ast.Constant(f"profile.{a.value}") for a in node.args[:1] if isinstance(a, ast.Constant)
+                ]
+            else:
+                continue
+            for arg in given:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    yield f"{path.relative_to(root)}:{node.lineno}", arg.value
+
+
+def test_every_key_the_code_names_is_in_the_catalogue() -> None:
+    known, languages = set(i18n.catalogue().texts[i18n.FALLBACK]), set(i18n.languages())
+    found = list(literal_keys())
+    assert len(found) > 100  # the scan sees the code's texts
+    assert [f"{where}: {key}" for where, key in found if key not in known | languages] == []
 
 
 def write_po(path: Path, entries: dict[str, str]) -> None:
