@@ -27,6 +27,7 @@ from hackserver.runtime import Runtime, Transaction
 
 log = logging.getLogger(__name__)
 MAX_INPUT = 2000
+FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
 
 
 @dataclass(frozen=True)
@@ -270,3 +271,9 @@ def local_time(instant: datetime, ctx: Context) -> str:
     """In the asker's language and time zone (their profile's, else the event's), the zone named."""
     zone = ZoneInfo(ctx.participant.timezone) if ctx.participant.timezone else ctx.runtime.event.timezone
     return Moment(instant, zone).written(ctx.language)
+
+
+def in_language(lang: str, text: str) -> str:
+    """One language's part of a message; the code says in words what the flag only shows."""
+    flag = FLAGS.get(lang)
+    return f"{flag} {lang.upper()}: {text}" if flag else f"{lang.upper()}: {text}"

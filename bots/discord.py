@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.core import in_language
 from bots.discord_command import command_definition, grammar
 from bots.discord_limits import RateLimits, retry_after
 from bots.http import Background, bounded_body, too_large
@@ -45,7 +46,6 @@ MAX_SKEW = 300  # seconds a signature's timestamp may be off: older ones are rep
 EPHEMERAL = 1 << 6
 FOLLOW_UP_ATTEMPTS = 3
 RATE_LIMITED_TRIES = 4  # 429s waited out within one send before the outbox reschedules it
-FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
 NO_MENTIONS: dict[str, list[str]] = {
     "parse": []
 }  # text from participants never pings @everyone or anyone else
@@ -85,13 +85,14 @@ def to_invocation(interaction: Mapping[str, Any]) -> Invocation | None:
 
 
 def render(reply: Reply) -> dict[str, Any]:
-    """A reply as a Discord message: plain content when it is short text, else an embed; links as
-    link buttons."""
+    """A reply as a Discord message: plain content when it is short text, else its headline as content
+    and the rest in an embed; links as link buttons."""
     message: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
     if reply.title or reply.fields or len(reply.text) > 2000:
+        # The headline is plain content, so notifications, screen readers and clients that hide
+        # embeds still say what the message is.
+        message["content"] = _cut(reply.title or reply.text.split("\n", 1)[0], 2000)
         embed: dict[str, Any] = {}
-        if reply.title:
-            embed["title"] = reply.title[:256]
         if reply.text:
             embed["description"] = reply.text[:4096]
         if reply.fields:
@@ -99,7 +100,8 @@ def render(reply: Reply) -> dict[str, Any]:
                 {"name": k[:256] or "\u200b", "value": v[:1024] or "\u200b", "inline": True}
                 for k, v in reply.fields[:25]
             ]
-        message["embeds"] = [embed]
+        if embed:
+            message["embeds"] = [embed]
     else:
         message["content"] = reply.text
     links = [link for link in reply.links if link[1].startswith(("https://", "http://"))][:25]
@@ -129,15 +131,18 @@ def render_announcement(payload: Mapping[str, Any]) -> dict[str, Any]:
     when that is too long for a message."""
     texts: dict[str, str] = payload["texts"]
     several = len(texts) > 1
-    lines = [f"{FLAGS.get(lang, lang.upper())} {text}" if several else text for lang, text in texts.items()]
+    lines = [in_language(lang, text) if several else text for lang, text in texts.items()]
     author = str(payload.get("author") or "")
     content = "\n".join([f"**{author}**", *lines] if author else lines)
     if len(content) <= 2000:
         return {"content": content, "allowed_mentions": NO_MENTIONS}
     embeds: list[dict[str, Any]] = [{"description": line[:4096]} for line in lines[:10]]
-    if author:
-        embeds[0]["author"] = {"name": author[:256]}
-    return {"embeds": embeds, "allowed_mentions": NO_MENTIONS}
+    headline = f"**{_cut(author, 1996)}**" if author else _cut(lines[0], 2000)
+    return {"content": headline, "embeds": embeds, "allowed_mentions": NO_MENTIONS}
+
+
+def _cut(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 # -- over HTTP --------------------------------------------------------------------------------

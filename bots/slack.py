@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.core import in_language
 from bots.http import Background, bounded_body, too_large
 from hackserver import outbox
 from hackserver.i18n import say
@@ -40,7 +41,6 @@ from hackserver.runtime import Runtime
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.5  # seconds of work before the acknowledgement; Slack gives up at 3
 RESPONSE_URL_ATTEMPTS = 3
-FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 
@@ -129,10 +129,7 @@ def render_announcement(payload: Mapping[str, Any]) -> dict[str, Any]:
     """An announcement in every language it was written in, one section each."""
     texts: dict[str, str] = payload["texts"]
     several = len(texts) > 1
-    lines = [
-        f"{FLAGS.get(lang, lang.upper())} {escape(text)}" if several else escape(text)
-        for lang, text in texts.items()
-    ]
+    lines = [escape(in_language(lang, text)) if several else escape(text) for lang, text in texts.items()]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines[:45]
     ]

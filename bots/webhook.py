@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.core import in_language
 from bots.http import bounded_body, too_large
 from hackserver.outbox import DeliveryFailed, Outgoing, Sender
 from hackserver.participants import Identity
@@ -29,7 +30,6 @@ from hackserver.runtime import Runtime
 
 TIMEOUT = 10.0
 MAX_TEXT = 16_000  # Mattermost's post limit
-FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
 
 
 # -- from the chat to the command layer, and back ----------------------------------------------
@@ -65,7 +65,7 @@ def render_announcement(payload: Mapping[str, Any]) -> str:
     texts: dict[str, str] = payload["texts"]
     if len(texts) == 1:
         return next(iter(texts.values()))[:MAX_TEXT]
-    return "\n\n".join(f"{FLAGS.get(lang, lang.upper())} {text}" for lang, text in texts.items())[:MAX_TEXT]
+    return "\n\n".join(in_language(lang, text) for lang, text in texts.items())[:MAX_TEXT]
 
 
 # -- over HTTP ----------------------------------------------------------------------------------

@@ -163,7 +163,12 @@ async def bootstrap(
         sessions, writers = db.session_factory(engine), db.session_factory(engine, writer=True)
         event_id = await sync_event(writers, event)
         link_secret = settings.secret_key or await stored_secret(writers, "link_signing_key")
-        bus: Bus = RedisBus(redis, f"hackserver:{event.slug}:events") if redis else LocalBus()
+        # Pub/sub channels are shared by every database of a Redis server; keys are not.
+        bus: Bus = (
+            RedisBus(redis, f"hackserver:{redis_database(redis)}:{event.slug}:events")
+            if redis
+            else LocalBus()
+        )
         jobs: outbox.Jobs = outbox.RQJobs(settings.redis_url) if settings.redis_url else outbox.EmbeddedJobs()
         runtime = Runtime(
             settings, event, event_id, clock, engine, sessions, writers, bus, jobs, {}, {}, redis, link_secret
@@ -198,6 +203,10 @@ async def bootstrap(
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+def redis_database(redis: Redis) -> int:
+    return int(redis.connection_pool.connection_kwargs.get("db", 0))
 
 
 async def reach(redis: Redis) -> None:

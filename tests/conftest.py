@@ -31,8 +31,11 @@ EXAMPLE_EVENT = PROJECT / "config" / "event.example.toml"
 POSTGRES_URL = os.environ.get("HACKSERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("HACKSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Tests use database 15 so that a developer's own data in database 0 is never flushed; two suites
-# running side by side on one Redis each take a database of their own.
-REDIS_TEST_DB = int(os.environ.get("HACKSERVER_TEST_REDIS_DB", "15"))
+# running side by side on one Redis each take a database of their own, and so does each pytest-xdist
+# worker (gw1 the one below gw0's).
+REDIS_TEST_DB = int(os.environ.get("HACKSERVER_TEST_REDIS_DB", "15")) - int(
+    os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+)
 IN_CI = os.environ.get("CI") == "true"
 
 

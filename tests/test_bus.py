@@ -140,3 +140,29 @@ async def fail_after_recording(runtime: Runtime) -> None:
         async with runtime.transaction() as tx:
             tx.record("team.formed", team=1)
             raise Boom
+
+
+@pytest.mark.redis
+async def test_runtimes_on_other_redis_databases_hear_nothing_of_each_other(
+    sqlite_url: str,
+    redis_url: str,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+) -> None:
+    # Redis pub/sub ignores the database number; two deployments on one server must not mix events.
+    database = int(redis_url.rsplit("/", 1)[1])
+    neighbour_url = redis_url.rsplit("/", 1)[0] + f"/{database - 1 if database else 1}"
+    event = event_file(kickoff=kickoff)
+    async with (
+        make_runtime(sqlite_url, event, FakeClock(kickoff), redis_url) as here,
+        make_runtime(sqlite_url, event, FakeClock(kickoff), neighbour_url) as neighbour,
+        here.bus.subscribe() as heard_here,
+        neighbour.bus.subscribe() as heard_by_neighbour,
+    ):
+        async with neighbour.transaction() as tx:
+            tx.record("team.formed", team=1)
+        await until(heard_by_neighbour, "team.formed")
+        async with here.transaction() as tx:
+            tx.record("marker")
+        assert await until(heard_here, "marker") == [("marker", {})]

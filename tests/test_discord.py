@@ -189,7 +189,9 @@ def shown(message: dict[str, Any]) -> tuple[str | None, str, list[tuple[str, str
         return None, message["content"], []
     [embed] = message["embeds"]
     fields = [(f["name"], f["value"]) for f in embed.get("fields", [])]
-    return embed.get("title"), embed.get("description", ""), fields
+    description = embed.get("description", "")
+    headline = message["content"]  # the title, or the first line of a long text
+    return None if description.startswith(headline) else headline, description, fields
 
 
 # -- requests from Discord --------------------------------------------------------------------
@@ -513,7 +515,7 @@ async def test_an_announcement_is_one_message_in_every_language(
     )
     await settled_outbox(runtime)
     [post] = fake_discord.posts
-    assert post.content == "**Orga**\n🇩🇪 Pizza ist da, @everyone\n🇬🇧 Pizza is here"
+    assert post.content == "**Orga**\n🇩🇪 DE: Pizza ist da, @everyone\n🇬🇧 EN: Pizza is here"
     assert post.body["allowed_mentions"] == {"parse": []}
 
 

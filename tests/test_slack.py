@@ -509,7 +509,7 @@ async def test_an_announcement_is_one_message_in_every_language(
     await queue_messages(runtime, "slack", ["CANN"], {"de": "Pizza ist da", "en": "Pizza is here"})
     await settled_outbox(runtime)
     [post] = fake_slack.posts
-    assert post.text == "🇩🇪 Pizza ist da\n🇬🇧 Pizza is here"
+    assert post.text == "🇩🇪 DE: Pizza ist da\n🇬🇧 EN: Pizza is here"
     assert [block["type"] for block in post.blocks] == ["section", "section", "context"]
 
 

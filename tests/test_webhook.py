@@ -214,7 +214,7 @@ async def test_an_announcement_is_posted_once_in_every_language(
     await announce(runtime, {"de": "Hallo `alle`", "en": "Hello `everyone`"})
     rows = await settle(runtime)
     assert {row.platform: row.status for row in rows} == {"builtin": "delivered", "webhook": "delivered"}
-    assert incoming.accepted == [{"text": "🇩🇪 Hallo `alle`\n\n🇬🇧 Hello `everyone`"}]
+    assert incoming.accepted == [{"text": "🇩🇪 DE: Hallo `alle`\n\n🇬🇧 EN: Hello `everyone`"}]
 
 
 async def test_an_announcement_is_posted_once_after_a_429_and_a_500(
