@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
 from hackserver.db import unreachable
 from hackserver.errors import DomainError
-from hackserver.messages import say
+from hackserver.i18n import Moment, say
 from hackserver.models import HandledRequest, Participant
 from hackserver.participants import Identity, find, identify
 from hackserver.runtime import Runtime, Transaction
@@ -312,8 +313,10 @@ def countdown(delta: timedelta, language: str) -> str:
 
 
 def local_time(instant: datetime, ctx: Context | ViewContext) -> str:
-    zone = ctx.runtime.event.timezone
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
+    """In the asker's language and time zone (their profile's, else the event's), the zone named."""
+    own = ctx.participant.timezone if isinstance(ctx, Context) else ctx.status.timezone
+    zone = ZoneInfo(own) if own else ctx.runtime.event.timezone
+    return Moment(instant, zone).written(ctx.language)
 
 
 def in_language(lang: str, text: str) -> str:

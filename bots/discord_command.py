@@ -1,6 +1,7 @@
 """The `/hack` application command as Discord sees it, built from the command registry: its
-definition (sub-commands, groups such as `team create`, string options, English and German
-descriptions), and an invocation's sub-command and options written back as the grammar's text."""
+definition (sub-commands, groups such as `team create`, string options, descriptions in every
+language of the message catalogue), and an invocation's sub-command and options written back as
+the grammar's text."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import bots.commands  # noqa: F401 -- importing the commands registers them
 from bots.core import COMMANDS
 from hackserver.event import PHASES
-from hackserver.messages import MESSAGES
+from hackserver.i18n import FALLBACK, languages, say
 
 SUB_COMMAND, SUB_COMMAND_GROUP, STRING = 1, 2, 3  # application command option types
 
@@ -19,20 +20,18 @@ SUB_COMMAND, SUB_COMMAND_GROUP, STRING = 1, 2, 3  # application command option t
 @dataclass(frozen=True)
 class Option:
     name: str
-    en: str
-    de: str
     required: bool = False
     keyword: bool = False  # written `name value` in the grammar, not just `value`
     choices: tuple[str, ...] = ()
+    usage: str = ""  # for an option not in the table: described by the grammar, in no language
 
-    def definition(self) -> dict[str, Any]:
-        option: dict[str, Any] = {
-            "type": STRING,
-            "name": self.name,
-            "description": self.en[:100],
-            "description_localizations": {"de": self.de[:100]},
-            "required": self.required,
-        }
+    def definition(self, command: str) -> dict[str, Any]:
+        described = (
+            {"name": self.name, "description": self.usage[:100], "description_localizations": {}}
+            if self.usage
+            else _described(self.name, f"discord.option.{command}.{self.name}")
+        )
+        option: dict[str, Any] = {"type": STRING, **described, "required": self.required}
         if self.choices:
             option["choices"] = [{"name": choice, "value": choice} for choice in self.choices[:25]]
         return option
@@ -43,61 +42,42 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
     "profile": (
         Option(
             "skills",
-            "your skills, comma-separated, e.g. python,design",
-            "deine Fähigkeiten mit Komma, z. B. python,design",
             keyword=True,
         ),
-        Option("langs", "the languages you speak, e.g. de,en", "deine Sprachen, z. B. de,en", keyword=True),
-        Option(
-            "tz", "your time zone, e.g. Europe/Berlin", "deine Zeitzone, z. B. Europe/Berlin", keyword=True
-        ),
+        Option("langs", keyword=True),
+        Option("tz", keyword=True),
         Option(
             "wants",
-            "what you want to work on: topics or challenge ids",
-            "woran du arbeiten willst: Themen oder Herausforderungs-IDs",
             keyword=True,
         ),
     ),
-    "link": (Option("code", "the code from your other account", "der Code von deinem anderen Konto"),),
-    "team create": (Option("name", "your team's name", "der Name deines Teams", required=True),),
-    "team join": (Option("code", "the team's join code", "der Beitrittscode des Teams", required=True),),
-    "teams open": (
-        Option("skill", "only teams looking for this skill", "nur Teams, die diese Fähigkeit suchen"),
-    ),
-    "challenges": (Option("search", "words to search for", "Suchbegriffe"),),
+    "link": (Option("code"),),
+    "team create": (Option("name", required=True),),
+    "team join": (Option("code", required=True),),
+    "teams open": (Option("skill"),),
+    "challenges": (Option("search"),),
     "challenge pick": (
         Option(
             "ids",
-            "challenge ids by preference, e.g. 3 7 12",
-            "IDs nach Vorliebe, z. B. 3 7 12",
             required=True,
         ),
     ),
-    "experts": (Option("topic", "a topic, e.g. legal", "ein Thema, z. B. Recht"),),
-    "assignment run": (
-        Option("seed", "a number for a different draw", "eine Zahl für eine andere Auslosung"),
-    ),
+    "experts": (Option("topic"),),
+    "assignment run": (Option("seed"),),
     "extend": (
-        Option("code", "join code", "Beitrittscode", required=True),
-        Option("by", "e.g. +15m", "z. B. +15m", required=True),
+        Option("code", required=True),
+        Option("by", required=True),
     ),
-    "match run": (Option("seed", "a number for a different draw", "eine Zahl für eine andere Auslosung"),),
+    "match run": (Option("seed"),),
     "help-request": (
-        Option("topic", "the topic of your question", "das Thema deiner Frage", required=True),
-        Option("question", "your question", "deine Frage", required=True),
+        Option("topic", required=True),
+        Option("question", required=True),
     ),
-    "announce": (Option("text", "what everybody should read", "was alle lesen sollen", required=True),),
+    "announce": (Option("text", required=True),),
     "phase": (
-        Option("shift", "the phase to move", "die Phase, die sich verschiebt", keyword=True, choices=PHASES),
-        Option("by", "how far, e.g. +30m or -10m", "wie weit, z. B. +30m oder -10m"),
+        Option("shift", keyword=True, choices=PHASES),
+        Option("by"),
     ),
-}
-GROUPS = {
-    "team": ("your team", "dein Team"),
-    "teams": ("teams with free places", "Teams mit freien Plätzen"),
-    "match": ("team matching", "Team-Matching"),
-    "challenge": ("your team's challenges", "die Herausforderungen deines Teams"),
-    "assignment": ("challenge assignment", "Zuteilung der Herausforderungen"),
 }
 
 
@@ -106,37 +86,41 @@ def options_of(name: str) -> tuple[Option, ...]:
         return OPTIONS[name]
     sub = COMMANDS.get(name)
     if sub is not None and sub.usage.strip() != name:  # a sub-command with arguments not in the table
-        return (Option("args", sub.usage, sub.usage),)
+        return (Option("args", usage=sub.usage),)
     return ()
 
 
-def _described(name: str, en: str, de: str) -> dict[str, Any]:
-    return {"name": name, "description": en[:100], "description_localizations": {"de": de[:100]}}
+def _described(name: str, key: str) -> dict[str, Any]:
+    """Discord's description (English) and its translations, from the message catalogue."""
+    localized = {lang: say(lang, key)[:100] for lang in languages() if lang != FALLBACK}
+    return {"name": name, "description": say(FALLBACK, key)[:100], "description_localizations": localized}
 
 
 def command_definition() -> dict[str, Any]:
     """The `/hack` command with a sub-command (or group and sub-command) for every registered one."""
     top: list[dict[str, Any]] = []
     groups: dict[str, dict[str, Any]] = {}
-    for name, sub in COMMANDS.items():
-        texts = MESSAGES.get(f"cmd.{name}", {})
+    for name in COMMANDS:
         *group, leaf = name.split(" ")
         option = {
             "type": SUB_COMMAND,
-            **_described(leaf, texts.get("en", sub.usage), texts.get("de", sub.usage)),
-            "options": [o.definition() for o in options_of(name)],
+            **_described(leaf, f"cmd.{name}"),
+            "options": [o.definition(name) for o in options_of(name)],
         }
         if not group:
             top.append(option)
             continue
         if group[0] not in groups:
-            en, de = GROUPS.get(group[0], (group[0], group[0]))
-            groups[group[0]] = {"type": SUB_COMMAND_GROUP, **_described(group[0], en, de), "options": []}
+            groups[group[0]] = {
+                "type": SUB_COMMAND_GROUP,
+                **_described(group[0], f"discord.group.{group[0]}"),
+                "options": [],
+            }
             top.append(groups[group[0]])
         groups[group[0]]["options"].append(option)
     return {
         "type": 1,  # a slash command
-        **_described("hack", "Everything at the hackathon", "Alles rund um den Hackathon"),
+        **_described("hack", "discord.hack"),
         "options": top,
     }
 

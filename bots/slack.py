@@ -33,7 +33,7 @@ from bots.commands import Bot, Invocation, Reply  # importing the commands regis
 from bots.core import in_language
 from bots.http import Background, bounded_body, too_large
 from hackserver import outbox
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.outbox import Sender
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from bots import platforms, slack
 from hackserver.clock import SprintClock
 from hackserver.db import unreachable
+from hackserver.i18n import FALLBACK, say
 from hackserver.runtime import bootstrap
 from hackserver.settings import Settings
 from hackserver.timekeeping import Clock
@@ -44,6 +45,7 @@ from hackserver.web import (
     submit,
 )
 from hackserver.web.dashboard_hub import Hub
+from hackserver.web.languages import RememberLanguage, language
 from hackserver.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
@@ -113,7 +115,7 @@ def create_app(
             *submit.routes(),
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
-        middleware=[Middleware(BodyLimit)],
+        middleware=[Middleware(BodyLimit), Middleware(RememberLanguage)],
         exception_handlers={
             HTTPException: http_error,
             DBAPIError: database_error,
@@ -142,11 +144,18 @@ async def database_error(request: Request, exc: Exception) -> Response:
     headers = {"Retry-After": "30"}
     if request.url.path.startswith(MACHINE_PATHS):
         return JSONResponse({"error": text}, status_code=503, headers=headers)
-    return PlainTextResponse(text[0].upper() + text[1:] + ".", status_code=503, headers=headers)
+    return PlainTextResponse(
+        say(page_language(request), "page.error.database"), status_code=503, headers=headers
+    )
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     if request.url.path.startswith(MACHINE_PATHS):
         return JSONResponse({"error": "internal error; it has been logged"}, status_code=500)
-    return PlainTextResponse("Something went wrong on our side; it has been logged.", status_code=500)
+    return PlainTextResponse(say(page_language(request), "page.error.internal"), status_code=500)
+
+
+def page_language(request: Request) -> str:
+    runtime = getattr(request.state, "runtime", None)  # absent when start-up itself failed
+    return language(request, runtime) if runtime is not None else FALLBACK

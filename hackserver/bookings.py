@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from hackserver import outbox, slots, teams
 from hackserver.errors import FieldError, NotFound, TooLate
 from hackserver.experts import expert_channel
-from hackserver.messages import say
+from hackserver.i18n import Moment, say
 from hackserver.models import Booking, Expert, Slot, Team
 
 if TYPE_CHECKING:
@@ -153,9 +153,8 @@ async def mark_no_show(runtime: Runtime, tx: Transaction, expert_id: int, bookin
     return booking
 
 
-def when(runtime: Runtime, instant: datetime, language: str) -> str:
-    zone = runtime.event.timezone
-    return f"{instant.astimezone(zone):%a %d.%m. %H:%M} ({zone.key})"
+def when(runtime: Runtime, instant: datetime) -> Moment:
+    return Moment(instant, runtime.event.timezone)
 
 
 async def _tell(
@@ -168,7 +167,7 @@ async def _tell(
     join = expert.join_url or ""
     params = {
         "expert_name": expert.name, "team_name": team.name, "question": booking.question, "ics": ics,
-        "join": join or "–", "when": when(runtime, slot.starts_at, runtime.event.default_language),
+        "join": join or "–", "when": when(runtime, slot.starts_at),
     }  # fmt: skip
     await teams.post(
         runtime, tx, team, teams.message_key(team, f"{what}:{booking.id}"), f"{what}.team", **params

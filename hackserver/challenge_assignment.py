@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hackserver import assignment, teams
 from hackserver.errors import Conflict, NotFound
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.models import AuditEntry, Challenge, ChallengePreference, Membership, Participant, Team
 from hackserver.team_matching import MAX_SEED, default_seed
 

@@ -4,8 +4,9 @@ HackserverError
 ├── SettingsError      a setting from the environment is unusable; start-up stops with its message
 ├── EventFileError     the event file is invalid; carries every problem as "field.path: reason"
 ├── CatalogueError     a challenge file cannot be read as a whole (one line); nothing is imported
-└── DomainError        a request that the rules refuse, named by a key of hackserver.messages so that
-    │                  each edge says it in the asker's language; str() is the English text
+└── DomainError        a request that the rules refuse, named by a key of the message catalogue so
+    │                  that each edge says it in the asker's language (hackserver.i18n); str()
+    │                  is the English text
     ├── NotFound
     ├── Conflict       competing writes, already exists, already done
     │   └── FieldError one field of a form is wrong: pages show it beside that field
@@ -14,7 +15,7 @@ HackserverError
 Edges (HTTP routes, chat adapters, the CLI) turn these into replies; nothing else reaches a user.
 """
 
-from hackserver.messages import say
+from hackserver.i18n import say
 
 
 class HackserverError(Exception):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hackserver import i18n
 from hackserver.errors import EventFileError
 from hackserver.event_forms import DEFAULT_FORM, DEFAULT_RUBRIC, FormsParser, Rubric, SubmissionForm
 
@@ -241,6 +242,13 @@ class _Parser:
         bad = [v for v in value if not isinstance(v, str) or not _LANGUAGE.match(v)]
         if bad:
             self.fail("event.languages", f"{bad[0]!r} is not a two-letter language code")
+        shipped = i18n.languages()
+        if missing := [v for v in value if v not in bad and v not in shipped]:
+            self.fail(
+                "event.languages",
+                f"{missing[0]!r} has no message catalogue (hackserver/locale/{missing[0]}); there are: "
+                + ", ".join(shipped),
+            )
         if len(set(value)) != len(value):
             self.fail("event.languages", "a language is listed twice")
         return tuple(v for v in value if isinstance(v, str))

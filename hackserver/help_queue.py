@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from hackserver import outbox, teams
 from hackserver.errors import Conflict, NotFound
 from hackserver.experts import expert_channel
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.models import Expert, FiredItem, HelpTicket, Team
 
 if TYPE_CHECKING:

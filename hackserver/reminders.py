@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from hackserver import outbox, teams
 from hackserver.bookings import when
 from hackserver.experts import expert_channel
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.models import Booking, Expert, FiredItem, Slot, Team
 from hackserver.runtime import Runtime
 
@@ -70,7 +70,7 @@ async def fire(runtime: Runtime, booking_id: int, instant: datetime) -> bool:
             params = {
                 "minutes": max(1, round((slot.starts_at - tx.now).total_seconds() / 60)),
                 "expert_name": expert.name, "team_name": team.name, "question": booking.question,
-                "join": expert.join_url or "–", "when": when(runtime, slot.starts_at, ""),
+                "join": expert.join_url or "–", "when": when(runtime, slot.starts_at),
             }  # fmt: skip
             await teams.post(
                 runtime, tx, team, teams.message_key(team, key_of(booking.id)), "reminder.team", **params

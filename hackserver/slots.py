@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hackserver.errors import FieldError, NotFound
+from hackserver.i18n import Moment
 from hackserver.models import Booking, Expert, Slot
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ async def publish(runtime: Runtime, tx: Transaction, expert_id: int, offer: Offe
     )
     if clash is not None:
         zone = expert_zone(runtime, expert)
-        raise FieldError("start", "slot.overlap", at=f"{clash.astimezone(zone):%Y-%m-%d %H:%M}")
+        raise FieldError("start", "slot.overlap", at=Moment(clash, zone, named=False))
     made = [
         Slot(
             expert_id=expert.id, starts_at=start, ends_at=stop, topic=offer.topic,

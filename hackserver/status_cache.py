@@ -57,6 +57,7 @@ class TeamStatus:
 class ParticipantStatus:
     participant_id: int
     language: str | None
+    timezone: str | None
     in_match_pool: bool
     team: TeamStatus | None
 
@@ -99,6 +100,7 @@ def _status(*where: ColumnElement[bool]) -> Select[Any]:
         select(
             Participant.id,
             Participant.language,
+            Participant.timezone,
             Participant.in_match_pool,
             Team.name,
             Team.member_count,
@@ -130,9 +132,9 @@ async def of_participant(session: AsyncSession, participant_id: int, now: dateti
 def _from_row(row: Any) -> ParticipantStatus | None:
     if row is None:
         return None
-    participant_id, language, pooled, name, size, challenge, booking, submission = row
+    participant_id, language, timezone, pooled, name, size, challenge, booking, submission = row
     team = None if name is None else TeamStatus(name, size, challenge, booking, submission)
-    return ParticipantStatus(participant_id, language, pooled, team)
+    return ParticipantStatus(participant_id, language, timezone, pooled, team)
 
 
 class Version(Protocol):

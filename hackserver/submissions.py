@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hackserver import teams
 from hackserver.errors import Conflict, DomainError, NotFound, TooLate
 from hackserver.event_forms import FormField, SubmissionForm
+from hackserver.i18n import Moment
 from hackserver.models import AuditEntry, Participant, Submission, SubmissionVersion, Team
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class Stale(Conflict):
     """Another member saved since this member's form was loaded; nothing was saved, so that a later
     save never silently replaces one the saver has not seen."""
 
-    def __init__(self, version: int, person: str | None, at: str) -> None:
+    def __init__(self, version: int, person: str | None, at: Moment) -> None:
         super().__init__("submission.stale", version=version, person=person or "?", at=at)
         self.version = version
 
@@ -126,9 +127,8 @@ def deadline_of(runtime: Runtime, phases: dict[str, datetime], submission: Submi
     return max(regular, extended) if extended is not None else regular
 
 
-def local(runtime: Runtime, instant: datetime) -> str:
-    zone = runtime.event.timezone
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"
+def local(runtime: Runtime, instant: datetime) -> Moment:
+    return Moment(instant, runtime.event.timezone, seconds=True)
 
 
 async def _team_and_row(runtime: Runtime, tx: Transaction, team_id: int) -> tuple[Team, Submission]:

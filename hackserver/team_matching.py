@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hackserver import matching, teams
 from hackserver.errors import Conflict
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.models import AuditEntry, Channel, MatchRun, Membership, Participant, Team
 
 if TYPE_CHECKING:

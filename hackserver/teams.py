@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hackserver import outbox
 from hackserver.channels import ensure_channel
 from hackserver.errors import Conflict, NotFound, TooLate
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.models import AuditEntry, Membership, Participant, PlatformIdentity, Team
 from hackserver.phases import current_phase
 

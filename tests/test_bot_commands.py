@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bots.commands import Bot, Invocation, Reply
+from hackserver.i18n import Moment
 from hackserver.models import (
     AuditEntry,
     Booking,
@@ -113,7 +114,7 @@ async def test_status_shows_the_team_its_challenge_next_booking_and_submission(
     assert reply.fields == [
         ("Team", f"Luftretter (1/{runtime.event.team_max_size})"),
         ("Challenge", "Clean rivers"),
-        ("Next booking", f"{(now + timedelta(hours=3)).astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"),
+        ("Next booking", Moment(now + timedelta(hours=3), zone).written("en")),
         ("Submission", "submitted"),
     ]
 

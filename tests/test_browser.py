@@ -139,7 +139,7 @@ async def test_the_hacking_announcement_and_phase_arrive_live(
     assert '"phase": "kickoff"' in served
     await page.evaluate("window.sameDocument = true")  # gone if the page were reloaded
     await expect(page.locator("#messages")).to_contain_text(HACKING_EN, timeout=LIVE_TIMEOUT_MS)
-    await expect(page.locator("#phase")).to_have_text("hacking")
+    await expect(page.locator("#phase")).to_have_text("Hacking")
     assert await page.evaluate("window.sameDocument === true")
     await page.screenshot(path=tmp_path / "channels.png", full_page=True)
 

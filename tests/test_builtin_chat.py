@@ -24,7 +24,7 @@ from websockets.exceptions import InvalidStatus
 from bots import builtin
 from hackserver import channels
 from hackserver.app import create_app
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.models import Channel, ChannelMessage, Participant
 from hackserver.participants import Identity, identify
 from hackserver.runtime import Runtime

@@ -76,7 +76,7 @@ async def test_a_team_books_reschedules_and_cancels_by_keyboard(
             "Booked. The confirmation is in your team channel too."
         )
         assert await live(runtime) == [(offered[0].id, "How do we anonymise location data?")]
-        await expect(phone.locator("li.booking")).to_contain_text("Sat 20.03. 09:00")
+        await expect(phone.locator("li.booking")).to_contain_text("Sat, Mar 20, 9:00")
         await phone.screenshot(path=SCREENSHOT, full_page=True)
         width = await phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, "the page scrolls sideways on a small phone"

@@ -221,11 +221,12 @@ def test_a_missing_question_is_refused_beside_the_question(site: Site, kickoff: 
 
 def test_times_show_in_the_viewers_zone_with_the_events_beside(site: Site, kickoff: datetime) -> None:
     s = scene(site, kickoff)
-    # 2027-03-20 14:00 in Berlin (still winter time) is 09:00 in New York (already summer time).
+    # 2027-03-20 14:00 in Berlin (still winter time) is 09:00 in New York (already summer time);
+    # the page speaks the event's default language, German, and writes its dates so.
     page = site.client.get(f"/book/{s['our_link']}?tz=America/New_York")
-    assert "Sat 20.03. 09:00" in page.text and "Sat 14:00 Europe/Berlin" in page.text
+    assert "Sa., 20. März, 09:00" in page.text and "Sa 14:00 Europe/Berlin" in page.text
     wrong = site.client.get(f"/book/{s['our_link']}?tz=Mars/Olympus")
-    assert wrong.status_code == 200 and 'id="error-tz"' in wrong.text and "Sat 20.03. 14:00" in wrong.text
+    assert wrong.status_code == 200 and 'id="error-tz"' in wrong.text and "Sa., 20. März, 14:00" in wrong.text
 
 
 @pytest.mark.parametrize("ending", ["revoked", "expired", "changed"])

@@ -66,7 +66,7 @@ async def test_status_shows_the_teams_next_booking(
     runtime, _ = runtime_at
     await booked_team(runtime, kickoff)
     status = await ask(runtime, "status", locale="en")
-    assert ("Next booking", "2027-03-19 20:00 (Europe/Berlin)") in status.fields
+    assert ("Next booking", "Fri, Mar 19, 8:00\u202fPM (Europe/Berlin)") in status.fields
 
 
 async def test_a_reminder_goes_to_team_and_expert_exactly_once(

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 
 from bots.commands import Bot, Invocation, Reply
+from hackserver.i18n import Moment
 from hackserver.models import Booking, Expert, Slot, Team
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
@@ -113,7 +114,7 @@ async def test_a_booking_that_began_gives_way_to_the_next(runtime_at: tuple[Runt
     zone = runtime.event.timezone
 
     def at(hours: int) -> str:
-        return f"{(now + timedelta(hours=hours)).astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
+        return Moment(now + timedelta(hours=hours), zone).written("en")
 
     assert dict((await ask(runtime, ALICE, "status")).fields)["Next booking"] == at(1)
     clock.advance(timedelta(hours=2))

@@ -210,7 +210,7 @@ async def test_an_internal_error_is_a_plain_message_without_a_traceback(
 ) -> None:
     async with runtime_of(server).engine.begin() as connection:
         await connection.execute(text("DROP TABLE channel_messages"))
-    response = await client.get("/channels")
+    response = await client.get("/channels", headers={"Accept-Language": "en"})
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == "Something went wrong on our side; it has been logged."

@@ -3,6 +3,7 @@
 "use strict";
 const boot = JSON.parse(document.getElementById("state").textContent);
 const words = boot.words;
+const phaseName = (name) => boot.phases[name] || name.replaceAll("_", " ");
 const list = document.getElementById("messages");
 const composer = document.getElementById("composer");
 // en-GB: day before month and a 24-hour clock, as the event's organisers write their times.
@@ -99,13 +100,13 @@ function markUnread(channel) {
 
 function countdown() {
   const phase = document.getElementById("phase");
-  phase.textContent = state.phase.replaceAll("_", " ");
+  phase.textContent = phaseName(state.phase);
   const out = document.getElementById("countdown");
   if (!state.next) { out.textContent = ""; return; }
   const eventNow = new Date(state.now).getTime() + (Date.now() - loadedAt) * state.speed;
   let s = Math.max(0, Math.round((new Date(state.next.at).getTime() - eventNow) / 1000));
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60); s %= 60;
-  out.textContent = `· ${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")} ${words.next} ${state.next.phase.replaceAll("_", " ")}`;
+  out.textContent = `· ${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")} ${words.next} ${phaseName(state.next.phase)}`;
 }
 
 function problem(text) {

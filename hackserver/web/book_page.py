@@ -76,7 +76,7 @@ async def render(
         mine = [
             {
                 "id": booking.id, "expert": expert.name, "question": booking.question,
-                "when": two_zones(slot.starts_at, zone, event_zone), "join": expert.join_url,
+                "when": two_zones(slot.starts_at, zone, event_zone, page.lang), "join": expert.join_url,
                 "changeable": slot.starts_at - cutoff > tx.now,
                 "ics": f"/book/{token}/bookings/{booking.id}.ics",
             }
@@ -90,7 +90,7 @@ async def render(
             (item.expert.id, topic),
             {"expert": item.expert, "topic": topic, "slots": []},
         )
-        group["slots"].append({"id": item.slot.id, "when": two_zones(item.slot.starts_at, zone, event_zone),
+        group["slots"].append({"id": item.slot.id, "when": two_zones(item.slot.starts_at, zone, event_zone, page.lang),
                                "minutes": int((item.slot.ends_at - item.slot.starts_at).total_seconds() // 60)})  # fmt: skip
     rules = runtime.event.office_hours
     context: dict[str, Any] = {

@@ -18,20 +18,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
-from hackserver import channels
+from hackserver import channels, i18n
 from hackserver.bus import DomainEvent
 from hackserver.channels import ANNOUNCEMENTS
+from hackserver.event import PHASES
 from hackserver.participants import identify
-from hackserver.phases import current_phase, next_phase
+from hackserver.phases import BEFORE, current_phase, next_phase
 from hackserver.runtime import Runtime
 from hackserver.web.health import Metrics
+from hackserver.web.languages import language
 from hackserver.web.visitors import (
     COOKIE,
     Viewer,
@@ -43,90 +45,10 @@ from hackserver.web.visitors import (
 )
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-WORDS: dict[str, dict[str, str]] = {
-    "de": {
-        "channels": "Kanäle",
-        "language": "Sprache",
-        "bot": "@hackbot",
-        "no_announcements": "Noch keine Ankündigungen.",
-        "no_messages": "Noch keine Nachrichten.",
-        "bot_intro": "Schreib `/hack help`, um zu sehen, was ich kann.",
-        "join_title": "Mitmachen",
-        "join_hint": "Mit einem Namen bist du dabei: dann kannst du hier mit dem Bot schreiben.",
-        "name": "Dein Name",
-        "join": "Beitreten",
-        "organiser_title": "Orga-Anmeldung",
-        "token": "Orga-Token",
-        "sign_in": "Anmelden",
-        "signed_in_as": "Angemeldet als",
-        "organiser": "Orga",
-        "leave": "Abmelden",
-        "your_link": "Dein persönlicher Link",
-        "link_hint": "Öffne ihn auf einem anderen Gerät, um dort angemeldet zu sein. Gib ihn nicht weiter.",
-        "message_to": "Nachricht an",
-        "send": "Senden",
-        "read_only": "Hier schreibt nur das Orga-Team.",
-        "bad_link": "Dieser Link ist ungültig oder abgelaufen.",
-        "bad_token": "Das Orga-Token stimmt nicht.",
-        "bad_name": "Bitte gib einen Namen an.",
-        "too_fast": "Langsamer, bitte: höchstens fünf Nachrichten pro Sekunde.",
-        "connecting": "Verbindung wird aufgebaut…",
-        "live": "● live",
-        "offline": "Getrennt, neuer Versuch…",
-        "next": "bis",
-        "unread": "neu",
-        "skip": "Zum Inhalt springen",
-    },
-    "en": {
-        "channels": "Channels",
-        "language": "Language",
-        "bot": "@hackbot",
-        "no_announcements": "No announcements yet.",
-        "no_messages": "No messages yet.",
-        "bot_intro": "Type `/hack help` to see what I can do.",
-        "join_title": "Join",
-        "join_hint": "Pick a name to join: then you can talk to the bot right here.",
-        "name": "Your name",
-        "join": "Join",
-        "organiser_title": "Organiser sign-in",
-        "token": "Organiser token",
-        "sign_in": "Sign in",
-        "signed_in_as": "Signed in as",
-        "organiser": "organiser",
-        "leave": "Sign out",
-        "your_link": "Your personal link",
-        "link_hint": "Open it on another device to be signed in there. Keep it to yourself.",
-        "message_to": "Message",
-        "send": "Send",
-        "read_only": "Only organisers post here.",
-        "bad_link": "This link is invalid or has expired.",
-        "bad_token": "That organiser token is not right.",
-        "bad_name": "Please give a name.",
-        "too_fast": "Slow down, please: at most five messages a second.",
-        "connecting": "Connecting…",
-        "live": "● live",
-        "offline": "Disconnected, retrying…",
-        "next": "until",
-        "unread": "new",
-        "skip": "Skip to content",
-    },
-}
-
-
-def language(connection: HTTPConnection, runtime: Runtime) -> str:
-    languages = runtime.event.languages
-    asked = connection.query_params.get("lang", "")
-    if asked in languages:
-        return asked
-    for part in connection.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip()[:2].lower()
-        if code in languages:
-            return code
-    return runtime.event.default_language
 
 
 def words(lang: str) -> dict[str, str]:
-    return WORDS.get(lang, WORDS["en"])
+    return i18n.words(lang, "channels")
 
 
 async def sprint_state(runtime: Runtime) -> dict[str, Any]:
@@ -201,7 +123,7 @@ class Chat:
             )
             current = next((c for c in readable if c.name == channel_name), None)
             if current is None:
-                return PlainTextResponse("No such channel.", status_code=404)
+                return PlainTextResponse(words(lang)["no_channel"], status_code=404)
             messages = await channels.history(session, runtime.event_id, current.name)
         link = (
             str(request.base_url).rstrip("/") + builtin.sign_in_path(runtime.link_secret, viewer.identity)
@@ -219,6 +141,7 @@ class Chat:
                 "channels": readable,
                 "messages": [channels.as_json(m) for m in messages],
                 "state": await sprint_state(runtime),
+                "phases": {name: i18n.say(lang, f"phase.{name}") for name in (BEFORE, *PHASES)},
                 "viewer": viewer,
                 "writable": viewer is not None and current.kind in ("bot", "team"),
                 "organiser_sign_in": bool(runtime.settings.organiser_token),
@@ -236,7 +159,7 @@ class Chat:
         lang = language(request, runtime)
         form = await read_form(request)
         if form is None or not same_origin(request):
-            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+            return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
         viewer = await viewer_of(request, runtime)
         if viewer is not None:  # already in: joining again must not make a second participant
             return RedirectResponse(where(channels.bot_channel(viewer.participant_id), lang), status_code=303)
@@ -258,10 +181,10 @@ class Chat:
         lang = language(request, runtime)
         configured = runtime.settings.organiser_token
         if not configured:
-            return PlainTextResponse("Organiser sign-in is not enabled on this server.", status_code=404)
+            return PlainTextResponse(words(lang)["no_organiser_sign_in"], status_code=404)
         form = await read_form(request)
         if form is None or not same_origin(request):
-            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+            return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
         viewer = await viewer_of(request, runtime)
         if not builtin.is_organiser_token(form.get("token", ""), configured):
             return await self.render(request, viewer, ANNOUNCEMENTS, notice="bad_token", status=403)
@@ -279,9 +202,10 @@ class Chat:
 
     async def leave(self, request: Request) -> Response:
         runtime: Runtime = request.state.runtime
+        lang = language(request, runtime)
         if not same_origin(request):
-            return PlainTextResponse("Refused.", status_code=403)
-        response = RedirectResponse(where(ANNOUNCEMENTS, language(request, runtime)), status_code=303)
+            return PlainTextResponse(words(lang)["refused"], status_code=403)
+        response = RedirectResponse(where(ANNOUNCEMENTS, lang), status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
         return response
 
@@ -293,12 +217,12 @@ class Chat:
         lang = language(request, runtime)
         form = await read_form(request)
         if form is None or not same_origin(request):
-            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+            return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
         viewer = await viewer_of(request, runtime)
         name = request.path_params["name"]
         problem = await self.say(runtime, viewer, name, form, lang)
         if problem == "not_found":
-            return PlainTextResponse("No such channel.", status_code=404)
+            return PlainTextResponse(words(lang)["no_channel"], status_code=404)
         if problem == "too_fast":
             return PlainTextResponse(words(lang)["too_fast"], status_code=429)
         return RedirectResponse(where(name, lang), status_code=303)
@@ -424,7 +348,7 @@ class Chat:
             name = frame.get("channel")
             problem = await self.say(runtime, viewer, name if isinstance(name, str) else "", frame, lang)
             if problem is not None:
-                message = words(lang)["too_fast"] if problem == "too_fast" else "No such channel."
+                message = words(lang)["too_fast" if problem == "too_fast" else "no_channel"]
                 await send({"type": "error", "error": problem, "channel": name, "message": message})
 
     def routes(self) -> list[BaseRoute]:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hackserver import bookings, channels, help_queue, ics, slots
+from hackserver import bookings, channels, help_queue, i18n, ics, slots
 from hackserver.errors import DomainError, FieldError
 from hackserver.event import to_utc
 from hackserver.experts import expert_channel
@@ -58,8 +58,8 @@ async def render(
         )
         shown = [
             {
-                "id": slot.id, "when": two_zones(slot.starts_at, zone, runtime.event.timezone),
-                "until": f"{slot.ends_at.astimezone(zone):%H:%M}", "topic": slot.topic,
+                "id": slot.id, "when": two_zones(slot.starts_at, zone, runtime.event.timezone, page.lang),
+                "until": i18n.time_of_day(slot.ends_at, page.lang, zone), "topic": slot.topic,
                 "withdrawn": slot.withdrawn_at is not None, "begun": slot.starts_at <= tx.now,
                 "booking": booking and {
                     "id": booking.id, "team": team.name if team else "?", "question": booking.question,

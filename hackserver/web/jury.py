@@ -12,71 +12,20 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from hackserver import judging, links, submissions
+from hackserver import i18n, judging, links, submissions
 from hackserver.errors import DomainError
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.models import Challenge, Juror, JuryAssignment, Score, Submission, SubmissionVersion, Team
 from hackserver.runtime import Runtime
-from hackserver.web.channels import language
+from hackserver.web.languages import language
 from hackserver.web.visitors import read_pairs, same_origin
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 MAX_FORM = 16 * 1024
 
-WORDS: dict[str, dict[str, str]] = {
-    "de": {
-        "title": "Jury",
-        "intro": "Bewerte jede Einreichung pro Kriterium mit einer ganzen Zahl von {low} bis {high}. Deine Werte werden mit deinen eigenen verglichen: streng oder großzügig zu sein, verschiebt nichts.",
-        "assigned": "Dir zugeteilt: {n}",
-        "scored": "bewertet",
-        "open": "offen",
-        "none": "Dir ist noch nichts zugeteilt.",
-        "weight": "Gewicht",
-        "comment": "Kommentar (optional, nur für das Orga-Team)",
-        "save": "Bewertung speichern",
-        "flag_title": "Nicht bewertbar?",
-        "flag_hint": "Wenn der Link nicht geht oder nichts drin ist: melde es. Die Einreichung geht an jemand anderen; sie bekommt keine Null.",
-        "reason": "Grund",
-        "unreachable": "nicht erreichbar",
-        "empty": "leer",
-        "flag": "Melden",
-        "saved": "Gespeichert.",
-        "flagged": "Gemeldet; sie geht an jemand anderen.",
-        "challenge": "Herausforderung",
-        "members": "Team",
-        "language": "Sprache",
-        "skip": "Zum Inhalt springen",
-        "problems": "Nichts wurde gespeichert. Bitte korrigiere:",
-    },
-    "en": {
-        "title": "Jury",
-        "intro": "Score each submission on every criterion with a whole number from {low} to {high}. Your scores are compared with your own: being strict or generous shifts nothing.",
-        "assigned": "Assigned to you: {n}",
-        "scored": "scored",
-        "open": "to do",
-        "none": "Nothing is assigned to you yet.",
-        "weight": "weight",
-        "comment": "Comment (optional, for the organisers only)",
-        "save": "Save scores",
-        "flag_title": "Cannot judge it?",
-        "flag_hint": "If the link does not work or there is nothing in it, flag it. It goes to another juror; it is not scored zero.",
-        "reason": "Reason",
-        "unreachable": "unreachable",
-        "empty": "empty",
-        "flag": "Flag",
-        "saved": "Saved.",
-        "flagged": "Flagged; it goes to another juror.",
-        "challenge": "Challenge",
-        "members": "Team",
-        "language": "Language",
-        "skip": "Skip to content",
-        "problems": "Nothing was saved. Please correct:",
-    },
-}
-
 
 def words(lang: str) -> dict[str, str]:
-    return WORDS.get(lang, WORDS["en"])
+    return i18n.words(lang, "jury")
 
 
 async def _juror_of_link(runtime: Runtime, token: str) -> int | str:
@@ -170,10 +119,10 @@ async def act(request: Request) -> Response:
     runtime: Runtime = request.state.runtime
     lang = language(request, runtime)
     if not same_origin(request):
-        return PlainTextResponse("Refused: this form must be sent from its own page.", status_code=403)
+        return PlainTextResponse(say(lang, "page.form.cross_site"), status_code=403)
     raw = await read_pairs(request, MAX_FORM)
     if raw is None:
-        return PlainTextResponse("The form is too large.", status_code=413)
+        return PlainTextResponse(say(lang, "page.form.too_large"), status_code=413)
     token = request.path_params["token"]
     found = await _juror_of_link(runtime, token)
     if isinstance(found, str):

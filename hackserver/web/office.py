@@ -13,12 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from hackserver import links
-from hackserver.messages import say
+from hackserver import i18n, links
+from hackserver.i18n import say
 from hackserver.models import Link
 from hackserver.runtime import Runtime
-from hackserver.web.channels import language
-from hackserver.web.office_words import WORDS
+from hackserver.web.languages import language
 from hackserver.web.visitors import read_form, same_origin
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -33,7 +32,7 @@ class Page:
 
     @property
     def t(self) -> dict[str, str]:
-        return WORDS[self.lang] if self.lang in WORDS else WORDS["en"]
+        return i18n.words(self.lang, "office")
 
     def say(self, key: str, **params: object) -> str:
         return say(self.lang, key, **params)
@@ -52,22 +51,22 @@ async def open_page(request: Request, scope: links.Scope) -> Page | Response:
 
 def refused_page(request: Request, lang: str, key: str) -> Response:
     runtime: Runtime = request.state.runtime
-    t = WORDS.get(lang, WORDS["en"])
     return templates.TemplateResponse(
         request,
         "link_refused.html",
-        {"lang": lang, "t": t, "event": runtime.event, "reason": say(lang, key)},
+        {"lang": lang, "t": i18n.words(lang, "office"), "event": runtime.event, "reason": say(lang, key)},
         status_code=REFUSED_STATUS.get(key, 403),
     )
 
 
 async def form_of(request: Request) -> dict[str, str] | Response:
     """The posted form, or the refusal of a cross-site or oversized one."""
+    lang = language(request, request.state.runtime)
     if not same_origin(request):
-        return Response("cross-site form refused", status_code=403, media_type="text/plain")
+        return Response(say(lang, "page.form.cross_site"), status_code=403, media_type="text/plain")
     form = await read_form(request)
     if form is None:
-        return Response("form too large", status_code=413, media_type="text/plain")
+        return Response(say(lang, "page.form.too_large"), status_code=413, media_type="text/plain")
     return form
 
 
@@ -82,13 +81,13 @@ def zone_or_none(name: str) -> ZoneInfo | None:
         return None
 
 
-def two_zones(instant: datetime, viewer: ZoneInfo, event: ZoneInfo) -> dict[str, Any]:
-    """An instant in the viewer's zone and, when it differs, in the event's beside it."""
-    mine = instant.astimezone(viewer)
-    theirs = instant.astimezone(event)
+def two_zones(instant: datetime, viewer: ZoneInfo, event: ZoneInfo, lang: str) -> dict[str, Any]:
+    """An instant in the viewer's zone and language and, when the zones differ, the event's beside it."""
     return {
         "iso": instant.isoformat(),
-        "local": f"{mine:%a %d.%m. %H:%M}",
+        "local": i18n.when(instant, lang, viewer),
         "zone": viewer.key,
-        "event": None if viewer.key == event.key else f"{theirs:%a %H:%M} {event.key}",
+        "event": None
+        if viewer.key == event.key
+        else f"{i18n.weekday_time(instant, lang, event)} {event.key}",
     }

@@ -15,80 +15,19 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from hackserver import links, submissions
+from hackserver import i18n, links, submissions
 from hackserver.errors import DomainError
-from hackserver.messages import say
+from hackserver.i18n import say
 from hackserver.runtime import Runtime
-from hackserver.web.channels import language
+from hackserver.web.languages import language
 from hackserver.web.visitors import read_pairs, same_origin
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 MAX_FORM = 64 * 1024
 
-WORDS: dict[str, dict[str, str]] = {
-    "de": {
-        "title": "Einreichung",
-        "team": "Team",
-        "state": "Stand",
-        "draft": "Entwurf – noch nicht eingereicht. Nur eingereichte Beiträge gehen an die Jury.",
-        "submitted": "Eingereicht. Ihr könnt bis zum Abgabeschluss weiter ändern; jede Änderung ist eine neue Version.",
-        "final": "Final: diese Version geht an die Jury.",
-        "deadline": "Abgabeschluss",
-        "left": "Verbleibend",
-        "closed": "Die Abgabe ist geschlossen.",
-        "required": "Pflichtfeld zum Einreichen",
-        "optional": "optional",
-        "max": "höchstens {n} Zeichen",
-        "credits": "Beteiligte (werden genannt)",
-        "saved_by": "Wer speichert?",
-        "choose": "– bitte wählen –",
-        "save_draft": "Entwurf speichern",
-        "submit": "Einreichen",
-        "save": "Änderungen speichern",
-        "saved": "Gespeichert: Version {n}.",
-        "versions": "Versionen",
-        "version_line": "Version {n} · {at} · {who}",
-        "nobody": "unbekannt",
-        "no_versions": "Noch nichts gespeichert.",
-        "language": "Sprache",
-        "problems": "Nichts wurde gespeichert. Bitte korrigiert:",
-        "skip": "Zum Inhalt springen",
-        "theirs": "Version {n}, gespeichert von {who} um {at}",
-    },
-    "en": {
-        "title": "Submission",
-        "team": "Team",
-        "state": "State",
-        "draft": "Draft – not submitted yet. Only submitted entries go to the jury.",
-        "submitted": "Submitted. You can still change it until the deadline; every change is a new version.",
-        "final": "Final: this version goes to the jury.",
-        "deadline": "Deadline",
-        "left": "Time left",
-        "closed": "Submissions are closed.",
-        "required": "required to submit",
-        "optional": "optional",
-        "max": "at most {n} characters",
-        "credits": "Credited team members",
-        "saved_by": "Who is saving?",
-        "choose": "– please choose –",
-        "save_draft": "Save draft",
-        "submit": "Submit",
-        "save": "Save changes",
-        "saved": "Saved: version {n}.",
-        "versions": "Versions",
-        "version_line": "Version {n} · {at} · {who}",
-        "nobody": "unknown",
-        "no_versions": "Nothing saved yet.",
-        "language": "Language",
-        "problems": "Nothing was saved. Please correct:",
-        "skip": "Skip to content",
-        "theirs": "Version {n}, saved by {who} at {at}",
-    },
-}
-
 
 def words(lang: str) -> dict[str, str]:
-    return WORDS.get(lang, WORDS["en"])
+    return i18n.words(lang, "submit")
 
 
 def left_text(seconds: float) -> str:
@@ -122,7 +61,7 @@ async def render(
         history = [
             {
                 "number": v.number,
-                "at": submissions.local(runtime, v.saved_at),
+                "at": submissions.local(runtime, v.saved_at).written(lang),
                 "who": names.get(v.saved_by or -1),  # None: they left the team since
             }
             for v in item.versions
@@ -141,7 +80,7 @@ async def render(
         "notice": notice,
         "credited": set(entry.credits) if entry else item.credited(),
         "saved_by": entry.saved_by if entry else None,
-        "deadline": submissions.local(runtime, item.deadline),
+        "deadline": submissions.local(runtime, item.deadline).written(lang),
         "deadline_iso": item.deadline.isoformat(),
         "now_iso": item.now.isoformat(),
         "speed": runtime.clock.speed,
@@ -185,10 +124,10 @@ async def save(request: Request) -> Response:
     received_at = runtime.clock.now()  # before the body and the database queue: the save's arrival
     lang = language(request, runtime)
     if not same_origin(request):
-        return PlainTextResponse("Refused: this form must be sent from its own page.", status_code=403)
+        return PlainTextResponse(say(lang, "page.form.cross_site"), status_code=403)
     raw = await read_pairs(request, MAX_FORM)
     if raw is None:
-        return PlainTextResponse("The form is too large.", status_code=413)
+        return PlainTextResponse(say(lang, "page.form.too_large"), status_code=413)
     token = request.path_params["token"]
     form = dict(raw)
     entry = _entry(form, raw)
