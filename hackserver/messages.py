@@ -119,10 +119,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Change it: `/hack profile skills python,design langs de,en tz Europe/Berlin`",
     },
     "profile.no_skills": {"de": "Keine Fähigkeiten angegeben", "en": "No skills given"},
-    "profile.skill_too_long": {
-        "de": "Eine Fähigkeit hat höchstens {limit} Zeichen: `{skill}`",
-        "en": "A skill has at most {limit} characters: `{skill}`",
-    },
     "profile.too_many_skills": {"de": "Höchstens {limit} Fähigkeiten", "en": "At most {limit} skills"},
     "profile.bad_languages": {
         "de": "Sprachen sind Kürzel aus zwei Buchstaben wie de,en",
@@ -462,6 +458,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "{field} fehlt; zum Einreichen ist es nötig.",
         "en": "{field} is missing; it is needed to submit.",
     },
+    "text.too_long": {
+        "de": "{field_de} hat {length} Zeichen; höchstens {limit} sind erlaubt.",
+        "en": "{field_en} has {length} characters; at most {limit} are allowed.",
+    },
     "submission.field_too_long": {
         "de": "{field} hat {length} Zeichen; höchstens {max} sind erlaubt.",
         "en": "{field} has {length} characters; at most {max} are allowed.",
@@ -616,10 +616,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "Schreib in einer Zeile, worum es gehen soll",
         "en": "say in one line what you want to ask",
     },
-    "booking.question_long": {
-        "de": "Die Frage hat {n} Zeichen; höchstens {high}",
-        "en": "the question has {n} characters; at most {high}",
-    },
     "booking.team_gone": {"de": "Dieses Team gibt es nicht mehr", "en": "this team no longer exists"},
     "booking.slot_gone": {
         "de": "Diesen Termin gibt es nicht (mehr); wähle einen anderen",
@@ -709,10 +705,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "help.usage": {
         "de": "Schreib ein Thema und deine Frage: `/hack help-request recht Dürfen wir Fotos zeigen?`",
         "en": "Give a topic and your question: `/hack help-request law May we show photos?`",
-    },
-    "help.too_long": {
-        "de": "Das Thema hat höchstens 40 Zeichen, die Frage höchstens {high}",
-        "en": "the topic has at most 40 characters, the question at most {high}",
     },
     "help.already_open": {
         "de": "Dein Team hat schon eine offene Frage; warte auf Antwort oder ziehe sie zurück: `/hack help-request cancel`",

@@ -31,6 +31,7 @@ from hackserver.channels import ANNOUNCEMENTS
 from hackserver.participants import identify
 from hackserver.phases import current_phase, next_phase
 from hackserver.runtime import Runtime
+from hackserver.text_limits import too_long
 from hackserver.web.health import Metrics
 from hackserver.web.visitors import (
     COOKIE,
@@ -243,6 +244,8 @@ class Chat:
         name = builtin.clean_name(form.get("name", ""))
         if name is None:
             return await self.render(request, None, ANNOUNCEMENTS, notice="bad_name", status=400)
+        if (refusal := too_long("display_name", name, "name")) is not None:
+            return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
         identity = builtin.newcomer(name)
         async with runtime.transaction() as tx:
             person = await identify(tx.session, runtime.event_id, identity)
@@ -266,7 +269,10 @@ class Chat:
         if not builtin.is_organiser_token(form.get("token", ""), configured):
             return await self.render(request, viewer, ANNOUNCEMENTS, notice="bad_token", status=403)
         if viewer is None:
-            identity = builtin.newcomer(builtin.clean_name(form.get("name", "")) or "Orga")
+            name = builtin.clean_name(form.get("name", "")) or "Orga"
+            if (refusal := too_long("display_name", name, "name")) is not None:
+                return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
+            identity = builtin.newcomer(name)
             async with runtime.transaction() as tx:
                 participant_id = (await identify(tx.session, runtime.event_id, identity)).id
         else:
@@ -297,25 +303,28 @@ class Chat:
         viewer = await viewer_of(request, runtime)
         name = request.path_params["name"]
         problem = await self.say(runtime, viewer, name, form, lang)
-        if problem == "not_found":
-            return PlainTextResponse("No such channel.", status_code=404)
-        if problem == "too_fast":
-            return PlainTextResponse(words(lang)["too_fast"], status_code=429)
+        if problem is not None:
+            code, said = problem
+            return PlainTextResponse(said, status_code={"not_found": 404, "too_fast": 429}.get(code, 400))
         return RedirectResponse(where(name, lang), status_code=303)
 
     async def say(
         self, runtime: Runtime, viewer: Viewer | None, name: str, message: dict[str, Any], lang: str
-    ) -> str | None:
-        """Posts what a viewer typed in a channel; returns what was wrong, if anything."""
+    ) -> tuple[str, str] | None:
+        """Posts what a viewer typed in a channel; returns what was wrong, if anything: a code and
+        what to tell the viewer."""
         if viewer is None:
-            return "not_found"
+            return "not_found", "No such channel."
         async with runtime.sessions() as session:
             readable = await channels.readable(session, runtime.event_id, viewer.participant_id)
         channel = next((c for c in readable if c.name == name and c.kind in ("bot", "team")), None)
         if channel is None:
-            return "not_found"
+            return "not_found", "No such channel."
         if not self.limit.allow(viewer.participant_id):
-            return "too_fast"
+            return "too_fast", words(lang)["too_fast"]
+        text = message.get("text")
+        if isinstance(text, str) and (refusal := too_long("message", text, "text")) is not None:
+            return "too_long", refusal.say(lang)
         if channel.kind == "bot":
             invocation = builtin.to_invocation(
                 viewer.identity, message, locale=lang, organiser=viewer.organiser
@@ -325,12 +334,9 @@ class Chat:
                     runtime, viewer.identity, viewer.participant_id, viewer.name, invocation
                 )
             return None
-        text = message.get("text")
         if isinstance(text, str) and text.strip():
             async with runtime.transaction() as tx:
-                await channels.post(
-                    tx, runtime.event_id, name, author=viewer.name, text=text[: builtin.MAX_TEXT], kind="team"
-                )
+                await channels.post(tx, runtime.event_id, name, author=viewer.name, text=text, kind="team")
         return None
 
     # -- live --------------------------------------------------------------------------------
@@ -424,8 +430,8 @@ class Chat:
             name = frame.get("channel")
             problem = await self.say(runtime, viewer, name if isinstance(name, str) else "", frame, lang)
             if problem is not None:
-                message = words(lang)["too_fast"] if problem == "too_fast" else "No such channel."
-                await send({"type": "error", "error": problem, "channel": name, "message": message})
+                code, said = problem
+                await send({"type": "error", "error": code, "channel": name, "message": said})
 
     def routes(self) -> list[BaseRoute]:
         return [
