@@ -2,8 +2,9 @@
 calls before it stores or sends the text: the bot's commands, the pages' forms, the JSON API.
 
 A longer text is refused, never cut: the refusal names the field and its limit, and nothing
-changes. Import files (challenges, experts, jurors) report their rows with the same limits.
-Submission fields are not here: the event file sets each one's `max_length`.
+changes. Catalogue files and the API bodies that add to them (challenges, experts, jurors) report
+every bad row at once, each in its own words, with the limits of CATALOGUES. Submission fields are not
+here: the event file sets each one's `max_length`.
 """
 
 from __future__ import annotations
@@ -31,8 +32,19 @@ LIMITS = {
     "message": Limit(2000, "Die Nachricht", "The message"),
     "display_name": Limit(60, "Der Name", "The name"),
     "comment": Limit(2000, "Der Kommentar", "The comment"),
-    "juror_name": Limit(120, "Der Name", "The name"),
-    "organisation": Limit(200, "Die Organisation", "The organisation"),
+}
+CATALOGUES = {  # characters, by catalogue and column; a list's columns bound each of its items
+    "challenge": {
+        "id": 40,
+        "title": 200,
+        "description": 5000,
+        "category": 80,
+        "owner": 200,
+        "contact": 200,
+        "tags": 40,
+    },
+    "expert": {"name": 120, "bio": 2000, "timezone": 64, "contact": 200, "join_url": 500, "topics": 40},
+    "juror": {"name": 120, "organisation": 200},
 }
 
 

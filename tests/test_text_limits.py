@@ -122,6 +122,6 @@ def test_an_over_long_announcement_through_the_api_is_refused_with_422(api: Test
 
 
 def test_an_over_long_juror_name_through_the_api_adds_no_juror(api: TestClient) -> None:
-    reply = api.post("/api/v1/jurors", json={"jurors": [{"name": past("juror_name")}]}, headers=ORGANISER)
+    reply = api.post("/api/v1/jurors", json={"jurors": [{"name": "x" * 121}]}, headers=ORGANISER)
     assert reply.status_code == 422 and "longer than 120 characters" in reply.text
     assert api.get("/api/v1/jurors", headers=ORGANISER).json()["jurors"] == []
