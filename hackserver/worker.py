@@ -111,7 +111,7 @@ def reclaim_abandoned(runtime: Runtime, queue: Queue) -> None:
     for job in dead_jobs:
         registry.remove_executions(job)
         job.delete(remove_from_queue=False)
-    log.warning("%d deliveries of workers that died were handed over again", handed)
+    log.warning("%d jobs of workers that died: %d of their deliveries handed over again", len(lost), handed)
 
 
 def _died(name: str | None, connection: Redis) -> bool:

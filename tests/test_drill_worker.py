@@ -1,7 +1,8 @@
-"""Drill: an RQ worker dies by SIGKILL in the middle of a burst of deliveries to a few hundred Slack
-channels. A new worker takes over: the queued jobs it simply runs, and the row the dead one was
-sending it hands over again at start. Every message arrives; only the one in flight when the worker
-died may arrive twice (Slack may have taken it before the worker could mark it)."""
+"""Drill: an RQ worker dies by SIGKILL in the middle of a burst of deliveries to 150 Slack channels.
+A new worker takes over: the queued jobs it simply runs, and the row the dead one was sending it
+hands over again at start (the lease would hold it for two minutes). Every message arrives, none is
+left in the outbox; only the one in flight when the worker died may arrive twice (Slack may have
+taken it before the worker could mark it)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from tests.test_slack import TOKEN
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 HACKSERVER = Path(sys.executable).parent / "hackserver"
-CHANNELS = [f"C{n:04}" for n in range(300)]
+CHANNELS = [f"C{n:04}" for n in range(150)]
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_at_most_th
     with log.open("ab") as output:
         first = await start_worker(env, output)
         try:
-            await eventually(lambda: asyncio.sleep(0, len(fake_slack.posts) >= 60 or first.returncode), 30)
+            await eventually(lambda: asyncio.sleep(0, len(fake_slack.posts) >= 30 or first.returncode), 30)
             first.kill()  # SIGKILL: no warm shutdown, its job stays "started" in Redis
             assert await first.wait() == -signal.SIGKILL, log.read_text()
         finally:
@@ -92,7 +93,8 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_at_most_th
         sent_before = len(fake_slack.posts)
         assert sent_before < len(CHANNELS)
         started = StartedJobRegistry(outbox.QUEUE_NAME, connection=connection)
-        assert len(started.get_job_ids(cleanup=False)) == 1  # the job it died in
+        in_flight = len(started.get_job_ids(cleanup=False))
+        assert in_flight <= 1  # the job it died in, unless the kill fell between two jobs
 
         second = await start_worker(env, output)
         try:
@@ -109,7 +111,8 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_at_most_th
     per_channel = Counter(post.channel for post in fake_slack.posts)
     assert set(per_channel) == set(CHANNELS), log.read_text()  # every message arrived
     twice = [channel for channel, n in per_channel.items() if n > 1]
-    assert len(twice) <= 1, twice  # at most the one in flight when the worker died
+    # The documented window: the one in flight may have reached Slack before the worker could mark it.
+    assert len(twice) <= in_flight and all(per_channel[c] == 2 for c in twice), twice
     assert Queue(outbox.QUEUE_NAME, connection=connection).count == 0
     assert started.get_job_ids(cleanup=False) == []
     connection.close()
