@@ -30,8 +30,6 @@ from hackserver.runtime import Runtime
 SALT = "participant"
 SESSION_AGE = 30 * 24 * 3600  # seconds: from registration to the awards, with room to spare
 BOT_NAME = "hackbot"
-MAX_NAME = 60
-MAX_TEXT = 2000
 LINK_SCHEMES = ("https://", "http://", "/")
 
 
@@ -93,7 +91,7 @@ def newcomer(name: str) -> Identity:
 def clean_name(raw: str) -> str | None:
     """A display name without control or formatting characters; None when nothing is left."""
     kept = "".join(c for c in raw if unicodedata.category(c)[0] != "C")
-    name = " ".join(kept.split())[:MAX_NAME]
+    name = " ".join(kept.split())
     return name or None
 
 
@@ -104,7 +102,7 @@ def to_invocation(
     text = message.get("text")
     if not isinstance(text, str) or not text.strip():
         return None
-    return Invocation(identity, text[:MAX_TEXT], locale=locale, organiser=organiser)
+    return Invocation(identity, text, locale=locale, organiser=organiser)
 
 
 def render(reply: Reply) -> dict[str, Any]:

@@ -27,9 +27,10 @@ from hackserver.models import HandledRequest, Participant
 from hackserver.participants import Identity, find, identify
 from hackserver.runtime import Runtime, Transaction
 from hackserver.status_cache import ParticipantStatus, of_identity, of_participant
+from hackserver.text_limits import LIMITS, too_long
 
 log = logging.getLogger(__name__)
-MAX_INPUT = 2000
+MAX_INPUT = LIMITS["command"]
 FLAGS = {"de": "🇩🇪", "en": "🇬🇧", "fr": "🇫🇷", "es": "🇪🇸", "it": "🇮🇹", "nl": "🇳🇱", "pl": "🇵🇱", "tr": "🇹🇷"}
 
 
@@ -167,6 +168,8 @@ class Bot:
         account = f"{identity.platform}:{identity.workspace}:{identity.user_id}"
         if not invocation.retry and not await limit.allow(account):
             return Reply(say(language, "slow_down", limit=limit.limit, seconds=int(limit.window)), ok=False)
+        if (refusal := too_long("command", invocation.text)) is not None:  # before any work
+            return Reply(say(language, "refused", reason=refusal.say(language)), ok=False)
         try:
             for attempt in range(3):
                 try:

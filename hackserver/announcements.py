@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from hackserver import outbox
 from hackserver.errors import NotFound
 from hackserver.models import AuditEntry
+from hackserver.text_limits import bounded
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
 
-MAX_TEXT = 2000
 EVERYWHERE = "all"
 
 
@@ -31,7 +31,7 @@ async def send(
     if not chosen:
         raise NotFound("announce.unknown_target", target=target[:60], targets=", ".join(targets(runtime)))
     key = f"manual:{uuid.uuid4().hex}"
-    payload = {"author": runtime.event.name, "texts": {language: text[:MAX_TEXT]}}
+    payload = {"author": runtime.event.name, "texts": {language: bounded("announcement", text, "text")}}
     for platform, channel in chosen:
         await outbox.add(tx, f"{key}:{platform}:{channel}", platform, channel, payload)
     tx.session.add(

@@ -19,20 +19,17 @@ from hackserver.errors import FieldError, NotFound, TooLate
 from hackserver.experts import expert_channel
 from hackserver.i18n import Moment, say
 from hackserver.models import Booking, Expert, Slot, Team
+from hackserver.text_limits import bounded
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
-
-QUESTION_MAX = 300
 
 
 def clean_question(raw: str) -> str:
     question = " ".join(raw.split())
     if not question:
         raise FieldError("question", "booking.question_missing")
-    if len(question) > QUESTION_MAX:
-        raise FieldError("question", "booking.question_long", high=QUESTION_MAX, n=len(question))
-    return question
+    return bounded("question", question)
 
 
 async def locked_team(tx: Transaction, team_id: int) -> Team:

@@ -24,14 +24,15 @@ from sqlalchemy.exc import IntegrityError
 from hackserver.challenge_search import id_key
 from hackserver.errors import CatalogueError
 from hackserver.models import AuditEntry, Challenge
+from hackserver.text_limits import CATALOGUES
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime
 
 COLUMNS = ("id", "title", "description", "category", "tags", "owner", "languages", "max_teams", "contact")
 REQUIRED = ("id", "title")
-MAX_LENGTH = {"id": 40, "title": 200, "description": 5000, "category": 80, "owner": 200, "contact": 200}
-MAX_TAGS, MAX_TAG_LENGTH = 20, 40
+MAX_LENGTH = CATALOGUES["challenge"]
+MAX_TAGS = 20
 MAX_TEAMS_LIMIT = 10_000
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 _LIST_SEPARATORS = re.compile(r"[;,]")
@@ -208,7 +209,7 @@ def _validate(values: dict[str, Any], number: int, languages: set[str], fail: _R
     if contact and not _EMAIL.fullmatch(contact) and not _is_url(contact):
         fail("contact", f"expected an e-mail address or an http(s) URL, got {contact!r}")
     tags = _unique(_list(values, "tags", fail))
-    _within(tags, "tags", fail, MAX_TAGS, MAX_TAG_LENGTH)
+    _within(tags, "tags", fail, MAX_TAGS, MAX_LENGTH["tags"])
     spoken = _languages(values, fail, languages)
     return ChallengeRow(
         external_id=external_id,

@@ -10,6 +10,7 @@ HackserverError
     ├── NotFound
     ├── Conflict       competing writes, already exists, already done
     │   └── FieldError one field of a form is wrong: pages show it beside that field
+    │       └── TooLong    a typed text past its field's limit (hackserver.text_limits; 422 on the API)
     └── TooLate        a deadline or phase has passed
 
 Edges (HTTP routes, chat adapters, the CLI) turn these into replies; nothing else reaches a user.

@@ -30,14 +30,15 @@ from hackserver.challenges import (
 from hackserver.channels import ensure_channel
 from hackserver.errors import CatalogueError
 from hackserver.models import AuditEntry, Expert
+from hackserver.text_limits import CATALOGUES
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
 
 COLUMNS = ("name", "topics", "languages", "bio", "timezone", "contact", "join_url")
 REQUIRED = ("name", "topics")
-LIMITS = {"name": 120, "bio": 2000, "timezone": 64, "contact": 200, "join_url": 500}
-MAX_TOPICS, MAX_TOPIC_LENGTH = 12, 40
+LIMITS = CATALOGUES["expert"]
+MAX_TOPICS = 12
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def validate(values: dict[str, Any], number: int, languages: set[str], fail: _Re
     topics = _unique([topic.lower() for topic in _list(values, "topics", fail)])
     if not topics and "topics" not in {p.field for p in fail.problems}:
         fail("topics", "required: what teams may ask about, like data;law;ux")
-    _within(topics, "topics", fail, MAX_TOPICS, MAX_TOPIC_LENGTH)
+    _within(topics, "topics", fail, MAX_TOPICS, LIMITS["topics"])
     spoken = _languages(values, fail, languages)
     zone = text("timezone")
     if zone:

@@ -18,11 +18,10 @@ from hackserver.errors import Conflict, NotFound
 from hackserver.experts import expert_channel
 from hackserver.i18n import say
 from hackserver.models import Expert, FiredItem, HelpTicket, Team
+from hackserver.text_limits import bounded
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
-
-TOPIC_MAX, QUESTION_MAX = 40, 300
 
 
 def _matching(expert: Expert, topic: str) -> bool:
@@ -34,8 +33,8 @@ async def ask(runtime: Runtime, tx: Transaction, team: Team, topic: str, questio
     topic, question = " ".join(topic.split()).lower(), " ".join(question.split())
     if not topic or not question:
         raise Conflict("help.usage")
-    if len(topic) > TOPIC_MAX or len(question) > QUESTION_MAX:
-        raise Conflict("help.too_long", high=QUESTION_MAX)
+    bounded("topic", topic)
+    bounded("question", question)
     ticket = HelpTicket(
         event_id=runtime.event_id, team_id=team.id, topic=topic, question=question, created_at=tx.now
     )

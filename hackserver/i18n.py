@@ -68,7 +68,7 @@ class Catalogue:
         if not params:
             return template
         return template.format(
-            **{k: v.written(language) if isinstance(v, Moment) else v for k, v in params.items()}
+            **{k: v.written(language) if isinstance(v, Moment | Term) else v for k, v in params.items()}
         )
 
     def words(self, language: str, page: str) -> dict[str, str]:
@@ -149,6 +149,16 @@ class Moment:
     def written(self, language: str) -> str:
         text = when(self.instant, language, self.zone, seconds=self.seconds)
         return f"{text} ({self.zone.key})" if self.named else text
+
+
+@dataclass(frozen=True)
+class Term:
+    """A parameter of a text that is a text of the catalogue itself, in each reader's language."""
+
+    key: str
+
+    def written(self, language: str) -> str:
+        return catalogue().text(language, self.key)
 
 
 def number(value: float, language: str) -> str:

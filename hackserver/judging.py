@@ -13,13 +13,13 @@ from hackserver import jury_assignment, ranking, submissions, teams
 from hackserver.errors import Conflict, NotFound, TooLate
 from hackserver.jury_assignment import Entry, JurorInfo
 from hackserver.models import AuditEntry, Challenge, Juror, JuryAssignment, Score, Submission, Team
+from hackserver.text_limits import too_long
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
 
 FLAGS = ("unreachable", "empty")
 SET_ASIDE_AFTER = 2  # flags from this many jurors: the organisers look at it, no more re-assigning
-MAX_COMMENT = 2000
 
 
 @dataclass
@@ -145,10 +145,8 @@ async def score(
         else:
             values[criterion.id] = float(int(text))
     comment = submissions.clean(comment)
-    if len(comment) > MAX_COMMENT:
-        problems["comment"] = submissions.Problem(
-            "submission.field_too_long", {"field": "comment", "length": len(comment), "max": MAX_COMMENT}
-        )
+    if (refusal := too_long("comment", comment)) is not None:
+        problems["comment"] = submissions.Problem(refusal.key, refusal.params)
     if problems:
         raise InvalidScores(problems)
     await tx.session.execute(delete(Score).where(Score.assignment_id == assignment.id))

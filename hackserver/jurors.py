@@ -16,11 +16,13 @@ from sqlalchemy import select
 
 from hackserver.errors import CatalogueError
 from hackserver.models import AuditEntry, Juror
+from hackserver.text_limits import CATALOGUES
 
 if TYPE_CHECKING:
     from hackserver.runtime import Runtime, Transaction
 
 COLUMNS = ("name", "organisation", "categories", "conflicts")
+LIMITS = CATALOGUES["juror"]
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,13 @@ def parse_one(raw: dict[str, Any], where: str) -> tuple[JurorRow | None, list[st
     name = " ".join(str(raw.get("name") or "").split())
     if not name:
         problems.append(f"{where}: name: missing")
-    elif len(name) > 120:
-        problems.append(f"{where}: name: longer than 120 characters")
+    elif len(name) > CATALOGUES["juror"]["name"]:
+        problems.append(f"{where}: name: longer than {CATALOGUES['juror']['name']} characters")
     organisation = " ".join(str(raw.get("organisation") or "").split()) or None
-    if organisation and len(organisation) > 200:
-        problems.append(f"{where}: organisation: longer than 200 characters")
+    if organisation and len(organisation) > CATALOGUES["juror"]["organisation"]:
+        problems.append(
+            f"{where}: organisation: longer than {CATALOGUES['juror']['organisation']} characters"
+        )
     for key in ("categories", "conflicts"):
         if raw.get(key) is not None and not isinstance(raw.get(key), str | list):
             problems.append(f"{where}: {key}: expected a list or a text separated by ;")

@@ -136,7 +136,8 @@ async def deliver_many(runtime: Runtime, message_ids: list[int]) -> None:
 
     Built-in channels are written in the claiming transaction (a savepoint each). External platforms
     are called outside any transaction: the rows are claimed ("sending", with a lease), sent, then
-    marked, so a process that dies mid-way leaves rows that are sent again when their lease runs out.
+    marked, so a process that dies mid-way leaves rows that are sent again when their lease runs out
+    (or sooner: a worker starting on the same host reclaims what a dead one was sending).
     """
     outgoing: list[Outgoing] = []
     retries: list[tuple[int, tuple[float, int]]] = []
@@ -245,12 +246,18 @@ def _settle(
 
 
 async def recover(runtime: Runtime, older_than: timedelta = timedelta(0)) -> int:
-    """Hands over again the pending rows whose delivery may have been lost with a process."""
+    """Hands over again the pending rows whose delivery may have been lost with a process, and the
+    claimed ones whose lease ran out."""
     now = datetime.now(UTC)
     async with runtime.sessions() as session:
         rows = (
             await session.execute(
-                select(OutboxMessage.id, OutboxMessage.next_attempt_at, OutboxMessage.attempts)
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.status,
+                    OutboxMessage.next_attempt_at,
+                    OutboxMessage.attempts,
+                )
                 .where(
                     or_(
                         and_(
@@ -263,9 +270,36 @@ async def recover(runtime: Runtime, older_than: timedelta = timedelta(0)) -> int
                 .order_by(OutboxMessage.id)
             )
         ).all()
-    for message_id, at, attempts in rows:
-        await runtime.jobs.deliver([message_id], max(0.0, (at - now).total_seconds()), attempts)
-    return len(rows)
+    lapsed = [(message_id, attempts) for message_id, status, _, attempts in rows if status == "sending"]
+    for message_id, status, at, attempts in rows:
+        if status == "pending":
+            await runtime.jobs.deliver([message_id], max(0.0, (at - now).total_seconds()), attempts)
+    return len(rows) - len(lapsed) + await reclaim(runtime, lapsed)
+
+
+async def reclaim(runtime: Runtime, lost: list[tuple[int, int]]) -> int:
+    """Hands over again rows whose attempt died with its process: (row, attempt) pairs. The lost
+    attempt counts, so the new delivery has a job of its own rather than the dead one's; a row that
+    moved on meanwhile (delivered, or reclaimed by another process) is left alone."""
+    handed: list[tuple[int, int]] = []
+    async with runtime.transaction() as tx:
+        for message_id, attempt in lost:
+            found = await tx.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    OutboxMessage.attempts == attempt,
+                    OutboxMessage.status.in_(("pending", "sending")),
+                )
+                .values(status="pending", attempts=attempt + 1, next_attempt_at=datetime.now(UTC))
+                .returning(OutboxMessage.id),
+                execution_options={"synchronize_session": False},
+            )
+            if found.scalar() is not None:
+                handed.append((message_id, attempt + 1))
+    for message_id, attempt in handed:
+        await runtime.jobs.deliver([message_id], attempt=attempt)
+    return len(handed)
 
 
 class BuiltinChannels:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hackserver import skills
 from hackserver.errors import DomainError
 from hackserver.models import Membership, Participant, PlatformIdentity
+from hackserver.text_limits import LIMITS, bounded
 
 MAX_INTERESTS = 5
 
@@ -134,9 +135,8 @@ def set_skills(participant: Participant, raw: str) -> list[str]:
     names = [skills.normalise(part) for part in raw.split(",") if part.strip()]
     if not names:
         raise ProfileError("no_skills")
-    too_long = [n for n in names if len(n) > skills.MAX_LENGTH]
-    if too_long:
-        raise ProfileError("skill_too_long", limit=skills.MAX_LENGTH, skill=too_long[0][:40])
+    for name in names:
+        bounded("skill", name)
     unique = list(dict.fromkeys(names))
     if len(unique) > skills.MAX_SKILLS:
         raise ProfileError("too_many_skills", limit=skills.MAX_SKILLS)
@@ -159,8 +159,10 @@ def set_interests(participant: Participant, raw: str) -> list[str]:
     wanted = list(dict.fromkeys(w.strip().lower() for w in re.split(r"[,\s]+", raw) if w.strip()))
     if not wanted:
         raise ProfileError("no_interests")
-    if len(wanted) > MAX_INTERESTS or any(len(w) > skills.MAX_LENGTH for w in wanted):
-        raise ProfileError("too_many_interests", limit=MAX_INTERESTS, length=skills.MAX_LENGTH)
+    for wish in wanted:
+        bounded("interest", wish)
+    if len(wanted) > MAX_INTERESTS:
+        raise ProfileError("too_many_interests", limit=MAX_INTERESTS, length=LIMITS["interest"])
     participant.interests = wanted
     return wanted
 

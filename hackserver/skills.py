@@ -33,7 +33,6 @@ SKILLS: dict[str, tuple[str, ...]] = {
 }
 _CANONICAL = {alias: name for name, aliases in SKILLS.items() for alias in (name, *aliases)}
 MAX_SKILLS = 12
-MAX_LENGTH = 40
 
 
 def normalise(raw: str) -> str:

@@ -21,12 +21,13 @@ from hackserver.errors import Conflict, NotFound, TooLate
 from hackserver.i18n import say
 from hackserver.models import AuditEntry, Membership, Participant, PlatformIdentity, Team
 from hackserver.phases import current_phase
+from hackserver.text_limits import LIMITS, bounded
 
 if TYPE_CHECKING:
     from hackserver.event import Event
     from hackserver.runtime import Runtime, Transaction
 
-NAME_MIN, NAME_MAX = 3, 40
+NAME_MIN = 3
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 CODE_LENGTH = 6
 _NAME_CHARACTERS = re.compile(r"[\w .'&+!?-]+")
@@ -44,8 +45,9 @@ class Member:
 
 def clean_name(raw: str) -> str:
     name = " ".join(unicodedata.normalize("NFC", raw).split())
-    if not NAME_MIN <= len(name) <= NAME_MAX:
-        raise Conflict("team.name_length", low=NAME_MIN, high=NAME_MAX)
+    if len(name) < NAME_MIN:
+        raise Conflict("team.name_length", low=NAME_MIN, high=LIMITS["team_name"])
+    bounded("team_name", name)
     if not _NAME_CHARACTERS.fullmatch(name) or not any(c.isalpha() for c in name):
         raise Conflict("team.name_characters")
     return name

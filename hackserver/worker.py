@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
+import secrets
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from hackserver import outbox
 from hackserver.errors import SettingsError
 from hackserver.runtime import Runtime, bootstrap
 from hackserver.settings import Settings
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 _current: tuple[Runtime, asyncio.AbstractEventLoop] | None = None
 
 
@@ -22,8 +32,12 @@ def deliver_message(message_id: int) -> None:
     """The RQ job: plain and importable; runs the async delivery on the worker's loop."""
     if _current is None:
         raise RuntimeError("deliver_message runs inside `hackserver worker` (see worker_runtime)")
-    runtime, loop = _current
-    asyncio.run_coroutine_threadsafe(outbox.deliver(runtime, message_id), loop).result()
+    _on_worker_loop(outbox.deliver(_current[0], message_id))
+
+
+def _on_worker_loop(work: Coroutine[Any, Any, T]) -> T:
+    assert _current is not None
+    return asyncio.run_coroutine_threadsafe(work, _current[1]).result()
 
 
 @contextlib.contextmanager
@@ -61,7 +75,60 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         raise SettingsError(
             "HACKSERVER_REDIS_URL: `hackserver worker` needs Redis; without it `hackserver run` delivers in-process"
         )
-    with worker_runtime(settings):
+    with worker_runtime(settings) as runtime:
         connection = Redis.from_url(settings.redis_url)
-        worker = SimpleWorker([Queue(outbox.QUEUE_NAME, connection=connection)], connection=connection)
+        queue = Queue(outbox.QUEUE_NAME, connection=connection)
+        reclaim_abandoned(runtime, queue)
+        worker = SimpleWorker([queue], connection=connection, name=worker_name())
         worker.work(burst=burst, with_scheduler=True)
+
+
+def worker_name() -> str:
+    # Host and pid, so that a worker started later on the same host can tell this one died; a
+    # random part, as a restarted container may get the same pid.
+    return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
+
+
+def reclaim_abandoned(runtime: Runtime, queue: Queue) -> None:
+    """Hands over again the deliveries whose worker died in the middle (SIGKILL, out of memory), at
+    once rather than when their lease runs out; RQ would only mark the jobs failed, much later."""
+    registry = StartedJobRegistry(queue.name, connection=queue.connection)
+    lost: list[tuple[int, int]] = []
+    dead_jobs: list[Job] = []
+    for job_id in registry.get_job_ids(cleanup=False):
+        try:
+            job = Job.fetch(job_id, connection=queue.connection)
+        except NoSuchJobError:
+            continue
+        if job.func_name != f"{__name__}.deliver_message" or not _died(job.worker_name, queue.connection):
+            continue
+        attempt = int(job_id.rsplit("-", 1)[1]) if job_id.startswith("deliver-") else 0
+        lost.append((int(job.args[0]), attempt))
+        dead_jobs.append(job)
+    if not lost:
+        return
+    handed = _on_worker_loop(outbox.reclaim(runtime, lost))
+    for job in dead_jobs:
+        registry.remove_executions(job)
+        job.delete(remove_from_queue=False)
+    log.warning("%d jobs of workers that died: %d of their deliveries handed over again", len(lost), handed)
+
+
+def _died(name: str | None, connection: Redis) -> bool:
+    if not name:
+        return False
+    if not connection.exists(f"{SimpleWorker.redis_worker_namespace_prefix}{name}"):
+        return True  # its registration ran out: no heartbeat for minutes
+    parts = name.rsplit(".", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False  # another host's: its lease decides
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True  # this process has its pid now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

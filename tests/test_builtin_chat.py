@@ -359,6 +359,19 @@ async def test_typing_faster_than_five_a_second_is_refused(
             await say_over(ws, channel, f"flood {n}")
         frame = await receive_until(ws, lambda f: f["type"] == "error")
     assert frame["error"] == "too_fast"
+
+
+async def test_an_over_long_message_over_the_websocket_is_refused_and_not_kept(
+    server: uvicorn.Server, alice: httpx.AsyncClient
+) -> None:
+    channel = await bot_channel_of(alice)
+    before = len(await messages_in(runtime_of(server), channel))
+    async with connect(ws_url(server, channel), additional_headers=as_cookie(alice)) as ws:
+        await say_over(ws, channel, "x" * 2001)
+        frame = await receive_until(ws, lambda f: f["type"] == "error")
+    assert frame["error"] == "too_long"
+    assert frame["message"] == "The message has 2001 characters; at most 2000 are allowed."
+    assert len(await messages_in(runtime_of(server), channel)) == before
     assert len(await messages_in(runtime_of(server), channel)) < 2 * 20
 
 

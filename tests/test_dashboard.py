@@ -350,6 +350,15 @@ async def test_an_announcement_from_the_dashboard_reaches_the_channels_and_is_au
     assert entry.actor == "organiser:dashboard" and entry.details["text"] == "Pizza is here"
 
 
+async def test_an_over_long_announcement_from_the_dashboard_is_refused_and_sends_nothing(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    response = await act(organiser, "announce", text="x" * 2001, target="all")
+    assert response.status_code == 422
+    assert response.json()["error"] == "The announcement has 2001 characters; at most 2000 are allowed."
+    assert await audit(runtime_of(server), "announce") == []
+
+
 async def test_an_announcement_to_an_unknown_channel_is_refused_and_sends_nothing(
     server: uvicorn.Server, organiser: httpx.AsyncClient
 ) -> None:

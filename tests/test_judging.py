@@ -13,13 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from hackserver import export, judging, jurors, links, submissions
 from hackserver.app import create_app
 from hackserver.cli import main
 from hackserver.errors import CatalogueError, TooLate
-from hackserver.models import Challenge, ChannelMessage, Juror, JuryAssignment, Team
+from hackserver.i18n import say
+from hackserver.models import Challenge, ChannelMessage, Juror, JuryAssignment, Score, Team
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from tests.dbstate import migrate, settled_outbox
@@ -281,3 +282,25 @@ async def test_a_juror_scores_and_flags_through_their_page(server: uvicorn.Serve
         selection = await client.post("/api/v1/selection", json={"top": 1}, headers=auth)
         assert selection.status_code == 200, selection.text
         assert len(selection.json()["selected"]) + len(selection.json()["not_selected"]) == 2
+
+
+async def test_a_comment_past_its_limit_is_refused_and_no_score_is_kept(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, clock = runtime_at
+    await finals_ready(runtime, clock, count=2)
+    async with runtime.transaction() as tx:
+        await judging.assign(runtime, tx, actor="test")
+    submission, juror, _ = (await assignments(runtime))[0]
+    fine = {"impact": "7", "feasibility": "6", "quality": "8"}
+    with pytest.raises(judging.InvalidScores) as bad:
+        async with runtime.transaction() as tx:
+            await judging.score(runtime, tx, juror, submission, fine, "x" * 2001)
+    [(field, problem)] = bad.value.problems.items()
+    assert field == "comment"
+    assert (
+        say("en", problem.key, **problem.params)
+        == "The comment has 2001 characters; at most 2000 are allowed."
+    )
+    async with runtime.reading() as tx:
+        assert await tx.session.scalar(select(func.count()).select_from(Score)) == 0

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +165,32 @@ def test_the_hackserver_worker_command_delivers_a_pending_message(
     assert worker.returncode == 0, log.read_text()
     assert texts(sqlite_url) == [TEXTS["de"]]
     assert outbox_state(sqlite_url)[0][:2] == ("delivered", 1)
+
+
+def test_a_send_whose_lease_ran_out_is_handed_over_as_a_new_job_beside_the_dead_one(
+    settings: Settings,
+    queue: Queue,
+    connection: Redis,
+    make_runtime: Callable[..., Any],
+    kickoff: datetime,
+) -> None:
+    [message_id] = announce(settings, make_runtime, kickoff)
+    [dead] = queue.get_jobs()
+    queue.remove(dead)  # a worker took the job and died sending: its job stays in Redis
+
+    async def lapse_and_recover() -> int:
+        async with make_runtime(
+            settings.database_url, settings.event_path, FakeClock(kickoff), settings.redis_url
+        ) as runtime:
+            async with runtime.transaction() as tx:
+                claimed = await tx.session.get(OutboxMessage, message_id)
+                assert claimed is not None
+                claimed.status, claimed.next_attempt_at = "sending", datetime.now(UTC) - timedelta(seconds=1)
+            recovered: int = await outbox.recover(runtime)
+            return recovered
+
+    assert asyncio.run(lapse_and_recover()) == 1
+    assert queue.job_ids == [f"deliver-{message_id}-1"]  # not refused as a duplicate of the dead job
+    work_once(settings, queue, connection)
+    assert texts(settings.database_url) == [TEXTS["de"]]
+    assert outbox_state(settings.database_url)[0][:2] == ("delivered", 2)  # the lost attempt counts

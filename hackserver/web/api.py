@@ -15,8 +15,9 @@ from hackserver.errors import Conflict, DomainError, NotFound, TooLate
 from hackserver.event import parse_duration
 from hackserver.phases import current_phase, next_phase, shift_phase
 from hackserver.runtime import Runtime
+from hackserver.text_limits import TooLong
 
-STATUS = {NotFound: 404, Conflict: 409, TooLate: 409}
+STATUS = {NotFound: 404, Conflict: 409, TooLate: 409, TooLong: 422}
 MAX_ID = 2**31 - 1  # ids are database integers; a larger one names nothing
 
 

@@ -32,6 +32,7 @@ from hackserver.event import PHASES
 from hackserver.participants import identify
 from hackserver.phases import BEFORE, current_phase, next_phase
 from hackserver.runtime import Runtime
+from hackserver.text_limits import too_long
 from hackserver.web.health import Metrics
 from hackserver.web.languages import language
 from hackserver.web.visitors import (
@@ -166,6 +167,8 @@ class Chat:
         name = builtin.clean_name(form.get("name", ""))
         if name is None:
             return await self.render(request, None, ANNOUNCEMENTS, notice="bad_name", status=400)
+        if (refusal := too_long("display_name", name, "name")) is not None:
+            return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
         identity = builtin.newcomer(name)
         async with runtime.transaction() as tx:
             person = await identify(tx.session, runtime.event_id, identity)
@@ -189,7 +192,10 @@ class Chat:
         if not builtin.is_organiser_token(form.get("token", ""), configured):
             return await self.render(request, viewer, ANNOUNCEMENTS, notice="bad_token", status=403)
         if viewer is None:
-            identity = builtin.newcomer(builtin.clean_name(form.get("name", "")) or "Orga")
+            name = builtin.clean_name(form.get("name", "")) or "Orga"
+            if (refusal := too_long("display_name", name, "name")) is not None:
+                return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
+            identity = builtin.newcomer(name)
             async with runtime.transaction() as tx:
                 participant_id = (await identify(tx.session, runtime.event_id, identity)).id
         else:
@@ -221,25 +227,28 @@ class Chat:
         viewer = await viewer_of(request, runtime)
         name = request.path_params["name"]
         problem = await self.say(runtime, viewer, name, form, lang)
-        if problem == "not_found":
-            return PlainTextResponse(words(lang)["no_channel"], status_code=404)
-        if problem == "too_fast":
-            return PlainTextResponse(words(lang)["too_fast"], status_code=429)
+        if problem is not None:
+            code, said = problem
+            return PlainTextResponse(said, status_code={"not_found": 404, "too_fast": 429}.get(code, 400))
         return RedirectResponse(where(name, lang), status_code=303)
 
     async def say(
         self, runtime: Runtime, viewer: Viewer | None, name: str, message: dict[str, Any], lang: str
-    ) -> str | None:
-        """Posts what a viewer typed in a channel; returns what was wrong, if anything."""
+    ) -> tuple[str, str] | None:
+        """Posts what a viewer typed in a channel; returns what was wrong, if anything: a code and
+        what to tell the viewer."""
         if viewer is None:
-            return "not_found"
+            return "not_found", words(lang)["no_channel"]
         async with runtime.sessions() as session:
             readable = await channels.readable(session, runtime.event_id, viewer.participant_id)
         channel = next((c for c in readable if c.name == name and c.kind in ("bot", "team")), None)
         if channel is None:
-            return "not_found"
+            return "not_found", words(lang)["no_channel"]
         if not self.limit.allow(viewer.participant_id):
-            return "too_fast"
+            return "too_fast", words(lang)["too_fast"]
+        text = message.get("text")
+        if isinstance(text, str) and (refusal := too_long("message", text, "text")) is not None:
+            return "too_long", refusal.say(lang)
         if channel.kind == "bot":
             invocation = builtin.to_invocation(
                 viewer.identity, message, locale=lang, organiser=viewer.organiser
@@ -249,12 +258,9 @@ class Chat:
                     runtime, viewer.identity, viewer.participant_id, viewer.name, invocation
                 )
             return None
-        text = message.get("text")
         if isinstance(text, str) and text.strip():
             async with runtime.transaction() as tx:
-                await channels.post(
-                    tx, runtime.event_id, name, author=viewer.name, text=text[: builtin.MAX_TEXT], kind="team"
-                )
+                await channels.post(tx, runtime.event_id, name, author=viewer.name, text=text, kind="team")
         return None
 
     # -- live --------------------------------------------------------------------------------
@@ -348,8 +354,8 @@ class Chat:
             name = frame.get("channel")
             problem = await self.say(runtime, viewer, name if isinstance(name, str) else "", frame, lang)
             if problem is not None:
-                message = words(lang)["too_fast" if problem == "too_fast" else "no_channel"]
-                await send({"type": "error", "error": problem, "channel": name, "message": message})
+                code, said = problem
+                await send({"type": "error", "error": code, "channel": name, "message": said})
 
     def routes(self) -> list[BaseRoute]:
         return [
