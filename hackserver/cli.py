@@ -139,6 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def ready() -> None:
         mode = "Redis + workers" if settings.redis_url else "embedded: in-process jobs, bus and clock"
+        if args.workers > 1:
+            mode += f"; {args.workers} web processes on one port"
         print(
             f"\nhackserver is running ({mode}; database {settings.database.get_backend_name()})", flush=True
         )
