@@ -38,6 +38,7 @@ def summary(
             for kind, values in sorted(tally.latencies.items())
             if values
         },
+        "stage_seconds": {stage: round(seconds, 2) for stage, seconds in tally.stages.items()},
         "behind_schedule_s": {
             "steps": len(tally.late),
             "p99": round(percentile(tally.late, 0.99), 3) if tally.late else 0.0,
@@ -66,6 +67,7 @@ def show(report: Mapping[str, Any], console: Console) -> None:
     for kind, row in report["latency_ms"].items():
         speed.add_row(kind, *(str(row[key]) for key in ("requests", "p50", "p90", "p99", "max")))
     console.print(speed)
+    console.print("stages took " + ", ".join(f"{k} {v:g} s" for k, v in report["stage_seconds"].items()))
     behind = report["behind_schedule_s"]
     if behind["steps"]:
         console.print(

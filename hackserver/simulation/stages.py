@@ -48,7 +48,9 @@ class Simulation:
     async def run(self, until: str) -> None:
         await self.setup()
         for stage in STAGES[: STAGES.index(until) + 1]:
+            began = time.monotonic()
             await getattr(self, stage)()
+            self.tally.stages[stage] = time.monotonic() - began
         await self.verify(until)
 
     # -- scheduling ---------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Tally:
     failures: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
     late: list[float] = field(default_factory=list)  # how far behind its schedule each step began
+    stages: dict[str, float] = field(default_factory=dict)  # wall-clock seconds each stage took
 
     def fail(self, kind: str, detail: str) -> None:
         self.failures[kind] += 1
@@ -75,6 +76,14 @@ class Tally:
 @dataclass(frozen=True)
 class Reply:
     body: str  # the platform's whole answer, as JSON text
+
+    @property
+    def deferred(self) -> bool:
+        """Acknowledged without the reply (Slack's "working on it", Discord's deferred answer): the
+        command took longer than the platform waits, and its reply goes out later, which the
+        simulator does not receive."""
+        data = json.loads(self.body)
+        return data.get("type") == 5 if "type" in data else "blocks" not in data
 
     def link(self, base: str) -> str | None:
         """The first private link in the reply, on the simulator's base URL (links may name the
@@ -121,7 +130,10 @@ class Wire:
         )
         if response.status_code != 200:
             raise Failed(f"{person.platform} {command.kind}: HTTP {response.status_code}")
-        return Reply(response.text)
+        reply = Reply(response.text)
+        if reply.deferred:
+            raise Failed(f"{person.platform} {command.kind}: only acknowledged, the reply was to come later")
+        return reply
 
     def slack(self, person: Person, command: Command) -> tuple[str, bytes, dict[str, str]]:
         n = next(self.serial)
@@ -178,9 +190,8 @@ class Wire:
         """An organiser API call; its JSON answer, or Failed naming the call and the server's reason."""
         content = None if body is None else json.dumps(body).encode()
         headers = self.organiser | ({"Content-Type": "application/json"} if content else {})
-        response = await self.timed(
-            "organiser API", method, f"{self.base}{path}", content, headers, ORGANISER_TIMEOUT
-        )
+        kind = f"organiser {method} {path.split('?')[0]}"
+        response = await self.timed(kind, method, f"{self.base}{path}", content, headers, ORGANISER_TIMEOUT)
         if response.status_code >= 300:
             try:
                 reason = response.json().get("error", "")
