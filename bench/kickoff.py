@@ -52,6 +52,7 @@ CATALOGUE = ROOT / "config" / "challenges.example.csv"
 DISCORD_KEY = SigningKey(bytes(range(32)))
 COMMANDS = ("slack command", "discord command")
 TARGET_P99_MS, TARGET_RSS_MB = 100.0, 300.0
+SIMULATE_TIMEOUT = 20 * 60.0  # seconds; an overloaded target can take long to answer everybody
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Plan:
     burst_speed: float
 
 
-FULL = Plan(participants=28_000, speed=1.0, burst_participants=6_000, burst_speed=40.0)
+FULL = Plan(participants=28_000, speed=1.0, burst_participants=3_000, burst_speed=40.0)
 QUICK = Plan(participants=600, speed=20.0, burst_participants=600, burst_speed=60.0)
 
 
@@ -162,8 +163,16 @@ def simulate(
         args = [HACKSERVER, "simulate", "--url", url, "--participants", str(participants)]
         args += ["--speed", f"{speed:g}", "--until", "matching", "--json", str(out)]
         with (work / "simulate.log").open("wb") as log:
-            subprocess.run(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=False)
+            simulator = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                simulator.wait(SIMULATE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                simulator.kill()  # its report is not written: the run shows as not finished
+                simulator.wait()
         group.check()
+        if not out.exists():
+            return {"counts": {}, "failures": {"not finished": 1}, "failure_examples": {}, "latency_ms": {},
+                    "stage_seconds": {}}, [peak_rss_mb(pid) for pid in pids]  # fmt: skip
         report: dict[str, Any] = json.loads(out.read_text())
         return report, [peak_rss_mb(pid) for pid in pids]
 
@@ -201,12 +210,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--participants", type=int, help="the target's participants (default 28000)")
     parser.add_argument("--speed", type=float, help="the target's speed (default 1: 10 real minutes)")
+    parser.add_argument("--burst-participants", type=int, help="the burst's participants (default 3000)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    plan = replace(plan, participants=args.participants or plan.participants, speed=args.speed or plan.speed)
+    plan = replace(
+        plan,
+        participants=args.participants or plan.participants,
+        speed=args.speed or plan.speed,
+        burst_participants=args.burst_participants or plan.burst_participants,
+    )
     raise_fd_limit(8192)
     report = Report(
-        f"Kickoff: {plan.participants} participants over 10 simulated minutes at speed {plan.speed:g}",
+        f"Kickoff: {plan.participants} participants over 10 simulated minutes at speed {plan.speed:g}"
+        f" ({plan.participants * plan.speed / 600:.0f} arrivals a second on average)",
         [
             "run", "registered", "asked for a match", "matched teams", "failures", "kickoff s", "commands/s",
             "Slack p50 ms", "Discord p50 ms", "Slack p99 ms", "Discord p99 ms", "matching s", "peak RSS MB per web",
@@ -230,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"- {label}: failures {found['failures']}; first of each: {found['failure_examples']}"
                 )
     report.notes += [
-        f"- load average (1 min) before each run: {', '.join(loads)}.",
+        f"- load average (1 min) before each run: {', '.join(loads)}; after: {os.getloadavg()[0]:.2f}.",
         "- target: the arrivals crowd the first minutes (beta(1.5, 3) over 10 simulated minutes); each person"
         " sends a profile, then creates or joins a team or asks for a match, and some pick challenges; half on"
         " Slack, half on Discord, every request signed. Latency is from sending a request to its answer.",
