@@ -136,8 +136,18 @@ class Simulation:
                     await self.complete[person.team].wait()  # a team picks once everybody is in
                 await self.pick(person)
         finally:
-            if person.team is not None and not self.codes[person.team].done():
-                self.codes[person.team].set_result(None)
+            if person.team is not None:
+                self.settle(person, person.team)
+
+    def settle(self, person: Person, team: int) -> None:
+        """Whatever failed, nobody waits for this person for ever: the team's code is known (or
+        known to be missing), and a joiner counts as done."""
+        if person.role == CREATE and not self.codes[team].done():
+            self.codes[team].set_result(None)
+        elif person.role == JOIN:
+            self.joins_left[team] -= 1
+            if not self.joins_left[team]:
+                self.complete[team].set()
 
     async def create(self, person: Person) -> None:
         assert person.team is not None
@@ -152,16 +162,11 @@ class Simulation:
 
     async def join(self, person: Person) -> None:
         assert person.team is not None
-        try:
-            code = await self.codes[person.team]
-            if code is None:
-                raise Failed("team join: the team was not created")
-            await self.wire.command(person, Command(("team", "join"), (("code", code),)))
-            self.counts["joined a team"] += 1
-        finally:
-            self.joins_left[person.team] -= 1
-            if not self.joins_left[person.team]:
-                self.complete[person.team].set()
+        code = await self.codes[person.team]
+        if code is None:
+            raise Failed("team join: the team was not created")
+        await self.wire.command(person, Command(("team", "join"), (("code", code),)))
+        self.counts["joined a team"] += 1
 
     async def pick(self, person: Person) -> None:
         chosen = random.Random(self.plan.seed * 1_000_003 + person.index).sample(
