@@ -23,7 +23,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 HACKSERVER = Path(sys.executable).parent / "hackserver"
 ORGANISER_TOKEN = "organiser-token-for-the-simulation"
 DISCORD_KEY = SigningKey(bytes(range(32)))
-PEOPLE, SPEED, SEED = 60, 300, 7
+PEOPLE, SPEED, SEED = 60, 100, 7  # 10 simulated minutes of arrivals in 6 s
 
 
 def server_env(tmp_path: Path, port: int) -> dict[str, str]:
