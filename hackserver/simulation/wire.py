@@ -23,6 +23,9 @@ from hackserver.simulation.plan import Person
 SLACK_TEAM, DISCORD_GUILD, DISCORD_APP = "TSIMULATE", "100000000000000000", "100000000000000009"
 COMMAND_TIMEOUT = 30.0
 ORGANISER_TIMEOUT = 600.0  # the matching of 20,000 people is one request
+# Where Slack would take a late reply; the simulator does not wait for those (see Reply.deferred),
+# and a closed loopback port refuses them at once instead of loading the server with its own posts.
+LATE_REPLIES = "http://127.0.0.1:9/simulated-late-replies"
 LINK = re.compile(r"(?:https?://[^\s\"'<>|]+)?(/(?:submit|book|jury|expert)/[A-Za-z0-9._~-]+)")
 
 
@@ -148,7 +151,7 @@ class Wire:
                 "command": "/hack",
                 "text": command.text(),
                 "api_app_id": "ASIMULATE",
-                "response_url": f"{self.base}/simulated-response-url",
+                "response_url": LATE_REPLIES,
                 "trigger_id": f"{n}.{self.run}.{secrets.token_hex(6)}",
             }
         ).encode()
