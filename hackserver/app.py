@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -124,6 +125,12 @@ def create_app(
         },
         lifespan=lifespan,
     )
+
+
+def from_environment() -> Starlette:
+    """The app of one of several web processes (`hackserver run --workers N`), from the environment."""
+    settings = Settings.from_env()
+    return create_app(settings, on_ready=lambda: print(f"  web process {os.getpid()} ready", flush=True))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -12,8 +12,9 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hackserver.errors import CatalogueError, HackserverError
+from hackserver.errors import CatalogueError, HackserverError, SettingsError
 from hackserver.settings import Settings
+from hackserver.simulation.stages import STAGES
 
 log = logging.getLogger("hackserver")
 T = TypeVar("T")
@@ -29,6 +30,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     run.add_argument("--demo", action="store_true", help="shift the event so that kickoff is now")
     run.add_argument("--speed", type=positive_float, default=1.0, help="run the event's clock X times faster")
+    run.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="N web processes sharing the port (needs HACKSERVER_REDIS_URL and PostgreSQL)",
+    )
     commands.add_parser("worker", help="run an RQ worker that delivers outbound messages (needs Redis)")
     commands.add_parser("clock", help="fire phase changes and scheduled announcements")
     database = commands.add_parser("db", help="database maintenance")
@@ -59,6 +67,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     export = commands.add_parser("export", help="write submissions, scores and the ranking to files")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--out", type=Path, default=Path("export"), metavar="DIR", help="default: ./export")
+    simulate = commands.add_parser(
+        "simulate",
+        help="drive a whole event with simulated participants through a running server's endpoints",
+        description="Reads the server's SLACK_SIGNING_SECRET and/or SIMULATE_DISCORD_SIGNING_KEY (the private"
+        " key of its DISCORD_PUBLIC_KEY) and HACKSERVER_ORGANISER_TOKEN from the environment.",
+    )
+    simulate.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+    simulate.add_argument("--participants", type=positive_int, default=200, metavar="N")
+    simulate.add_argument(
+        "--speed", type=positive_float, default=1.0, help="run the simulated schedule X times faster"
+    )
+    simulate.add_argument("--seed", type=int, default=1, help="the same seed gives the same people and plan")
+    simulate.add_argument(
+        "--until", choices=STAGES, default=STAGES[-1], help="the last stage to run (default: all of them)"
+    )
+    simulate.add_argument(
+        "--kickoff-minutes", type=positive_float, default=10.0, help="simulated minutes of the arrival burst"
+    )
+    simulate.add_argument(
+        "--connections", type=positive_int, default=200, help="open HTTP connections at most"
+    )
+    simulate.add_argument("--json", type=Path, metavar="FILE", help="also write the report to FILE")
     discord = commands.add_parser("discord", help="Discord set-up")
     discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION").add_parser(
         "register-commands", help="register the /hack command and its sub-commands with Discord"
@@ -85,6 +115,12 @@ def positive_float(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return int(text)
+
+
 def settings_and_event() -> Settings:
     from hackserver.event import load_event
 
@@ -103,6 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def ready() -> None:
         mode = "Redis + workers" if settings.redis_url else "embedded: in-process jobs, bus and clock"
+        if args.workers > 1:
+            mode += f"; {args.workers} web processes on one port"
         print(
             f"\nhackserver is running ({mode}; database {settings.database.get_backend_name()})", flush=True
         )
@@ -113,20 +151,39 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "lifespan": "on",
+        "proxy_headers": True,
+        "ws_max_size": WS_MAX_MESSAGE,
+        "ws_per_message_deflate": False,
+    }
+    if args.workers > 1:
+        check_workers(settings, args)
+        ready()
+        # Each process builds its own app from the same environment; they share the one socket.
+        uvicorn.run("hackserver.app:from_environment", factory=True, workers=args.workers, **options)
+        return 0
     app = create_app(settings, demo=args.demo, speed=args.speed, on_ready=ready)
     # uvicorn re-raises SIGTERM after its graceful shutdown; a stop that was asked for exits with 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        lifespan="on",
-        proxy_headers=True,
-        ws_max_size=WS_MAX_MESSAGE,
-        ws_per_message_deflate=False,
-    )
+    uvicorn.run(app, **options)
     return 0
+
+
+def check_workers(settings: Settings, args: argparse.Namespace) -> None:
+    """Several web processes share the event only through Redis (bus, jobs, the clock's lock) and a
+    database that takes writers from many processes; a demo's clock lives in its one process."""
+    if settings.redis_url is None or settings.is_sqlite:
+        raise SettingsError(
+            f"--workers {args.workers}: needs HACKSERVER_REDIS_URL and a PostgreSQL HACKSERVER_DATABASE_URL"
+        )
+    if args.demo or args.speed != 1.0:
+        raise SettingsError(
+            f"--workers {args.workers}: --demo and --speed run in one process; drop --workers"
+        )
 
 
 WS_MAX_MESSAGE = 64 * 1024  # a chat line or a dashboard frame is far smaller; the default is 16 MiB
@@ -300,6 +357,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+
+    from hackserver.simulation.report import show
+    from hackserver.simulation.run import Options, simulate
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the bar
+    options = Options(
+        args.url, args.participants, args.speed, args.seed, args.until, args.kickoff_minutes, args.connections
+    )
+    console = Console()
+    report = asyncio.run(simulate(options, console))
+    show(report, console)
+    if args.json is not None:
+        try:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as error:
+            raise CatalogueError(f"{args.json}: cannot write there ({error.strerror})") from None
+    return 1 if report["failures"] else 0
+
+
 def cmd_discord(args: argparse.Namespace) -> int:
     from bots import discord
 
@@ -320,6 +400,7 @@ COMMANDS = {
     "experts": cmd_experts,
     "jurors": cmd_jurors,
     "export": cmd_export,
+    "simulate": cmd_simulate,
     "discord": cmd_discord,
 }
 

@@ -1,0 +1,1 @@
+"""`hackserver simulate`: a whole event driven by simulated participants through the public endpoints."""
