@@ -279,7 +279,7 @@ async def challenges(ctx: Context, args: str) -> Reply:
     standings = await preferences.standings(ctx.tx.session, ctx.runtime.event_id)
     lines = []
     for n, hit in enumerate(hits[:SHOWN], start=1):
-        c, standing = hit.challenge, standings.get(hit.challenge.id, preferences.ParticipantStatus(0, 0))
+        c, standing = hit.challenge, standings.get(hit.challenge.id, preferences.Standing(0, 0))
         free = standing.free(c)
         room = (
             ctx.say("challenge.unlimited")

@@ -123,10 +123,11 @@ async def dashboard_on(pid: int, port: int, pids: list[int], cookie: str) -> Cli
 
 
 async def teams_shown(ws: ClientConnection, count: int) -> None:
+    """Until the dashboard shows `count` teams: a snapshot holds every count, a change those that moved."""
     async with asyncio.timeout(RECEIVE_TIMEOUT):
         while True:
             frame = json.loads(await ws.recv())
-            if frame["type"] == "snapshot" and frame["counts"]["teams"] == count:
+            if frame["type"] in ("snapshot", "change") and frame.get("counts", {}).get("teams") == count:
                 return
 
 
