@@ -90,13 +90,20 @@ async def clients_on_each(port: int, pids: list[int]) -> AsyncIterator[dict[int,
     """One single-connection client per web process (signed in to the dashboard)."""
     found: dict[int, httpx.AsyncClient] = {}
     spare: list[httpx.AsyncClient] = []
+    # Sign in once: every process limits sign-in attempts per address, and honours the same cookie.
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as signing_in:
+        signed_in = await signing_in.post("/dashboard/login", data={"token": ORGANISER_TOKEN})
+        assert signed_in.status_code == 303, signed_in.text
     try:
         for _ in range(ATTEMPTS):
             client = httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}", limits=httpx.Limits(max_connections=1), timeout=10
+                base_url=f"http://127.0.0.1:{port}",
+                limits=httpx.Limits(max_connections=1),
+                timeout=10,
+                cookies={COOKIE: signed_in.cookies[COOKIE]},
             )
-            response = await client.post("/dashboard/login", data={"token": ORGANISER_TOKEN})
-            assert response.status_code == 303, response.text
+            response = await client.get("/healthz")
+            assert response.status_code == 200, response.text
             local = response.extensions["network_stream"].get_extra_info("client_addr")[1]
             pid = owner(local, port, pids)
             if pid is None or pid in found:
