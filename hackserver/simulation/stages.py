@@ -235,8 +235,8 @@ class Simulation:
         published = await self.wire.page(
             "POST", urljoin(page, forms_action(await self.page_html(page), "/slots")), form
         )
-        if published.status_code != 303:
-            raise Failed(f"expert page: publishing slots answered HTTP {published.status_code}")
+        if published.status != 303:
+            raise Failed(f"expert page: publishing slots answered HTTP {published.status}")
         withdraw = [f.action for f in forms(await self.page_html(page)) if "/withdraw" in f.action]
         self.slots += [action.split("/slots/")[1].split("/")[0] for action in withdraw]
 
@@ -258,8 +258,8 @@ class Simulation:
             raise Failed("booking page: the planned free slot is not offered")
         form = [("question", "How do we get the data?"), ("slot", slot), ("tz", "")]
         booked = await self.wire.page("POST", urljoin(link, offered[0].action), form)
-        if booked.status_code != 303:
-            raise Failed(f"booking page: booking answered HTTP {booked.status_code}")
+        if booked.status != 303:
+            raise Failed(f"booking page: booking answered HTTP {booked.status}")
         self.counts["bookings"] += 1
 
     # -- submissions and the deadline -------------------------------------------------------------
@@ -291,8 +291,8 @@ class Simulation:
             elif control.tag == "textarea" or (control.tag == "input" and control.type in ("text", "url")):
                 form.append((control.name, entry(control.type, control.tag, team["name"], control.attrs)))
         saved = await self.wire.page("POST", urljoin(link, found[0].action), form)
-        if saved.status_code != 303:
-            raise Failed(f"submission page: submitting answered HTTP {saved.status_code}")
+        if saved.status != 303:
+            raise Failed(f"submission page: submitting answered HTTP {saved.status}")
         self.counts["submissions"] += 1
 
     # -- judging ------------------------------------------------------------------------------------
@@ -334,8 +334,8 @@ class Simulation:
             saved = await self.wire.page(
                 "POST", urljoin(url, form.action), [*sent, ("comment", ""), ("action", "score")]
             )
-            if saved.status_code != 303:
-                raise Failed(f"jury page: scoring answered HTTP {saved.status_code}")
+            if saved.status != 303:
+                raise Failed(f"jury page: scoring answered HTTP {saved.status}")
             self.counts["scores"] += 1
 
     # -- phases, as organisers shift them -----------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-import httpx
+import aiohttp
 from nacl.signing import SigningKey
 
 from hackserver.simulation.plan import Person
@@ -77,6 +77,14 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, read whole."""
+
+    status: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Reply:
     body: str  # the platform's whole answer, as JSON text
 
@@ -107,7 +115,7 @@ class Wire:
     def __init__(
         self,
         base_url: str,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         tally: Tally,
         *,
         slack_secret: str | None,
@@ -131,8 +139,8 @@ class Wire:
         response = await self.timed(
             f"{person.platform} command", "POST", url, content, headers, COMMAND_TIMEOUT
         )
-        if response.status_code != 200:
-            raise Failed(f"{person.platform} {command.kind}: HTTP {response.status_code}")
+        if response.status != 200:
+            raise Failed(f"{person.platform} {command.kind}: HTTP {response.status}")
         reply = Reply(response.text)
         if reply.deferred:
             raise Failed(f"{person.platform} {command.kind}: only acknowledged, the reply was to come later")
@@ -195,33 +203,37 @@ class Wire:
         headers = self.organiser | ({"Content-Type": "application/json"} if content else {})
         kind = f"organiser {method} {path.split('?')[0]}"
         response = await self.timed(kind, method, f"{self.base}{path}", content, headers, ORGANISER_TIMEOUT)
-        if response.status_code >= 300:
+        if response.status >= 300:
             try:
-                reason = response.json().get("error", "")
-            except ValueError:
+                reason = json.loads(response.text).get("error", "")
+            except (ValueError, AttributeError):
                 reason = response.text[:200]
-            raise Failed(f"{method} {path.split('?')[0]}: HTTP {response.status_code} {reason}".strip())
-        return response.json()
+            raise Failed(f"{method} {path.split('?')[0]}: HTTP {response.status} {reason}".strip())
+        return json.loads(response.text)
 
-    async def page(self, method: str, url: str, form: list[tuple[str, str]] | None = None) -> httpx.Response:
+    async def page(self, method: str, url: str, form: list[tuple[str, str]] | None = None) -> Answer:
         """A page behind a private link (GET), or a form sent to one (POST); redirects not followed."""
         content = None if form is None else urlencode(form).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if content else {}
         kind = f"page {urlsplit(url).path.split('/')[1]}"
         response = await self.timed(kind, method, url, content, headers, COMMAND_TIMEOUT)
-        if response.status_code >= 400:
-            raise Failed(f"{method} /{urlsplit(url).path.split('/')[1]}/…: HTTP {response.status_code}")
+        if response.status >= 400:
+            raise Failed(f"{method} /{urlsplit(url).path.split('/')[1]}/…: HTTP {response.status}")
         return response
 
     async def timed(
         self, kind: str, method: str, url: str, content: bytes | None, headers: dict[str, str], limit: float
-    ) -> httpx.Response:
+    ) -> Answer:
         started = time.perf_counter()
+        timeout = aiohttp.ClientTimeout(total=limit)
         try:
-            response = await self.client.request(method, url, content=content, headers=headers, timeout=limit)
-        except httpx.TimeoutException:
+            async with self.client.request(
+                method, url, data=content, headers=headers, timeout=timeout, allow_redirects=False
+            ) as response:
+                answer = Answer(response.status, await response.text())
+        except TimeoutError:
             raise Failed(f"{kind}: no answer within {limit:g} s") from None
-        except httpx.TransportError as error:
+        except aiohttp.ClientError as error:
             raise Failed(f"{kind}: {type(error).__name__}") from None
         self.tally.latencies[kind].append(time.perf_counter() - started)
-        return response
+        return answer
