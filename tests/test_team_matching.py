@@ -4,7 +4,7 @@ closes, organisers run it and move people by API, and every move is audit-logged
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
 from bots.commands import Bot, Invocation, Reply
@@ -185,6 +185,40 @@ def test_the_team_api_needs_the_organiser_token(api: TestClient) -> None:
     ):
         reply = api.request(method, path)
         assert reply.status_code == 401 and "organiser token" in reply.json()["error"]
+
+
+def test_the_team_list_reads_all_teams_in_a_fixed_number_of_queries(api: TestClient) -> None:
+    runtime = runtime_of(api)
+    ids = make_teams(api)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if any(table in statement for table in ("FROM teams", "memberships", "FROM challenges")):
+            statements.append(statement)  # the listing's; the clock and the deliveries read other tables
+
+    def listed() -> tuple[int, list[dict[str, object]]]:
+        statements.clear()
+        event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            found = api.get("/api/v1/teams", headers=ORGANISER).json()["teams"]
+        finally:
+            event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
+        return len(statements), found
+
+    two, found = listed()
+    assert {t["name"]: [m["name"] for m in t["members"]] for t in found} == {
+        "Alpha": ["anna", "ben"],
+        "Beta": ["dana"],
+    }
+
+    async def more() -> None:
+        for n in range(8):
+            await ask(runtime, f"extra{n}", f"team create Extra {n}")
+
+    api.portal.call(more)  # type: ignore[union-attr]
+    ten, found = listed()
+    assert len(found) == 10 and ten == two
+    assert [t["id"] for t in found][:2] == [ids["Alpha"], ids["Beta"]]
 
 
 def test_an_organiser_moves_a_person_and_it_is_audit_logged(api: TestClient) -> None:

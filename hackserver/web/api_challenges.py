@@ -14,7 +14,7 @@ from hackserver import challenge_assignment, preferences
 from hackserver.models import Challenge, Team
 from hackserver.runtime import Runtime, Transaction
 from hackserver.web.api import error, organiser
-from hackserver.web.api_teams import BadField, organiser_change, team_json, whole_number
+from hackserver.web.api_teams import BadField, organiser_change, team_json, teams_json, whole_number
 
 
 def challenge_json(challenge: Challenge, standing: preferences.Standing) -> dict[str, Any]:
@@ -62,13 +62,13 @@ async def one_challenge(request: Request) -> JSONResponse:
         standing = (await preferences.standings(tx.session, runtime.event_id)).get(
             challenge.id, preferences.Standing(0, 0)
         )
-        taken = await tx.session.scalars(
-            select(Team).where(Team.challenge_id == challenge.id).order_by(Team.id)
+        taken = list(
+            await tx.session.scalars(select(Team).where(Team.challenge_id == challenge.id).order_by(Team.id))
         )
         return JSONResponse(
             challenge_json(challenge, standing)
             | {"description": challenge.description, "contact": challenge.contact}
-            | {"assigned_teams": [await team_json(tx, team) for team in taken]}
+            | {"assigned_teams": await teams_json(tx, taken)}
         )
 
 

@@ -29,7 +29,7 @@ async def list_teams(request: Request) -> JSONResponse:
         rows = list(
             await tx.session.scalars(select(Team).where(Team.event_id == runtime.event_id).order_by(Team.id))
         )
-        found = [await team_json(tx, team) for team in rows]
+        found = await teams_json(tx, rows)
     return JSONResponse({"teams": found})
 
 
@@ -45,8 +45,22 @@ async def one_team(request: Request) -> JSONResponse:
 
 
 async def team_json(tx: Transaction, team: Team) -> dict[str, Any]:
-    people = await teams.members(tx.session, team.id)
-    challenge = await tx.session.get(Challenge, team.challenge_id) if team.challenge_id else None
+    return (await teams_json(tx, [team]))[0]
+
+
+async def teams_json(tx: Transaction, rows: list[Team]) -> list[dict[str, Any]]:
+    """Teams as the API shows them: three queries for all of them, not two a team (an event has
+    1,500)."""
+    people = await teams.members_of(tx.session, [team.id for team in rows])
+    chosen = {team.challenge_id for team in rows if team.challenge_id is not None}
+    found = await tx.session.scalars(select(Challenge).where(Challenge.id.in_(chosen))) if chosen else []
+    challenges = {challenge.id: challenge for challenge in found}
+    return [
+        _team_json(team, people.get(team.id, []), challenges.get(team.challenge_id or 0)) for team in rows
+    ]
+
+
+def _team_json(team: Team, people: list[teams.Member], challenge: Challenge | None) -> dict[str, Any]:
     return {
         "id": team.id,
         "name": team.name,
