@@ -46,6 +46,7 @@ from bench.common import (
     upgrade_database,
     wait_until_serving,
 )
+from hackserver.simulation.wire import LATE_REPLIES
 
 EXAMPLE = ROOT / "config" / "event.example.toml"
 CATALOGUE = ROOT / "config" / "challenges.example.csv"
@@ -100,6 +101,9 @@ def environment(base: dict[str, str], port: int) -> dict[str, str]:
         "SLACK_SIGNING_SECRET": "slack-signing-secret-of-the-kickoff-benchmark",
         "DISCORD_PUBLIC_KEY": DISCORD_KEY.verify_key.encode().hex(),
         "SIMULATE_DISCORD_SIGNING_KEY": DISCORD_KEY.encode().hex(),
+        # Late replies to Discord go where the simulator's late Slack replies go: to a closed
+        # loopback port that refuses them at once, not to discord.com, which this machine cannot reach.
+        "DISCORD_API_URL": LATE_REPLIES,
     }
 
 
