@@ -54,6 +54,23 @@ def test_the_document_is_served_and_names_the_bearer_token(api: TestClient) -> N
     assert ORGANISER_TOKEN not in reply.text
 
 
+def test_each_documented_text_limit_is_the_one_the_api_enforces(api: TestClient) -> None:
+    paths = document()["paths"]
+    announcement = paths["/api/v1/announcements"]["post"]["requestBody"]["content"]["application/json"]
+    limit = announcement["schema"]["properties"]["text"]["maxLength"]
+    refused = api.post("/api/v1/announcements", json={"text": "x" * (limit + 1)}, headers=ORGANISER)
+    assert refused.status_code == 422 and str(limit) in refused.json()["error"]
+    assert api.post("/api/v1/announcements", json={"text": "x" * limit}, headers=ORGANISER).status_code == 201
+
+    expert = paths["/api/v1/experts"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    limit = expert["properties"]["name"]["maxLength"]
+    too_long = {"name": "x" * (limit + 1), "topics": ["data"]}
+    refused = api.post("/api/v1/experts", json=too_long, headers=ORGANISER)
+    assert refused.status_code == 422 and str(limit) in refused.text
+    fits = api.post("/api/v1/experts", json={"name": "x" * limit, "topics": ["data"]}, headers=ORGANISER)
+    assert fits.status_code == 200, fits.text
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`hackserver run` as its own process on a fresh SQLite file, in the hacking phase."""

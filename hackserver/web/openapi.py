@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hackserver.text_limits import CATALOGUES, LIMITS
 from hackserver.web.api import MAX_ID
 
 Schema = dict[str, Any]
@@ -20,6 +21,18 @@ Schema = dict[str, Any]
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 DURATION = {"type": "string", "pattern": r"^[+-]?\d+[smhd]", "examples": ["+30m", "-1h"]}
 SEED = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+
+
+def text(limit: int) -> Schema:
+    """A string no longer than the limit the server enforces (hackserver/text_limits.py)."""
+    return {"type": "string", "maxLength": limit}
+
+
+def texts(limit: int) -> Schema:
+    return {"type": "array", "items": text(limit)}
+
+
+EXPERT_FIELDS, JUROR_FIELDS = CATALOGUES["expert"], CATALOGUES["juror"]
 
 
 def body(properties: Schema, required: tuple[str, ...] = ()) -> Schema:
@@ -65,7 +78,7 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
     ),
     (
         "put", "/api/v1/teams/{team_id}/challenge", "Set one team's challenge; later assignments keep it",
-        [TEAM], body({"challenge": {"type": "string", "examples": ["C12"]}}, ("challenge",)),
+        [TEAM], body({"challenge": text(CATALOGUES["challenge"]["id"]) | {"examples": ["C12"]}}, ("challenge",)),
     ),
     ("get", "/api/v1/participants", "Participants, a page at a time", PAGE, None),
     ("get", "/api/v1/matching", "The last matching run and who was left alone", [], None),
@@ -79,9 +92,10 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
         "post", "/api/v1/experts", "Add an expert (the same rules as the CSV import)", [],
         body(
             {
-                "name": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}},
-                "languages": {"type": "array", "items": {"type": "string"}}, "bio": {"type": "string"},
-                "timezone": {"type": "string"}, "contact": {"type": "string"}, "join_url": {"type": "string"},
+                "name": text(EXPERT_FIELDS["name"]), "topics": texts(EXPERT_FIELDS["topics"]),
+                "languages": {"type": "array", "items": {"type": "string"}}, "bio": text(EXPERT_FIELDS["bio"]),
+                "timezone": text(EXPERT_FIELDS["timezone"]), "contact": text(EXPERT_FIELDS["contact"]),
+                "join_url": text(EXPERT_FIELDS["join_url"]),
             },
             ("name", "topics"),
         ),
@@ -102,7 +116,7 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
                     "type": "array",
                     "items": body(
                         {
-                            "name": {"type": "string"}, "organisation": {"type": "string"},
+                            "name": text(JUROR_FIELDS["name"]), "organisation": text(JUROR_FIELDS["organisation"]),
                             "categories": {"type": "array", "items": {"type": "string"}},
                             "conflicts": {"type": "array", "items": {"type": "string"}},
                         },
@@ -125,7 +139,7 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
     ("get", "/api/v1/dashboard", "The dashboard's numbers, feed, schedule and alerts", [], None),
     (
         "post", "/api/v1/announcements", "Send an announcement everywhere or to one channel", [],
-        body({"text": {"type": "string"}, "target": {"type": "string"}, "language": {"type": "string"}}, ("text",)),
+        body({"text": text(LIMITS["announcement"]), "target": {"type": "string"}, "language": {"type": "string"}}, ("text",)),
     ),
     (
         "post", "/api/v1/outbox/{message_id}/retry", "One more attempt for a dead letter",
