@@ -73,8 +73,7 @@ async def help_(ctx: Context, args: str) -> Reply:
 
 @view("status")
 async def status(ctx: ViewContext) -> Reply:
-    now = ctx.now
-    phases = await ctx.runtime.cached_phases()
+    now, phases = ctx.now, ctx.phases
     phase, coming = current_phase(phases, now), next_phase(phases, now)
     title = ctx.say("status.title", event=ctx.runtime.event.name, phase=ctx.say(f"phase.{phase}"))
     if coming:

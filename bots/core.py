@@ -93,6 +93,7 @@ class ViewContext:
     status: ParticipantStatus
     now: datetime
     language: str
+    phases: dict[str, datetime]
 
     def say(self, key: str, **params: object) -> str:
         return say(self.language, key, **params)
@@ -131,7 +132,10 @@ def view(name: str) -> Callable[[View], View]:
     def register(show: View) -> View:
         async def in_transaction(ctx: Context, _args: str) -> Reply:
             status = await of_participant(ctx.tx.session, ctx.participant.id, ctx.tx.now)
-            return await show(ViewContext(ctx.runtime, status, ctx.tx.now, ctx.language))
+            # Read on the transaction's own connection: waiting for another one while holding this
+            # could starve a full pool.
+            phases = await ctx.runtime.phases(ctx.tx.session)
+            return await show(ViewContext(ctx.runtime, status, ctx.tx.now, ctx.language, phases))
 
         COMMANDS[name] = SubCommand(name, name, in_transaction, read_only=True, view=show)
         return show
@@ -220,7 +224,8 @@ class Bot:
                 )
                 if status is not None:
                     language = self.language(status.language, invocation.locale)
-                    return await sub.view(ViewContext(self.runtime, status, now, language))
+                    phases = await self.runtime.cached_phases()
+                    return await sub.view(ViewContext(self.runtime, status, now, language, phases))
             else:
                 async with self.runtime.reading() as tx:
                     participant = await find(tx.session, invocation.identity)
