@@ -54,8 +54,13 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
             dbapi_connection.isolation_level = None
 
         return engine
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 20)
+    # A fixed pool, opened as needed, with no overflow: an overflow connection is closed again when
+    # it is returned, so in a burst every request past the pool paid for a new connection (and for
+    # preparing its statements anew) just when the server was busiest. Requests past the pool wait
+    # for a connection instead. 20 a process keeps several web processes, a worker and the clock
+    # under PostgreSQL's default of 100 connections.
+    options.setdefault("pool_size", 20)
+    options.setdefault("max_overflow", 0)
     options.setdefault("pool_pre_ping", True)
     # A database that does not answer is refused after seconds, not after asyncpg's minute.
     options.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
