@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from hackserver import db
 from hackserver.db import unreachable
 from hackserver.errors import DomainError
 from hackserver.i18n import Moment, say
@@ -197,14 +198,13 @@ class Bot:
             return await self.run_read_only(invocation, sub)
         async with self.runtime.transaction() as tx:
             if invocation.request_key is not None:
-                try:
-                    async with tx.session.begin_nested():
-                        tx.session.add(
-                            HandledRequest(platform=invocation.identity.platform, key=invocation.request_key)
-                        )
-                except IntegrityError:
-                    if invocation.retry:  # its first delivery ran (or is running): not again
-                        raise AlreadyHandled from None
+                first = await tx.session.scalar(
+                    db.insert_unless_there(self.runtime.engine, HandledRequest)
+                    .values(platform=invocation.identity.platform, key=invocation.request_key)
+                    .returning(HandledRequest.id)
+                )
+                if first is None and invocation.retry:  # its first delivery ran (or is running): not again
+                    raise AlreadyHandled
             participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
             return await self.answer(tx, participant, invocation, undoable=True)
 

@@ -8,6 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -65,6 +66,13 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     # A database that does not answer is refused after seconds, not after asyncpg's minute.
     options.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
     return create_async_engine(url, **options)
+
+
+def insert_unless_there(engine: AsyncEngine, model: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on this database: a row whose unique key is taken is left as
+    it is, in one statement, where catching the IntegrityError would need a savepoint around it."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing()
 
 
 def session_factory(engine: AsyncEngine, *, writer: bool = False) -> async_sessionmaker[AsyncSession]:

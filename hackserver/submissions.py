@@ -18,11 +18,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hackserver import teams
+from hackserver import db, teams
 from hackserver.errors import Conflict, DomainError, NotFound, TooLate
 from hackserver.event_forms import FormField, SubmissionForm
 from hackserver.i18n import Moment
@@ -147,8 +145,7 @@ async def _team_and_row(runtime: Runtime, tx: Transaction, team_id: int) -> tupl
         if team is None or team.event_id != runtime.event_id:
             raise NotFound("team.no_such_team", id=team_id)
         values = {"team_id": team_id, "status": DRAFT, "version": 0, "updated_at": tx.now}
-        insert = pg_insert if runtime.engine.dialect.name == "postgresql" else sqlite_insert
-        await tx.session.execute(insert(Submission).values(values).on_conflict_do_nothing())
+        await tx.session.execute(db.insert_unless_there(runtime.engine, Submission).values(values))
         row = (await tx.session.execute(locked)).first()
     assert row is not None
     return row[0], row[1]
