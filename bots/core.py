@@ -199,7 +199,7 @@ class Bot:
         async with self.runtime.transaction() as tx:
             if invocation.request_key is not None:
                 first = await tx.session.scalar(
-                    db.insert_unless_there(self.runtime.engine, HandledRequest)
+                    db.insert_unless_there(tx.session, HandledRequest)
                     .values(platform=invocation.identity.platform, key=invocation.request_key)
                     .returning(HandledRequest.id)
                 )

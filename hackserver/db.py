@@ -68,10 +68,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     return create_async_engine(url, **options)
 
 
-def insert_unless_there(engine: AsyncEngine, model: Any) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING on this database: a row whose unique key is taken is left as
-    it is, in one statement, where catching the IntegrityError would need a savepoint around it."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+def insert_unless_there(session: AsyncSession, model: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on the session's database: a row whose unique key is taken is
+    left as it is, in one statement, where catching the IntegrityError would need a savepoint."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(model).on_conflict_do_nothing()
 
 

@@ -10,10 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import Select, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hackserver import skills
+from hackserver import db, skills
 from hackserver.errors import DomainError
 from hackserver.models import Membership, Participant, PlatformIdentity
 from hackserver.text_limits import LIMITS, bounded
@@ -57,21 +56,23 @@ async def identify(session: AsyncSession, event_id: int, identity: Identity) -> 
     participant = await find(session, identity)
     if participant is not None:
         return participant
-    try:
-        async with session.begin_nested():
-            participant = Participant(event_id=event_id, display_name=identity.name[:120] or identity.user_id)
-            session.add(participant)
-            await session.flush()
-            session.add(
-                PlatformIdentity(
-                    participant_id=participant.id,
-                    platform=identity.platform,
-                    workspace=identity.workspace,
-                    user_id=identity.user_id,
-                    user_name=identity.name[:120],
-                )
-            )
-    except IntegrityError:  # the same person's first two commands raced; the other one created it
+    participant = Participant(event_id=event_id, display_name=identity.name[:120] or identity.user_id)
+    session.add(participant)
+    await session.flush()
+    claimed = await session.scalar(
+        db.insert_unless_there(session, PlatformIdentity)
+        .values(
+            participant_id=participant.id,
+            platform=identity.platform,
+            workspace=identity.workspace,
+            user_id=identity.user_id,
+            user_name=identity.name[:120],
+        )
+        .returning(PlatformIdentity.id)
+    )
+    if claimed is None:  # the same person's first two commands raced; the other one created it
+        await session.delete(participant)
+        await session.flush()
         return (await session.scalars(_by_identity(), _params(identity))).one()
     return participant
 

@@ -145,7 +145,7 @@ async def _team_and_row(runtime: Runtime, tx: Transaction, team_id: int) -> tupl
         if team is None or team.event_id != runtime.event_id:
             raise NotFound("team.no_such_team", id=team_id)
         values = {"team_id": team_id, "status": DRAFT, "version": 0, "updated_at": tx.now}
-        await tx.session.execute(db.insert_unless_there(runtime.engine, Submission).values(values))
+        await tx.session.execute(db.insert_unless_there(tx.session, Submission).values(values))
         row = (await tx.session.execute(locked)).first()
     assert row is not None
     return row[0], row[1]

@@ -309,3 +309,16 @@ async def test_no_input_ever_raises_into_a_chat(sqlite_runtime: Runtime, text: s
 async def sqlite_runtime(sqlite_url: str, event_file, kickoff, make_runtime):  # type: ignore[no-untyped-def]
     async with make_runtime(sqlite_url, event_file(kickoff=kickoff), FakeClock(kickoff)) as runtime:
         yield runtime
+
+
+async def test_a_persons_first_two_commands_at_once_make_one_participant(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    replies = await asyncio.gather(
+        *(ask(runtime, f"profile skills {s}") for s in ("python", "design", "data"))
+    )
+    assert all(reply.ok for reply in replies), [reply.text for reply in replies]
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(func.count(Participant.id))) == 1
+        assert await session.scalar(select(func.count(PlatformIdentity.id))) == 1
