@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 BEFORE = "before"  # the name of the time before registration opens
 SHIFTED = "phase.shifted"  # the event a shift records: phases change in no other way
+IN_SESSION = "hackserver.phases"  # Session.info key: the phases as one transaction read them
 CACHE_MAX_AGE = 1.0  # seconds; bounds staleness should a shift's event be lost with the bus's Redis
 
 
@@ -109,6 +110,7 @@ async def shift_phase(
         raise Conflict("phase.out_of_order", name=name, delta=_signed(delta))
     for phase_name in moved:
         rows[phase_name].shift_seconds += int(delta.total_seconds())
+    tx.session.info.pop(IN_SESSION, None)  # what this transaction read before is not so any more
     tx.session.add(
         AuditEntry(
             event_id=runtime.event_id,

@@ -16,9 +16,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from hackserver import db, outbox
 from hackserver.bus import Bus, DomainEvent, LocalBus, RedisBus
@@ -26,7 +27,7 @@ from hackserver.errors import SettingsError
 from hackserver.event import Event, load_event
 from hackserver.handled import HandledKeys, MemoryKeys, RedisKeys
 from hackserver.models import EventRow, OutboxMessage, Phase, ServerSecret
-from hackserver.phases import SHIFTED, PhaseCache
+from hackserver.phases import IN_SESSION, SHIFTED, PhaseCache
 from hackserver.preferences import CachedCatalogue
 from hackserver.ratelimit import CommandLimit, MemoryLimit, RedisLimit
 from hackserver.settings import Settings
@@ -34,6 +35,13 @@ from hackserver.status_cache import MemoryVersion, RedisVersion, StatusCache, ch
 from hackserver.timekeeping import Clock, EventClock
 
 log = logging.getLogger(__name__)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_phases_read(session: Session, _previous: object) -> None:
+    session.info.pop(IN_SESSION, None)  # a shift undone with its savepoint is undone here too
+
+
 REDIS_PROBE_TIMEOUT = 5.0
 
 
@@ -112,8 +120,12 @@ class Runtime:
                 raise RuntimeError("a read-only transaction tried to write")
 
     async def phases(self, session: AsyncSession) -> dict[str, datetime]:
-        rows = await session.scalars(_phases_of_event(), {"event_id": self.event_id})
-        return {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
+        """The phases' instants, read once per transaction: a command asks several times."""
+        if (read := session.info.get(IN_SESSION)) is None:
+            rows = await session.scalars(_phases_of_event(), {"event_id": self.event_id})
+            read = {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
+            session.info[IN_SESSION] = read
+        return dict(read)
 
     async def cached_phases(self) -> dict[str, datetime]:
         """The phases as of the latest shift this process heard of, for answers that only show them
