@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hackserver import db
 from hackserver.models import Channel, ChannelMessage, Membership, Team
 
 if TYPE_CHECKING:
@@ -61,11 +61,11 @@ async def ensure_channel(
     query = select(Channel).where(Channel.event_id == event_id, Channel.name == name)
     channel = await session.scalar(query)
     if channel is None:
-        channel = Channel(event_id=event_id, name=name, kind=kind, team_id=team_id)
-        try:
-            async with session.begin_nested():
-                session.add(channel)
-        except IntegrityError:  # created meanwhile by another process
+        created = db.insert_unless_there(session, Channel).values(
+            event_id=event_id, name=name, kind=kind, team_id=team_id
+        )
+        channel = await session.scalar(created.returning(Channel))
+        if channel is None:  # created meanwhile by another process
             channel = (await session.scalars(query)).one()
     return channel
 
