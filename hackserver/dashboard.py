@@ -65,7 +65,8 @@ def begun(phases: dict[str, datetime], name: str, now: datetime) -> bool:
 async def snapshot(runtime: Runtime, tx: Transaction) -> dict[str, Any]:
     """Everything the dashboard shows but the feed and the chart, which live in memory."""
     event_id, now = runtime.event_id, tx.now
-    # A shift drops the cached phases before anyone in this process hears of it (see Runtime).
+    # A shift drops the cached phases before anyone in this process hears of it (see Runtime). Read
+    # before the first statement: a reload takes a connection of its own, and tx holds none yet.
     phases = await runtime.cached_phases()
     coming = next_phase(phases, now)
     counts = await _counts(tx, event_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from hackserver import teams
+from hackserver import db, teams
 from hackserver.dashboard import snapshot
 from hackserver.models import (
     Booking,
@@ -241,3 +241,19 @@ async def test_a_snapshot_of_a_busy_event_takes_a_handful_of_statements(
     assert alerts == {"small_team", "uncovered_challenge", "idle_expert", "dead_letters"}
     assert state["counts"]["help_wait_p90_s"] == 150 and state["counts"]["bookings"] == 1
     assert len(statements) <= SNAPSHOT_STATEMENTS, "\n\n".join(statements)
+
+
+async def test_a_snapshot_holds_no_connection_while_the_phases_are_read_again(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    # One connection: were the snapshot's transaction holding it, the phases' reload would wait for
+    # a second one until the pool gave up.
+    engine = db.create_engine(runtime.settings.database_url, pool_size=1, max_overflow=0, pool_timeout=5)
+    runtime.sessions = db.session_factory(engine)
+    runtime.phase_cache.invalidate()
+    try:
+        state = await numbers(runtime)
+    finally:
+        await engine.dispose()
+    assert state["phase"] == "registration"
