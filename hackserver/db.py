@@ -7,11 +7,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import BigInteger, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 import migrations
 
@@ -79,6 +82,31 @@ def session_factory(engine: AsyncEngine, *, writer: bool = False) -> async_sessi
     """Sessions for reading, or (writer=True) for transactions that will write."""
     bind = engine.execution_options(**{WRITER: True}) if writer else engine
     return async_sessionmaker(bind, expire_on_commit=False)
+
+
+class microseconds_between(FunctionElement[int]):  # lower case, as SQL functions are
+    """The whole microseconds from one stored instant to another, exact on both databases (as a
+    timedelta's are), so that sorting and rounding in SQL agree with Python's."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(microseconds_between, "sqlite")
+def _microseconds_between_sqlite(element: microseconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff'. SQLite's date functions keep milliseconds only (and
+    # round to them), so: the whole seconds before the point, plus the six digits after it.
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"((strftime('%s', substr({end}, 1, 19)) - strftime('%s', substr({start}, 1, 19))) * 1000000"
+        f" + (substr({end}, 21) - substr({start}, 21)))"
+    )
+
+
+@compiles(microseconds_between, "postgresql")
+def _microseconds_between_postgresql(element: microseconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM {end} - {start}) * 1000000 AS BIGINT)"
 
 
 def alembic_config() -> Config:

@@ -1,6 +1,6 @@
 """The organisers' dashboard over real HTTP and websockets: signing in, refusals, the live snapshot,
-escaping, the actions and their audit log, one snapshot a tick for many viewers, and an action in one
-web process showing on a dashboard connected to another through Redis."""
+escaping, the actions and their audit log, one snapshot a tick for many viewers, and an action (or a
+phase shift) in one web process showing on a dashboard connected to another through Redis."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from hackserver import teams
 from hackserver.app import create_app
 from hackserver.models import AuditEntry, ChannelMessage, OutboxMessage, Team
 from hackserver.participants import Identity, identify
+from hackserver.phases import shift_phase
 from hackserver.runtime import Runtime
 from hackserver.settings import Settings
 from hackserver.web.dashboard import COOKIE
@@ -477,3 +478,34 @@ async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another
                 lambda shown: any(e["text"] == "announcement sent: From process A" for e in shown["feed"])
             )
     assert frame["counts"]["teams"] == 0
+
+
+async def test_a_phase_shift_through_one_web_process_shows_at_once_on_a_dashboard_of_another(
+    settings: Settings, redis_url: str, kickoff: datetime, free_port: int
+) -> None:
+    scaled = replace(settings, redis_url=redis_url)
+    clock = FakeClock(kickoff + timedelta(minutes=20))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        other_port = int(s.getsockname()[1])
+    async with (
+        serving(create_app(scaled, clock=clock, run_clock=False), free_port) as a,
+        serving(create_app(scaled, clock=clock, run_clock=False), other_port) as b,
+        httpx.AsyncClient(base_url=base(b)) as viewer,
+    ):
+        runtime_of(b).phase_cache.max_age = 3600.0  # only the shift's event may refresh the phases
+        await viewer.post("/dashboard/login", data={"token": TOKEN})
+        async with connect(ws_url(b), additional_headers=cookie_of(viewer)) as ws:
+            screen = Screen(ws)
+            before = {p["name"]: p["at"] for p in (await screen.until(lambda shown: True))["phases"]}
+            async with runtime_of(a).transaction() as tx:
+                await shift_phase(
+                    runtime_of(a), tx, "submission_deadline", timedelta(minutes=30), actor="test"
+                )
+            # The frame that brings the shift to the feed shows it: no later event may be needed.
+            shown = await screen.until(lambda shown: any(e["kind"] == "phase.shifted" for e in shown["feed"]))
+    after = {p["name"]: p["at"] for p in shown["phases"]}
+    moved = datetime.fromisoformat(after["submission_deadline"]) - datetime.fromisoformat(
+        before["submission_deadline"]
+    )
+    assert moved == timedelta(minutes=30)
