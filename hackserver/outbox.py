@@ -378,7 +378,8 @@ class EmbeddedJobs:
         async with self.taking:
             batch = [await self.queue.get()]
             lock = self.runtime.write_lock
-            if lock is not None and lock.locked():
+            # A full batch waiting already has nothing to gather for (a fan-out's rows).
+            if lock is not None and lock.locked() and self.queue.qsize() < self.batch - 1:
                 # Not wait_for(queue.get()): on Python 3.11 its timeout can drop a row it just got.
                 await asyncio.sleep(GATHER)
             while len(batch) < self.batch and not self.queue.empty():

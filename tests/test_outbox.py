@@ -365,3 +365,20 @@ async def test_a_send_lost_with_its_process_is_sent_again_when_its_lease_runs_ou
     assert await outbox.recover(runtime) == 1
     await outbox.deliver(runtime, message_id)
     assert len(sender.sent) == 1 and (await row(runtime, message_id)).status == "delivered"
+
+
+async def test_a_full_batch_is_taken_at_once_while_the_writer_is_busy(
+    sqlite_url: str,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbox, "GATHER", 3600.0)  # a batch that stopped to gather would not come back
+    jobs = outbox.EmbeddedJobs(workers=0, batch=3)
+    async with make_runtime(sqlite_url, event_file(kickoff=kickoff), FakeClock(kickoff)) as runtime:
+        jobs.runtime = runtime
+        jobs.put([1, 2, 3, 4])
+        assert runtime.write_lock is not None
+        async with runtime.write_lock, asyncio.timeout(30):  # the guard against a hang, not a speed
+            assert await jobs.take() == [1, 2, 3]
