@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,7 +21,7 @@ from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from starlette.concurrency import run_in_threadpool
 
 from hackserver import channels
@@ -139,33 +139,14 @@ async def deliver_many(runtime: Runtime, message_ids: list[int]) -> None:
     marked, so a process that dies mid-way leaves rows that are sent again when their lease runs out
     (or sooner: a worker starting on the same host reclaims what a dead one was sending).
     """
-    outgoing: list[Outgoing] = []
     retries: list[tuple[int, tuple[float, int]]] = []
     async with runtime.transaction() as tx:
         now = datetime.now(UTC)
-        for message in await _locked(tx, message_ids):
-            if not _claimable(message, now):
-                continue
-            deliverer, sender = (
-                runtime.deliverers.get(message.platform),
-                runtime.senders.get(message.platform),
-            )
-            if sender is not None:
-                message.status, message.next_attempt_at = "sending", now + LEASE
-                outgoing.append(
-                    Outgoing(message.id, message.key, message.platform, message.channel, message.payload)
-                )
-                continue
-            failure = None
-            try:
-                if deliverer is None:
-                    raise DeliveryFailed(f"no deliverer for platform {message.platform!r} is configured")
-                async with tx.session.begin_nested():
-                    await _guarded(deliverer.deliver(tx, message), message.id, message.platform)
-            except DeliveryFailed as refused:
-                failure = refused
-            if (retry := _settle(tx, message, failure, final=deliverer is None)) is not None:
-                retries.append((message.id, retry))
+        outgoing = await _claim(tx, message_ids, list(runtime.senders), now) if runtime.senders else []
+        if len(outgoing) < len(message_ids):
+            claimed = {sent.id for sent in outgoing}
+            rest = [message_id for message_id in message_ids if message_id not in claimed]
+            retries += await _deliver_inside(runtime, tx, rest, now)
     if outgoing:
         outcomes = await asyncio.gather(*(_send(runtime, message) for message in outgoing))
         failed = {sent.id: failure for sent, failure in zip(outgoing, outcomes, strict=True) if failure}
@@ -175,10 +156,61 @@ async def deliver_many(runtime: Runtime, message_ids: list[int]) -> None:
                 if row.status in ("delivered", "dead"):
                     continue
                 failure = failed[row.id]
-                if (retry := _settle(tx, row, failure, final=failure.permanent)) is not None:
+                if (retry := _fail(tx, row, failure, final=failure.permanent)) is not None:
                     retries.append((row.id, retry))
     for message_id, (delay, attempt) in retries:
         await runtime.jobs.deliver([message_id], delay=delay, attempt=attempt)
+
+
+async def _claim(
+    tx: Transaction, message_ids: list[int], platforms: list[str], now: datetime
+) -> list[Outgoing]:
+    """Claims the claimable rows of external platforms in one statement, without loading them. On
+    PostgreSQL an UPDATE that waited for a row another worker holds checks its WHERE again on the row
+    as that worker left it, so a row claimed meanwhile is left to it; the rows are taken through the
+    primary key in id order, as every claim takes them, so two claims do not deadlock."""
+    claimed = await tx.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.platform.in_(platforms), _claimable(now))
+        .values(status="sending", next_attempt_at=now + LEASE)
+        .returning(
+            OutboxMessage.id,
+            OutboxMessage.key,
+            OutboxMessage.platform,
+            OutboxMessage.channel,
+            OutboxMessage.payload,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return sorted((Outgoing(*row) for row in claimed), key=lambda message: message.id)
+
+
+async def _deliver_inside(
+    runtime: Runtime, tx: Transaction, message_ids: list[int], now: datetime
+) -> list[tuple[int, tuple[float, int]]]:
+    """Delivers the rows of platforms written inside the database (the built-in channels), each in a
+    savepoint of the claiming transaction; returns the retries to schedule."""
+    retries: list[tuple[int, tuple[float, int]]] = []
+    delivered: list[tuple[int, str]] = []
+    rows = await _locked(tx, message_ids, OutboxMessage.platform.not_in(list(runtime.senders)))
+    for message in rows:
+        if not _claimable_row(message, now):
+            continue
+        deliverer = runtime.deliverers.get(message.platform)
+        try:
+            if deliverer is None:
+                raise DeliveryFailed(f"no deliverer for platform {message.platform!r} is configured")
+            async with tx.session.begin_nested():
+                await _guarded(deliverer.deliver(tx, message), message.id, message.platform)
+        except DeliveryFailed as failure:
+            if (retry := _fail(tx, message, failure, final=deliverer is None)) is not None:
+                retries.append((message.id, retry))
+            continue
+        message.status, message.delivered_at = "delivered", datetime.now(UTC)
+        message.attempts += 1
+        delivered.append((message.id, message.platform))
+    _record_delivered(tx, delivered)
+    return retries
 
 
 async def _mark_delivered(tx: Transaction, message_ids: list[int]) -> None:
@@ -192,12 +224,24 @@ async def _mark_delivered(tx: Transaction, message_ids: list[int]) -> None:
         .returning(OutboxMessage.id, OutboxMessage.platform),
         execution_options={"synchronize_session": False},
     )
-    for message_id, platform in sorted(marked.all()):
-        tx.record("outbox.delivered", id=message_id, platform=platform)
+    _record_delivered(tx, marked.all())
 
 
-async def _locked(tx: Transaction, message_ids: list[int]) -> list[OutboxMessage]:
-    query = select(OutboxMessage).where(OutboxMessage.id.in_(message_ids)).order_by(OutboxMessage.id)
+def _record_delivered(tx: Transaction, delivered: Sequence[tuple[int, str]]) -> None:
+    """One event per platform for a batch, not one a row: nothing listens for each delivery."""
+    by_platform: dict[str, list[int]] = {}
+    for message_id, platform in delivered:
+        by_platform.setdefault(platform, []).append(message_id)
+    for platform, ids in by_platform.items():
+        tx.record("outbox.delivered", platform=platform, ids=sorted(ids))
+
+
+async def _locked(
+    tx: Transaction, message_ids: list[int], *criteria: ColumnElement[bool]
+) -> list[OutboxMessage]:
+    query = (
+        select(OutboxMessage).where(OutboxMessage.id.in_(message_ids), *criteria).order_by(OutboxMessage.id)
+    )
     return list(await tx.session.scalars(query.with_for_update()))
 
 
@@ -209,7 +253,15 @@ async def _send(runtime: Runtime, message: Outgoing) -> DeliveryFailed | None:
     return None
 
 
-def _claimable(message: OutboxMessage, now: datetime) -> bool:
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending, or claimed by a process whose lease ran out: as `_claimable_row`, in SQL."""
+    return or_(
+        OutboxMessage.status == "pending",
+        and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now),
+    )
+
+
+def _claimable_row(message: OutboxMessage, now: datetime) -> bool:
     return message.status == "pending" or (message.status == "sending" and message.next_attempt_at <= now)
 
 
@@ -223,16 +275,11 @@ async def _guarded(attempt: Awaitable[None], message_id: int, platform: str) -> 
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
 
 
-def _settle(
-    tx: Transaction, message: OutboxMessage, failure: DeliveryFailed | None, *, final: bool
+def _fail(
+    tx: Transaction, message: OutboxMessage, failure: DeliveryFailed, *, final: bool
 ) -> tuple[float, int] | None:
-    """Records the attempt's outcome; returns (delay, attempt) when it is to be tried again."""
-    now = datetime.now(UTC)
+    """Records a failed attempt; returns (delay, attempt) when it is to be tried again."""
     message.attempts += 1
-    if failure is None:
-        message.status, message.delivered_at = "delivered", now
-        tx.record("outbox.delivered", id=message.id, platform=message.platform)
-        return None
     message.last_error = str(failure)[:500]
     if final or message.attempts >= MAX_ATTEMPTS:
         message.status = "dead"
@@ -240,7 +287,7 @@ def _settle(
         return None
     backoff = min(2.0**message.attempts, MAX_BACKOFF)
     delay = backoff if failure.retry_after is None else failure.retry_after
-    message.status, message.next_attempt_at = "pending", now + timedelta(seconds=delay)
+    message.status, message.next_attempt_at = "pending", datetime.now(UTC) + timedelta(seconds=delay)
     tx.record("outbox.retry", id=message.id, platform=message.platform, error=message.last_error)
     return delay, message.attempts
 
@@ -326,7 +373,7 @@ class EmbeddedJobs:
     """In-process delivery tasks, for the embedded mode; pending rows are picked up at start."""
 
     # A send paced by its platform holds its worker (and its batch) for a while.
-    def __init__(self, workers: int = 64, batch: int = 50) -> None:
+    def __init__(self, workers: int = 32, batch: int = 200) -> None:
         self.queue: asyncio.Queue[int] = asyncio.Queue()
         self.queued: set[int] = set()  # a recovery sweep does not queue a waiting row twice
         self.workers, self.batch = workers, batch
@@ -378,7 +425,8 @@ class EmbeddedJobs:
         async with self.taking:
             batch = [await self.queue.get()]
             lock = self.runtime.write_lock
-            if lock is not None and lock.locked():
+            # A full batch waiting already has nothing to gather for (a fan-out's rows).
+            if lock is not None and lock.locked() and self.queue.qsize() < self.batch - 1:
                 # Not wait_for(queue.get()): on Python 3.11 its timeout can drop a row it just got.
                 await asyncio.sleep(GATHER)
             while len(batch) < self.batch and not self.queue.empty():

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import math
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -224,6 +225,19 @@ async def bootstrap(
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+@contextlib.contextmanager
+def start_up_frozen() -> Iterator[None]:
+    """What start-up built lives as long as the process: out of the collector's sight, a full
+    collection under load takes a millisecond instead of the 50-120 ms that stall every request
+    (in a fan-out, unfrozen full collections were a third of the delivering process's CPU)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def redis_database(redis: Redis) -> int:

@@ -20,7 +20,7 @@ from rq.registry import StartedJobRegistry
 
 from hackserver import outbox
 from hackserver.errors import SettingsError
-from hackserver.runtime import Runtime, bootstrap
+from hackserver.runtime import Runtime, bootstrap, start_up_frozen
 from hackserver.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,9 @@ def worker_runtime(settings: Settings) -> Iterator[Runtime]:
     async def hold() -> None:
         try:
             async with bootstrap(settings) as runtime:
-                started.set_result(runtime)
-                await stop.wait()
+                with start_up_frozen():
+                    started.set_result(runtime)
+                    await stop.wait()
         except BaseException as error:
             if not started.done():
                 started.set_exception(error)

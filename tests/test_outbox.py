@@ -365,3 +365,50 @@ async def test_a_send_lost_with_its_process_is_sent_again_when_its_lease_runs_ou
     assert await outbox.recover(runtime) == 1
     await outbox.deliver(runtime, message_id)
     assert len(sender.sent) == 1 and (await row(runtime, message_id)).status == "delivered"
+
+
+async def test_a_row_another_worker_claimed_meanwhile_is_left_to_it(
+    runtime: Runtime, jobs: RecordingJobs
+) -> None:
+    sender = RecordingSender()
+    runtime.senders["chat"] = sender
+    message_id = await write(runtime, "chat")
+    async with runtime.transaction() as tx:  # the other worker's claim, not yet committed
+        claimed = await tx.session.get(OutboxMessage, message_id)
+        assert claimed is not None
+        claimed.status, claimed.next_attempt_at = "sending", datetime.now(UTC) + timedelta(seconds=60)
+        await tx.session.flush()
+        competing = asyncio.create_task(outbox.deliver(runtime, message_id))
+        await asyncio.sleep(0.2)  # lets it reach the row (PostgreSQL) or the writer's lock (SQLite)
+    await competing
+    assert sender.sent == []
+    assert (await row(runtime, message_id)).status == "sending"
+
+
+async def test_a_batch_of_sends_is_one_delivered_event_naming_its_rows(
+    runtime: Runtime, jobs: RecordingJobs
+) -> None:
+    runtime.senders["chat"] = RecordingSender()
+    message_ids = [await write(runtime, "chat", f"m{n}") for n in range(3)]
+    async with runtime.bus.subscribe() as events:
+        await outbox.deliver_many(runtime, message_ids)
+        await outbox.deliver_many(runtime, message_ids)  # delivered already: no event
+        heard = [(event.kind, event.data) for event in drain(events)]
+    assert heard == [("outbox.delivered", {"platform": "chat", "ids": message_ids})]
+
+
+async def test_a_full_batch_is_taken_at_once_while_the_writer_is_busy(
+    sqlite_url: str,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbox, "GATHER", 3600.0)  # a batch that stopped to gather would not come back
+    jobs = outbox.EmbeddedJobs(workers=0, batch=3)
+    async with make_runtime(sqlite_url, event_file(kickoff=kickoff), FakeClock(kickoff)) as runtime:
+        jobs.runtime = runtime
+        jobs.put([1, 2, 3, 4])
+        assert runtime.write_lock is not None
+        async with runtime.write_lock, asyncio.timeout(30):  # the guard against a hang, not a speed
+            assert await jobs.take() == [1, 2, 3]

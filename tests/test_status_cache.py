@@ -82,7 +82,7 @@ async def test_a_delivered_message_keeps_the_kept_statuses(runtime_at: tuple[Run
     await ask(runtime, ALICE, "status")
     version = await runtime.status_cache.version.current()
     async with runtime.transaction() as tx:
-        tx.record("outbox.delivered", id=1, platform="slack")
+        tx.record("outbox.delivered", platform="slack", ids=[1])
         tx.record("channel.message", channel="announcements")
     assert await runtime.status_cache.version.current() == version
     async with runtime.transaction() as tx:
