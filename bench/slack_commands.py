@@ -227,6 +227,11 @@ class Pool:
 
     async def send(self, raw: bytes) -> int:
         connection = await self.free.get()
+        if (
+            connection.reader.at_eof()
+        ):  # the server closed it while idle (keep-alive timeout), as clients expect
+            connection.close()
+            connection = await Connection.open(self.port)
         try:
             status = await asyncio.wait_for(connection.request(raw), TIMEOUT)
         except BaseException:
