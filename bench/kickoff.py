@@ -54,7 +54,7 @@ DISCORD_KEY = SigningKey(bytes(range(32)))
 COMMANDS = ("slack command", "discord command")
 TARGET_P99_MS, TARGET_RSS_MB = 100.0, 300.0
 KICKOFF_SECONDS = 600.0  # the simulated kickoff's 10 minutes
-SLACK_SECONDS = 300.0  # beyond the kickoff's own time, before a run is stopped and shown as not finished
+SPARE_SECONDS = 300.0  # beyond the kickoff's own time, before a run is stopped and shown as not finished
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def simulate(
         with (work / "simulate.log").open("wb") as log:
             simulator = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             try:
-                simulator.wait(KICKOFF_SECONDS / speed + SLACK_SECONDS)
+                simulator.wait(KICKOFF_SECONDS / speed + SPARE_SECONDS)
             except subprocess.TimeoutExpired:
                 simulator.kill()  # its report is not written: the run shows as not finished
                 simulator.wait()
