@@ -192,10 +192,10 @@ async def _deliver_inside(
     savepoint of the claiming transaction; returns the retries to schedule."""
     retries: list[tuple[int, tuple[float, int]]] = []
     delivered: list[tuple[int, str]] = []
-    rows = await _locked(tx, message_ids, OutboxMessage.platform.not_in(list(runtime.senders)))
+    rows = await _locked(
+        tx, message_ids, OutboxMessage.platform.not_in(list(runtime.senders)), _claimable(now)
+    )
     for message in rows:
-        if not _claimable_row(message, now):
-            continue
         deliverer = runtime.deliverers.get(message.platform)
         try:
             if deliverer is None:
@@ -254,15 +254,11 @@ async def _send(runtime: Runtime, message: Outgoing) -> DeliveryFailed | None:
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
-    """Pending, or claimed by a process whose lease ran out: as `_claimable_row`, in SQL."""
+    """Pending, or claimed by a process whose lease ran out."""
     return or_(
         OutboxMessage.status == "pending",
         and_(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now),
     )
-
-
-def _claimable_row(message: OutboxMessage, now: datetime) -> bool:
-    return message.status == "pending" or (message.status == "sending" and message.next_attempt_at <= now)
 
 
 async def _guarded(attempt: Awaitable[None], message_id: int, platform: str) -> None:

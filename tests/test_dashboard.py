@@ -450,19 +450,30 @@ async def test_the_api_sends_announcements_and_shows_the_numbers_with_the_bearer
 # -- two web processes on one Redis -------------------------------------------------------------
 
 
-async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another(
-    settings: Settings, redis_url: str, kickoff: datetime, free_port: int
-) -> None:
+@contextlib.asynccontextmanager
+async def two_web_processes(
+    settings: Settings, redis_url: str, kickoff: datetime
+) -> AsyncIterator[tuple[uvicorn.Server, uvicorn.Server, httpx.AsyncClient]]:
+    """Two web processes' apps on one Redis, and a client of the second one."""
     scaled = replace(settings, redis_url=redis_url)
     clock = FakeClock(kickoff + timedelta(minutes=20))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        other_port = int(s.getsockname()[1])
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
     async with (
-        serving(create_app(scaled, clock=clock, run_clock=False), free_port) as a,
-        serving(create_app(scaled, clock=clock, run_clock=False), other_port) as b,
+        serving(create_app(scaled, clock=clock, run_clock=False), ports[0]) as a,
+        serving(create_app(scaled, clock=clock, run_clock=False), ports[1]) as b,
         httpx.AsyncClient(base_url=base(b)) as viewer,
     ):
+        yield a, b, viewer
+
+
+async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another(
+    settings: Settings, redis_url: str, kickoff: datetime
+) -> None:
+    async with two_web_processes(settings, redis_url, kickoff) as (a, b, viewer):
         await viewer.post("/dashboard/login", data={"token": TOKEN})
         async with connect(ws_url(b), additional_headers=cookie_of(viewer)) as ws:
             screen = Screen(ws)
@@ -481,18 +492,9 @@ async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another
 
 
 async def test_a_phase_shift_through_one_web_process_shows_at_once_on_a_dashboard_of_another(
-    settings: Settings, redis_url: str, kickoff: datetime, free_port: int
+    settings: Settings, redis_url: str, kickoff: datetime
 ) -> None:
-    scaled = replace(settings, redis_url=redis_url)
-    clock = FakeClock(kickoff + timedelta(minutes=20))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        other_port = int(s.getsockname()[1])
-    async with (
-        serving(create_app(scaled, clock=clock, run_clock=False), free_port) as a,
-        serving(create_app(scaled, clock=clock, run_clock=False), other_port) as b,
-        httpx.AsyncClient(base_url=base(b)) as viewer,
-    ):
+    async with two_web_processes(settings, redis_url, kickoff) as (a, b, viewer):
         runtime_of(b).phase_cache.max_age = 3600.0  # only the shift's event may refresh the phases
         await viewer.post("/dashboard/login", data={"token": TOKEN})
         async with connect(ws_url(b), additional_headers=cookie_of(viewer)) as ws:
