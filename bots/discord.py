@@ -31,7 +31,7 @@ from bots.commands import Bot, Invocation, Reply  # importing the commands regis
 from bots.core import in_language
 from bots.discord_command import command_definition, grammar
 from bots.discord_limits import RateLimits, retry_after
-from bots.http import Background, bounded_body, too_large
+from bots.http import Background, bounded_body, tls, too_large
 from hackserver.errors import HackserverError, SettingsError
 from hackserver.outbox import DeliveryFailed, Outgoing, Sender
 from hackserver.participants import Identity
@@ -177,7 +177,7 @@ class InteractionHandler(Background):
         if reply is None:
             return
         url = f"{api_url(settings)}/webhooks/{application}/{token}/messages/@original"
-        async with httpx.AsyncClient(timeout=10, headers={"User-Agent": USER_AGENT}) as client:
+        async with httpx.AsyncClient(timeout=10, headers={"User-Agent": USER_AGENT}, verify=tls()) as client:
             for attempt in range(FOLLOW_UP_ATTEMPTS):
                 wait = 2.0**attempt
                 try:

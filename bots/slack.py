@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
 from bots.core import in_language
-from bots.http import Background, bounded_body, too_large
+from bots.http import Background, bounded_body, tls, too_large
 from hackserver import outbox
 from hackserver.i18n import say
 from hackserver.outbox import Sender
@@ -184,7 +184,7 @@ class SlackHandler(Background):
             log.warning("a slow Slack command had no response_url; its reply is dropped")
             return
         body = render(reply)
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, verify=tls()) as client:
             for attempt in range(RESPONSE_URL_ATTEMPTS):
                 try:
                     response = await client.post(response_url, json=body)

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
 from bots.core import in_language
-from bots.http import bounded_body, too_large
+from bots.http import bounded_body, tls, too_large
 from hackserver.outbox import DeliveryFailed, Outgoing, Sender
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
@@ -152,7 +152,9 @@ class WebhookSender:
             text = render_announcement(payload)
         try:
             # A client per post: an RQ worker and the web process each run their own event loop.
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            async with httpx.AsyncClient(
+                timeout=self.timeout, follow_redirects=False, verify=tls()
+            ) as client:
                 response = await client.post(self.url, json={"text": text})
         except httpx.HTTPError as error:
             raise DeliveryFailed(f"incoming webhook unreachable: {type(error).__name__}") from None

@@ -3,6 +3,8 @@ on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -91,6 +93,31 @@ async def test_sqlite_enforces_foreign_keys(sqlite_url: str) -> None:
         with pytest.raises(IntegrityError):
             async with db.session_factory(engine)() as session, session.begin():
                 session.add(Slot(expert_id=999, starts_at=START, ends_at=START + timedelta(minutes=20)))
+    finally:
+        await engine.dispose()
+
+
+async def test_an_sqlite_writer_waits_for_another_process_write_and_then_writes(sqlite_url: str) -> None:
+    """Statements run on the loop's thread; one that meets another writer's lock still waits for it
+    (SQLite's busy timeout) rather than failing with "database is locked"."""
+    engine = db.create_engine(sqlite_url)
+    try:
+        await db.upgrade(engine)
+        other = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute(
+            "INSERT INTO events (slug, name, timezone, created_at)"
+            " VALUES ('other', 'Other', 'UTC', '2027-01-01 00:00:00')"
+        )
+        releasing = threading.Timer(0.5, other.execute, ("COMMIT",))
+        releasing.start()
+        async with db.session_factory(engine, writer=True)() as session, session.begin():
+            session.add(EventRow(slug="ours", name="Ours", timezone="UTC"))
+        releasing.join()
+        other.close()
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT slug FROM events ORDER BY id"))).scalars().all()
+        assert rows == ["other", "ours"]  # ours went in after the other writer committed
     finally:
         await engine.dispose()
 
