@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +44,20 @@ class LoopConnection(aiosqlite.Connection):
 
     Nothing may wait inside SQLite on the loop's thread, or a writer here would wait for one that
     cannot go on: SQLite's busy timeout is 0, WAL readers never wait, and BEGIN IMMEDIATE, the one
-    statement that waits for another writer, is retried on the loop until the lock is free."""
+    statement that waits for another writer, is retried on the loop until the lock is free. The few
+    long reads go to the thread still (`off_loop`)."""
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
-        if args[:1] != (BEGIN_WRITE,):
-            return fn(*args, **kwargs)
+        if args[:1] == (BEGIN_WRITE,):
+            return await self._begin_write(fn, *args, **kwargs)
+        if _OFF_LOOP.get():
+            return await self._in_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    @staticmethod
+    async def _begin_write(fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         give_up, pause = loop.time() + SQLITE_BUSY_TIMEOUT, 0.001
         while True:
@@ -59,12 +69,35 @@ class LoopConnection(aiosqlite.Connection):
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
 
+    async def _in_thread(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        call = asyncio.ensure_future(super()._execute(fn, *args, **kwargs))
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            await asyncio.wait([call])  # the thread lets go of the connection before anyone else uses it
+            raise
+
     def stop(self) -> Any:
         # Closed here, not in the thread: the thread must never touch it while this one might.
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         return super().stop()
+
+
+_OFF_LOOP: ContextVar[bool] = ContextVar("hackserver_sqlite_off_loop", default=False)
+
+
+@contextlib.contextmanager
+def off_loop() -> Iterator[None]:
+    """SQLite statements in this block run in the connection's thread, off the event loop: for reads
+    that take tens of milliseconds on a big event (the dashboard's counts), which would otherwise hold
+    the loop, and every command waiting on it, for as long. No effect on PostgreSQL."""
+    token = _OFF_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _OFF_LOOP.reset(token)
 
 
 def _sqlite_connector(url: str) -> Any:
