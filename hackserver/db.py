@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -39,13 +39,12 @@ class LoopConnection(aiosqlite.Connection):
     aiosqlite hands every call to a thread of the connection's own and waits for it to hand the
     answer back: a few hundred microseconds a call, and four calls a statement, where SQLite answers
     most of ours in microseconds; under load every hand-back also waits its turn on the loop, while a
-    writer holds the write lock. Here a statement costs what SQLite takes; the thread only opens the
-    connection.
+    writer holds the write lock. Here a statement costs what SQLite takes; the thread opens the
+    connection and runs the few long reads (`off_loop`).
 
     Nothing may wait inside SQLite on the loop's thread, or a writer here would wait for one that
     cannot go on: SQLite's busy timeout is 0, WAL readers never wait, and BEGIN IMMEDIATE, the one
-    statement that waits for another writer, is retried on the loop until the lock is free. The few
-    long reads go to the thread still (`off_loop`)."""
+    statement that waits for another writer, is retried on the loop until the lock is free."""
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
@@ -100,7 +99,7 @@ def off_loop() -> Iterator[None]:
         _OFF_LOOP.reset(token)
 
 
-def _sqlite_connector(url: str) -> Any:
+def _sqlite_connector(url: str) -> Callable[[], Awaitable[LoopConnection]]:
     path = make_url(url).database or ""
 
     async def connect() -> LoopConnection:
