@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +37,8 @@ class LoopConnection(aiosqlite.Connection):
     aiosqlite hands every call to a thread of the connection's own and waits for it to hand the
     answer back: a few hundred microseconds a call, and four calls a statement, where SQLite answers
     most of ours in microseconds; under load every hand-back also waits its turn on the loop, while a
-    writer holds the write lock. Here a statement costs what SQLite takes; the thread opens the
-    connection and runs the few long reads (`off_loop`).
+    writer holds the write lock. Here a statement costs what SQLite takes; the thread only opens the
+    connection.
 
     Nothing may wait inside SQLite on the loop's thread, or a writer here would wait for one that
     cannot go on: SQLite's busy timeout is 0, WAL readers never wait, and BEGIN IMMEDIATE, the one
@@ -51,8 +49,6 @@ class LoopConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         if args[:1] == (BEGIN_WRITE,):
             return await self._begin_write(fn, *args, **kwargs)
-        if _OFF_LOOP.get():
-            return await self._in_thread(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
     @staticmethod
@@ -68,35 +64,12 @@ class LoopConnection(aiosqlite.Connection):
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
 
-    async def _in_thread(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        call = asyncio.ensure_future(super()._execute(fn, *args, **kwargs))
-        try:
-            return await asyncio.shield(call)
-        except asyncio.CancelledError:
-            await asyncio.wait([call])  # the thread lets go of the connection before anyone else uses it
-            raise
-
     def stop(self) -> Any:
         # Closed here, not in the thread: the thread must never touch it while this one might.
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         return super().stop()
-
-
-_OFF_LOOP: ContextVar[bool] = ContextVar("hackserver_sqlite_off_loop", default=False)
-
-
-@contextlib.contextmanager
-def off_loop() -> Iterator[None]:
-    """SQLite statements in this block run in the connection's thread, off the event loop: for reads
-    that take tens of milliseconds on a big event (the dashboard's counts), which would otherwise hold
-    the loop, and every command waiting on it, for as long. No effect on PostgreSQL."""
-    token = _OFF_LOOP.set(True)
-    try:
-        yield
-    finally:
-        _OFF_LOOP.reset(token)
 
 
 def _sqlite_connector(url: str) -> Callable[[], Awaitable[LoopConnection]]:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -95,24 +95,6 @@ async def test_sqlite_enforces_foreign_keys(sqlite_url: str) -> None:
                 session.add(Slot(expert_id=999, starts_at=START, ends_at=START + timedelta(minutes=20)))
     finally:
         await engine.dispose()
-
-
-async def test_sqlite_statements_run_on_the_loops_thread_and_long_reads_off_it(sqlite_url: str) -> None:
-    engine = db.create_engine(sqlite_url)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _which_thread(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.create_function("which_thread", 0, threading.get_ident)
-
-    try:
-        async with engine.connect() as connection:
-            on = await connection.scalar(text("SELECT which_thread()"))
-            with db.off_loop():
-                off = await connection.scalar(text("SELECT which_thread()"))
-            again = await connection.scalar(text("SELECT which_thread()"))
-    finally:
-        await engine.dispose()
-    assert on == again == threading.get_ident() != off
 
 
 async def test_an_sqlite_writer_waits_for_another_process_write_and_then_writes(sqlite_url: str) -> None:

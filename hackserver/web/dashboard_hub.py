@@ -23,7 +23,7 @@ from collections import Counter, deque
 from functools import cached_property
 from typing import Any
 
-from hackserver import dashboard, db
+from hackserver import dashboard
 from hackserver.bus import DomainEvent
 from hackserver.runtime import Runtime
 
@@ -178,9 +178,8 @@ class Hub:
     async def publish(self, runtime: Runtime) -> None:
         self.fresh = True  # an event heard while computing marks it stale again, and dirty
         started = time.time()
-        with db.off_loop():  # tens of milliseconds of SQLite on a big event: not on the loop
-            async with runtime.reading() as tx:
-                state = await dashboard.snapshot(runtime, tx)
+        async with runtime.reading() as tx:
+            state = await dashboard.snapshot(runtime, tx)
         self.snapshots += 1
         self.sample(started, state["counts"])
         delivery = state["delivery"]
