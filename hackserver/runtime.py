@@ -32,7 +32,7 @@ from hackserver.phases import IN_SESSION, SHIFTED, PhaseCache
 from hackserver.preferences import CachedCatalogue
 from hackserver.ratelimit import CommandLimit, MemoryLimit, RedisLimit
 from hackserver.settings import Settings
-from hackserver.status_cache import MemoryVersion, RedisVersion, StatusCache, changes_status
+from hackserver.status_cache import MemoryChanges, RedisChanges, StatusCache, changed_by
 from hackserver.timekeeping import Clock, EventClock
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Runtime:
     catalogue: CachedCatalogue = field(default_factory=CachedCatalogue)  # the challenges, to search
     command_limit: CommandLimit = field(default_factory=MemoryLimit)  # commands per person and window
     phase_cache: PhaseCache = field(default_factory=PhaseCache)
-    status_cache: StatusCache = field(default_factory=lambda: StatusCache(MemoryVersion()))
+    status_cache: StatusCache = field(default_factory=lambda: StatusCache(MemoryChanges()))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -97,8 +97,8 @@ class Runtime:
         # now: the outbox rows are recovered later, and live views catch up on reconnect.
         if any(event.kind == SHIFTED for event in tx.events):
             self.phase_cache.invalidate()  # before anyone in this process hears of the shift
-        if any(changes_status(event.kind) for event in tx.events):
-            await self.status_cache.changed()  # before the change's reply: the next status reads it
+        if changed := changed_by(tx.events):
+            await self.status_cache.changed(changed)  # before the change's reply: the next status reads it
         try:
             if tx.outbox_ids:
                 await self.jobs.deliver(tx.outbox_ids)
@@ -201,7 +201,7 @@ async def bootstrap(
         if redis is not None:
             runtime.handled = RedisKeys(redis, f"hackserver:{event.slug}:handled:")
             runtime.command_limit = RedisLimit(redis, f"hackserver:{event.slug}:commands:", *command_limit)
-            runtime.status_cache = StatusCache(RedisVersion(redis, f"hackserver:{event.slug}:status"))
+            runtime.status_cache = StatusCache(RedisChanges(redis, f"hackserver:{event.slug}:status"))
         else:
             runtime.command_limit = MemoryLimit(*command_limit)
         runtime.deliverers = {"builtin": outbox.BuiltinChannels(runtime)}

@@ -15,11 +15,12 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 
 from bots.commands import Bot, Invocation, Reply
+from hackserver.bus import DomainEvent
 from hackserver.i18n import Moment
-from hackserver.models import Booking, Expert, Slot, Team
+from hackserver.models import Booking, Expert, Participant, Slot, Team
 from hackserver.participants import Identity
 from hackserver.runtime import Runtime
-from hackserver.status_cache import RedisVersion, StatusCache
+from hackserver.status_cache import EVERYONE, RedisChanges, StatusCache, changed_by
 from tests.fakes import FakeClock
 
 ALICE = Identity("slack", "T1", "UALICE", "alice")
@@ -75,19 +76,50 @@ async def test_a_member_joining_changes_the_other_members_status(
     assert team_field(await ask(runtime, ALICE, "status")) == "Luftretter (2/4)"
 
 
+async def test_a_team_formed_by_someone_else_keeps_a_kept_status(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    runtime.status_cache.max_age = FOREVER
+    await ask(runtime, ALICE, "status")
+    assert team_field(await ask(runtime, ALICE, "status")).startswith("none yet")  # now kept
+    async with runtime.transaction() as tx:  # behind the cache's back: no event
+        await tx.session.execute(update(Participant).values(in_match_pool=True))
+    assert (await ask(runtime, BOB, "team create Luftretter")).ok  # changes Bob's status only
+    assert team_field(await ask(runtime, ALICE, "status")).startswith("none yet")  # not read again
+    async with runtime.transaction() as tx:
+        tx.record("challenges.imported", added=1)  # a kind not known to be narrower: everyone's
+    assert "pool" in team_field(await ask(runtime, ALICE, "status"))
+
+
+def test_an_event_names_the_statuses_it_changes() -> None:
+    def named(*events: DomainEvent) -> set[str]:
+        return changed_by(events)
+
+    assert named(DomainEvent("team.created", {"team": 3, "by": 7, "name": "X"})) == {"t:3", "p:7"}
+    assert named(
+        DomainEvent("team.joined", {"team": 3, "participant": 8}), DomainEvent("outbox.delivered", {})
+    ) == {"t:3", "p:8"}
+    assert named(DomainEvent("channel.message", {}), DomainEvent("phase.changed", {})) == set()
+    assert named(DomainEvent("team.joined", {"team": 3}), DomainEvent("team.left", {})) == {EVERYONE}
+    assert named(DomainEvent("team.joined", {"team": 3, "participant": 8}), DomainEvent("team.merged")) == {
+        EVERYONE
+    }
+
+
 async def test_a_delivered_message_keeps_the_kept_statuses(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     runtime.status_cache.max_age = FOREVER
     await ask(runtime, ALICE, "status")
     await ask(runtime, ALICE, "status")
-    version = await runtime.status_cache.version.current()
+    before = await runtime.status_cache.changes.since([EVERYONE])
     async with runtime.transaction() as tx:
         tx.record("outbox.delivered", platform="slack", ids=[1])
         tx.record("channel.message", channel="announcements")
-    assert await runtime.status_cache.version.current() == version
+    assert await runtime.status_cache.changes.since([EVERYONE]) == before
     async with runtime.transaction() as tx:
         tx.record("team.joined", team=1, participant=1, size=2)
-    assert await runtime.status_cache.version.current() != version
+    assert await runtime.status_cache.changes.since([EVERYONE]) != before
 
 
 async def test_a_booking_that_began_gives_way_to_the_next(runtime_at: tuple[Runtime, FakeClock]) -> None:
@@ -145,10 +177,33 @@ async def test_a_team_formed_through_another_process_shows_in_the_next_status_ov
         assert team_field(await ask(second, BOB, "status")) == "Luftretter (2/4)"
 
 
+@pytest.mark.redis
+async def test_a_redis_that_lost_its_changes_does_not_revive_a_kept_status(
+    database_url: str,
+    redis_url: str,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+) -> None:
+    path, clock = event_file(kickoff=kickoff), FakeClock(kickoff - timedelta(hours=1))
+    async with (
+        make_runtime(database_url, path, clock, redis_url) as first,
+        make_runtime(database_url, path, clock, redis_url) as second,
+    ):
+        first.status_cache.max_age = FOREVER
+        await ask(first, ALICE, "status")
+        assert team_field(await ask(first, ALICE, "status")).startswith("none yet")  # kept
+        client = Redis.from_url(redis_url)
+        await client.flushdb()  # as after a restart of Redis that keeps nothing on disk
+        await client.aclose()
+        assert (await ask(second, ALICE, "team create Luftretter")).ok
+        assert team_field(await ask(first, ALICE, "status")) == "Luftretter (1/4)"
+
+
 async def test_while_redis_is_away_no_status_is_kept(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     away = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)  # nothing listens there
-    runtime.status_cache = StatusCache(RedisVersion(away, "status"), max_age=FOREVER)
+    runtime.status_cache = StatusCache(RedisChanges(away, "status"), max_age=FOREVER)
     try:
         await ask(runtime, ALICE, "status")
         assert team_field(await ask(runtime, ALICE, "status")).startswith("none yet")
