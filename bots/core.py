@@ -9,7 +9,6 @@ Nothing raises out of `handle`: bad input gets its usage, a refusal its reason, 
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import logging
 from collections.abc import Awaitable, Callable
@@ -196,17 +195,30 @@ class Bot:
         sub = resolve(invocation.text)
         if sub is not None and sub.read_only:
             return await self.run_read_only(invocation, sub)
-        async with self.runtime.transaction() as tx:
-            if invocation.request_key is not None:
-                first = await tx.session.scalar(
-                    db.insert_unless_there(tx.session, HandledRequest)
-                    .values(platform=invocation.identity.platform, key=invocation.request_key)
-                    .returning(HandledRequest.id)
-                )
-                if first is None and invocation.retry:  # its first delivery ran (or is running): not again
-                    raise AlreadyHandled
-            participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
-            return await self.answer(tx, participant, invocation, undoable=True)
+        try:
+            async with self.runtime.transaction() as tx:
+                participant = await self.arrive(tx, invocation)
+                return await self.answer(tx, participant, invocation, undoable=True)
+        except Refused as refused:
+            # The refusal undid the command and, with it, the first contact and the request's key:
+            # those are written again on their own. Refusals are rarer than commands that go
+            # through, which so need no savepoint of their own.
+            async with self.runtime.transaction() as tx:
+                await self.arrive(tx, invocation)
+            return refused.reply
+
+    async def arrive(self, tx: Transaction, invocation: Invocation) -> Participant:
+        """Claims the request's key (a retry of a handled request goes no further) and finds the
+        asker, made on their first contact."""
+        if invocation.request_key is not None:
+            first = await tx.session.scalar(
+                db.insert_unless_there(tx.session, HandledRequest)
+                .values(platform=invocation.identity.platform, key=invocation.request_key)
+                .returning(HandledRequest.id)
+            )
+            if first is None and invocation.retry:  # its first delivery ran (or is running): not again
+                raise AlreadyHandled
+        return await identify(tx.session, self.runtime.event_id, invocation.identity)
 
     async def run_read_only(self, invocation: Invocation, sub: SubCommand) -> Reply:
         """A command that changes nothing: its request key is kept outside the database, and it reads
@@ -253,13 +265,18 @@ class Bot:
             self.language(participant.language, invocation.locale),
             self.is_organiser(invocation),
         )
-        # A refusal undoes the command, not the first contact; a read-only one has nothing to undo.
-        undo = tx.session.begin_nested() if undoable else contextlib.nullcontext()
         try:
-            async with undo:
-                return await dispatch(context, invocation.text)
+            return await dispatch(context, invocation.text)
         except DomainError as refusal:
-            return Reply(context.say("refused", reason=refusal.say(context.language)), ok=False)
+            reply = Reply(context.say("refused", reason=refusal.say(context.language)), ok=False)
+            if undoable:  # the transaction is rolled back (a read-only command has nothing to undo)
+                raise Refused(reply) from None
+            return reply
+
+
+class Refused(Exception):
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
 
 
 class AlreadyHandled(Exception):

@@ -56,16 +56,24 @@ async def readable(session: AsyncSession, event_id: int, participant_id: int | N
 
 
 async def ensure_channel(
-    session: AsyncSession, event_id: int, name: str, kind: str = "announcements", team_id: int | None = None
+    session: AsyncSession,
+    event_id: int,
+    name: str,
+    kind: str = "announcements",
+    team_id: int | None = None,
+    *,
+    new: bool = False,
 ) -> Channel:
+    """The channel of this name, made if need be. `new`: what it is for was just made, so it is most
+    likely not there yet, and is made first (one statement instead of two)."""
     query = select(Channel).where(Channel.event_id == event_id, Channel.name == name)
-    channel = await session.scalar(query)
+    channel = None if new else await session.scalar(query)
     if channel is None:
         created = db.insert_unless_there(session, Channel).values(
             event_id=event_id, name=name, kind=kind, team_id=team_id
         )
         channel = await session.scalar(created.returning(Channel))
-        if channel is None:  # created meanwhile by another process
+        if channel is None:  # there already, or created meanwhile by another process
             channel = (await session.scalars(query)).one()
     return channel
 

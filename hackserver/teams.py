@@ -127,11 +127,16 @@ async def create(runtime: Runtime, tx: Transaction, person: Participant, raw_nam
     if (current := await team_of(tx.session, person.id)) is not None:
         raise Conflict("team.already_in", team=current.name)
     await _refuse_taken(tx.session, runtime.event_id, name)
-    team = Team(event_id=runtime.event_id, name=name, name_key=name_key(name), join_code=new_code())
+    # With its founder counted already: nobody else can join a team before it exists.
+    team = Team(
+        event_id=runtime.event_id, name=name, name_key=name_key(name), join_code=new_code(), member_count=1
+    )
     tx.session.add(team)
     await tx.session.flush()  # a competing create of the same name or code fails here; the bot retries
-    await _open_channel(runtime, tx, team)
-    await _add_member(runtime, tx, team, person)
+    await ensure_channel(
+        tx.session, runtime.event_id, channel_name(team), kind="team", team_id=team.id, new=True
+    )
+    await _enrol(tx, team, person)
     tx.record("team.created", team=team.id, name=team.name, by=person.id)
     await post(
         runtime, tx, team, message_key(team, "created"), "team.welcome_created",
@@ -201,6 +206,11 @@ async def _add_member(runtime: Runtime, tx: Transaction, team: Team, person: Par
             raise NotFound("team.gone", team=team.name)  # its last member left meanwhile
         raise Conflict("team.full", team=team.name, max=runtime.event.team_max_size)
     team.member_count = size
+    await _enrol(tx, team, person)
+
+
+async def _enrol(tx: Transaction, team: Team, person: Participant) -> None:
+    """The membership row of someone the team's member_count already counts."""
     tx.session.add(Membership(team_id=team.id, participant_id=person.id, joined_at=tx.now))
     person.in_match_pool = False
     await tx.session.flush()  # a second membership of the same person fails here, on the unique row
@@ -222,10 +232,6 @@ async def _remove_member(tx: Transaction, team: Team, participant_id: int) -> No
     if team.member_count == 0:  # an empty team is gone, and its name free again
         await tx.session.delete(team)
         tx.record("team.dissolved", team=team.id, name=team.name, why="empty")
-
-
-async def _open_channel(runtime: Runtime, tx: Transaction, team: Team) -> None:
-    await ensure_channel(tx.session, runtime.event_id, channel_name(team), kind="team", team_id=team.id)
 
 
 async def post(
