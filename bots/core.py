@@ -24,7 +24,7 @@ from hackserver.db import unreachable
 from hackserver.errors import DomainError
 from hackserver.i18n import Moment, say
 from hackserver.models import HandledRequest, Participant
-from hackserver.participants import Identity, find, identify
+from hackserver.participants import Identity, find, identify, register
 from hackserver.runtime import Runtime, Transaction
 from hackserver.status_cache import ParticipantStatus, of_identity, of_participant
 from hackserver.text_limits import LIMITS, too_long
@@ -132,9 +132,9 @@ def view(name: str) -> Callable[[View], View]:
     def register(show: View) -> View:
         async def in_transaction(ctx: Context, _args: str) -> Reply:
             status = await of_participant(ctx.tx.session, ctx.participant.id, ctx.tx.now)
-            # Read on the transaction's own connection: waiting for another one while holding this
-            # could starve a full pool.
-            phases = await ctx.runtime.phases(ctx.tx.session)
+            # The kept ones, else read on the transaction's own connection: waiting for another one
+            # while holding this could starve a full pool.
+            phases = ctx.runtime.phase_cache.kept() or await ctx.runtime.phases(ctx.tx.session)
             return await show(ViewContext(ctx.runtime, status, ctx.tx.now, ctx.language, phases))
 
         COMMANDS[name] = SubCommand(name, name, in_transaction, read_only=True, view=show)
@@ -243,8 +243,8 @@ class Bot:
                     participant = await find(tx.session, invocation.identity)
                     if participant is not None:
                         return await self.answer(tx, participant, invocation, undoable=False)
-            async with self.runtime.transaction() as tx:
-                participant = await identify(tx.session, self.runtime.event_id, invocation.identity)
+            async with self.runtime.transaction() as tx:  # they were not found just now
+                participant = await register(tx.session, self.runtime.event_id, invocation.identity)
                 return await self.answer(tx, participant, invocation, undoable=False)
         except BaseException:
             if claimed and key is not None:  # not handled after all: a retry may run it

@@ -53,9 +53,12 @@ def _params(identity: Identity) -> dict[str, str]:
 
 async def identify(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
     """The participant behind a chat account, created on first contact."""
-    participant = await find(session, identity)
-    if participant is not None:
-        return participant
+    return await find(session, identity) or await register(session, event_id, identity)
+
+
+async def register(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
+    """The participant of a chat account just found to be new (or made by its other first command
+    meanwhile)."""
     participant = Participant(event_id=event_id, display_name=identity.name[:120] or identity.user_id)
     session.add(participant)
     await session.flush()

@@ -39,12 +39,18 @@ class PhaseCache:
         self.generation += 1
         self.phases = None
 
+    def kept(self) -> dict[str, datetime] | None:
+        """The kept phases while they are fresh; None when they would need a load."""
+        if self.phases is not None and time.monotonic() - self.read_at < self.max_age:
+            return self.phases
+        return None
+
     async def get(self, load: Callable[[], Awaitable[dict[str, datetime]]]) -> dict[str, datetime]:
         """The kept phases, or `load`'s. Callers that find them expired together wait for one load
         (hundreds of commands a second would otherwise each read them); it is kept only if no shift
         was heard of since it began (its snapshot may be older than a shift heard of later)."""
-        if self.phases is not None and time.monotonic() - self.read_at < self.max_age:
-            return self.phases
+        if (phases := self.kept()) is not None:
+            return phases
         if self.loading is None or self.loading[0] != self.generation:
             self.loading = (self.generation, asyncio.ensure_future(self._load(load, self.generation)))
         return await asyncio.shield(self.loading[1])
