@@ -30,6 +30,17 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 HACKSERVER = str(BIN / "hackserver")
+
+
+def hackserver_command(tree: Path) -> list[str]:
+    """`hackserver` as the tree has it (a checkout of an earlier commit, or ROOT): its own package
+    first, ahead of the working directory's."""
+    if tree == ROOT:
+        return [HACKSERVER]
+    code = f"import sys; sys.path.insert(0, {str(tree)!r}); from hackserver.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", code]
+
+
 REPORT = ROOT / "docs" / "benchmarks.md"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -161,8 +172,10 @@ def hackserver_env(database_url: str, event_path: Path, redis_url: str | None = 
     return env
 
 
-def upgrade_database(env: Mapping[str, str]) -> None:
-    subprocess.run([HACKSERVER, "db", "upgrade"], env=dict(env), cwd=ROOT, check=True, capture_output=True)
+def upgrade_database(env: Mapping[str, str], tree: Path = ROOT) -> None:
+    subprocess.run(
+        [*hackserver_command(tree), "db", "upgrade"], env=dict(env), cwd=ROOT, check=True, capture_output=True
+    )
 
 
 @contextlib.contextmanager

@@ -40,6 +40,7 @@ from bench.common import (
     Processes,
     Report,
     free_port,
+    hackserver_command,
     hackserver_env,
     machine_facts,
     median,
@@ -380,17 +381,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.postgres:
                 url = stack.enter_context(postgres_database(f"hackserver_bench_dashboard_{t}"))
                 env = hackserver_env(url, event)
-                upgrade_database(env)
+                upgrade_database(env, tree)
             else:
                 env = hackserver_env(f"sqlite+aiosqlite:///{work / f'bench-{t}.db'}", event)
             env |= {"HACKSERVER_ORGANISER_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET}
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            # The tree's own package first, ahead of the working directory's.
-            main = f"import sys; sys.path.insert(0, {str(tree)!r}); from hackserver.cli import main; sys.exit(main())"
             (work / f"logs-{t}").mkdir()
             with processes(work / f"logs-{t}") as group:
-                web = group.start("web", [sys.executable, "-c", main, "run", "--port", str(port)], env)
+                web = group.start("web", [*hackserver_command(tree), "run", "--port", str(port)], env)
                 wait_until_serving(f"{base}/healthz", group)
                 idle_rss = memory_mb(web.pid, "VmRSS")
                 for n, count in enumerate(plan.viewers):

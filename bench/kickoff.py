@@ -3,6 +3,9 @@ matching pool, challenge picks, then the organisers' matching and challenge assi
 scaled-out setup started here on loopback (PostgreSQL, Redis, `hackserver run --workers N`, one RQ
 worker, one clock) and against the embedded mode (one `hackserver run`, SQLite).
 
+With --before REV, every run is made twice in the same run: with this tree's server and with the one
+of commit REV (its own package, migrations and example event), under the same simulator.
+
 Two parts, in the same run: the target (N participants arriving over 10 simulated minutes at the
 given speed: errors, p99 of the Slack and Discord acknowledgements, the peak RSS of each web
 process) on the scaled-out setup with 2 web processes and on the embedded mode; then a saturating
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -37,6 +41,7 @@ from bench.common import (
     Processes,
     Report,
     free_port,
+    hackserver_command,
     hackserver_env,
     machine_facts,
     postgres_database,
@@ -46,10 +51,9 @@ from bench.common import (
     upgrade_database,
     wait_until_serving,
 )
+from bench.slack_commands import checkout
 from hackserver.simulation.wire import LATE_REPLIES
 
-EXAMPLE = ROOT / "config" / "event.example.toml"
-CATALOGUE = ROOT / "config" / "challenges.example.csv"
 DISCORD_KEY = SigningKey(bytes(range(32)))
 COMMANDS = ("slack command", "discord command")
 TARGET_P99_MS, TARGET_RSS_MB = 100.0, 300.0
@@ -82,9 +86,9 @@ class Target:
         return f"scaled: {self.web_processes} web, PostgreSQL + Redis"
 
 
-def write_event(path: Path) -> None:
-    """The example event with every instant moved so that kickoff was a minute ago."""
-    text = EXAMPLE.read_text()
+def write_event(path: Path, tree: Path) -> None:
+    """The tree's example event with every instant moved so that kickoff was a minute ago."""
+    text = (tree / "config" / "event.example.toml").read_text()
     event = tomllib.loads(text)
     zone = ZoneInfo(event["event"]["timezone"])
     phases: dict[str, datetime] = event["phases"]
@@ -109,11 +113,15 @@ def environment(base: dict[str, str], port: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def started(target: Target, work: Path) -> Iterator[tuple[Processes, str, dict[str, str], list[int]]]:
-    """The target's processes, serving; yields them, the URL, the environment and the web pids."""
+def started(
+    target: Target, work: Path, tree: Path
+) -> Iterator[tuple[Processes, str, dict[str, str], list[int]]]:
+    """The target's processes, serving the tree's code; yields them, the URL, the environment and the
+    web pids."""
     port = free_port()
     event = work / "event.toml"
-    write_event(event)
+    write_event(event, tree)
+    hackserver = hackserver_command(tree)
     with contextlib.ExitStack() as stack:
         if target.web_processes:
             database = stack.enter_context(postgres_database("hackserver_bench_kickoff"))
@@ -121,19 +129,19 @@ def started(target: Target, work: Path) -> Iterator[tuple[Processes, str, dict[s
         else:
             (work / "hs.db").unlink(missing_ok=True)
             env = environment(hackserver_env(f"sqlite+aiosqlite:///{work / 'hs.db'}", event), port)
-        upgrade_database(env)
+        upgrade_database(env, tree)
         subprocess.run(
-            [HACKSERVER, "challenges", "import", str(CATALOGUE)],
+            [*hackserver, "challenges", "import", str(tree / "config" / "challenges.example.csv")],
             env=env,
             cwd=ROOT,
             check=True,
             capture_output=True,
         )
         group = stack.enter_context(processes(work))
-        run = [HACKSERVER, "run", "--port", str(port)]
+        run = [*hackserver, "run", "--port", str(port)]
         if target.web_processes:
-            group.start("clock", [HACKSERVER, "clock"], env)
-            group.start("worker", [HACKSERVER, "worker"], env)
+            group.start("clock", [*hackserver, "clock"], env)
+            group.start("worker", [*hackserver, "worker"], env)
             web = group.start("web", [*run, "--workers", str(target.web_processes)], env)
         else:
             web = group.start("web", run, env)
@@ -160,10 +168,11 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def simulate(
-    target: Target, work: Path, participants: int, speed: float
+    target: Target, work: Path, tree: Path, participants: int, speed: float
 ) -> tuple[dict[str, Any], list[float]]:
-    """One simulated kickoff against a fresh target: the simulator's report and each web process's peak RSS."""
-    with started(target, work) as (group, url, env, pids):
+    """One simulated kickoff (by this tree's simulator) against a fresh target running the tree's
+    server: the simulator's report and each web process's peak RSS."""
+    with started(target, work, tree) as (group, url, env, pids):
         out = work / "report.json"
         args = [HACKSERVER, "simulate", "--url", url, "--participants", str(participants)]
         args += ["--speed", f"{speed:g}", "--until", "matching", "--json", str(out)]
@@ -215,14 +224,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--participants", type=int, help="the target's participants (default 28000)")
     parser.add_argument("--speed", type=float, help="the target's speed (default 1: 10 real minutes)")
-    parser.add_argument("--burst-participants", type=int, help="the burst's participants (default 3000)")
+    parser.add_argument(
+        "--burst-participants", type=int, help="the burst's participants (default 3000; 0: no burst)"
+    )
+    parser.add_argument("--before", help="also run the server as it was at this commit, for before/after")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     plan = replace(
         plan,
         participants=args.participants or plan.participants,
         speed=args.speed or plan.speed,
-        burst_participants=args.burst_participants or plan.burst_participants,
+        burst_participants=plan.burst_participants
+        if args.burst_participants is None
+        else args.burst_participants,
     )
     raise_fd_limit(8192)
     report = Report(
@@ -236,13 +250,20 @@ def main(argv: list[str] | None = None) -> int:
     loads: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-kickoff-") as tmp:
         work = Path(tmp)
+        trees = (
+            {"": ROOT}
+            if args.before is None
+            else {"this": ROOT, args.before: checkout(args.before, work / "before")}
+        )
         runs = [(Target(2), plan.participants, plan.speed, "target")]
         runs.append((Target(0), plan.participants, plan.speed, "target"))
-        runs += [(Target(n), plan.burst_participants, plan.burst_speed, "burst") for n in (0, 1, 2)]
-        for target, participants, speed, part in runs:
+        if plan.burst_participants:
+            runs += [(Target(n), plan.burst_participants, plan.burst_speed, "burst") for n in (0, 1, 2)]
+        # Each run right after the same run of the other tree: the machine's drift falls on both.
+        for (target, participants, speed, part), (code, tree) in itertools.product(runs, trees.items()):
             loads.append(f"{os.getloadavg()[0]:.2f}")
-            found, rss = simulate(target, work, participants, speed)
-            label = f"{part}: {target.name}" + (
+            found, rss = simulate(target, work, tree, participants, speed)
+            label = f"{code + ', ' if code else ''}{part}: {target.name}" + (
                 f", {participants} at speed {speed:g}" if part == "burst" else ""
             )
             report.add(*row(found, rss, label))

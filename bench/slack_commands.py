@@ -39,6 +39,7 @@ from bench.common import (
     Processes,
     Report,
     free_port,
+    hackserver_command,
     hackserver_env,
     machine_facts,
     median,
@@ -336,9 +337,7 @@ def start_servers(group: Processes, work: Path, secret: str, before: str | None)
             f"sqlite+aiosqlite:///{work / f'commands-{n}.db'}", tree / "config" / "event.example.toml"
         )
         env |= {"SLACK_SIGNING_SECRET": secret, "SLACK_BOT_TOKEN": "xoxb-bench"}
-        # The tree's own package first, ahead of the working directory's.
-        main = f"import sys; sys.path.insert(0, {str(tree)!r}); from hackserver.cli import main; sys.exit(main())"
-        group.start(name, [sys.executable, "-c", main, "run", "--demo", "--port", str(ports[name])], env)
+        group.start(name, [*hackserver_command(tree), "run", "--demo", "--port", str(ports[name])], env)
     env = hackserver_env("sqlite://", ROOT / "config" / "event.example.toml") | {SECRET_ENV: secret}
     group.start(BOLT, uvicorn_args("bench.slack_commands:bolt_app", ports[BOLT]), env)
     group.start(BASELINE, uvicorn_args("bench.slack_commands:trivial_app", ports[BASELINE]), env)
