@@ -228,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         "--burst-participants", type=int, help="the burst's participants (default 3000; 0: no burst)"
     )
     parser.add_argument("--before", help="also run the server as it was at this commit, for before/after")
+    parser.add_argument(
+        "--only",
+        choices=("embedded", "scaled"),
+        help="the target on this setup alone (e.g. to find the largest N)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     plan = replace(
@@ -255,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.before is None
             else {"this": ROOT, args.before: checkout(args.before, work / "before")}
         )
-        runs = [(Target(2), plan.participants, plan.speed, "target")]
-        runs.append((Target(0), plan.participants, plan.speed, "target"))
+        runs = [(Target(n), plan.participants, plan.speed, "target") for n in (2, 0)]
+        if args.only is not None:
+            runs = [run for run in runs if (run[0].web_processes == 0) == (args.only == "embedded")]
         if plan.burst_participants:
             runs += [(Target(n), plan.burst_participants, plan.burst_speed, "burst") for n in (0, 1, 2)]
         # Each run right after the same run of the other tree: the machine's drift falls on both.

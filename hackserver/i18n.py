@@ -118,6 +118,7 @@ def negotiate(accept_language: str, offered: tuple[str, ...]) -> str | None:
     return next((code for _, code in asked if code in offered), None)
 
 
+@functools.lru_cache(maxsize=4096)  # every `status` writes the same few deadlines: babel takes ~0.1 ms each
 def when(instant: datetime, language: str, zone: ZoneInfo, *, seconds: bool = False) -> str:
     """An instant as a reader of that language writes it, in their zone, with the weekday:
     "Sa., 20. März, 14:00" in German, "Sat, Mar 20, 2:00 PM" in English."""
