@@ -53,6 +53,7 @@ from bench.common import (
 )
 from bench.http_baseline import summarise
 from bench.slack_commands import checkout
+from hackserver.simulation.wire import LATE_REPLIES
 from tests.fakes import event_toml
 from tests.test_slack import command_body, signed
 
@@ -167,7 +168,7 @@ async def commands(base: str, plan: Plan, offset: int) -> tuple[list[float], lis
             writes = int(i * plan.writes) != int((i + 1) * plan.writes)  # spread evenly over the run
             text = f"team create Bench {offset + i}" if writes else "status"
             user = f"B{offset + i}" if writes else f"S{i % 500}"
-            body = command_body(text, user=user, trigger=f"bench.{offset + i}")
+            body = command_body(text, user=user, trigger=f"bench.{offset + i}", response_url=LATE_REPLIES)
             headers = {**signed(body, secret=SECRET), "Content-Type": "application/x-www-form-urlencoded"}
             try:
                 async with client.post("/slack/commands", data=body, headers=headers) as response:
