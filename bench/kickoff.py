@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         choices=("embedded", "scaled"),
-        help="the target on this setup alone (e.g. to find the largest N)",
+        help="this setup's target alone, without the bursts (e.g. to find the largest N it holds)",
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -261,9 +261,9 @@ def main(argv: list[str] | None = None) -> int:
             else {"this": ROOT, args.before: checkout(args.before, work / "before")}
         )
         runs = [(Target(n), plan.participants, plan.speed, "target") for n in (2, 0)]
-        if args.only is not None:
+        if args.only is not None:  # that setup's target alone, without the bursts
             runs = [run for run in runs if (run[0].web_processes == 0) == (args.only == "embedded")]
-        if plan.burst_participants:
+        elif plan.burst_participants:
             runs += [(Target(n), plan.burst_participants, plan.burst_speed, "burst") for n in (0, 1, 2)]
         # Each run right after the same run of the other tree: the machine's drift falls on both.
         for (target, participants, speed, part), (code, tree) in itertools.product(runs, trees.items()):
