@@ -160,6 +160,24 @@ async def runtime_at(
 
 
 @pytest.fixture
+async def two_processes(
+    database_url: str,
+    redis_url: str,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+) -> AsyncIterator[tuple[Runtime, Runtime]]:
+    """Two runtimes on the test's database and Redis, as two web processes have them, with the
+    standard test event and their clocks at kickoff - 1h."""
+    path, clock = event_file(kickoff=kickoff), FakeClock(kickoff - timedelta(hours=1))
+    async with (
+        make_runtime(database_url, path, clock, redis_url) as first,
+        make_runtime(database_url, path, clock, redis_url) as second,
+    ):
+        yield first, second
+
+
+@pytest.fixture
 def api(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Iterator[TestClient]:
     """The app on the test's database with the organiser token set, its clock in the hacking phase
     (kickoff + 2h); `api.app_state["runtime"]` is its runtime, `api.portal` runs coroutines in it."""

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -154,27 +151,19 @@ async def test_keeping_the_phases_current_drops_no_event_of_a_large_transaction(
 
 @pytest.mark.redis
 async def test_a_shift_in_another_process_reaches_status_over_redis(
-    database_url: str,
-    redis_url: str,
-    event_file: Callable[..., Path],
-    kickoff: datetime,
-    make_runtime: Callable[..., Any],
+    two_processes: tuple[Runtime, Runtime],
 ) -> None:
-    path, clock = event_file(kickoff=kickoff), FakeClock(kickoff - timedelta(hours=1))
-    async with (
-        make_runtime(database_url, path, clock, redis_url) as first,
-        make_runtime(database_url, path, clock, redis_url) as second,
-    ):
-        second.event.organisers["discord"] = ("ORG1",)
-        first.phase_cache.max_age = 3600.0
-        assert (await ask(first, "status", locale="en")).text.startswith("Kickoff in 1 h")
-        assert (await ask(second, "phase shift kickoff +30m", ORGANISER, locale="en")).ok
-        for _ in range(100):
-            if (await ask(first, "status", locale="en")).text.startswith("Kickoff in 1 h 30 min"):
-                break
-            await asyncio.sleep(0.02)
-        else:
-            pytest.fail("the first process still shows the phases from before the shift")
+    first, second = two_processes
+    second.event.organisers["discord"] = ("ORG1",)
+    first.phase_cache.max_age = 3600.0
+    assert (await ask(first, "status", locale="en")).text.startswith("Kickoff in 1 h")
+    assert (await ask(second, "phase shift kickoff +30m", ORGANISER, locale="en")).ok
+    for _ in range(100):
+        if (await ask(first, "status", locale="en")).text.startswith("Kickoff in 1 h 30 min"):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail("the first process still shows the phases from before the shift")
 
 
 async def test_a_profile_is_normalised_saved_and_shown(runtime_at: tuple[Runtime, FakeClock]) -> None:

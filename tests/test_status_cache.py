@@ -5,10 +5,7 @@ entry's age runs out."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
@@ -155,49 +152,33 @@ async def test_a_booking_that_began_gives_way_to_the_next(runtime_at: tuple[Runt
 
 @pytest.mark.redis
 async def test_a_team_formed_through_another_process_shows_in_the_next_status_over_redis(
-    database_url: str,
-    redis_url: str,
-    event_file: Callable[..., Path],
-    kickoff: datetime,
-    make_runtime: Callable[..., Any],
+    two_processes: tuple[Runtime, Runtime],
 ) -> None:
-    path, clock = event_file(kickoff=kickoff), FakeClock(kickoff - timedelta(hours=1))
-    async with (
-        make_runtime(database_url, path, clock, redis_url) as first,
-        make_runtime(database_url, path, clock, redis_url) as second,
-    ):
-        first.status_cache.max_age = second.status_cache.max_age = FOREVER
-        for runtime in (first, second, first):
-            assert team_field(await ask(runtime, ALICE, "status")).startswith("none yet")
-            assert team_field(await ask(runtime, BOB, "status")).startswith("none yet")
-        code = code_in(await ask(second, ALICE, "team create Luftretter"))
-        assert team_field(await ask(first, ALICE, "status")) == "Luftretter (1/4)"  # no waiting
-        assert (await ask(first, BOB, f"team join {code}")).ok
-        assert team_field(await ask(second, ALICE, "status")) == "Luftretter (2/4)"
-        assert team_field(await ask(second, BOB, "status")) == "Luftretter (2/4)"
+    first, second = two_processes
+    first.status_cache.max_age = second.status_cache.max_age = FOREVER
+    for runtime in (first, second, first):
+        assert team_field(await ask(runtime, ALICE, "status")).startswith("none yet")
+        assert team_field(await ask(runtime, BOB, "status")).startswith("none yet")
+    code = code_in(await ask(second, ALICE, "team create Luftretter"))
+    assert team_field(await ask(first, ALICE, "status")) == "Luftretter (1/4)"  # no waiting
+    assert (await ask(first, BOB, f"team join {code}")).ok
+    assert team_field(await ask(second, ALICE, "status")) == "Luftretter (2/4)"
+    assert team_field(await ask(second, BOB, "status")) == "Luftretter (2/4)"
 
 
 @pytest.mark.redis
 async def test_a_redis_that_lost_its_changes_does_not_revive_a_kept_status(
-    database_url: str,
-    redis_url: str,
-    event_file: Callable[..., Path],
-    kickoff: datetime,
-    make_runtime: Callable[..., Any],
+    two_processes: tuple[Runtime, Runtime], redis_url: str
 ) -> None:
-    path, clock = event_file(kickoff=kickoff), FakeClock(kickoff - timedelta(hours=1))
-    async with (
-        make_runtime(database_url, path, clock, redis_url) as first,
-        make_runtime(database_url, path, clock, redis_url) as second,
-    ):
-        first.status_cache.max_age = FOREVER
-        await ask(first, ALICE, "status")
-        assert team_field(await ask(first, ALICE, "status")).startswith("none yet")  # kept
-        client = Redis.from_url(redis_url)
-        await client.flushdb()  # as after a restart of Redis that keeps nothing on disk
-        await client.aclose()
-        assert (await ask(second, ALICE, "team create Luftretter")).ok
-        assert team_field(await ask(first, ALICE, "status")) == "Luftretter (1/4)"
+    first, second = two_processes
+    first.status_cache.max_age = FOREVER
+    await ask(first, ALICE, "status")
+    assert team_field(await ask(first, ALICE, "status")).startswith("none yet")  # kept
+    client = Redis.from_url(redis_url)
+    await client.flushdb()  # as after a restart of Redis that keeps nothing on disk
+    await client.aclose()
+    assert (await ask(second, ALICE, "team create Luftretter")).ok
+    assert team_field(await ask(first, ALICE, "status")) == "Luftretter (1/4)"
 
 
 async def test_while_redis_is_away_no_status_is_kept(runtime_at: tuple[Runtime, FakeClock]) -> None:
