@@ -25,7 +25,7 @@ from hackserver.models import (
     Submission,
     Team,
 )
-from hackserver.participants import Identity
+from hackserver.participants import Identity, find
 from hackserver.phases import PhaseCache
 from hackserver.runtime import Runtime
 from tests.fakes import FakeClock
@@ -225,6 +225,19 @@ async def test_a_retried_request_runs_once(runtime_at: tuple[Runtime, FakeClock]
         Invocation(ALICE, "profile skills go", request_key="trigger-1", retry=True)
     )
     assert first is not None and first.ok
+    assert retry is None
+
+
+async def test_a_refused_command_keeps_its_first_contact_and_runs_once(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    bot = Bot(runtime)
+    first = await bot.handle(Invocation(ALICE, "team join NOPE99", locale="en", request_key="trigger-1"))
+    assert first is not None and not first.ok and "NOPE99" in first.text
+    async with runtime.sessions() as session:
+        assert await find(session, ALICE) is not None  # the refusal undid the command, not the contact
+    retry = await bot.handle(Invocation(ALICE, "team join NOPE99", request_key="trigger-1", retry=True))
     assert retry is None
 
 
