@@ -24,12 +24,12 @@ HACKSERVER = Path(sys.executable).parent / "hackserver"
 PHASES = {
     "registration": 0,
     "kickoff": 1,
-    "hacking": 4,  # 3 s after "opening": the kill lands before it even on a busy machine
-    "team_formation_close": 6,
-    "submission_deadline": 9,
-    "judging": 10,
-    "awards": 11,
-    "end": 12,
+    "hacking": 6,  # 5 s after "opening": the kill lands before it even on a slow, busy machine
+    "team_formation_close": 8,
+    "submission_deadline": 11,
+    "judging": 12,
+    "awards": 13,
+    "end": 14,
 }
 ANNOUNCEMENTS = {  # id: (phase, seconds after it)
     "opening": ("kickoff", 0),
@@ -39,7 +39,7 @@ ANNOUNCEMENTS = {  # id: (phase, seconds after it)
     "deadline-passed": ("submission_deadline", 1),
     "goodbye": ("end", 0),
 }
-RESTART_AFTER = 7  # seconds after the start of the schedule
+RESTART_AFTER = 9  # seconds after the start of the schedule
 
 
 def write_event(path: Path, start: datetime) -> dict[str, datetime]:
