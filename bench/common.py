@@ -32,15 +32,6 @@ BIN = Path(sys.executable).parent
 HACKSERVER = str(BIN / "hackserver")
 
 
-def hackserver_command(tree: Path) -> list[str]:
-    """`hackserver` as the tree has it (a checkout of an earlier commit, or ROOT): its own package
-    first, ahead of the working directory's."""
-    if tree == ROOT:
-        return [HACKSERVER]
-    code = f"import sys; sys.path.insert(0, {str(tree)!r}); from hackserver.cli import main; sys.exit(main())"
-    return [sys.executable, "-c", code]
-
-
 REPORT = ROOT / "docs" / "benchmarks.md"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -170,6 +161,15 @@ def hackserver_env(database_url: str, event_path: Path, redis_url: str | None = 
     if redis_url is not None:
         env["HACKSERVER_REDIS_URL"] = redis_url
     return env
+
+
+def hackserver_command(tree: Path) -> list[str]:
+    """`hackserver` as the tree has it (a checkout of an earlier commit, or ROOT): its own package
+    first, ahead of the working directory's."""
+    if tree == ROOT:
+        return [HACKSERVER]
+    code = f"import sys; sys.path.insert(0, {str(tree)!r}); from hackserver.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", code]
 
 
 def upgrade_database(env: Mapping[str, str], tree: Path = ROOT) -> None:
