@@ -102,7 +102,9 @@ class Process:
             try:
                 self.popen.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                self.popen.kill()
+                print(f"  {self.name} did not stop within {STOP_TIMEOUT:.0f} s; killed", flush=True)
+                # The whole session: a killed RQ worker would leave its scheduler child running.
+                os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
         self.log.close()
 
