@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import gc
 import multiprocessing
 import os
 import subprocess
@@ -137,6 +138,10 @@ async def viewers(url: str, cookie: str, count: int, pipe: Connection) -> None:
 
     tasks = [asyncio.create_task(watch(n)) for n in range(count)]
     await opened.wait()
+    # The measuring side's own pauses would count as the server's: a full collection over a thousand
+    # connections takes tens of milliseconds. The run is short; nothing it holds is cyclic garbage.
+    gc.collect()
+    gc.disable()
     pipe.send(("open", len(failures)))
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, pipe.recv)  # "stop"
@@ -230,6 +235,8 @@ class Stage:
     to_all: list[float]  # per command: ack → the update at every viewer
     to_each: list[float]  # per command and viewer
     missing: int  # command-viewer pairs that never saw a snapshot after the ack
+    to_first: list[float]  # per snapshot: taken → its frame at the first viewer
+    to_last: list[float]  # per snapshot: taken → its frame at the last viewer
     cpu: float  # server CPU seconds per second of load
     rss: float
     frames: int
@@ -252,6 +259,19 @@ def latencies(
             worst = max(worst, delay)
         to_all.append(worst)
     return to_all, to_each, missing
+
+
+def frame_spread(arrivals: list[list[tuple[float, float]]], since: float) -> tuple[list[float], list[float]]:
+    """Per snapshot taken since the first ack and seen by every viewer: from taking it to its frame
+    at the first and the last viewer, which splits ack→all viewers into the wait for a snapshot and
+    the snapshot's own way."""
+    seen: dict[float, list[float]] = {}
+    for frames in arrivals:
+        for taken, arrived in frames:
+            if taken >= since:
+                seen.setdefault(taken, []).append(arrived)
+    everywhere = [(taken, times) for taken, times in seen.items() if len(times) == len(arrivals)]
+    return [min(t) - taken for taken, t in everywhere], [max(t) - taken for taken, t in everywhere]
 
 
 async def login(base: str) -> str:
@@ -305,6 +325,7 @@ def run_stage(
     if failures:
         print(f"  viewer failures, e.g. {failures}", flush=True)
     to_all, to_each, missing = latencies(sorted(acks), arrivals)
+    to_first, to_last = frame_spread(arrivals, min(acks, default=0.0))
     return Stage(
         count,
         failed_viewers,
@@ -316,6 +337,8 @@ def run_stage(
         to_all,
         to_each,
         missing,
+        to_first,
+        to_last,
         cpu_used / elapsed,
         rss,
         sum(len(frames) for frames in arrivals),
@@ -419,6 +442,12 @@ def main(argv: list[str] | None = None) -> int:
                         stage.frames,
                         f"{stage.cpu:.2f}",
                         f"{stage.rss:.0f}",
+                    )
+                    report.notes.append(
+                        f"- {code}, {count} viewers: snapshot taken → its frame at the first viewer p50"
+                        f" {ms(median(stage.to_first))}, p99 {ms(percentile(stage.to_first, 0.99))} ms;"
+                        f" at the last viewer p50 {ms(median(stage.to_last))},"
+                        f" p99 {ms(percentile(stage.to_last, 0.99))} ms."
                     )
                     if stage.missing:
                         report.notes.append(
