@@ -227,6 +227,12 @@ async def bootstrap(
         await engine.dispose()
 
 
+# Young collections every 20,000 allocations, not 700: a request's objects are mostly gone by then
+# instead of surviving into the older generations, whose full collections walk everything long-lived
+# (with 1,000 dashboards open, 160,000 objects: 50-95 ms a stall, nine in a 20 s run; two with this).
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
 @contextlib.contextmanager
 def start_up_frozen() -> Iterator[None]:
     """What start-up built lives as long as the process: out of the collector's sight, a full
@@ -234,9 +240,12 @@ def start_up_frozen() -> Iterator[None]:
     (in a fan-out, unfrozen full collections were a third of the delivering process's CPU)."""
     gc.collect()
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
