@@ -139,7 +139,7 @@ async def viewers(url: str, cookie: str, count: int, pipe: Connection) -> None:
     tasks = [asyncio.create_task(watch(n)) for n in range(count)]
     await opened.wait()
     # The measuring side's own pauses would count as the server's: a full collection over a thousand
-    # connections takes tens of milliseconds. The run is short; nothing it holds is cyclic garbage.
+    # connections takes tens of milliseconds. A run lasts seconds: what piles up meanwhile is little.
     gc.collect()
     gc.disable()
     pipe.send(("open", len(failures)))

@@ -237,7 +237,8 @@ GC_THRESHOLDS = (20_000, 20, 20)
 def start_up_frozen() -> Iterator[None]:
     """What start-up built lives as long as the process: out of the collector's sight, a full
     collection under load takes a millisecond instead of the 50-120 ms that stall every request
-    (in a fan-out, unfrozen full collections were a third of the delivering process's CPU)."""
+    (in a fan-out, unfrozen full collections were a third of the delivering process's CPU). What
+    comes after is collected at GC_THRESHOLDS."""
     gc.collect()
     gc.freeze()
     thresholds = gc.get_threshold()
