@@ -41,9 +41,17 @@ def owner(client_port: int, server_port: int, pids: list[int]) -> int | None:
                 inodes.add(f"socket:[{fields[9]}]")
     for pid in pids:
         with os.scandir(f"/proc/{pid}/fd") as fds:
-            if any(os.readlink(fd.path) in inodes for fd in fds if not fd.is_dir()):
+            if any(target(fd.path) in inodes for fd in fds):
                 return pid
     return None
+
+
+def target(fd_path: str) -> str:
+    """What an open file descriptor points at; empty if it was closed while we looked."""
+    try:
+        return os.readlink(fd_path)
+    except FileNotFoundError:
+        return ""
 
 
 def web_processes(parent: int) -> list[int]:
