@@ -41,12 +41,12 @@ def owner(client_port: int, server_port: int, pids: list[int]) -> int | None:
                 inodes.add(f"socket:[{fields[9]}]")
     for pid in pids:
         with os.scandir(f"/proc/{pid}/fd") as fds:
-            if any(target(fd.path) in inodes for fd in fds):
+            if any(link_target(fd.path) in inodes for fd in fds):
                 return pid
     return None
 
 
-def target(fd_path: str) -> str:
+def link_target(fd_path: str) -> str:
     """What an open file descriptor points at; empty if it was closed while we looked."""
     try:
         return os.readlink(fd_path)
