@@ -1,5 +1,5 @@
 """Challenge assignment: 1,500 teams, each with up to 3 ranked choices among 600 challenges, get
-exactly one challenge each. Measures `hackserver.assignment.assign` (wall time, median of several
+exactly one challenge each. Measures `hackserver.challenges.solver.assign` (wall time, median of several
 runs) and compares its outcome with a first-come greedy baseline on the same input: teams in arrival
 order take their best choice with room, else the first challenge with room.
 
@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from bench.common import Report, machine_facts, median
-from hackserver.assignment import (
+from hackserver.challenges.solver import (
     Assignment,
     ChallengeSpec,
     Outcome,

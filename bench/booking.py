@@ -1,5 +1,5 @@
 """The office-hour rush: 1,000 concurrent booking attempts by 500 teams on 100 slots of 10 experts
-(each slot wanted by ten teams), through `hackserver.bookings.book` as the booking page calls it, on
+(each slot wanted by ten teams), through `hackserver.officehours.bookings.book` as the booking page calls it, on
 SQLite and PostgreSQL. Baseline in the same run: as many concurrent transactions that each write one
 audit row, so the ratio shows what the locks, checks and notifications of a booking cost."""
 
@@ -24,12 +24,13 @@ from bench.common import (
     postgres_database,
     upgrade_database,
 )
-from hackserver import bookings, experts, slots, teams
-from hackserver.errors import DomainError
-from hackserver.models import AuditEntry, Booking, Team
+from hackserver.foundation.errors import DomainError
+from hackserver.foundation.models import AuditEntry, Booking, Team
+from hackserver.foundation.settings import Settings
+from hackserver.foundation.timekeeping import Clock
+from hackserver.officehours import bookings, experts, slots
 from hackserver.runtime import Runtime, bootstrap
-from hackserver.settings import Settings
-from hackserver.timekeeping import Clock
+from hackserver.teams import teams
 
 EVENT = ROOT / "config" / "event.example.toml"
 EXPERTS, SLOTS_EACH, TEAMS, TRIES_EACH = 10, 10, 500, 2
@@ -96,7 +97,7 @@ async def audit(runtime: Runtime, n: int) -> str:
 
 
 async def measure(url: str) -> dict[str, object]:
-    from hackserver.event import load_event
+    from hackserver.sprint.event import load_event
 
     kickoff = load_event(EVENT).phases["kickoff"]
     clock: Clock = Fixed(kickoff - timedelta(hours=1))  # type: ignore[assignment]

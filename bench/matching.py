@@ -1,5 +1,5 @@
 """Team matching at kickoff: 20,000 of 28,000 registered participants ask for a team, and about 200
-hand-made open teams among the other 8,000 have free places. Measures `hackserver.matching.match`
+hand-made open teams among the other 8,000 have free places. Measures `hackserver.teams.matcher.match`
 (wall time, median of several runs; peak memory by tracemalloc and by the process's resident set)
 and compares its teams with two baselines on the same input: random chunks ignoring language, and
 chunks of each first language in registration order.
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import Report, machine_facts, median
-from hackserver.matching import OpenTeam, Person, Quality, Result, Rules, match, quality
-from hackserver.skills import SKILLS
+from hackserver.teams.matcher import OpenTeam, Person, Quality, Result, Rules, match, quality
+from hackserver.teams.skills import SKILLS
 
 REGISTERED = 28_000
 POOL = 20_000

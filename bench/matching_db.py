@@ -1,6 +1,6 @@
 """Team matching as the clock runs it, against a real database: 28,000 registered participants (the
 population of bench.matching), 20,000 in the pool, 200 open teams. Times the whole use case
-(`hackserver.team_matching.run`: read the pool and the open teams, match in a thread, write the teams,
+(`hackserver.teams.matching.run`: read the pool and the open teams, match in a thread, write the teams,
 memberships, channels and welcome messages, commit) on SQLite and PostgreSQL, then how long the
 welcome messages take to land in the built-in team channels; and the process's peak memory growth.
 """
@@ -18,12 +18,12 @@ from sqlalchemy import func, insert, select
 
 from bench.common import ROOT, Report, hackserver_env, machine_facts, postgres_database, upgrade_database
 from bench.matching import OPEN_TEAMS, POOL, REGISTERED, population, reset_peak_rss, resident_mb
-from hackserver import team_matching, teams
-from hackserver.matching import Person
-from hackserver.models import MatchRun, Membership, OutboxMessage, Participant, Team
-from hackserver.outbox import EmbeddedJobs
+from hackserver.foundation.models import MatchRun, Membership, OutboxMessage, Participant, Team
+from hackserver.foundation.outbox import EmbeddedJobs
+from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime, bootstrap
-from hackserver.settings import Settings
+from hackserver.teams import matching, teams
+from hackserver.teams.matcher import Person
 
 EVENT = ROOT / "config" / "event.example.toml"
 # A zone for each UTC offset the population uses (as they are in March, when the example sprint runs).
@@ -87,7 +87,7 @@ async def measure(database_url: str, seed: int) -> dict[str, float | int]:
         rss_before = resident_mb("VmRSS")
         began = time.perf_counter()
         async with runtime.transaction() as tx:
-            run = await team_matching.run(runtime, tx, actor="bench", seed=seed)
+            run = await matching.run(runtime, tx, actor="bench", seed=seed)
         committed = time.perf_counter() - began
         rss_growth = resident_mb("VmHWM") - rss_before
         assert isinstance(runtime.jobs, EmbeddedJobs)
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             r["welcomes"], f"{r['rss']:.0f}",
         )  # fmt: skip
     report.notes += [
-        "- run + commit: `team_matching.run` in one transaction, as the clock runs it when team formation"
+        "- run + commit: `matching.run` in one transaction, as the clock runs it when team formation"
         " closes (reading 20,000 pool rows and the open teams, `match()` in a worker thread, writing teams,"
         " memberships, built-in channels, welcome messages in the outbox, the run's record), until commit.",
         "- welcomes delivered: until the embedded job runner has written every welcome into its built-in"

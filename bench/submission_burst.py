@@ -38,11 +38,12 @@ from bench.common import (
     upgrade_database,
     wait_until_serving,
 )
-from hackserver import links, teams
-from hackserver.channels import ensure_channel
-from hackserver.models import Membership, Participant, Submission, SubmissionVersion, Team
+from hackserver.foundation import links
+from hackserver.foundation.channels import ensure_channel
+from hackserver.foundation.models import Membership, Participant, Submission, SubmissionVersion, Team
+from hackserver.foundation.settings import Settings
 from hackserver.runtime import bootstrap
-from hackserver.settings import Settings
+from hackserver.teams import teams
 from tests.fakes import event_toml
 
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"

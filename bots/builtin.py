@@ -1,6 +1,6 @@
 """The built-in channels as a chat platform: who is asking (a signed session), what they typed as an
 invocation, and the bot's reply as the JSON the page shows. The HTTP and websocket edges are in
-hackserver/web/channels.py; delivery is inside the database (hackserver.outbox.BuiltinChannels).
+hackserver/web/channels.py; delivery is inside the database (hackserver.foundation.outbox.BuiltinChannels).
 
 A session token names a chat identity (any platform's: a Slack participant handed a link signs in as
 themself) and, for organisers, a fingerprint of the organiser token they signed in with, so that
@@ -22,10 +22,10 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.routing import BaseRoute
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
-from hackserver import channels
-from hackserver.outbox import Sender
-from hackserver.participants import Identity
+from hackserver.foundation import channels
+from hackserver.foundation.outbox import Sender
 from hackserver.runtime import Runtime
+from hackserver.teams.participants import Identity
 
 SALT = "participant"
 SESSION_AGE = 30 * 24 * 3600  # seconds: from registration to the awards, with room to spare
@@ -155,4 +155,4 @@ def routes() -> list[BaseRoute]:
 
 
 def sender(runtime: Runtime) -> Sender | None:
-    return None  # delivered inside the database by hackserver.outbox.BuiltinChannels
+    return None  # delivered inside the database by hackserver.foundation.outbox.BuiltinChannels

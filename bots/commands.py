@@ -17,25 +17,19 @@ from bots.core import (
     local_time,
     view,
 )
-from hackserver import (
-    announcements,
-    challenge_assignment,
-    links,
-    participants,
-    preferences,
-    skills,
-    submissions,
-    team_matching,
-    teams,
-)
-from hackserver.event import PHASES, parse_duration
-from hackserver.models import (
+from hackserver.challenges import assignment, preferences
+from hackserver.foundation import links
+from hackserver.foundation.models import (
     OutboxMessage,
     Participant,
     Submission,
     Team,
 )
-from hackserver.phases import current_phase, next_phase, shift_phase
+from hackserver.sprint import announcements
+from hackserver.sprint.event import PHASES, parse_duration
+from hackserver.sprint.phases import current_phase, next_phase, shift_phase
+from hackserver.submissions import entries
+from hackserver.teams import matching, participants, skills, teams
 
 __all__ = ["Bot", "Invocation", "Reply"]
 
@@ -205,7 +199,7 @@ async def team_info(ctx: Context, args: str) -> Reply:
         (ctx.say("team.channel"), teams.channel_name(team)),
     ]
     if team.explanation:
-        fields.append((ctx.say("team.why"), team_matching.explain(ctx.language, team.explanation)))
+        fields.append((ctx.say("team.why"), matching.explain(ctx.language, team.explanation)))
     lines = [ctx.say("match.member_line", name=p.name, skills=", ".join(p.skills) or "–") for p in people]
     return Reply(
         ctx.say("team.members") + ":\n" + "\n".join(lines),
@@ -251,7 +245,7 @@ async def match_run(ctx: Context, args: str) -> Reply:
     if len(words) > 1 or (words and not words[0].isdigit()):
         raise UsageError("")
     seed = int(words[0]) if words else None
-    run = await team_matching.run(
+    run = await matching.run(
         ctx.runtime, ctx.tx, actor=f"organiser:{ctx.participant.display_name}", seed=seed
     )
     lines = [
@@ -315,9 +309,7 @@ async def assignment_run(ctx: Context, args: str) -> Reply:
     if len(words) > 1 or (words and not words[0].isdigit()):
         raise UsageError("")
     actor = f"organiser:{ctx.participant.display_name}"
-    run = await challenge_assignment.run(
-        ctx.runtime, ctx.tx, actor=actor, seed=int(words[0]) if words else None
-    )
+    run = await assignment.run(ctx.runtime, ctx.tx, actor=actor, seed=int(words[0]) if words else None)
     ranks = ", ".join(f"{name}: {n}" for name, n in sorted(run.by_rank.items()))
     lines = [ctx.say("assignment.done", teams=run.teams, changed=run.changed, ranks=ranks)]
     if run.unplaced:
@@ -331,7 +323,7 @@ async def submit(ctx: Context, args: str) -> Reply:
     if team is None:
         return Reply(ctx.say("submission.no_team"), ok=False)
     address = links.address(ctx.runtime, "submit", await links.grant(ctx.runtime, ctx.tx, "submit", team.id))
-    item = await submissions.view(ctx.runtime, ctx.tx.session, team.id, ctx.tx.now)
+    item = await entries.view(ctx.runtime, ctx.tx.session, team.id, ctx.tx.now)
     deadline = local_time(item.deadline, ctx)
     state = ctx.say(f"submission.{item.status}")
     return Reply(
@@ -352,9 +344,9 @@ async def extend(ctx: Context, args: str) -> Reply:
     except ValueError as problem:
         raise UsageError(str(problem)) from None
     phases = await ctx.runtime.phases(ctx.tx.session)
-    until = submissions.regular_deadline(ctx.runtime, phases) + delta
+    until = entries.regular_deadline(ctx.runtime, phases) + delta
     actor = f"organiser:{ctx.participant.display_name}"
-    await submissions.extend(ctx.runtime, ctx.tx, team.id, until, actor=actor)
+    await entries.extend(ctx.runtime, ctx.tx, team.id, until, actor=actor)
     return Reply(ctx.say("submission.extended", team=team.name, until=local_time(until, ctx)))
 
 

@@ -19,15 +19,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from hackserver import db
-from hackserver.db import unreachable
-from hackserver.errors import DomainError
-from hackserver.i18n import Moment, say
-from hackserver.models import HandledRequest, Participant
-from hackserver.participants import Identity, find, identify, register
+from hackserver.foundation import db
+from hackserver.foundation.db import unreachable
+from hackserver.foundation.errors import DomainError
+from hackserver.foundation.i18n import Moment, say
+from hackserver.foundation.models import HandledRequest, Participant
+from hackserver.foundation.text_limits import LIMITS, too_long
 from hackserver.runtime import Runtime, Transaction
-from hackserver.status_cache import ParticipantStatus, of_identity, of_participant
-from hackserver.text_limits import LIMITS, too_long
+from hackserver.teams.participants import Identity, find, identify, register
+from hackserver.teams.status import ParticipantStatus, of_identity, of_participant
 
 log = logging.getLogger(__name__)
 MAX_INPUT = LIMITS["command"]

@@ -32,11 +32,11 @@ from bots.core import in_language
 from bots.discord_command import command_definition, grammar
 from bots.discord_limits import RateLimits, retry_after
 from bots.http import Background, bounded_body, tls, too_large
-from hackserver.errors import HackserverError, SettingsError
-from hackserver.outbox import DeliveryFailed, Outgoing, Sender
-from hackserver.participants import Identity
+from hackserver.foundation.errors import HackserverError, SettingsError
+from hackserver.foundation.outbox import DeliveryFailed, Outgoing, Sender
+from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
-from hackserver.settings import Settings
+from hackserver.teams.participants import Identity
 
 log = logging.getLogger(__name__)
 API = "https://discord.com/api/v10"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from hackserver.outbox import DeliveryFailed
+from hackserver.foundation.outbox import DeliveryFailed
 
 
 @dataclass

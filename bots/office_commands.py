@@ -7,7 +7,9 @@ from collections import defaultdict
 from urllib.parse import quote
 
 from bots.core import Context, Reply, UsageError, command, local_time
-from hackserver import help_queue, links, slots, teams
+from hackserver.foundation import links
+from hackserver.officehours import help_queue, slots
+from hackserver.teams import teams
 
 SHOWN = 10  # experts a reply lists
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from bots import builtin, discord, slack, webhook
-from hackserver.outbox import Sender
+from hackserver.foundation.outbox import Sender
 from hackserver.runtime import Runtime
 
 ADAPTERS = {"slack": slack, "discord": discord, "webhook": webhook, "builtin": builtin}

@@ -32,11 +32,11 @@ from starlette.routing import BaseRoute, Route
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
 from bots.core import in_language
 from bots.http import Background, bounded_body, tls, too_large
-from hackserver import outbox
-from hackserver.i18n import say
-from hackserver.outbox import Sender
-from hackserver.participants import Identity
+from hackserver.foundation import outbox
+from hackserver.foundation.i18n import say
+from hackserver.foundation.outbox import Sender
 from hackserver.runtime import Runtime
+from hackserver.teams.participants import Identity
 
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.5  # seconds of work before the acknowledgement; Slack gives up at 3

@@ -23,7 +23,7 @@ from slack_sdk.web.internal_utils import get_user_agent
 
 from bots.core import Reply
 from bots.slack import render, render_announcement, web_client, why
-from hackserver.outbox import DeliveryFailed, Outgoing
+from hackserver.foundation.outbox import DeliveryFailed, Outgoing
 
 CONNECTIONS = 64  # posts in flight to Slack at once
 API_URL = "https://slack.com/api/"

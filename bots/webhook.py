@@ -24,9 +24,9 @@ from starlette.routing import BaseRoute, Route
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
 from bots.core import in_language
 from bots.http import bounded_body, tls, too_large
-from hackserver.outbox import DeliveryFailed, Outgoing, Sender
-from hackserver.participants import Identity
+from hackserver.foundation.outbox import DeliveryFailed, Outgoing, Sender
 from hackserver.runtime import Runtime
+from hackserver.teams.participants import Identity
 
 TIMEOUT = 10.0
 MAX_TEXT = 16_000  # Mattermost's post limit

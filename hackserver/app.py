@@ -20,11 +20,11 @@ from starlette.staticfiles import StaticFiles
 
 from bots import platforms, slack
 from hackserver.clock import SprintClock
-from hackserver.db import unreachable
-from hackserver.i18n import FALLBACK, say
+from hackserver.foundation.db import unreachable
+from hackserver.foundation.i18n import FALLBACK, say
+from hackserver.foundation.settings import Settings
+from hackserver.foundation.timekeeping import Clock
 from hackserver.runtime import bootstrap, start_up_frozen
-from hackserver.settings import Settings
-from hackserver.timekeeping import Clock
 from hackserver.web import (
     MACHINE_PATHS,
     api,

@@ -12,8 +12,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hackserver.errors import CatalogueError, HackserverError, SettingsError
-from hackserver.settings import Settings
+from hackserver.foundation.errors import CatalogueError, HackserverError, SettingsError
+from hackserver.foundation.settings import Settings
 from hackserver.simulation.stages import STAGES
 
 log = logging.getLogger("hackserver")
@@ -122,7 +122,7 @@ def positive_int(text: str) -> int:
 
 
 def settings_and_event() -> Settings:
-    from hackserver.event import load_event
+    from hackserver.sprint.event import load_event
 
     settings = Settings.from_env()
     load_event(settings.event_path)  # validate before anything starts
@@ -218,7 +218,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from hackserver import db
+    from hackserver.foundation import db
 
     settings = Settings.from_env()
 
@@ -273,7 +273,7 @@ def cmd_challenges(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from hackserver import challenges
+    from hackserver.challenges import catalogue
     from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
@@ -281,7 +281,7 @@ def cmd_challenges(args: argparse.Namespace) -> int:
     data = read_file(path)
     console = Console(stderr=True)
 
-    async def write() -> challenges.Imported:
+    async def write() -> catalogue.Imported:
         async with bootstrap(settings) as runtime:
             with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
                 task = bar.add_task("importing challenges", visible=False)
@@ -289,7 +289,7 @@ def cmd_challenges(args: argparse.Namespace) -> int:
                 def advance(done: int, total: int) -> None:  # a bar only for files that take a while
                     bar.update(task, completed=done, total=total, visible=total > 200)
 
-                return await challenges.import_catalogue(
+                return await catalogue.import_catalogue(
                     runtime, data, path.name, skip_bad=args.skip_bad, progress=advance
                 )
 
@@ -301,7 +301,7 @@ def cmd_challenges(args: argparse.Namespace) -> int:
 
 
 def cmd_experts(args: argparse.Namespace) -> int:
-    from hackserver import experts
+    from hackserver.officehours import experts
     from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
@@ -317,7 +317,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
 
 
 def cmd_jurors(args: argparse.Namespace) -> int:
-    from hackserver import jurors
+    from hackserver.judging import jurors
     from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
@@ -338,7 +338,7 @@ def cmd_jurors(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from hackserver import export
+    from hackserver.judging import export
     from hackserver.runtime import bootstrap
 
     settings = settings_and_event()

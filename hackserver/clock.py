@@ -20,11 +20,15 @@ from redis.exceptions import LockError, RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hackserver import challenge_assignment, help_queue, outbox, reminders, submissions, team_matching
-from hackserver.bus import DomainEvent
-from hackserver.event import Announcement, Event
-from hackserver.models import FiredItem
+from hackserver.challenges import assignment
+from hackserver.foundation import outbox
+from hackserver.foundation.bus import DomainEvent
+from hackserver.foundation.models import FiredItem
+from hackserver.officehours import help_queue, reminders
 from hackserver.runtime import Runtime
+from hackserver.sprint.event import Announcement, Event
+from hackserver.submissions import entries
+from hackserver.teams import matching
 
 log = logging.getLogger(__name__)
 IDLE_WAKE = 30.0  # seconds between wake-ups with nothing due: recovers stranded outbox rows
@@ -136,12 +140,12 @@ class SprintClock:
                 elif item.phase is not None:
                     tx.record("phase.changed", phase=item.phase, instant=item.instant.isoformat())
                     if item.phase == "team_formation_close":  # teams lock: match the pool, then
-                        await team_matching.run(self.runtime, tx, actor="clock")  # every team gets a
-                        await challenge_assignment.run(self.runtime, tx, actor="clock")  # challenge
+                        await matching.run(self.runtime, tx, actor="clock")  # every team gets a
+                        await assignment.run(self.runtime, tx, actor="clock")  # challenge
                     elif item.phase == "judging":  # teams whose extension ended meanwhile
-                        await submissions.freeze_due(self.runtime, tx)
+                        await entries.freeze_due(self.runtime, tx)
                 elif item.freeze:
-                    await submissions.freeze_due(self.runtime, tx)
+                    await entries.freeze_due(self.runtime, tx)
                 elif item.announcement is not None:
                     a = item.announcement
                     await outbox.announce(

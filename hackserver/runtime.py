@@ -22,18 +22,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from hackserver import db, outbox
-from hackserver.bus import Bus, DomainEvent, LocalBus, RedisBus
-from hackserver.errors import SettingsError
-from hackserver.event import Event, load_event
-from hackserver.handled import HandledKeys, MemoryKeys, RedisKeys
-from hackserver.models import EventRow, OutboxMessage, Phase, ServerSecret
-from hackserver.phases import IN_SESSION, SHIFTED, PhaseCache
-from hackserver.preferences import CachedCatalogue
-from hackserver.ratelimit import CommandLimit, MemoryLimit, RedisLimit
-from hackserver.settings import Settings
-from hackserver.status_cache import MemoryChanges, RedisChanges, StatusCache, changed_by
-from hackserver.timekeeping import Clock, EventClock
+from hackserver.challenges.preferences import CachedCatalogue
+from hackserver.foundation import db, outbox
+from hackserver.foundation.bus import Bus, DomainEvent, LocalBus, RedisBus
+from hackserver.foundation.errors import SettingsError
+from hackserver.foundation.handled import HandledKeys, MemoryKeys, RedisKeys
+from hackserver.foundation.models import EventRow, OutboxMessage, Phase, ServerSecret
+from hackserver.foundation.ratelimit import CommandLimit, MemoryLimit, RedisLimit
+from hackserver.foundation.settings import Settings
+from hackserver.foundation.timekeeping import Clock, EventClock
+from hackserver.sprint.event import Event, load_event
+from hackserver.sprint.phases import IN_SESSION, SHIFTED, PhaseCache
+from hackserver.teams.status import MemoryChanges, RedisChanges, StatusCache, changed_by
 
 log = logging.getLogger(__name__)
 

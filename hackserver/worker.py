@@ -18,10 +18,10 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
-from hackserver import outbox
-from hackserver.errors import SettingsError
+from hackserver.foundation import outbox
+from hackserver.foundation.errors import SettingsError
+from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime, bootstrap, start_up_frozen
-from hackserver.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from hackserver.models import Base
+from hackserver.foundation.models import Base
 
 target_metadata = Base.metadata
 
@@ -22,8 +22,8 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_from_settings() -> None:
-    from hackserver.db import create_engine
-    from hackserver.settings import Settings
+    from hackserver.foundation.db import create_engine
+    from hackserver.foundation.settings import Settings
 
     engine = create_engine(Settings.from_env().database_url)
     async with engine.begin() as connection:

@@ -9,9 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
-from hackserver import outbox
+from hackserver.foundation import outbox
+from hackserver.foundation.settings import Settings
 from hackserver.runtime import bootstrap
-from hackserver.settings import Settings
 
 TEXTS = {"de": "Hallo nach dem Absturz", "en": "Hello after the crash"}
 

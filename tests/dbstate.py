@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Executable, select
 
-from hackserver import db, outbox
-from hackserver.models import OutboxMessage
+from hackserver.foundation import db, outbox
+from hackserver.foundation.models import OutboxMessage
 from hackserver.runtime import Runtime
 
 

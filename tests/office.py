@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hackserver import experts, links, slots, teams
-from hackserver.models import Expert, Slot, Team
+from hackserver.foundation import links
+from hackserver.foundation.models import Expert, Slot, Team
+from hackserver.officehours import experts, slots
 from hackserver.runtime import Runtime
+from hackserver.teams import teams
 
 
 async def expert(

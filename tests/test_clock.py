@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from hackserver import channels
 from hackserver.clock import SprintClock, schedule
-from hackserver.errors import Conflict, TooLate
-from hackserver.models import AuditEntry, ChannelMessage, FiredItem
-from hackserver.phases import shift_phase
+from hackserver.foundation import channels
+from hackserver.foundation.errors import Conflict, TooLate
+from hackserver.foundation.models import AuditEntry, ChannelMessage, FiredItem
 from hackserver.runtime import Runtime
+from hackserver.sprint.phases import shift_phase
 from tests.fakes import FakeClock
 
 
@@ -195,7 +195,7 @@ async def test_two_clocks_on_one_database_fire_each_item_once(
 def test_schedule_orders_phase_changes_before_announcements_at_one_instant(
     event_file: Callable[..., Path], kickoff: datetime
 ) -> None:
-    from hackserver.event import load_event
+    from hackserver.sprint.event import load_event
 
     event = load_event(event_file(kickoff=kickoff))
     items = schedule(event, event.phases)
@@ -207,9 +207,9 @@ def test_schedule_orders_phase_changes_before_announcements_at_one_instant(
 async def test_a_demo_starts_at_kickoff_even_when_the_event_is_in_the_future(
     sqlite_url: str, event_file: Callable[..., Path], kickoff: datetime
 ) -> None:
-    from hackserver.phases import current_phase
+    from hackserver.foundation.settings import Settings
     from hackserver.runtime import bootstrap
-    from hackserver.settings import Settings
+    from hackserver.sprint.phases import current_phase
 
     clock = FakeClock(kickoff - timedelta(days=100, microseconds=300_000))  # kickoff is months ahead
     settings = Settings(database_url=sqlite_url, event_path=event_file(kickoff=kickoff))

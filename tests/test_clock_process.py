@@ -15,7 +15,7 @@ from typing import IO
 import pytest
 from sqlalchemy import select
 
-from hackserver.models import ChannelMessage, FiredItem
+from hackserver.foundation.models import ChannelMessage, FiredItem
 from tests.dbstate import eventually, rows
 
 HACKSERVER = Path(sys.executable).parent / "hackserver"

@@ -15,11 +15,11 @@ from rq import Queue, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import select
 
-from hackserver import outbox
 from hackserver.clock import LeaderLock, SprintClock, schedule
-from hackserver.models import ChannelMessage, FiredItem
+from hackserver.foundation import outbox
+from hackserver.foundation.models import ChannelMessage, FiredItem
+from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
-from hackserver.settings import Settings
 from hackserver.worker import worker_runtime
 from tests.fakes import ANNOUNCEMENTS, FakeClock
 

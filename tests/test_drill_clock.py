@@ -15,9 +15,9 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
-from hackserver import outbox
-from hackserver.models import OutboxMessage
-from hackserver.settings import Settings
+from hackserver.foundation import outbox
+from hackserver.foundation.models import OutboxMessage
+from hackserver.foundation.settings import Settings
 from hackserver.worker import worker_runtime
 from tests.dbstate import eventually, migrate, rows
 from tests.fakes import event_toml

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from hackserver.app import create_app
-from hackserver.settings import Settings
+from hackserver.foundation.settings import Settings
+from tests.bots.test_slack import SECRET, command_body, post_command
 from tests.dbstate import migrate
 from tests.fakes import ORGANISER, ORGANISER_TOKEN, FakeClock
 from tests.servers import TcpProxy, serving
-from tests.test_slack import SECRET, command_body, post_command
 
 pytestmark = pytest.mark.postgres
 

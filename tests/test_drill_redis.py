@@ -19,15 +19,15 @@ import redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
-from hackserver import outbox
 from hackserver.app import create_app
-from hackserver.models import ChannelMessage, OutboxMessage
-from hackserver.settings import Settings
+from hackserver.foundation import outbox
+from hackserver.foundation.models import ChannelMessage, OutboxMessage
+from hackserver.foundation.settings import Settings
 from hackserver.worker import worker_runtime
+from tests.bots.test_slack import SECRET, command_body, post_command
 from tests.dbstate import eventually, migrate
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
-from tests.test_slack import SECRET, command_body, post_command
 
 pytestmark = pytest.mark.redis
 

@@ -22,13 +22,13 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
-from hackserver import outbox
-from hackserver.models import OutboxMessage
+from hackserver.foundation import outbox
+from hackserver.foundation.models import OutboxMessage
+from tests.bots.test_slack import TOKEN
 from tests.dbstate import eventually, queue_messages, rows
 from tests.fake_slack import FakeSlack
 from tests.fakes import FakeClock
 from tests.servers import serving
-from tests.test_slack import TOKEN
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 HACKSERVER = Path(sys.executable).parent / "hackserver"

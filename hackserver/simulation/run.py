@@ -14,7 +14,7 @@ from nacl.signing import SigningKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hackserver.errors import SettingsError
+from hackserver.foundation.errors import SettingsError
 from hackserver.simulation.plan import cast
 from hackserver.simulation.report import summary
 from hackserver.simulation.stages import Simulation

@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver.errors import Conflict, DomainError, NotFound, TooLate
-from hackserver.event import parse_duration
-from hackserver.phases import current_phase, next_phase, shift_phase
+from hackserver.foundation.errors import Conflict, DomainError, NotFound, TooLate
+from hackserver.foundation.text_limits import TooLong
 from hackserver.runtime import Runtime
-from hackserver.text_limits import TooLong
+from hackserver.sprint.event import parse_duration
+from hackserver.sprint.phases import current_phase, next_phase, shift_phase
 
 STATUS = {NotFound: 404, Conflict: 409, TooLate: 409, TooLong: 422}
 MAX_ID = 2**31 - 1  # ids are database integers; a larger one names nothing

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver import challenge_assignment, preferences
-from hackserver.models import Challenge, Team
+from hackserver.challenges import assignment, preferences
+from hackserver.foundation.models import Challenge, Team
 from hackserver.runtime import Runtime, Transaction
 from hackserver.web.api import error, organiser
 from hackserver.web.api_teams import BadField, organiser_change, team_json, teams_json, whole_number
@@ -77,7 +77,7 @@ async def run_assignment(
 ) -> dict[str, Any]:
     """POST /api/v1/assignment {"seed": 7}: gives every team a challenge now (the seed is optional)."""
     seed = whole_number(body, "seed") if "seed" in body else None
-    run = await challenge_assignment.run(runtime, tx, actor=actor, seed=seed)
+    run = await assignment.run(runtime, tx, actor=actor, seed=seed)
     return {
         "seed": run.seed,
         "teams": run.teams,
@@ -94,7 +94,7 @@ async def set_challenge(
     wanted = body.get("challenge")
     if not isinstance(wanted, str) or not wanted.strip():
         raise BadField("field 'challenge' must be a challenge id like \"C12\"")
-    team = await challenge_assignment.override(runtime, tx, body["team_id"], wanted.strip(), actor=actor)
+    team = await assignment.override(runtime, tx, body["team_id"], wanted.strip(), actor=actor)
     return await team_json(tx, team)
 
 

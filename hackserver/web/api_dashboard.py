@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver import announcements, outbox
-from hackserver.dashboard import snapshot
-from hackserver.errors import DomainError
+from hackserver.dashboard.numbers import snapshot
+from hackserver.foundation import outbox
+from hackserver.foundation.errors import DomainError
 from hackserver.runtime import Runtime
+from hackserver.sprint import announcements
 from hackserver.web.api import STATUS, error, organiser
 
 

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver import experts
-from hackserver.challenges import Problem, _Report
-from hackserver.errors import NotFound
-from hackserver.models import Booking, Expert, Slot
+from hackserver.challenges.catalogue import Problem, _Report
+from hackserver.foundation.errors import NotFound
+from hackserver.foundation.models import Booking, Expert, Slot
+from hackserver.officehours import experts
 from hackserver.runtime import Runtime, Transaction
 from hackserver.web.api import error, organiser
 from hackserver.web.api_teams import BadField, organiser_change

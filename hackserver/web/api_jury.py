@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver import judging, jurors, links
-from hackserver.models import Juror, JuryAssignment
+from hackserver.foundation import links
+from hackserver.foundation.models import Juror, JuryAssignment
+from hackserver.judging import jurors, scoring
 from hackserver.runtime import Runtime, Transaction
 from hackserver.web.api import organiser
 from hackserver.web.api_teams import BadField, organiser_change, whole_number
@@ -41,7 +42,7 @@ async def loads(tx: Transaction) -> dict[int, int]:
 async def list_jurors(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """GET /api/v1/jurors: every juror with their private link (made on first listing)."""
     counted = await loads(tx)
-    people = await judging.jurors_of(runtime, tx.session)
+    people = await scoring.jurors_of(runtime, tx.session)
     return {"jurors": [await juror_json(runtime, tx, j, counted.get(j.id, 0)) for j in people]}
 
 
@@ -70,7 +71,7 @@ async def run_assignment(
 ) -> dict[str, Any]:
     """POST /api/v1/jury/assignment {"seed": 7}: each final submission without jurors gets k of them."""
     seed = whole_number(body, "seed") if "seed" in body else 0
-    run = await judging.assign(runtime, tx, actor=actor, seed=seed)
+    run = await scoring.assign(runtime, tx, actor=actor, seed=seed)
     return {
         "submissions": run.submissions,
         "assignments": run.assignments,
@@ -79,7 +80,7 @@ async def run_assignment(
     }
 
 
-def standing_json(standing: judging.Standing) -> dict[str, Any]:
+def standing_json(standing: scoring.Standing) -> dict[str, Any]:
     r = standing.ranked
     return {
         "rank": r.rank,
@@ -103,7 +104,7 @@ async def get_ranking(request: Request) -> JSONResponse:
         return actor
     category = request.query_params.get("category")
     async with runtime.reading() as tx:
-        table = await judging.standings(runtime, tx.session)
+        table = await scoring.standings(runtime, tx.session)
     rows = [standing_json(s) for s in table if category is None or s.category == category]
     return JSONResponse({"ranking": rows, "normalisation": "z-score per juror; score = mean z"})
 
@@ -114,7 +115,7 @@ async def select_top(runtime: Runtime, tx: Transaction, body: dict[str, Any], ac
     per_category = body.get("per_category", False)
     if not isinstance(per_category, bool):
         raise BadField("field 'per_category' must be true or false")
-    chosen, others = await judging.select_top(runtime, tx, top, per_category=per_category, actor=actor)
+    chosen, others = await scoring.select_top(runtime, tx, top, per_category=per_category, actor=actor)
     return {"selected": chosen, "not_selected": others}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from hackserver import links
+from hackserver.foundation import links
 from hackserver.runtime import Runtime, Transaction
 from hackserver.web.api_teams import BadField, organiser_change
 

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver import submissions
-from hackserver.event import parse_duration
-from hackserver.models import Submission, SubmissionVersion, Team
+from hackserver.foundation.models import Submission, SubmissionVersion, Team
 from hackserver.runtime import Runtime, Transaction
+from hackserver.sprint.event import parse_duration
+from hackserver.submissions import entries
 from hackserver.web.api import organiser
 from hackserver.web.api_teams import BadField, organiser_change
 
@@ -45,8 +45,8 @@ async def extension(runtime: Runtime, tx: Transaction, body: dict[str, Any], act
             delta = parse_duration(by.removeprefix("+"))
         except ValueError as problem:
             raise BadField(f"field 'by': {problem}") from None
-        until = submissions.regular_deadline(runtime, await runtime.phases(tx.session)) + delta
-    submission = await submissions.extend(runtime, tx, body["team_id"], until, actor=actor)
+        until = entries.regular_deadline(runtime, await runtime.phases(tx.session)) + delta
+    submission = await entries.extend(runtime, tx, body["team_id"], until, actor=actor)
     return {"team": body["team_id"], "until": until.isoformat(), "status": submission.status}
 
 
@@ -75,7 +75,7 @@ async def list_submissions(request: Request) -> JSONResponse:
                 "team": {"id": t.id, "name": t.name},
                 "status": s.status,
                 "version": s.version,
-                "deadline": submissions.deadline_of(runtime, phases, s).isoformat(),
+                "deadline": entries.deadline_of(runtime, phases, s).isoformat(),
                 "extended_until": s.extended_until.isoformat() if s.extended_until else None,
                 "submitted_at": s.submitted_at.isoformat() if s.submitted_at else None,
                 "frozen_at": s.frozen_at.isoformat() if s.frozen_at else None,

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver import team_matching, teams
-from hackserver.errors import DomainError
-from hackserver.models import Challenge, MatchRun, Membership, Participant, Team
+from hackserver.foundation.errors import DomainError
+from hackserver.foundation.models import Challenge, MatchRun, Membership, Participant, Team
 from hackserver.runtime import Runtime, Transaction
+from hackserver.teams import matching, teams
 from hackserver.web.api import MAX_ID, STATUS, error, organiser
 
 MAX_PAGE = 500
@@ -188,7 +188,7 @@ async def dissolve(runtime: Runtime, tx: Transaction, body: dict[str, Any], acto
 async def run_matching(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/matching {"seed": 7}: matches the pool now (the seed is optional)."""
     seed = whole_number(body, "seed") if "seed" in body else None
-    return run_json(await team_matching.run(runtime, tx, actor=actor, seed=seed))
+    return run_json(await matching.run(runtime, tx, actor=actor, seed=seed))
 
 
 async def last_matching(request: Request) -> JSONResponse:

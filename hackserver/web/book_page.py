@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hackserver import bookings, ics, slots
-from hackserver.errors import DomainError, FieldError
-from hackserver.models import Booking, Expert, Participant, Slot, Team
-from hackserver.teams import team_of
+from hackserver.foundation.errors import DomainError, FieldError
+from hackserver.foundation.models import Booking, Expert, Participant, Slot, Team
+from hackserver.officehours import bookings, ics, slots
+from hackserver.teams.teams import team_of
 from hackserver.web.office import Page, form_of, open_page, templates, two_zones, zone_or_none
 from hackserver.web.visitors import viewer_of
 

@@ -25,14 +25,14 @@ from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
-from hackserver import channels, i18n
-from hackserver.bus import DomainEvent
-from hackserver.channels import ANNOUNCEMENTS
-from hackserver.event import PHASES
-from hackserver.participants import identify
-from hackserver.phases import BEFORE, current_phase, next_phase
+from hackserver.foundation import channels, i18n
+from hackserver.foundation.bus import DomainEvent
+from hackserver.foundation.channels import ANNOUNCEMENTS
+from hackserver.foundation.text_limits import too_long
 from hackserver.runtime import Runtime
-from hackserver.text_limits import too_long
+from hackserver.sprint.event import PHASES
+from hackserver.sprint.phases import BEFORE, current_phase, next_phase
+from hackserver.teams.participants import identify
 from hackserver.web.health import Metrics
 from hackserver.web.languages import language
 from hackserver.web.visitors import (

@@ -20,12 +20,15 @@ from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
-from hackserver import announcements, challenge_assignment, outbox, team_matching
-from hackserver.dashboard import snapshot
-from hackserver.errors import DomainError
-from hackserver.event import PHASES, parse_duration
-from hackserver.phases import shift_phase
+from hackserver.challenges import assignment
+from hackserver.dashboard.numbers import snapshot
+from hackserver.foundation import outbox
+from hackserver.foundation.errors import DomainError
 from hackserver.runtime import Runtime
+from hackserver.sprint import announcements
+from hackserver.sprint.event import PHASES, parse_duration
+from hackserver.sprint.phases import shift_phase
+from hackserver.teams import matching
 from hackserver.web.api import STATUS
 from hackserver.web.dashboard_hub import Hub
 from hackserver.web.visitors import read_form, same_origin
@@ -184,10 +187,10 @@ class Dashboard:
         if seed and not seed.isdigit():
             raise ValueError("A seed is a whole number, or empty.")
         if action == "matching":
-            run = await team_matching.run(runtime, tx, actor=ACTOR, seed=int(seed) if seed else None)
+            run = await matching.run(runtime, tx, actor=ACTOR, seed=int(seed) if seed else None)
             return f"Matching: {run.teams_formed} new teams, {run.placed_in_open_teams} placed in open teams, {len(run.alone)} left alone."
         if action == "assignment":
-            done = await challenge_assignment.run(runtime, tx, actor=ACTOR, seed=int(seed) if seed else None)
+            done = await assignment.run(runtime, tx, actor=ACTOR, seed=int(seed) if seed else None)
             return f"Assignment: {done.teams} teams, {done.changed} changed, {len(done.unplaced)} without a challenge."
         if action == "retry" and target is not None and target.isdigit():
             message = await outbox.requeue_dead(runtime, tx, int(target), actor=ACTOR)

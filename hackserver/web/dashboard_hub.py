@@ -23,8 +23,8 @@ from collections import Counter, deque
 from functools import cached_property
 from typing import Any
 
-from hackserver import dashboard
-from hackserver.bus import DomainEvent
+from hackserver.dashboard import numbers
+from hackserver.foundation.bus import DomainEvent
 from hackserver.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class Hub:
         self.fresh = True  # an event heard while computing marks it stale again, and dirty
         started = time.time()
         async with runtime.reading() as tx:
-            state = await dashboard.snapshot(runtime, tx)
+            state = await numbers.snapshot(runtime, tx)
         self.snapshots += 1
         self.sample(started, state["counts"])
         delivery = state["delivery"]

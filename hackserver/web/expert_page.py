@@ -14,12 +14,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hackserver import bookings, channels, help_queue, i18n, ics, slots
-from hackserver.errors import DomainError, FieldError
-from hackserver.event import to_utc
-from hackserver.experts import expert_channel
-from hackserver.models import Booking, Challenge, Expert, Slot, Team
+from hackserver.foundation import channels, i18n
+from hackserver.foundation.errors import DomainError, FieldError
+from hackserver.foundation.models import Booking, Challenge, Expert, Slot, Team
+from hackserver.officehours import bookings, help_queue, ics, slots
+from hackserver.officehours.experts import expert_channel
 from hackserver.runtime import Runtime
+from hackserver.sprint.event import to_utc
 from hackserver.web.office import Page, form_of, open_page, templates, two_zones
 
 SHOWN_AFTER = timedelta(hours=12)  # past slots stay in view this long, to mark no-shows

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hackserver.models import FiredItem, OutboxMessage
-from hackserver.phases import current_phase
+from hackserver.foundation.models import FiredItem, OutboxMessage
 from hackserver.runtime import Runtime
+from hackserver.sprint.phases import current_phase
 
 PROBE_TIMEOUT = 2.0
 

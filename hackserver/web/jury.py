@@ -12,11 +12,21 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from hackserver import i18n, judging, links, submissions
-from hackserver.errors import DomainError
-from hackserver.i18n import say
-from hackserver.models import Challenge, Juror, JuryAssignment, Score, Submission, SubmissionVersion, Team
+from hackserver.foundation import i18n, links
+from hackserver.foundation.errors import DomainError
+from hackserver.foundation.i18n import say
+from hackserver.foundation.models import (
+    Challenge,
+    Juror,
+    JuryAssignment,
+    Score,
+    Submission,
+    SubmissionVersion,
+    Team,
+)
+from hackserver.judging import scoring
 from hackserver.runtime import Runtime
+from hackserver.submissions import entries
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_pairs, same_origin
 
@@ -82,7 +92,7 @@ async def render(
             "fields": [
                 (f.label(lang), fields.get(f.id, ""), f.kind) for f in runtime.event.submission.fields
             ],
-            "credits": ", ".join(c["name"] for c in fields.get(submissions.CREDITS, [])),
+            "credits": ", ".join(c["name"] for c in fields.get(entries.CREDITS, [])),
             "scores": given.get(assignment.id, {}),
             "scored": assignment.scored_at is not None,
         }
@@ -100,7 +110,7 @@ async def render(
         "notice": notice,
         "problems": problems or {},
         "path": request.url.path.rstrip("/"),
-        "flags": judging.FLAGS,
+        "flags": scoring.FLAGS,
     }
     return templates.TemplateResponse(request, "jury.html", context, status_code=status)
 
@@ -132,13 +142,13 @@ async def act(request: Request) -> Response:
     try:
         async with runtime.transaction() as tx:
             if form.get("action") == "flag":
-                await judging.flag(runtime, tx, found, submission_id, form.get("reason", ""))
+                await scoring.flag(runtime, tx, found, submission_id, form.get("reason", ""))
                 done = "flagged"
             else:
                 comment = form.pop("comment", "")
-                await judging.score(runtime, tx, found, submission_id, form, comment, lang)
+                await scoring.score(runtime, tx, found, submission_id, form, comment, lang)
                 done = "saved"
-    except judging.InvalidScores as invalid:
+    except scoring.InvalidScores as invalid:
         problems = {submission_id: {k: say(lang, p.key, **p.params) for k, p in invalid.problems.items()}}
         return await render(request, found, notice=invalid.say(lang), problems=problems, status=422)
     except DomainError as refused:

@@ -10,7 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hackserver.i18n import negotiate
+from hackserver.foundation.i18n import negotiate
 from hackserver.runtime import Runtime
 
 COOKIE = "lang"

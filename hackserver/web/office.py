@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from hackserver import i18n, links
-from hackserver.i18n import say
-from hackserver.models import Link
+from hackserver.foundation import i18n, links
+from hackserver.foundation.i18n import say
+from hackserver.foundation.models import Link
 from hackserver.runtime import Runtime
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_form, same_origin

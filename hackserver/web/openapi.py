@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver.text_limits import CATALOGUES, LIMITS
+from hackserver.foundation.text_limits import CATALOGUES, LIMITS
 from hackserver.web.api import MAX_ID
 
 Schema = dict[str, Any]

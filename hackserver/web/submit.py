@@ -15,10 +15,11 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from hackserver import i18n, links, submissions
-from hackserver.errors import DomainError
-from hackserver.i18n import say
+from hackserver.foundation import i18n, links
+from hackserver.foundation.errors import DomainError
+from hackserver.foundation.i18n import say
 from hackserver.runtime import Runtime
+from hackserver.submissions import entries
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_pairs, same_origin
 
@@ -45,7 +46,7 @@ async def render(
     values: dict[str, str] | None = None,
     problems: dict[str, str] | None = None,
     notice: str = "",
-    entry: submissions.Entry | None = None,
+    entry: entries.Entry | None = None,
     stale: bool = False,
     status: int = 200,
 ) -> Response:
@@ -56,12 +57,12 @@ async def render(
             link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
         except links.LinkRefused as refused:
             return PlainTextResponse(refused.say(lang), status_code=403)
-        item = await submissions.view(runtime, tx.session, link.subject_id, tx.now)
+        item = await entries.view(runtime, tx.session, link.subject_id, tx.now)
         names = {m.participant_id: m.name for m in item.members}
         history = [
             {
                 "number": v.number,
-                "at": submissions.local(runtime, v.saved_at).written(lang),
+                "at": entries.local(runtime, v.saved_at).written(lang),
                 "who": names.get(v.saved_by or -1),  # None: they left the team since
             }
             for v in item.versions
@@ -80,7 +81,7 @@ async def render(
         "notice": notice,
         "credited": set(entry.credits) if entry else item.credited(),
         "saved_by": entry.saved_by if entry else None,
-        "deadline": submissions.local(runtime, item.deadline).written(lang),
+        "deadline": entries.local(runtime, item.deadline).written(lang),
         "deadline_iso": item.deadline.isoformat(),
         "now_iso": item.now.isoformat(),
         "speed": runtime.clock.speed,
@@ -106,11 +107,11 @@ async def page(request: Request) -> Response:
     return await render(request, request.path_params["token"], notice=notice)
 
 
-def _entry(form: dict[str, str], raw: list[tuple[str, str]]) -> submissions.Entry:
+def _entry(form: dict[str, str], raw: list[tuple[str, str]]) -> entries.Entry:
     credits = [int(v) for k, v in raw if k == "credits" and v.isdigit()]
     saved_by = form.get("saved_by", "")
     based_on = form.get("based_on", "")
-    return submissions.Entry(
+    return entries.Entry(
         values={k: v for k, v in form.items() if not k.startswith("_")},
         credits=credits,
         saved_by=int(saved_by) if saved_by.isdigit() else None,
@@ -134,15 +135,15 @@ async def save(request: Request) -> Response:
     try:
         async with runtime.transaction() as tx:  # the link is checked in the save's own transaction
             link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
-            saved = await submissions.save(runtime, tx, link.subject_id, entry, lang, received_at=received_at)
+            saved = await entries.save(runtime, tx, link.subject_id, entry, lang, received_at=received_at)
     except links.LinkRefused as refused:
         return PlainTextResponse(refused.say(lang), status_code=403)
-    except submissions.InvalidSubmission as invalid:
+    except entries.InvalidSubmission as invalid:
         problems = {name: say(lang, p.key, **p.params) for name, p in invalid.problems.items()}
         return await render(
             request, token, values=entry.values, problems=problems, entry=entry, status=422
         )  # the list of problems says nothing was saved
-    except submissions.Stale as stale:
+    except entries.Stale as stale:
         return await render(
             request, token, values=entry.values, entry=entry, notice=stale.say(lang), stale=True, status=409
         )

@@ -12,9 +12,9 @@ from starlette.responses import Response
 
 from bots import builtin
 from bots.http import bounded_body
-from hackserver.models import Participant, PlatformIdentity
-from hackserver.participants import Identity
+from hackserver.foundation.models import Participant, PlatformIdentity
 from hackserver.runtime import Runtime
+from hackserver.teams.participants import Identity
 
 COOKIE = "hackserver_session"
 MAX_FORM = 16 * 1024

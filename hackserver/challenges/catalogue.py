@@ -1,0 +1,437 @@
+"""The challenge catalogue: reading a CSV or JSON file of challenges (every bad row reported at once),
+writing it into the database by external id, and searching it.
+
+`parse_catalogue` is pure: bytes in, good rows and the bad rows' problems out; a problem of the whole
+file raises CatalogueError. `import_catalogue` imports nothing while a row is bad, unless told to skip
+the bad ones. `import_rows` writes in one transaction: it adds and updates, never deletes, so the
+teams' choices of a challenge survive a re-import. Searching is in hackserver.challenges.search."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hackserver.challenges.search import id_key
+from hackserver.foundation.errors import CatalogueError
+from hackserver.foundation.models import AuditEntry, Challenge
+from hackserver.foundation.text_limits import CATALOGUES
+
+if TYPE_CHECKING:
+    from hackserver.runtime import Runtime
+
+COLUMNS = ("id", "title", "description", "category", "tags", "owner", "languages", "max_teams", "contact")
+REQUIRED = ("id", "title")
+MAX_LENGTH = CATALOGUES["challenge"]
+MAX_TAGS = 20
+MAX_TEAMS_LIMIT = 10_000
+_ID = re.compile(r"[A-Za-z0-9_-]+")
+_LIST_SEPARATORS = re.compile(r"[;,]")
+_LANGUAGE_SEPARATORS = re.compile(r"[;,\s]+")
+_EMAIL = re.compile(r"(mailto:)?[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]{2,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # newlines and tabs are fine, NUL breaks PostgreSQL
+
+
+@dataclass(frozen=True)
+class ChallengeRow:
+    external_id: str
+    title: str
+    description: str
+    category: str | None
+    tags: tuple[str, ...]
+    owner_organisation: str | None
+    languages: tuple[str, ...]  # empty: any language of the event
+    max_teams: int | None  # None: unlimited
+    contact: str | None
+    row: int  # where it stood: spreadsheet row (header = 1) or JSON item (from 1)
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int
+    field: str | None  # None: the row as a whole
+    reason: str
+    unit: str = "row"  # "item" in JSON files
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.row}: " + (f"{self.field}: " if self.field else "") + self.reason
+
+
+def parse_catalogue(
+    data: bytes, filename: str, languages: Sequence[str]
+) -> tuple[list[ChallengeRow], list[Problem]]:
+    """The good rows and the problems of the bad ones; a bad file as a whole raises CatalogueError."""
+    kind = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if kind not in ("csv", "json"):
+        raise CatalogueError("expected a .csv or .json file")
+    text = _decode(data)
+    if not text.strip():
+        raise CatalogueError("the file is empty")
+    records = _csv_records(text) if kind == "csv" else _json_records(text)
+    if not records:
+        raise CatalogueError("the file has no challenges, only " + ("a header" if kind == "csv" else "[]"))
+    _refuse_duplicates(records, "row" if kind == "csv" else "item")
+    rows: list[ChallengeRow] = []
+    problems: list[Problem] = []
+    for number, unit, values, early in records:
+        row_problems = list(early)
+        row = _validate(values, number, set(languages), _Report(row_problems, number, unit))
+        problems += sorted(row_problems, key=lambda p: COLUMNS.index(p.field) if p.field else -1)
+        if not row_problems:
+            rows.append(row)
+    return rows, problems
+
+
+_Record = tuple[int, str, dict[str, Any], list[Problem]]  # number, unit, values, problems found so far
+
+
+def _decode(data: bytes) -> str:
+    bom = data.startswith(b"\xef\xbb\xbf")
+    try:
+        text = data[3 if bom else 0 :].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = error.start + (3 if bom else 0)
+        line = data[:offset].count(b"\n") + 1
+        raise CatalogueError(
+            f"not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}); "
+            "save the file as UTF-8 (in a spreadsheet: CSV UTF-8)"
+        ) from None
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _csv_records(
+    text: str, columns: Sequence[str] = COLUMNS, required: Sequence[str] = REQUIRED
+) -> list[_Record]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        table = list(reader)
+    except csv.Error as error:
+        raise CatalogueError(f"line {reader.line_num}: not readable as CSV ({error})") from None
+    header = [name.strip().lower() for name in table[0]]
+    used = [i for i, name in enumerate(header) if name or any(i < len(r) and r[i].strip() for r in table)]
+    names = [header[i] for i in used]
+    missing = [name for name in required if name not in names]
+    unknown = [
+        name or f"(column {i + 1} has no name)"
+        for i, name in zip(used, names, strict=True)
+        if name not in columns
+    ]
+    twice = sorted({name for name in names if names.count(name) > 1 and name in columns})
+    if missing or unknown or twice:
+        if len(table[0]) == 1 and ";" in table[0][0]:
+            raise CatalogueError("the header row is not comma-separated (it seems to use ';'); save as CSV")
+        parts = [f"missing column{'s' * (len(missing) > 1)}: {', '.join(missing)}"] if missing else []
+        parts += [f"unknown column{'s' * (len(unknown) > 1)}: {', '.join(unknown)}"] if unknown else []
+        parts += [f"column{'s' * (len(twice) > 1)} given twice: {', '.join(twice)}"] if twice else []
+        raise CatalogueError("; ".join(parts) + f" (the columns are {', '.join(columns)})")
+    records: list[_Record] = []
+    for number, cells in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue  # blank rows, as spreadsheets leave them
+        early = []
+        if any(cell.strip() for cell in cells[len(header) :]):
+            reason = f"{len(cells)} cells, but the header has {len(header)} (quote cells with commas in them)"
+            early.append(Problem(number, None, reason))
+        values = {header[i]: cells[i] for i in used if i < len(cells)}
+        records.append((number, "row", values, early))
+    return records
+
+
+def _json_records(text: str) -> list[_Record]:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CatalogueError(
+            f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+    if not isinstance(items, list):
+        raise CatalogueError('expected a JSON list of challenges: [{"id": "...", "title": "..."}, ...]')
+    unknown: dict[str, int] = {}
+    records: list[_Record] = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            wrong = Problem(number, None, 'expected an object like {"id": "...", "title": "..."}', "item")
+            records.append((number, "item", {}, [wrong]))
+            continue
+        for key in item:
+            if key not in COLUMNS:
+                unknown.setdefault(str(key), number)
+        records.append((number, "item", item, []))
+    if unknown:
+        names = ", ".join(f"{key} (item {number})" for key, number in unknown.items())
+        raise CatalogueError(
+            f"unknown field{'s' * (len(unknown) > 1)}: {names} (the fields are {', '.join(COLUMNS)})"
+        )
+    return records
+
+
+def _refuse_duplicates(records: list[_Record], unit: str) -> None:
+    seen: dict[str, tuple[str, list[int]]] = {}
+    for number, _, values, _ in records:
+        raw = values.get("id")
+        if isinstance(raw, str | int) and not isinstance(raw, bool) and str(raw).strip():
+            written = str(raw).strip()
+            seen.setdefault(id_key(written), (written, []))[1].append(number)
+    twice = [(written, numbers) for written, numbers in seen.values() if len(numbers) > 1]
+    if twice:
+        said = "; ".join(f"{written} in {unit}s {_and(numbers)}" for written, numbers in twice)
+        raise CatalogueError(f"duplicate id{'s' * (len(twice) > 1)}: {said}")
+
+
+def _and(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+
+
+@dataclass
+class _Report:
+    problems: list[Problem]
+    row: int
+    unit: str
+
+    def __call__(self, field: str, reason: str) -> None:
+        self.problems.append(Problem(self.row, field, reason, self.unit))
+
+
+def _validate(values: dict[str, Any], number: int, languages: set[str], fail: _Report) -> ChallengeRow:
+    external_id = _text(values, "id", fail, required=True)
+    if external_id and not _ID.fullmatch(external_id):
+        fail("id", f"{external_id!r} may only have letters, digits, - and _")
+    contact = _text(values, "contact", fail)
+    if contact and not _EMAIL.fullmatch(contact) and not _is_url(contact):
+        fail("contact", f"expected an e-mail address or an http(s) URL, got {contact!r}")
+    tags = _unique(_list(values, "tags", fail))
+    _within(tags, "tags", fail, MAX_TAGS, MAX_LENGTH["tags"])
+    spoken = _languages(values, fail, languages)
+    return ChallengeRow(
+        external_id=external_id,
+        title=_text(values, "title", fail, required=True),
+        description=_text(values, "description", fail),
+        category=_text(values, "category", fail) or None,
+        tags=tuple(tags),
+        owner_organisation=_text(values, "owner", fail) or None,
+        languages=tuple(spoken),
+        max_teams=_max_teams(values.get("max_teams"), fail),
+        contact=contact or None,
+        row=number,
+    )
+
+
+def _text(
+    values: dict[str, Any],
+    name: str,
+    fail: _Report,
+    *,
+    required: bool = False,
+    limit: int | None = None,
+    multiline: bool | None = None,
+) -> str:
+    raw = values.get(name)
+    if isinstance(raw, int) and not isinstance(raw, bool) and name == "id":
+        raw = str(raw)
+    if raw is not None and not isinstance(raw, str):
+        fail(name, "expected a text")
+        return ""
+    # A description keeps its lines; other fields are one line, however the cell wrapped.
+    if multiline is None:
+        multiline = name == "description"
+    value = (raw or "").strip() if multiline else " ".join((raw or "").split())
+    if not value and required:
+        fail(name, "required")
+    if (bad := _CONTROL.search(value)) is not None:
+        fail(name, f"has a control character (U+{ord(bad.group()):04X})")
+    limit = MAX_LENGTH[name] if limit is None else limit
+    if len(value) > limit:
+        fail(name, f"longer than {limit} characters (it has {len(value)})")
+    return value
+
+
+def _list(
+    values: dict[str, Any], name: str, fail: _Report, separators: re.Pattern[str] = _LIST_SEPARATORS
+) -> list[str]:
+    raw = values.get(name)
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [part.strip() for part in separators.split(raw) if part.strip()]
+    if isinstance(raw, list) and all(isinstance(part, str) for part in raw):
+        return [" ".join(part.split()) for part in raw if part.strip()]
+    fail(name, 'expected a list of texts like ["de", "en"]')
+    return []
+
+
+def _within(items: list[str], field: str, fail: _Report, most: int, longest: int) -> None:
+    for item in items:
+        if len(item) > longest:
+            fail(field, f"{item[:20]!r}… is longer than {longest} characters")
+    if len(items) > most:
+        fail(field, f"{len(items)} {field}, at most {most}")
+
+
+def _languages(values: dict[str, Any], fail: _Report, languages: set[str]) -> list[str]:
+    """The row's languages: two-letter codes of the event's languages."""
+    spoken = _unique([code.lower() for code in _list(values, "languages", fail, _LANGUAGE_SEPARATORS)])
+    for code in spoken:
+        if not re.fullmatch(r"[a-z]{2}", code):
+            fail("languages", f"{code!r} is not a two-letter language code like de")
+        elif code not in languages:
+            fail("languages", f"{code} is not a language of this event ({', '.join(sorted(languages))})")
+    return spoken
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for item in items:
+        seen.setdefault(item.casefold(), item)
+    return list(seen.values())
+
+
+def _max_teams(raw: Any, fail: _Report) -> int | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    number: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        number = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        number = int(raw)
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        number = int(raw.strip())
+    if number is None or not 0 < number <= MAX_TEAMS_LIMIT:
+        fail(
+            "max_teams",
+            f"expected a whole number from 1 to {MAX_TEAMS_LIMIT}, or empty for no limit, got {raw!r}",
+        )
+        return None
+    return number
+
+
+def _is_url(text: str) -> bool:
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    return (
+        parts.scheme in ("http", "https")
+        and ("." in host or host == "localhost")
+        and not re.search(r"\s", text)
+    )
+
+
+# ---------------------------------------------------------------------------------------------- import
+
+
+ProgressCallback = Callable[[int, int], None]  # rows written so far, rows in all
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+    skipped: int  # bad rows left out
+    not_in_file: int  # challenges in the database the file does not name; kept
+
+    def summary(self) -> str:
+        kept = f"; {self.not_in_file} in the database but not in the file, kept" if self.not_in_file else ""
+        return (
+            f"challenges: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.skipped} skipped{kept}"
+        )
+
+
+@dataclass(frozen=True)
+class Imported:
+    problems: list[Problem]
+    result: ImportResult | None  # None: nothing imported, because of the problems
+
+
+async def import_catalogue(
+    runtime: Runtime,
+    data: bytes,
+    filename: str,
+    *,
+    skip_bad: bool = False,
+    actor: str = "command line",
+    progress: ProgressCallback | None = None,
+) -> Imported:
+    rows, problems = parse_catalogue(data, filename, runtime.event.languages)
+    if problems and not skip_bad:
+        return Imported(problems, None)
+    skipped = len({problem.row for problem in problems})
+    return Imported(
+        problems, await import_rows(runtime, rows, skipped=skipped, actor=actor, progress=progress)
+    )
+
+
+async def import_rows(
+    runtime: Runtime,
+    rows: Sequence[ChallengeRow],
+    *,
+    skipped: int = 0,
+    actor: str = "command line",
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Adds and updates by external id, in place, in one transaction; deletes nothing."""
+    if len({id_key(row.external_id) for row in rows}) != len(rows):
+        raise ValueError("rows with the same id; parse_catalogue refuses those")
+    try:
+        async with runtime.transaction() as tx:
+            session = tx.session
+            existing = list(
+                await session.scalars(select(Challenge).where(Challenge.event_id == runtime.event_id))
+            )
+            exact = {c.external_id: c for c in existing}
+            by_key = {id_key(c.external_id): c for c in reversed(existing)}
+            added = updated = 0
+            for done, row in enumerate(rows, start=1):
+                values = _columns(row)
+                challenge = exact.get(row.external_id) or by_key.get(id_key(row.external_id))
+                if challenge is None:
+                    session.add(Challenge(event_id=runtime.event_id, **values))
+                    added += 1
+                elif any(getattr(challenge, name) != value for name, value in values.items()):
+                    for name, value in values.items():
+                        setattr(challenge, name, value)
+                    updated += 1
+                if progress is not None and (done % 100 == 0 or done == len(rows)):
+                    await session.flush()
+                    progress(done, len(rows))
+            named = {id_key(row.external_id) for row in rows}
+            not_in_file = sum(1 for c in existing if id_key(c.external_id) not in named)
+            result = ImportResult(added, updated, len(rows) - added - updated, skipped, not_in_file)
+            counts = {f.name: getattr(result, f.name) for f in fields(result)}
+            session.add(
+                AuditEntry(
+                    event_id=runtime.event_id,
+                    actor=actor,
+                    action="challenges.imported",
+                    details=counts,
+                    at=tx.now,
+                )
+            )
+            tx.record("challenges.imported", **counts)
+    except IntegrityError:
+        raise CatalogueError(
+            "another import added the same challenges meanwhile; nothing imported, run it again"
+        ) from None
+    return result
+
+
+def _columns(row: ChallengeRow) -> dict[str, Any]:
+    return {
+        "external_id": row.external_id,
+        "title": row.title,
+        "description": row.description,
+        "category": row.category,
+        "tags": list(row.tags),
+        "owner_organisation": row.owner_organisation,
+        "languages": list(row.languages),
+        "max_teams": row.max_teams,
+        "contact": row.contact,
+    }

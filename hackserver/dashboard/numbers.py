@@ -1,0 +1,310 @@
+"""What the organisers' dashboard shows, read in one read transaction (the phases from the runtime's
+cache, which a shift drops): where the sprint stands, the counts, delivery health, the coming
+announcements and the alerts that need a human.
+
+Under load every statement waits for the busy event loop, so a snapshot takes few, whatever the size
+of the event: one for all the numbers, one for the group-bys, one for the fired announcements, and one
+for each list (dead letters, an alert's names) only when it has something to show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Exists,
+    ScalarSelect,
+    Select,
+    String,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+
+from hackserver.clock import schedule
+from hackserver.foundation.db import microseconds_between
+from hackserver.foundation.models import (
+    Booking,
+    Challenge,
+    Expert,
+    FiredItem,
+    HelpTicket,
+    Membership,
+    OutboxMessage,
+    Participant,
+    Slot,
+    Submission,
+    Team,
+)
+from hackserver.sprint.event import PHASES
+from hackserver.sprint.phases import current_phase, next_phase
+
+if TYPE_CHECKING:
+    from hackserver.runtime import Runtime, Transaction
+
+LISTED = 10  # names an alert or a list shows; the count says how many more
+WAITING = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # small_team | uncovered_challenge | idle_expert | dead_letters
+    count: int
+    names: list[str]
+
+
+def begun(phases: dict[str, datetime], name: str, now: datetime) -> bool:
+    return name in phases and phases[name] <= now
+
+
+async def snapshot(runtime: Runtime, tx: Transaction) -> dict[str, Any]:
+    """Everything the dashboard shows but the feed and the chart, which live in memory."""
+    event_id, now = runtime.event_id, tx.now
+    # A shift drops the cached phases before anyone in this process hears of it (see Runtime). Read
+    # before the first statement: a reload takes a connection of its own, and tx holds none yet.
+    phases = await runtime.cached_phases()
+    coming = next_phase(phases, now)
+    counts = await _counts(tx, event_id)
+    sizes, outbox = await _tallies(tx, event_id)
+    delivery = await _delivery(tx, outbox)
+    alerts = await _alerts(runtime, tx, phases, counts, sizes, delivery)
+    return {
+        "now": now.isoformat(),
+        "speed": runtime.clock.speed,
+        "phase": current_phase(phases, now),
+        "next": {"phase": coming[0], "at": coming[1].isoformat()} if coming else None,
+        "phases": [{"name": n, "at": phases[n].isoformat()} for n in PHASES if n in phases],
+        "counts": {name: n for name, n in counts.items() if name != "idle_experts"},  # an alert's only
+        "team_sizes": [[size, n] for size, n in sorted(sizes.items())],
+        "team_limits": [runtime.event.team_min_size, runtime.event.team_max_size],
+        "delivery": delivery,
+        "schedule": await _schedule(runtime, tx, phases),
+        "alerts": [alert.__dict__ for alert in alerts],
+    }
+
+
+async def _counts(tx: Transaction, event_id: int) -> dict[str, int]:
+    """Every single number, in the order shown, each a subquery of one SELECT."""
+    in_team = exists().where(Membership.participant_id == Participant.id)
+    bookings = (
+        select(func.count())
+        .select_from(Booking)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .join(Expert, Expert.id == Slot.expert_id)
+        .where(Expert.event_id == event_id, Booking.cancelled_at.is_(None))
+    )
+    submissions = select(func.count()).select_from(Submission).join(Team).where(Team.event_id == event_id)
+    p50, p90 = _help_waits(event_id)
+    numbers = {
+        "registrations": _count(Participant, Participant.event_id == event_id),
+        "in_teams": _count(Participant, Participant.event_id == event_id, in_team),
+        "pool": _count(Participant, Participant.event_id == event_id, Participant.in_match_pool, ~in_team),
+        "teams": _count(Team, Team.event_id == event_id),
+        "challenges_covered": _count(Challenge, Challenge.event_id == event_id, _taken()),
+        "challenges_uncovered": _count(Challenge, Challenge.event_id == event_id, ~_taken()),
+        "bookings": bookings.scalar_subquery(),
+        "no_shows": bookings.where(Booking.no_show).scalar_subquery(),
+        "free_slots": select(func.count())
+        .select_from(Slot)
+        .join(Expert)
+        .where(
+            Expert.event_id == event_id,
+            Slot.withdrawn_at.is_(None),
+            Slot.starts_at > tx.now,
+            ~_live_booking(),
+        )
+        .scalar_subquery(),
+        # Ask-now questions waiting for an expert, and how long the latest taken ones waited.
+        "help_waiting": _count(
+            HelpTicket,
+            HelpTicket.event_id == event_id,
+            HelpTicket.claimed_at.is_(None),
+            HelpTicket.cancelled_at.is_(None),
+        ),
+        "help_wait_p50_s": p50,
+        "help_wait_p90_s": p90,
+        "submissions_draft": submissions.where(Submission.status == "draft").scalar_subquery(),
+        "submissions_final": submissions.where(Submission.status != "draft").scalar_subquery(),
+        # Experts nobody booked: the idle_expert alert's count.
+        "idle_experts": _count(Expert, Expert.event_id == event_id, ~_booked_expert()),
+    }
+    row = (await tx.session.execute(select(*(q.label(name) for name, q in numbers.items())))).one()
+    found = {name: int(n or 0) for name, n in row._mapping.items()}
+    for name in ("help_wait_p50_s", "help_wait_p90_s"):  # microseconds so far
+        found[name] = round(found[name] / 1_000_000)
+    return found
+
+
+def _count(entity: Any, *where: Any) -> ScalarSelect[int]:
+    return select(func.count()).select_from(entity).where(*where).scalar_subquery()
+
+
+HELP_SAMPLE = 500  # the latest taken questions the wait percentiles are drawn from
+
+
+def _help_waits(event_id: int) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+    """The median and 90th percentile (nearest rank) of the latest taken questions' waits, in
+    microseconds; NULL while none was taken."""
+    latest = (
+        select(microseconds_between(HelpTicket.created_at, HelpTicket.claimed_at).label("wait"))
+        .where(HelpTicket.event_id == event_id, HelpTicket.claimed_at.is_not(None))
+        .order_by(HelpTicket.claimed_at.desc())
+        .limit(HELP_SAMPLE)
+        .subquery()
+    )
+    ranked = select(
+        latest.c.wait,
+        func.row_number().over(order_by=latest.c.wait).label("rank"),
+        func.count().over().label("taken"),
+    ).subquery()
+
+    def nearest_rank(tenths: int) -> ScalarSelect[int]:  # rank ceil(tenths / 10 * taken), in integers
+        return (
+            select(ranked.c.wait)
+            .where(ranked.c.rank == (tenths * ranked.c.taken + 9) // 10)
+            .scalar_subquery()
+        )
+
+    return nearest_rank(5), nearest_rank(9)
+
+
+async def _tallies(tx: Transaction, event_id: int) -> tuple[dict[int, int], dict[str, dict[str, int]]]:
+    """The teams by size, and the outbox by platform and status: two group-bys in one round trip,
+    each row tagged with the one it belongs to."""
+    sizes = (
+        select(literal("team_size"), cast(Team.member_count, String), null(), func.count())
+        .where(Team.event_id == event_id)
+        .group_by(Team.member_count)
+    )
+    outbox = select(literal("outbox"), OutboxMessage.platform, OutboxMessage.status, func.count()).group_by(
+        OutboxMessage.platform, OutboxMessage.status
+    )
+    by_size: dict[int, int] = {}
+    by_platform: dict[str, dict[str, int]] = {}
+    for tally, key, status, n in await tx.session.execute(union_all(sizes, outbox)):
+        if tally == "team_size":
+            by_size[int(key)] = int(n)
+        else:
+            by_platform.setdefault(key, {})[status] = int(n)
+    return by_size, by_platform
+
+
+async def _delivery(tx: Transaction, by_platform: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """The outbox by platform and status, and the newest dead letters (the retry button's rows)."""
+    dead_count = sum(counts.get("dead", 0) for counts in by_platform.values())
+    dead = (
+        [
+            {
+                "id": m.id,
+                "platform": m.platform,
+                "channel": m.channel,
+                "error": m.last_error or "",
+                "attempts": m.attempts,
+            }
+            for m in await tx.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "dead")
+                .order_by(OutboxMessage.id.desc())
+                .limit(LISTED)
+            )
+        ]
+        if dead_count
+        else []
+    )
+    return {
+        "queued": sum(n for counts in by_platform.values() for s, n in counts.items() if s in WAITING),
+        "dead_count": dead_count,
+        "platforms": [
+            {"platform": p, **{s: counts.get(s, 0) for s in ("pending", "sending", "delivered", "dead")}}
+            for p, counts in sorted(by_platform.items())
+        ],
+        "dead": dead,
+    }
+
+
+async def _schedule(runtime: Runtime, tx: Transaction, phases: dict[str, datetime]) -> list[dict[str, Any]]:
+    """The announcements still to come: the event file's, at their instants after shifts, not yet fired."""
+    fired = {
+        (key, instant)
+        for key, instant in await tx.session.execute(
+            select(FiredItem.key, FiredItem.instant).where(
+                FiredItem.event_id == runtime.event_id, FiredItem.instant > tx.now
+            )
+        )
+    }
+    language = runtime.event.default_language
+    coming = [
+        {
+            "id": item.announcement.id,
+            "at": item.instant.isoformat(),
+            "when": str(item.announcement.at),
+            "channel": item.announcement.channel,
+            "text": item.announcement.texts.get(language) or next(iter(item.announcement.texts.values()), ""),
+        }
+        for item in schedule(runtime.event, phases)
+        if item.announcement is not None and (item.key, item.instant) not in fired and item.instant > tx.now
+    ]
+    return coming[:LISTED]
+
+
+async def _alerts(
+    runtime: Runtime,
+    tx: Transaction,
+    phases: dict[str, datetime],
+    counts: dict[str, int],
+    sizes: dict[int, int],
+    delivery: dict[str, Any],
+) -> list[Alert]:
+    """The counts are known already; the names are read only for an alert that is raised."""
+    event_id, now, found = runtime.event_id, tx.now, []
+    if begun(phases, "team_formation_close", now):
+        minimum = runtime.event.team_min_size
+        if small := sum(n for size, n in sizes.items() if size < minimum):
+            names = await _names(
+                tx,
+                select(Team.name)
+                .where(Team.event_id == event_id, Team.member_count < minimum)
+                .order_by(Team.member_count, Team.name),
+            )
+            found.append(Alert("small_team", small, names))
+        if untaken := counts["challenges_uncovered"]:
+            names = await _names(
+                tx,
+                select(Challenge.external_id + ": " + Challenge.title)
+                .where(Challenge.event_id == event_id, ~_taken())
+                .order_by(Challenge.external_id),
+            )
+            found.append(Alert("uncovered_challenge", untaken, names))
+    if begun(phases, "kickoff", now) and (idle := counts["idle_experts"]):
+        names = await _names(
+            tx,
+            select(Expert.name).where(Expert.event_id == event_id, ~_booked_expert()).order_by(Expert.name),
+        )
+        found.append(Alert("idle_expert", idle, names))
+    if delivery["dead_count"]:
+        dead = [f"#{d['id']} {d['platform']}" for d in delivery["dead"]]
+        found.append(Alert("dead_letters", delivery["dead_count"], dead))
+    return found
+
+
+async def _names(tx: Transaction, query: Select[tuple[str]]) -> list[str]:
+    return list(await tx.session.scalars(query.limit(LISTED)))
+
+
+def _taken() -> Exists:  # of a challenge: some team works on it
+    return exists().where(Team.challenge_id == Challenge.id)
+
+
+def _live_booking() -> Exists:  # of a slot
+    return exists().where(Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None))
+
+
+def _booked_expert() -> Exists:  # of an expert: some slot of theirs has a live booking
+    return exists().where(
+        Slot.expert_id == Expert.id, Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None)
+    )

@@ -1,0 +1,65 @@
+"""The exceptions hackserver raises on purpose.
+
+HackserverError
+├── SettingsError      a setting from the environment is unusable; start-up stops with its message
+├── EventFileError     the event file is invalid; carries every problem as "field.path: reason"
+├── CatalogueError     a challenge file cannot be read as a whole (one line); nothing is imported
+└── DomainError        a request that the rules refuse, named by a key of the message catalogue so
+    │                  that each edge says it in the asker's language (hackserver.foundation.i18n); str()
+    │                  is the English text
+    ├── NotFound
+    ├── Conflict       competing writes, already exists, already done
+    │   └── FieldError one field of a form is wrong: pages show it beside that field
+    │       └── TooLong    a typed text past its field's limit (hackserver.foundation.text_limits; 422 on the API)
+    └── TooLate        a deadline or phase has passed
+
+Edges (HTTP routes, chat adapters, the CLI) turn these into replies; nothing else reaches a user.
+"""
+
+from hackserver.foundation.i18n import say
+
+
+class HackserverError(Exception):
+    pass
+
+
+class SettingsError(HackserverError):
+    pass
+
+
+class EventFileError(HackserverError):
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class CatalogueError(HackserverError):
+    pass
+
+
+class DomainError(HackserverError):
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(say("en", key, **params))
+        self.key, self.params = key, params
+
+    def say(self, language: str) -> str:
+        return say(language, self.key, **self.params)
+
+
+class NotFound(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    pass
+
+
+class TooLate(DomainError):
+    pass
+
+
+class FieldError(Conflict):
+    def __init__(self, field: str, key: str, **params: object) -> None:
+        super().__init__(key, **params)
+        self.field = field

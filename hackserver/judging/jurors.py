@@ -1,0 +1,120 @@
+"""Jurors: imported from a CSV file (name, organisation, categories, conflicts) or through the API.
+
+A juror is known by name within the event: importing again updates them. Categories and conflicts
+are lists separated by `;` (or `,`); conflicts name teams. Every bad row is reported at once and
+nothing is written while one is bad.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from hackserver.foundation.errors import CatalogueError
+from hackserver.foundation.models import AuditEntry, Juror
+from hackserver.foundation.text_limits import CATALOGUES
+
+if TYPE_CHECKING:
+    from hackserver.runtime import Runtime, Transaction
+
+COLUMNS = ("name", "organisation", "categories", "conflicts")
+LIMITS = CATALOGUES["juror"]
+
+
+@dataclass(frozen=True)
+class JurorRow:
+    name: str
+    organisation: str | None
+    categories: list[str]
+    conflicts: list[str]
+
+
+def _list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        items = [str(v) for v in value]
+    else:
+        items = str(value or "").replace(",", ";").split(";")
+    return [" ".join(i.split()) for i in items if i.strip()]
+
+
+def parse_one(raw: dict[str, Any], where: str) -> tuple[JurorRow | None, list[str]]:
+    problems = []
+    name = " ".join(str(raw.get("name") or "").split())
+    if not name:
+        problems.append(f"{where}: name: missing")
+    elif len(name) > CATALOGUES["juror"]["name"]:
+        problems.append(f"{where}: name: longer than {CATALOGUES['juror']['name']} characters")
+    organisation = " ".join(str(raw.get("organisation") or "").split()) or None
+    if organisation and len(organisation) > CATALOGUES["juror"]["organisation"]:
+        problems.append(
+            f"{where}: organisation: longer than {CATALOGUES['juror']['organisation']} characters"
+        )
+    for key in ("categories", "conflicts"):
+        if raw.get(key) is not None and not isinstance(raw.get(key), str | list):
+            problems.append(f"{where}: {key}: expected a list or a text separated by ;")
+    unknown = sorted(set(raw) - set(COLUMNS))
+    if unknown:
+        problems.append(f"{where}: unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}")
+    if problems:
+        return None, problems
+    row = JurorRow(
+        name, organisation, _list(raw.get("categories")), [c.casefold() for c in _list(raw.get("conflicts"))]
+    )
+    return row, []
+
+
+def parse_csv(data: bytes) -> list[JurorRow]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CatalogueError("not UTF-8 text; save the file as UTF-8 CSV") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "name" not in [f.strip() for f in reader.fieldnames]:
+        raise CatalogueError(f"expected a header row with the columns {', '.join(COLUMNS)}")
+    rows, problems, seen = [], [], set()
+    unknown = sorted({f.strip() for f in reader.fieldnames} - set(COLUMNS) - {""})
+    if unknown:
+        problems.append(f"header: unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}")
+    for number, raw in enumerate(reader, start=2):
+        cleaned = {(k or "").strip(): v for k, v in raw.items() if k is not None and k.strip() in COLUMNS}
+        row, found = parse_one(cleaned, f"row {number}")
+        problems += found
+        if row is not None:
+            if row.name.casefold() in seen:
+                problems.append(f"row {number}: name: {row.name} is listed twice")
+            seen.add(row.name.casefold())
+            rows.append(row)
+    if problems:
+        raise CatalogueError("; ".join(problems))
+    return rows
+
+
+async def upsert(runtime: Runtime, tx: Transaction, rows: list[JurorRow], *, actor: str) -> list[Juror]:
+    existing = {
+        j.name.casefold(): j
+        for j in await tx.session.scalars(select(Juror).where(Juror.event_id == runtime.event_id))
+    }
+    result = []
+    for row in rows:
+        juror = existing.get(row.name.casefold())
+        if juror is None:
+            juror = Juror(event_id=runtime.event_id, name=row.name)
+            tx.session.add(juror)
+            existing[row.name.casefold()] = juror
+        juror.organisation, juror.categories, juror.conflicts = (
+            row.organisation,
+            row.categories,
+            row.conflicts,
+        )
+        result.append(juror)
+    await tx.session.flush()
+    tx.session.add(
+        AuditEntry(event_id=runtime.event_id, actor=actor, action="jurors.import", at=tx.now,
+                   details={"jurors": [j.id for j in result]})
+    )  # fmt: skip
+    tx.record("jurors.imported", count=len(result))
+    return result

@@ -1,0 +1,181 @@
+"""Participants: created on first contact from any platform, with a profile of skills, languages
+and time zone."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hackserver.foundation import db
+from hackserver.foundation.errors import DomainError
+from hackserver.foundation.models import Membership, Participant, PlatformIdentity
+from hackserver.foundation.text_limits import LIMITS, bounded
+from hackserver.teams import skills
+
+MAX_INTERESTS = 5
+
+
+@dataclass(frozen=True)
+class Identity:
+    platform: str  # slack | discord | webhook | builtin
+    workspace: str  # Slack team id, Discord guild id, ...
+    user_id: str
+    name: str
+
+
+@functools.cache
+def _by_identity() -> Select[Participant]:
+    # Built once: composing the expression costs more than running it on every command.
+    return (
+        select(Participant)
+        .join(PlatformIdentity)
+        .where(
+            PlatformIdentity.platform == bindparam("platform"),
+            PlatformIdentity.workspace == bindparam("workspace"),
+            PlatformIdentity.user_id == bindparam("user_id"),
+        )
+    )
+
+
+async def find(session: AsyncSession, identity: Identity) -> Participant | None:
+    """The participant behind a chat account, if it has been in contact before."""
+    return await session.scalar(_by_identity(), _params(identity))
+
+
+def _params(identity: Identity) -> dict[str, str]:
+    return {"platform": identity.platform, "workspace": identity.workspace, "user_id": identity.user_id}
+
+
+async def identify(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
+    """The participant behind a chat account, created on first contact."""
+    return await find(session, identity) or await register(session, event_id, identity)
+
+
+async def register(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
+    """The participant of a chat account just found to be new (or made by its other first command
+    meanwhile)."""
+    participant = Participant(event_id=event_id, display_name=identity.name[:120] or identity.user_id)
+    session.add(participant)
+    await session.flush()
+    claimed = await session.scalar(
+        db.insert_unless_there(session, PlatformIdentity)
+        .values(
+            participant_id=participant.id,
+            platform=identity.platform,
+            workspace=identity.workspace,
+            user_id=identity.user_id,
+            user_name=identity.name[:120],
+        )
+        .returning(PlatformIdentity.id)
+    )
+    if claimed is None:  # the same person's first two commands raced; the other one created it
+        await session.delete(participant)
+        await session.flush()
+        return (await session.scalars(_by_identity(), _params(identity))).one()
+    return participant
+
+
+LINK_SALT = "link-account"
+LINK_AGE = 15 * 60  # seconds a link code stays good
+
+
+def link_code(secret: str, participant_id: int) -> str:
+    """A code that, typed on another chat account, makes that account this participant's too."""
+    return URLSafeTimedSerializer(secret, salt=LINK_SALT).dumps(participant_id)
+
+
+async def link(session: AsyncSession, secret: str, code: str, asker: Participant) -> Participant:
+    """Moves the asker's chat accounts to the participant the code names, with their team and what
+    their profile adds; the asker's now empty participant is removed."""
+    try:
+        target_id = URLSafeTimedSerializer(secret, salt=LINK_SALT).loads(code.strip(), max_age=LINK_AGE)
+    except BadData:
+        raise ProfileError("bad_link_code") from None
+    target = await session.get(Participant, target_id)
+    if target is None or target.event_id != asker.event_id:
+        raise ProfileError("bad_link_code")
+    if target.id == asker.id:
+        raise ProfileError("already_linked")
+    teams = dict(
+        (await session.execute(select(Membership.participant_id, Membership.team_id).where(
+            Membership.participant_id.in_([asker.id, target.id])
+        ))).all()
+    )  # fmt: skip
+    if len(teams) == 2:
+        raise ProfileError("both_in_teams")
+    await session.execute(
+        update(PlatformIdentity)
+        .where(PlatformIdentity.participant_id == asker.id)
+        .values(participant_id=target.id)
+    )
+    if asker.id in teams:
+        await session.execute(
+            update(Membership).where(Membership.participant_id == asker.id).values(participant_id=target.id)
+        )
+    target.skills = target.skills or asker.skills
+    target.languages = target.languages or asker.languages
+    target.language = target.language or asker.language
+    target.timezone = target.timezone or asker.timezone
+    target.interests = target.interests or asker.interests
+    target.in_match_pool = (target.in_match_pool or asker.in_match_pool) and not teams
+    await session.delete(asker)
+    await session.flush()
+    return target
+
+
+class ProfileError(DomainError):
+    """A profile value refused: its key is profile.<code>."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(f"profile.{code}", **params)
+
+
+def set_skills(participant: Participant, raw: str) -> list[str]:
+    names = [skills.normalise(part) for part in raw.split(",") if part.strip()]
+    if not names:
+        raise ProfileError("no_skills")
+    for name in names:
+        bounded("skill", name)
+    unique = list(dict.fromkeys(names))
+    if len(unique) > skills.MAX_SKILLS:
+        raise ProfileError("too_many_skills", limit=skills.MAX_SKILLS)
+    participant.skills = unique
+    return unique
+
+
+def set_languages(participant: Participant, raw: str, known: tuple[str, ...]) -> list[str]:
+    codes = list(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    bad = [c for c in codes if len(c) != 2 or not c.isalpha() or not c.isascii()]
+    if not codes or bad:
+        raise ProfileError("bad_languages")
+    participant.languages = codes
+    participant.language = next((c for c in codes if c in known), participant.language)
+    return codes
+
+
+def set_interests(participant: Participant, raw: str) -> list[str]:
+    """What someone wants to work on, most wanted first: challenge ids or topic words."""
+    wanted = list(dict.fromkeys(w.strip().lower() for w in re.split(r"[,\s]+", raw) if w.strip()))
+    if not wanted:
+        raise ProfileError("no_interests")
+    for wish in wanted:
+        bounded("interest", wish)
+    if len(wanted) > MAX_INTERESTS:
+        raise ProfileError("too_many_interests", limit=MAX_INTERESTS, length=LIMITS["interest"])
+    participant.interests = wanted
+    return wanted
+
+
+def set_timezone(participant: Participant, raw: str) -> str:
+    try:
+        zone = ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ProfileError("bad_timezone", zone=raw.strip()[:40]) from None
+    participant.timezone = zone.key
+    return zone.key

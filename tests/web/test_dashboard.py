@@ -1,0 +1,513 @@
+"""The organisers' dashboard over real HTTP and websockets: signing in, refusals, the live snapshot,
+escaping, the actions and their audit log, one snapshot a tick for many viewers, and an action (or a
+phase shift) in one web process showing on a dashboard connected to another through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from hackserver.app import create_app
+from hackserver.foundation.models import AuditEntry, ChannelMessage, OutboxMessage, Team
+from hackserver.foundation.settings import Settings
+from hackserver.runtime import Runtime
+from hackserver.sprint.phases import shift_phase
+from hackserver.teams import teams
+from hackserver.teams.participants import Identity, identify
+from hackserver.web.dashboard import COOKIE
+from hackserver.web.dashboard_hub import INTERVAL, Hub
+from tests.dbstate import migrate, settled_outbox
+from tests.fakes import FakeClock
+from tests.servers import runtime_of, serving
+
+TOKEN = "organiser-token-for-tests-0123"
+RECEIVE_TIMEOUT = 5.0
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+async def settings(database_url: str, event_file: Callable[..., Path], kickoff: datetime) -> Settings:
+    settings = Settings(
+        database_url=database_url, event_path=event_file(kickoff=kickoff), organiser_token=TOKEN
+    )
+    if not settings.is_sqlite:
+        await migrate(database_url)
+    return settings
+
+
+@pytest.fixture
+async def server(settings: Settings, kickoff: datetime, free_port: int) -> AsyncIterator[uvicorn.Server]:
+    app = create_app(settings, clock=FakeClock(kickoff + timedelta(minutes=20)), run_clock=False)
+    async with serving(app, free_port) as server:
+        yield server
+
+
+def base(server: uvicorn.Server) -> str:
+    return f"http://127.0.0.1:{server.config.port}"
+
+
+@pytest.fixture
+async def organiser(server: uvicorn.Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base(server), timeout=10) as client:
+        response = await client.post("/dashboard/login", data={"token": TOKEN})
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def cookie_of(client: httpx.AsyncClient) -> dict[str, str]:
+    return {"Cookie": f"{COOKIE}={client.cookies[COOKIE]}"}
+
+
+def ws_url(server: uvicorn.Server) -> str:
+    return f"ws://127.0.0.1:{server.config.port}/ws/dashboard"
+
+
+class Screen:
+    """What one dashboard shows, built from its frames as the page's script builds it: a "snapshot"
+    is the whole state, a "change" replaces the parts it holds (of the counts, those it holds); the
+    feed is every entry received since connecting."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.shown: dict[str, Any] = {}
+        self.feed: dict[int, dict[str, Any]] = {}
+        self.frames: list[dict[str, Any]] = []  # the snapshots and changes, as they came
+
+    async def receive(self) -> dict[str, Any]:
+        frame = json.loads(await self.ws.recv())
+        if frame["type"] == "snapshot":
+            self.shown = dict(frame)
+        elif frame["type"] == "change":
+            assert self.shown, "a change came before the whole state"
+            self.shown |= {k: v for k, v in frame.items() if k != "counts"}
+            self.shown["counts"] = self.shown["counts"] | frame.get("counts", {})
+        else:
+            return frame
+        self.frames.append(frame)
+        self.feed |= {entry["n"]: entry for entry in frame["feed"]}
+        self.shown["feed"] = [self.feed[n] for n in sorted(self.feed)]
+        return frame
+
+    async def until(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        async with asyncio.timeout(RECEIVE_TIMEOUT):
+            while (await self.receive())["type"] == "history" or not wanted(self.shown):
+                pass
+        return self.shown
+
+
+def showing(**counts: int) -> Callable[[dict[str, Any]], bool]:
+    def wanted(shown: dict[str, Any]) -> bool:
+        return all(shown["counts"][k] == v for k, v in counts.items())
+
+    return wanted
+
+
+async def create_team(runtime: Runtime, user: str, name: str) -> None:
+    async with runtime.transaction() as tx:
+        person = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
+        await teams.create(runtime, tx, person, name)
+
+
+# -- signing in ---------------------------------------------------------------------------------
+
+
+async def test_without_the_cookie_the_dashboard_answers_401_with_the_sign_in_form(
+    server: uvicorn.Server,
+) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        response = await client.get("/dashboard")
+    assert response.status_code == 401
+    assert 'name="token"' in response.text and 'id="count-teams"' not in response.text
+
+
+async def test_without_the_cookie_the_websocket_is_refused(server: uvicorn.Server) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_url(server)):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_forged_cookie_is_refused(server: uvicorn.Server) -> None:
+    async with httpx.AsyncClient(base_url=base(server), cookies={COOKIE: "forged.value.here"}) as client:
+        assert (await client.get("/dashboard")).status_code == 401
+    with pytest.raises(InvalidStatus):
+        async with connect(ws_url(server), additional_headers={"Cookie": f"{COOKIE}=forged.value"}):
+            pass
+
+
+async def test_the_websocket_is_refused_from_another_origin_even_with_the_cookie(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            ws_url(server), additional_headers=cookie_of(organiser), origin="https://evil.example"
+        ):  # type: ignore[arg-type]
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_wrong_token_is_refused_and_sets_no_cookie(server: uvicorn.Server) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        response = await client.post("/dashboard/login", data={"token": TOKEN + "x"})
+        assert response.status_code == 401
+        assert 'aria-invalid="true"' in response.text and "not right" in response.text
+        assert COOKIE not in client.cookies
+        assert TOKEN not in response.text
+
+
+async def test_signing_in_sets_a_strict_httponly_cookie_and_keeps_the_token_out_of_addresses(
+    server: uvicorn.Server,
+) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        response = await client.post("/dashboard/login", data={"token": TOKEN})
+        assert response.status_code == 303 and response.headers["location"] == "/dashboard"
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert TOKEN not in response.headers["set-cookie"]
+        page = await client.get("/dashboard")
+        assert page.status_code == 200 and 'id="count-teams"' in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_signing_in_from_another_origin_is_refused(server: uvicorn.Server) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        response = await client.post(
+            "/dashboard/login", data={"token": TOKEN}, headers={"Origin": "https://evil.example"}
+        )
+        assert response.status_code == 403 and COOKIE not in client.cookies
+
+
+async def test_signing_out_ends_the_session(organiser: httpx.AsyncClient) -> None:
+    assert (await organiser.get("/dashboard")).status_code == 200
+    await organiser.post("/dashboard/logout")
+    assert (await organiser.get("/dashboard")).status_code == 401
+
+
+async def test_without_an_organiser_token_configured_there_is_no_dashboard(
+    database_url: str, event_file: Callable[..., Path], kickoff: datetime, free_port: int
+) -> None:
+    settings = Settings(database_url=database_url, event_path=event_file(kickoff=kickoff))
+    if not settings.is_sqlite:
+        await migrate(database_url)
+    async with serving(create_app(settings, clock=FakeClock(kickoff), run_clock=False), free_port) as server:
+        async with httpx.AsyncClient(base_url=base(server)) as client:
+            assert (await client.get("/dashboard")).status_code == 404
+            assert (
+                await client.post("/dashboard/login", data={"token": "anything-long-enough"})
+            ).status_code == 404
+
+
+# -- live ---------------------------------------------------------------------------------------
+
+
+async def test_a_team_created_changes_the_numbers_and_the_feed_live(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        screen = Screen(ws)
+        assert (await screen.receive())["type"] == "history"
+        await screen.until(showing(teams=0))
+        await create_team(runtime_of(server), "U1", "Luftretter")
+        frame = await screen.until(showing(teams=1, in_teams=1, registrations=1))
+    assert frame["team_sizes"] == [[1, 1]]
+    assert any(entry["text"] == "team created: Luftretter" for entry in frame["feed"])
+
+
+async def markup_team(runtime: Runtime) -> None:
+    """A team whose name is markup. The bot refuses such names; a row written past it (an import, an
+    older version, a hand-edited database) must still show as text."""
+    async with runtime.transaction() as tx:
+        team = Team(event_id=runtime.event_id, name=EVIL, name_key=EVIL, join_code="EVIL01")
+        tx.session.add(team)
+        await tx.session.flush()
+        tx.record("team.created", team=team.id, name=team.name, by=0)
+
+
+async def test_a_team_name_with_markup_is_shown_as_text(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    await markup_team(runtime_of(server))
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        await Screen(ws).until(showing(teams=1))  # the feed now holds the name
+    page = (await organiser.get("/dashboard")).text
+    assert "team created: &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert EVIL not in page
+
+
+async def test_many_viewers_share_one_snapshot_a_tick(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    hub: Hub = server.lifespan.state["dashboard"]
+    viewers = [await connect(ws_url(server), additional_headers=cookie_of(organiser)) for _ in range(40)]
+    try:
+        screens = [Screen(ws) for ws in viewers]
+        await asyncio.gather(*(screen.until(showing(teams=0)) for screen in screens))
+        before = hub.snapshots
+        runtime = runtime_of(server)
+        for n in range(20):
+            await create_team(runtime, f"U{n}", f"Team {n}")
+        await asyncio.gather(*(screen.until(showing(teams=20)) for screen in screens))
+        # Twenty changes to forty viewers: a handful of snapshots, not one a change or a viewer.
+        assert hub.snapshots - before <= 12
+    finally:
+        for ws in viewers:
+            await ws.close()
+
+
+async def test_a_burst_of_changes_comes_as_a_few_small_frames_and_the_last_holds_the_final_numbers(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        screen = Screen(ws)
+        whole = await screen.until(showing(teams=0))
+        runtime, received, started = runtime_of(server), len(screen.frames), time.monotonic()
+        await asyncio.gather(*(create_team(runtime, f"U{n}", f"Team {n}") for n in range(30)))
+        await screen.until(showing(teams=30, in_teams=30))
+        elapsed, burst = time.monotonic() - started, screen.frames[received:]
+        await asyncio.sleep(3 * INTERVAL)  # the deliveries of the team creations' messages follow
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0):
+                while True:
+                    await screen.receive()
+    # At most one frame an interval, the first at once: not one a change.
+    assert len(burst) <= elapsed / INTERVAL + 2
+    for frame in burst:
+        assert frame["type"] == "change"
+        assert set(frame.get("counts", {})) <= {"registrations", "in_teams", "teams"}  # only what moved
+        assert "schedule" not in frame and "phases" not in frame  # unchanged, so not sent again
+    numbers = [frame["counts"]["teams"] for frame in screen.frames if "teams" in frame.get("counts", {})]
+    assert numbers[-1] == 30 and screen.shown["counts"]["teams"] == 30  # the last ones are the final
+    assert screen.shown["schedule"] == whole["schedule"]
+
+
+async def test_a_viewer_still_sending_does_not_hold_up_the_others_and_catches_up_whole(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    """A viewer that takes no frame for a while, as one whose send waits on a slow link, while a
+    websocket viewer sees each change as it comes. (On loopback the kernel here buffers tens of
+    megabytes, so a socket that merely stops reading never makes the server wait.) The slow one
+    then gets a single frame: the whole state with the final numbers, not the changes it missed."""
+    hub: Hub = server.lifespan.state["dashboard"]
+    runtime = runtime_of(server)
+    slow = hub.join()
+    try:
+        async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+            fast = Screen(ws)
+            await fast.until(showing(teams=0))
+            async with asyncio.timeout(RECEIVE_TIMEOUT):
+                first = json.loads(await slow.next())
+            for n in range(3):
+                await create_team(runtime, f"U{n}", f"Team {n}")
+                await fast.until(showing(teams=n + 1))
+            async with asyncio.timeout(RECEIVE_TIMEOUT):
+                caught_up = json.loads(await slow.next())
+    finally:
+        hub.leave(slow)
+    assert first["type"] == "snapshot" and first["counts"]["teams"] == 0
+    assert caught_up["type"] == "snapshot" and caught_up["counts"]["teams"] == 3
+    assert [f["type"] for f in fast.frames[1:]] == ["change"] * (len(fast.frames) - 1)
+    assert slow.frames is None  # nothing more queued for it: only the newest was kept
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+async def act(client: httpx.AsyncClient, path: str, **form: str) -> httpx.Response:
+    return await client.post(f"/dashboard/actions/{path}", data=form, headers={"Accept": "application/json"})
+
+
+async def audit(runtime: Runtime, action: str) -> list[AuditEntry]:
+    async with runtime.sessions() as session:
+        return list(await session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+async def test_an_announcement_from_the_dashboard_reaches_the_channels_and_is_audit_logged(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    response = await act(organiser, "announce", text="Pizza is here", target="all")
+    assert response.status_code == 200, response.text
+    assert "builtin announcements" in response.json()["message"]
+    runtime = runtime_of(server)
+    await settled_outbox(runtime)
+    async with runtime.sessions() as session:
+        texts = list(await session.scalars(select(ChannelMessage.text)))
+    assert "Pizza is here" in texts
+    [entry] = await audit(runtime, "announce")
+    assert entry.actor == "organiser:dashboard" and entry.details["text"] == "Pizza is here"
+
+
+async def test_an_over_long_announcement_from_the_dashboard_is_refused_and_sends_nothing(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    response = await act(organiser, "announce", text="x" * 2001, target="all")
+    assert response.status_code == 422
+    assert response.json()["error"] == "The announcement has 2001 characters; at most 2000 are allowed."
+    assert await audit(runtime_of(server), "announce") == []
+
+
+async def test_an_announcement_to_an_unknown_channel_is_refused_and_sends_nothing(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    response = await act(organiser, "announce", text="Hello", target="slack:C999")
+    assert response.status_code == 404 and "all, builtin:announcements" in response.json()["error"]
+    assert await audit(runtime_of(server), "announce") == []
+
+
+async def test_an_action_without_the_cookie_or_from_another_origin_is_refused(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as stranger:
+        assert (await act(stranger, "announce", text="Hi")).status_code == 401
+    response = await organiser.post(
+        "/dashboard/actions/announce", data={"text": "Hi"}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+    assert await audit(runtime_of(server), "announce") == []
+
+
+async def test_a_phase_shift_from_the_dashboard_moves_the_phase_and_is_audit_logged(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    response = await act(organiser, "shift", phase="submission_deadline", by="+30m")
+    assert response.status_code == 200, response.text
+    [entry] = await audit(runtime_of(server), "phase.shift")
+    assert entry.details["by_seconds"] == 1800 and entry.actor == "organiser:dashboard"
+    refused = await act(organiser, "shift", phase="kickoff", by="+30m")
+    assert refused.status_code == 409 and "begun" in refused.json()["error"]
+
+
+async def test_matching_and_assignment_run_from_the_dashboard(organiser: httpx.AsyncClient) -> None:
+    matched = await act(organiser, "matching", seed="7")
+    assert matched.status_code == 200 and matched.json()["message"].startswith("Matching: 0 new teams")
+    assigned = await act(organiser, "assignment")
+    assert assigned.status_code == 200, assigned.text
+    assert (await act(organiser, "matching", seed="seven")).status_code == 422
+
+
+async def test_a_dead_letter_is_sent_again_once_from_the_dashboard(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    async with runtime.transaction() as tx:
+        dead = OutboxMessage(
+            key="test:dead",
+            platform="builtin",
+            channel="announcements",
+            payload={"author": "Orga", "texts": {"en": "Back from the dead"}},
+            status="dead",
+            attempts=8,
+            last_error="Slack unreachable",
+        )
+        tx.session.add(dead)
+    page = (await organiser.get("/dashboard")).text
+    assert f"/dashboard/actions/retry/{dead.id}" in page
+    response = await act(organiser, f"retry/{dead.id}")
+    assert response.status_code == 200, response.text
+    await settled_outbox(runtime)
+    async with runtime.sessions() as session:
+        assert (await session.get(OutboxMessage, dead.id)).status == "delivered"  # type: ignore[union-attr]
+        texts = list(await session.scalars(select(ChannelMessage.text)))
+    assert texts.count("Back from the dead") == 1
+    [entry] = await audit(runtime, "outbox.retry")
+    assert entry.details["message"] == dead.id
+    again = await act(organiser, f"retry/{dead.id}")
+    assert again.status_code == 409 and "not a dead letter" in again.json()["error"]
+
+
+# -- the JSON API -------------------------------------------------------------------------------
+
+
+async def test_the_api_sends_announcements_and_shows_the_numbers_with_the_bearer_token(
+    server: uvicorn.Server,
+) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        assert (await client.post("/api/v1/announcements", json={"text": "Hi"})).status_code == 401
+        sent = await client.post("/api/v1/announcements", json={"text": "Hi"}, headers=auth)
+        assert sent.status_code == 201 and sent.json()["sent_to"] == [
+            {"platform": "builtin", "channel": "announcements"}
+        ]
+        numbers = await client.get("/api/v1/dashboard", headers=auth)
+        assert numbers.status_code == 200 and numbers.json()["counts"]["teams"] == 0
+        assert (await client.post("/api/v1/outbox/999/retry", headers=auth)).status_code == 404
+
+
+# -- two web processes on one Redis -------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def two_web_processes(
+    settings: Settings, redis_url: str, kickoff: datetime
+) -> AsyncIterator[tuple[uvicorn.Server, uvicorn.Server, httpx.AsyncClient]]:
+    """Two web processes' apps on one Redis, and a client of the second one."""
+    scaled = replace(settings, redis_url=redis_url)
+    clock = FakeClock(kickoff + timedelta(minutes=20))
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+    async with (
+        serving(create_app(scaled, clock=clock, run_clock=False), ports[0]) as a,
+        serving(create_app(scaled, clock=clock, run_clock=False), ports[1]) as b,
+        httpx.AsyncClient(base_url=base(b)) as viewer,
+    ):
+        yield a, b, viewer
+
+
+async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another(
+    settings: Settings, redis_url: str, kickoff: datetime
+) -> None:
+    async with two_web_processes(settings, redis_url, kickoff) as (a, b, viewer):
+        await viewer.post("/dashboard/login", data={"token": TOKEN})
+        async with connect(ws_url(b), additional_headers=cookie_of(viewer)) as ws:
+            screen = Screen(ws)
+            await screen.until(lambda shown: True)
+            async with httpx.AsyncClient(base_url=base(a)) as api:
+                sent = await api.post(
+                    "/api/v1/announcements",
+                    json={"text": "From process A"},
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                )
+                assert sent.status_code == 201
+            frame = await screen.until(
+                lambda shown: any(e["text"] == "announcement sent: From process A" for e in shown["feed"])
+            )
+    assert frame["counts"]["teams"] == 0
+
+
+async def test_a_phase_shift_through_one_web_process_shows_at_once_on_a_dashboard_of_another(
+    settings: Settings, redis_url: str, kickoff: datetime
+) -> None:
+    async with two_web_processes(settings, redis_url, kickoff) as (a, b, viewer):
+        runtime_of(b).phase_cache.max_age = 3600.0  # only the shift's event may refresh the phases
+        await viewer.post("/dashboard/login", data={"token": TOKEN})
+        async with connect(ws_url(b), additional_headers=cookie_of(viewer)) as ws:
+            screen = Screen(ws)
+            before = {p["name"]: p["at"] for p in (await screen.until(lambda shown: True))["phases"]}
+            async with runtime_of(a).transaction() as tx:
+                await shift_phase(
+                    runtime_of(a), tx, "submission_deadline", timedelta(minutes=30), actor="test"
+                )
+            # The frame that brings the shift to the feed shows it: no later event may be needed.
+            shown = await screen.until(lambda shown: any(e["kind"] == "phase.shifted" for e in shown["feed"]))
+    after = {p["name"]: p["at"] for p in shown["phases"]}
+    moved = datetime.fromisoformat(after["submission_deadline"]) - datetime.fromisoformat(
+        before["submission_deadline"]
+    )
+    assert moved == timedelta(minutes=30)

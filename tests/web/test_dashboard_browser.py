@@ -1,0 +1,107 @@
+"""The organisers' dashboard in a real browser: signing in, a number changing live when a team is
+created through the Slack endpoint, an announcement previewed and sent, and markup shown as text."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.async_api import Page, expect
+
+from hackserver.app import create_app
+from hackserver.foundation.settings import Settings
+from hackserver.runtime import Runtime
+from tests.bots.test_slack import SECRET, command_body, signed
+from tests.conftest import EXAMPLE_EVENT
+from tests.servers import runtime_of, serving
+from tests.web import test_browser
+from tests.web.test_browser import LIVE_TIMEOUT_MS
+from tests.web.test_dashboard import EVIL, TOKEN, markup_team
+
+pytestmark = pytest.mark.browser
+chromium, browser, page = test_browser.chromium, test_browser.browser, test_browser.page  # the fixtures
+
+
+@pytest.fixture
+async def server(tmp_path: Path, free_port: int) -> AsyncIterator[uvicorn.Server]:
+    """The example event with kickoff now, on the real clock, with Slack commands enabled."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hs.db'}",
+        event_path=EXAMPLE_EVENT,
+        organiser_token=TOKEN,
+        slack_signing_secret=SECRET,
+    )
+    async with serving(create_app(settings, demo=True, run_clock=False), free_port) as server:
+        yield server
+
+
+def base(server: uvicorn.Server) -> str:
+    return f"http://127.0.0.1:{server.config.port}"
+
+
+async def slack(server: uvicorn.Server, text: str, user: str) -> None:
+    body = command_body(text, user=user, trigger=f"trigger-{user}-{abs(hash(text))}")
+    async with httpx.AsyncClient(base_url=base(server), timeout=10) as client:
+        headers = {**signed(body), "Content-Type": "application/x-www-form-urlencoded"}
+        response = await client.post("/slack/commands", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+async def sign_in(page: Page, server: uvicorn.Server) -> None:
+    response = await page.goto(f"{base(server)}/dashboard")
+    assert response is not None and response.status == 401
+    await expect(page.get_by_label("Organiser token")).to_be_focused()
+    await page.keyboard.type(TOKEN)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{base(server)}/dashboard")
+    await expect(page.locator("#live")).to_have_text("● live")
+
+
+async def test_an_organiser_signs_in_sees_a_slack_team_arrive_and_sends_an_announcement(
+    page: Page, server: uvicorn.Server, tmp_path: Path
+) -> None:
+    for n, name in enumerate(["Luftretter", "Wasserwerk"]):
+        await slack(server, f"team create {name}", f"U{n}")
+    await slack(server, "match me", "U9")
+    await sign_in(page, server)
+    assert TOKEN not in page.url
+    await expect(page.locator("#count-teams")).to_have_text("2")
+    await page.evaluate("window.sameDocument = true")  # gone if the page were reloaded
+    await slack(server, "team create Stadtgrün", "U3")
+    await expect(page.locator("#count-teams")).to_have_text("3", timeout=LIVE_TIMEOUT_MS)
+    await expect(page.locator("#count-pool")).to_have_text("1")
+    await expect(page.locator("#feed")).to_contain_text("team created: Stadtgrün")
+
+    await page.get_by_label("Text").fill("Pizza is in the kitchen")
+    await page.get_by_role("button", name="Preview").click()
+    await expect(page.locator("#preview-text")).to_have_text("Pizza is in the kitchen")
+    await expect(page.locator("#preview-target")).to_have_text("Goes to: every platform")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#result")).to_contain_text("Announcement sent to builtin announcements")
+    await expect(page.locator("#feed")).to_contain_text("announcement sent: Pizza is in the kitchen")
+    await expect(page.get_by_label("Text")).to_have_value("")
+    assert await page.evaluate("window.sameDocument === true")
+    await page.screenshot(path=tmp_path / "dashboard.png", full_page=True)  # docs/dashboard.png is one
+
+
+async def test_markup_in_a_team_name_and_an_announcement_is_shown_as_text(
+    page: Page, server: uvicorn.Server
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    runtime: Runtime = runtime_of(server)
+    await markup_team(runtime)
+    await sign_in(page, server)
+    await expect(page.locator("#feed")).to_contain_text(f"team created: {EVIL}")
+    await page.get_by_label("Text").fill(EVIL)
+    await page.get_by_role("button", name="Preview").click()
+    await expect(page.locator("#preview-text")).to_have_text(EVIL)
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#feed")).to_contain_text(f"announcement sent: {EVIL}")
+    await page.reload()  # the server-rendered page escapes it too
+    await expect(page.locator("#feed")).to_contain_text(f"team created: {EVIL}")
+    assert await page.locator("main script").count() == 0
+    assert dialogs == []
