@@ -24,12 +24,13 @@ from bench.common import (
     postgres_database,
     upgrade_database,
 )
+from hackserver.bootstrap import bootstrap
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.models import AuditEntry, Booking, Team
 from hackserver.foundation.settings import Settings
 from hackserver.foundation.timekeeping import Clock
 from hackserver.officehours import bookings, experts, slots
-from hackserver.runtime import Runtime, bootstrap
+from hackserver.runtime import Runtime
 from hackserver.teams import teams
 
 EVENT = ROOT / "config" / "event.example.toml"
@@ -56,12 +57,10 @@ async def seed(runtime: Runtime) -> list[tuple[int, int]]:
     offered = []
     async with runtime.transaction() as tx:
         for n in range(EXPERTS):
-            person = await experts.add(
-                runtime, tx, {"name": f"Expert {n}", "topics": ["data"], "languages": ["de"]}
-            )
+            person = await experts.add(tx, {"name": f"Expert {n}", "topics": ["data"], "languages": ["de"]})
             start = kickoff + timedelta(hours=2 + 4 * n)
             offer = slots.Offer(start, start + timedelta(minutes=20 * SLOTS_EACH), timedelta(minutes=20))
-            offered += [s.id for s in await slots.publish(runtime, tx, person.id, offer)]
+            offered += [s.id for s in await slots.publish(tx, person.id, offer)]
         await tx.session.execute(
             insert(Team),
             [{"event_id": runtime.event_id, "name": f"Team {n}", "name_key": f"team {n}", "join_code": teams.new_code()}
@@ -82,7 +81,7 @@ async def timed(work: object) -> tuple[float, str]:
 async def attempt(runtime: Runtime, team: int, slot: int) -> str:
     try:
         async with runtime.transaction() as tx:
-            await bookings.book(runtime, tx, team, slot, "Wie anonymisieren wir Standortdaten?")
+            await bookings.book(tx, team, slot, "Wie anonymisieren wir Standortdaten?")
     except DomainError as refused:
         return refused.key
     return "booked"
@@ -97,7 +96,7 @@ async def audit(runtime: Runtime, n: int) -> str:
 
 
 async def measure(url: str) -> dict[str, object]:
-    from hackserver.sprint.event import load_event
+    from hackserver.foundation.event import load_event
 
     kickoff = load_event(EVENT).phases["kickoff"]
     clock: Clock = Fixed(kickoff - timedelta(hours=1))  # type: ignore[assignment]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import aiohttp
 import httpx
+from tests.test_slack import command_body, signed
 from websockets.asyncio.client import connect
 
 from bench.common import (
@@ -56,7 +57,6 @@ from bench.http_baseline import summarise
 from bench.slack_commands import checkout
 from hackserver.simulation.wire import LATE_REPLIES
 from tests.fakes import event_toml
-from tests.test_slack import command_body, signed
 
 TOKEN = "bench-organiser-token-0123456789"
 SECRET = "bench-slack-signing-secret-0123456789"

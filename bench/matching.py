@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import Report, machine_facts, median
-from hackserver.teams.matcher import OpenTeam, Person, Quality, Result, Rules, match, quality
+from hackserver.teams.matcher import OpenTeam, Result, Rules, match
 from hackserver.teams.skills import SKILLS
+from hackserver.teams.team_fit import Person, Quality, quality
 
 REGISTERED = 28_000
 POOL = 20_000

@@ -18,12 +18,13 @@ from sqlalchemy import func, insert, select
 
 from bench.common import ROOT, Report, hackserver_env, machine_facts, postgres_database, upgrade_database
 from bench.matching import OPEN_TEAMS, POOL, REGISTERED, population, reset_peak_rss, resident_mb
+from hackserver.bootstrap import bootstrap
+from hackserver.foundation.jobs import EmbeddedJobs
 from hackserver.foundation.models import MatchRun, Membership, OutboxMessage, Participant, Team
-from hackserver.foundation.outbox import EmbeddedJobs
 from hackserver.foundation.settings import Settings
-from hackserver.runtime import Runtime, bootstrap
+from hackserver.runtime import Runtime
 from hackserver.teams import matching, teams
-from hackserver.teams.matcher import Person
+from hackserver.teams.team_fit import Person
 
 EVENT = ROOT / "config" / "event.example.toml"
 # A zone for each UTC offset the population uses (as they are in March, when the example sprint runs).
@@ -87,7 +88,7 @@ async def measure(database_url: str, seed: int) -> dict[str, float | int]:
         rss_before = resident_mb("VmRSS")
         began = time.perf_counter()
         async with runtime.transaction() as tx:
-            run = await matching.run(runtime, tx, actor="bench", seed=seed)
+            run = await matching.run(tx, actor="bench", seed=seed)
         committed = time.perf_counter() - began
         rss_growth = resident_mb("VmHWM") - rss_before
         assert isinstance(runtime.jobs, EmbeddedJobs)

@@ -46,10 +46,11 @@ from bench.common import (
     wait_until_serving,
 )
 from bench.slack_commands import cpu_seconds
+from hackserver.bootstrap import bootstrap
 from hackserver.foundation import db, outbox
 from hackserver.foundation.models import OutboxMessage
 from hackserver.foundation.settings import Settings
-from hackserver.runtime import Runtime, bootstrap
+from hackserver.runtime import Runtime
 from tests.fake_slack import FakeSlack
 
 TOKEN = "xoxb-bench"

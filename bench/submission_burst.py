@@ -38,11 +38,11 @@ from bench.common import (
     upgrade_database,
     wait_until_serving,
 )
+from hackserver.bootstrap import bootstrap
 from hackserver.foundation import links
 from hackserver.foundation.channels import ensure_channel
 from hackserver.foundation.models import Membership, Participant, Submission, SubmissionVersion, Team
 from hackserver.foundation.settings import Settings
-from hackserver.runtime import bootstrap
 from hackserver.teams import teams
 from tests.fakes import event_toml
 
@@ -103,7 +103,7 @@ async def seed_teams(settings: Settings, count: int) -> list[tuple[str, list[int
         for n, team in enumerate(made):
             name = teams.channel_name(team)
             await ensure_channel(tx.session, runtime.event_id, name, kind="team", team_id=team.id)
-            token = await links.grant(runtime, tx, "submit", team.id)
+            token = await links.grant(tx, "submit", team.id)
             result.append((f"/submit/{token}", [people[2 * n], people[2 * n + 1]]))
         return result
 

@@ -25,7 +25,8 @@ from hackserver.foundation.errors import DomainError
 from hackserver.foundation.i18n import Moment, say
 from hackserver.foundation.models import HandledRequest, Participant
 from hackserver.foundation.text_limits import LIMITS, too_long
-from hackserver.runtime import Runtime, Transaction
+from hackserver.foundation.transaction import Transaction
+from hackserver.runtime import Runtime
 from hackserver.teams.participants import Identity, find, identify, register
 from hackserver.teams.status import ParticipantStatus, of_identity, of_participant
 
@@ -134,7 +135,7 @@ def view(name: str) -> Callable[[View], View]:
             status = await of_participant(ctx.tx.session, ctx.participant.id, ctx.tx.now)
             # The kept ones, else read on the transaction's own connection: waiting for another one
             # while holding this could starve a full pool.
-            phases = ctx.runtime.phase_cache.kept() or await ctx.runtime.phases(ctx.tx.session)
+            phases = ctx.runtime.phase_cache.kept() or await ctx.tx.phases()
             return await show(ViewContext(ctx.runtime, status, ctx.tx.now, ctx.language, phases))
 
         COMMANDS[name] = SubCommand(name, name, in_transaction, read_only=True, view=show)

@@ -11,8 +11,8 @@ from typing import Any
 
 import bots.commands  # noqa: F401 -- importing the commands registers them
 from bots.core import COMMANDS
+from hackserver.foundation.event import PHASES
 from hackserver.foundation.i18n import FALLBACK, languages, say
-from hackserver.sprint.event import PHASES
 
 SUB_COMMAND, SUB_COMMAND_GROUP, STRING = 1, 2, 3  # application command option types
 

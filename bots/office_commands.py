@@ -22,7 +22,7 @@ async def experts(ctx: Context, args: str) -> Reply:
     topic = " ".join(args.split())[:40]
     free = [
         found
-        for found in await slots.free_slots(ctx.runtime, ctx.tx.session, ctx.tx.now)
+        for found in await slots.free_slots(ctx.tx, ctx.tx.now)
         if slots.matches(found.expert, found.slot, topic)
     ]
     about = ctx.say("experts.about", topic=topic) if topic else ""
@@ -41,7 +41,7 @@ async def experts(ctx: Context, args: str) -> Reply:
                 first=local_time(min(f.slot.starts_at for f in offered), ctx),
             )
         )  # fmt: skip
-    path = links.address(ctx.runtime, "book", await links.grant(ctx.runtime, ctx.tx, "book", team.id))
+    path = ctx.tx.links.address("book", await links.grant(ctx.tx, "book", team.id))
     if ctx.participant.timezone:  # the page shows times in the asker's zone
         path += f"?tz={quote(ctx.participant.timezone)}"
     lines += ["", ctx.say("experts.book_hint"), path]
@@ -57,10 +57,10 @@ async def help_request(ctx: Context, args: str) -> Reply:
         return Reply(ctx.say("help.no_team"), ok=False)
     words = args.split(maxsplit=1)
     if words == ["cancel"] or words == ["abbrechen"]:
-        await help_queue.cancel(ctx.runtime, ctx.tx, team)
+        await help_queue.cancel(ctx.tx, team)
         return Reply(ctx.say("help.cancelled"))
     if len(words) != 2:
         raise UsageError(ctx.say("help.usage"))
-    ticket = await help_queue.ask(ctx.runtime, ctx.tx, team, words[0], words[1])
+    ticket = await help_queue.ask(ctx.tx, team, words[0], words[1])
     told = sum(1 for message in ctx.tx.outbox if message.channel.startswith("expert-"))
     return Reply(ctx.say("help.asked", n=told, topic=ticket.topic))

@@ -18,20 +18,19 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-import aiohttp
 import httpx
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.socket_mode.websockets import SocketModeClient
-from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
-from bots.core import in_language
 from bots.http import Background, bounded_body, tls, too_large
+from bots.slack_delivery import SlackSender, web_client, why
+from bots.slack_render import render
 from hackserver.foundation import outbox
 from hackserver.foundation.i18n import say
 from hackserver.foundation.outbox import Sender
@@ -78,76 +77,6 @@ def event_invocation(envelope: Mapping[str, Any], *, retry: bool = False) -> Inv
     return Invocation(
         Identity("slack", team, user, user), MENTION.sub("", text).strip(), request_key=key, retry=retry
     )
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def render(reply: Reply) -> dict[str, Any]:
-    """A reply as a Slack message: Block Kit, with a plain `text` for notifications and old clients."""
-    blocks: list[dict[str, Any]] = []
-    if reply.title:
-        blocks.append(
-            {"type": "header", "text": {"type": "plain_text", "text": reply.title[:150], "emoji": True}}
-        )
-    for chunk in _chunks(escape(reply.text), 3000):
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
-    for start in range(0, len(reply.fields), 10):
-        fields = reply.fields[start : start + 10]
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"[:2000]} for k, v in fields
-                ],
-            }
-        )
-    # Slack refuses a whole message whose button has a relative URL; those stay in the text below.
-    absolute = [link for link in reply.links if link[1].startswith(("https://", "http://"))]
-    if absolute:
-        buttons = [
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": label[:75], "emoji": True},
-                "url": url[:3000],
-                "action_id": f"link-{n}",
-            }
-            for n, (label, url) in enumerate(absolute[:25])
-        ]
-        blocks.append({"type": "actions", "elements": buttons})
-    lines = [reply.title or "", reply.text, *(f"{k}: {v}" for k, v in reply.fields)]
-    lines += [f"{label}: {url}" for label, url in reply.links]
-    return {
-        "response_type": "in_channel" if reply.public else "ephemeral",
-        "text": escape("\n".join(line for line in lines if line))[:3000],
-        "blocks": blocks[:50],
-    }
-
-
-def render_announcement(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """An announcement in every language it was written in, one section each."""
-    texts: dict[str, str] = payload["texts"]
-    several = len(texts) > 1
-    lines = [escape(in_language(lang, text)) if several else escape(text) for lang, text in texts.items()]
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines[:45]
-    ]
-    if payload.get("author"):
-        blocks.append(
-            {"type": "context", "elements": [{"type": "plain_text", "text": str(payload["author"])[:150]}]}
-        )
-    return {"text": "\n".join(lines)[:3000], "blocks": blocks}
-
-
-def _chunks(text: str, size: int) -> list[str]:
-    chunks: list[str] = []
-    while text:
-        cut = text.rfind("\n", 0, size) if len(text) > size else len(text)
-        cut = cut if cut > 0 else size
-        chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return chunks
 
 
 # -- handling, whichever way the request came ------------------------------------------------
@@ -345,23 +274,8 @@ async def socket_mode(runtime: Runtime) -> None:
 # -- to Slack ---------------------------------------------------------------------------------
 
 
-def web_client(
-    token: str | None, base_url: str | None, session: aiohttp.ClientSession | None = None
-) -> AsyncWebClient:
-    # No retries inside the client: the outbox decides when to try again, so nothing posts twice.
-    # Without a session the client opens a connection (and a session) per call.
-    options: dict[str, Any] = {"base_url": base_url} if base_url else {}
-    return AsyncWebClient(token=token, timeout=10, retry_handlers=[], session=session, **options)
-
-
 def sender(runtime: Runtime) -> Sender | None:
-    from bots.slack_delivery import SlackSender  # it renders with this module's functions
-
     settings = runtime.settings
     if not settings.slack_bot_token:
         return None
     return SlackSender(settings.slack_bot_token, settings.slack_api_url)
-
-
-def why(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__

@@ -22,13 +22,13 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.internal_utils import get_user_agent
 
 from bots.core import Reply
-from bots.slack import render, render_announcement, web_client, why
+from bots.slack_render import render, render_announcement
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing
 
 CONNECTIONS = 64  # posts in flight to Slack at once
 API_URL = "https://slack.com/api/"
 POST_TIMEOUT = aiohttp.ClientTimeout(total=10)
-USER_AGENT = get_user_agent("hackserver")  # type: ignore[no-untyped-call]
+USER_AGENT = get_user_agent("hackserver")
 CHANNEL_TYPES = "public_channel,private_channel"
 LIST_LIMIT = 1000  # channels a conversations.list page, Slack's most
 NOT_AN_INVITE_ERROR = {"already_in_channel", "cant_invite_self"}  # the member is there, or is the bot
@@ -108,6 +108,19 @@ class ChannelPacer:
         """Slack said to wait (429 with Retry-After): the channel's next post goes no sooner."""
         until = time.monotonic() + seconds - self.interval
         self.answered[channel] = max(self.answered.get(channel, 0.0), until)
+
+
+def web_client(
+    token: str | None, base_url: str | None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    # No retries inside the client: the outbox decides when to try again, so nothing posts twice.
+    # Without a session the client opens a connection (and a session) per call.
+    options: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    return AsyncWebClient(token=token, timeout=10, retry_handlers=[], session=session, **options)
+
+
+def why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__
 
 
 class SlackSender:
@@ -190,7 +203,7 @@ class SlackSender:
                 headers=got.headers,  # type: ignore[arg-type]
                 status_code=got.status,
             )
-        answer.validate()
+        answer.validate()  # type: ignore[no-untyped-call]
 
     async def team_channel(self, name: str, users: list[str]) -> str:
         """The id of the team channel `name`, made if need be, with `users` in it."""

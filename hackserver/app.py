@@ -19,12 +19,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bots import platforms, slack
+from hackserver.bootstrap import bootstrap
 from hackserver.clock import SprintClock
 from hackserver.foundation.db import unreachable
 from hackserver.foundation.i18n import FALLBACK, say
 from hackserver.foundation.settings import Settings
 from hackserver.foundation.timekeeping import Clock
-from hackserver.runtime import bootstrap, start_up_frozen
+from hackserver.runtime import start_up_frozen
 from hackserver.web import (
     MACHINE_PATHS,
     api,

@@ -122,7 +122,7 @@ def positive_int(text: str) -> int:
 
 
 def settings_and_event() -> Settings:
-    from hackserver.sprint.event import load_event
+    from hackserver.foundation.event import load_event
 
     settings = Settings.from_env()
     load_event(settings.event_path)  # validate before anything starts
@@ -203,8 +203,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
+    from hackserver.bootstrap import bootstrap
     from hackserver.clock import SprintClock
-    from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
 
@@ -273,8 +273,8 @@ def cmd_challenges(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
+    from hackserver.bootstrap import bootstrap
     from hackserver.challenges import catalogue
-    from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
     path: Path = args.file
@@ -301,8 +301,8 @@ def cmd_challenges(args: argparse.Namespace) -> int:
 
 
 def cmd_experts(args: argparse.Namespace) -> int:
+    from hackserver.bootstrap import bootstrap
     from hackserver.officehours import experts
-    from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
     path: Path = args.file
@@ -317,8 +317,8 @@ def cmd_experts(args: argparse.Namespace) -> int:
 
 
 def cmd_jurors(args: argparse.Namespace) -> int:
+    from hackserver.bootstrap import bootstrap
     from hackserver.judging import jurors
-    from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
     path: Path = args.file
@@ -330,7 +330,7 @@ def cmd_jurors(args: argparse.Namespace) -> int:
 
     async def write() -> int:
         async with bootstrap(settings) as runtime, runtime.transaction() as tx:
-            return len(await jurors.upsert(runtime, tx, rows, actor="cli"))
+            return len(await jurors.upsert(tx, rows, actor="cli"))
 
     count = into_database(path, write())
     print(f"{path}: {count} jurors imported or updated; their links: GET /api/v1/jurors")
@@ -338,8 +338,8 @@ def cmd_jurors(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from hackserver.bootstrap import bootstrap
     from hackserver.judging import export
-    from hackserver.runtime import bootstrap
 
     settings = settings_and_event()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
@@ -26,7 +25,7 @@ from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.models import FiredItem
 from hackserver.officehours import help_queue, reminders
 from hackserver.runtime import Runtime
-from hackserver.sprint.event import Announcement, Event
+from hackserver.sprint.schedule import ScheduleItem, schedule
 from hackserver.submissions import entries
 from hackserver.teams import matching
 
@@ -35,33 +34,6 @@ IDLE_WAKE = 30.0  # seconds between wake-ups with nothing due: recovers stranded
 LOCK_TTL = 10.0
 # A phase shift moves the schedule; a booking may bring a reminder sooner than the next wake-up.
 WAKING = {"phase.shifted", "booking.made", "booking.rescheduled", "help.requested"}
-
-
-@dataclass(frozen=True)
-class ScheduleItem:
-    key: str
-    instant: datetime
-    too_late: timedelta | None  # None: always fire, however late (phase changes)
-    phase: str | None = None
-    announcement: Announcement | None = None
-    freeze: bool = False  # the submissions whose deadline passed become final
-
-
-FREEZE = "submissions:freeze"
-
-
-def schedule(event: Event, phases: dict[str, datetime]) -> list[ScheduleItem]:
-    items = [ScheduleItem(f"phase:{name}", at, None, phase=name) for name, at in phases.items()]
-    items += [
-        ScheduleItem(f"announcement:{a.id}", a.at.resolve(phases), a.too_late, announcement=a)
-        for a in event.announcements
-    ]
-    # Saves are accepted through the grace period, so the freeze comes at its end.
-    items.append(
-        ScheduleItem(FREEZE, phases["submission_deadline"] + event.submission.grace, None, freeze=True)
-    )
-    # Phase changes first at a shared instant, so an announcement sees its phase begun.
-    return sorted(items, key=lambda item: (item.instant, item.phase is None))
 
 
 class LeaderLock:
@@ -109,9 +81,9 @@ class SprintClock:
 
     async def fire_schedule(self) -> datetime | None:
         runtime = self.runtime
-        async with runtime.sessions() as session:
-            phases = await runtime.phases(session)
-            rows = await session.execute(
+        async with runtime.reading() as tx:
+            phases = await tx.phases()
+            rows = await tx.session.execute(
                 select(FiredItem.key, FiredItem.instant).where(FiredItem.event_id == runtime.event_id)
             )
             done = {(key, instant) for key, instant in rows}
@@ -140,17 +112,15 @@ class SprintClock:
                 elif item.phase is not None:
                     tx.record("phase.changed", phase=item.phase, instant=item.instant.isoformat())
                     if item.phase == "team_formation_close":  # teams lock: match the pool, then
-                        await matching.run(self.runtime, tx, actor="clock")  # every team gets a
-                        await assignment.run(self.runtime, tx, actor="clock")  # challenge
+                        await matching.run(tx, actor="clock")  # every team gets a
+                        await assignment.run(tx, actor="clock")  # challenge
                     elif item.phase == "judging":  # teams whose extension ended meanwhile
-                        await entries.freeze_due(self.runtime, tx)
+                        await entries.freeze_due(tx)
                 elif item.freeze:
-                    await entries.freeze_due(self.runtime, tx)
+                    await entries.freeze_due(tx)
                 elif item.announcement is not None:
                     a = item.announcement
-                    await outbox.announce(
-                        self.runtime, tx, f"{item.key}@{item.instant.isoformat()}", a.channel, a.texts
-                    )
+                    await outbox.announce(tx, f"{item.key}@{item.instant.isoformat()}", a.channel, a.texts)
                     tx.record("announcement.sent", id=a.id, instant=item.instant.isoformat())
         except IntegrityError:
             return

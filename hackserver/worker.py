@@ -18,10 +18,12 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
+from hackserver.bootstrap import bootstrap
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import SettingsError
+from hackserver.foundation.jobs import QUEUE_NAME
 from hackserver.foundation.settings import Settings
-from hackserver.runtime import Runtime, bootstrap, start_up_frozen
+from hackserver.runtime import Runtime, start_up_frozen
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,7 +80,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         )
     with worker_runtime(settings) as runtime:
         connection = Redis.from_url(settings.redis_url)
-        queue = Queue(outbox.QUEUE_NAME, connection=connection)
+        queue = Queue(QUEUE_NAME, connection=connection)
         reclaim_abandoned(runtime, queue)
         worker = SimpleWorker([queue], connection=connection, name=worker_name())
         worker.work(burst=burst, with_scheduler=True)

@@ -21,8 +21,9 @@ from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
 from hackserver.app import create_app
+from hackserver.bootstrap import bootstrap
 from hackserver.foundation.settings import Settings
-from hackserver.runtime import Runtime, bootstrap
+from hackserver.runtime import Runtime
 from tests.dbstate import migrate
 from tests.fakes import ORGANISER_TOKEN, FakeClock, event_toml
 

@@ -9,9 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
+from hackserver.bootstrap import bootstrap
 from hackserver.foundation import outbox
 from hackserver.foundation.settings import Settings
-from hackserver.runtime import bootstrap
 
 TEXTS = {"de": "Hallo nach dem Absturz", "en": "Hello after the crash"}
 
@@ -20,7 +20,7 @@ async def main(database_url: str, event_path: str, key: str) -> None:
     settings = Settings(database_url=database_url, event_path=Path(event_path))
     async with bootstrap(settings) as runtime:
         async with runtime.transaction() as tx:
-            await outbox.announce(runtime, tx, key, "announcements", TEXTS)
+            await outbox.announce(tx, key, "announcements", TEXTS)
         # Committed and handed to the delivery tasks, which have not run yet: no await since.
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from hackserver.foundation import links
 from hackserver.foundation.models import Expert, Slot, Team
+from hackserver.foundation.signing import Scope
 from hackserver.officehours import experts, slots
 from hackserver.runtime import Runtime
 from hackserver.teams import teams
@@ -17,7 +18,7 @@ async def expert(
     values = {"name": name, "topics": list(topics), "languages": ["de"], "bio": "", "timezone": None,
               "contact": None, "join_url": "https://meet.example.org/anna"} | more  # fmt: skip
     async with runtime.transaction() as tx:
-        return await experts.add(runtime, tx, values)
+        return await experts.add(tx, values)
 
 
 async def team(runtime: Runtime, name: str) -> Team:
@@ -38,16 +39,15 @@ async def publish(
 ) -> list[Slot]:
     async with runtime.transaction() as tx:
         return await slots.publish(
-            runtime,
             tx,
             expert_id,
             slots.Offer(start, start + timedelta(minutes=minutes), **offer),  # type: ignore[arg-type]
         )
 
 
-async def token(runtime: Runtime, scope: links.Scope, subject: int) -> str:
+async def token(runtime: Runtime, scope: Scope, subject: int) -> str:
     async with runtime.transaction() as tx:
-        return await links.grant(runtime, tx, scope, subject)
+        return await links.grant(tx, scope, subject)
 
 
 def office_hours_event(event_text: str, **settings: object) -> str:

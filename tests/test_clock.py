@@ -11,18 +11,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from hackserver.clock import SprintClock, schedule
+from hackserver.clock import SprintClock
 from hackserver.foundation import channels
 from hackserver.foundation.errors import Conflict, TooLate
 from hackserver.foundation.models import AuditEntry, ChannelMessage, FiredItem
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import shift_phase
+from hackserver.sprint.schedule import schedule
 from tests.fakes import FakeClock
 
 
 async def shift(runtime: Runtime, name: str, delta: timedelta, **options: Any) -> dict[str, datetime]:
     async with runtime.transaction() as tx:
-        return await shift_phase(runtime, tx, name, delta, **options)
+        return await shift_phase(tx, name, delta, **options)
 
 
 async def fired(runtime: Runtime) -> list[tuple[str, datetime, str]]:
@@ -153,7 +154,8 @@ async def test_a_phase_shift_that_breaks_the_order_or_the_past_is_refused(
         await shift(runtime, "kickoff", -timedelta(hours=2), actor="o")
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 0
-        assert await runtime.phases(session) == runtime.event.phases
+    async with runtime.reading() as tx:
+        assert await tx.phases() == runtime.event.phases
 
 
 async def test_a_shift_pushes_along_the_later_phases_it_would_run_into(
@@ -195,7 +197,7 @@ async def test_two_clocks_on_one_database_fire_each_item_once(
 def test_schedule_orders_phase_changes_before_announcements_at_one_instant(
     event_file: Callable[..., Path], kickoff: datetime
 ) -> None:
-    from hackserver.sprint.event import load_event
+    from hackserver.foundation.event import load_event
 
     event = load_event(event_file(kickoff=kickoff))
     items = schedule(event, event.phases)
@@ -207,14 +209,14 @@ def test_schedule_orders_phase_changes_before_announcements_at_one_instant(
 async def test_a_demo_starts_at_kickoff_even_when_the_event_is_in_the_future(
     sqlite_url: str, event_file: Callable[..., Path], kickoff: datetime
 ) -> None:
+    from hackserver.bootstrap import bootstrap
     from hackserver.foundation.settings import Settings
-    from hackserver.runtime import bootstrap
     from hackserver.sprint.phases import current_phase
 
     clock = FakeClock(kickoff - timedelta(days=100, microseconds=300_000))  # kickoff is months ahead
     settings = Settings(database_url=sqlite_url, event_path=event_file(kickoff=kickoff))
     async with bootstrap(settings, demo=True, clock=clock) as runtime:
-        async with runtime.sessions() as session:
-            phases = await runtime.phases(session)
+        async with runtime.reading() as tx:
+            phases = await tx.phases()
     assert current_phase(phases, clock.now()) == "kickoff"
     assert timedelta(0) <= clock.now() - phases["kickoff"] < timedelta(seconds=1)

@@ -15,11 +15,12 @@ from rq import Queue, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import select
 
-from hackserver.clock import LeaderLock, SprintClock, schedule
-from hackserver.foundation import outbox
+from hackserver.clock import LeaderLock, SprintClock
+from hackserver.foundation import jobs
 from hackserver.foundation.models import ChannelMessage, FiredItem
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
+from hackserver.sprint.schedule import schedule
 from hackserver.worker import worker_runtime
 from tests.fakes import ANNOUNCEMENTS, FakeClock
 
@@ -40,7 +41,7 @@ def deliver_queued(settings: Settings) -> None:
     connection = Redis.from_url(settings.redis_url)
     try:
         with worker_runtime(settings):
-            ThreadWorker([Queue(outbox.QUEUE_NAME, connection=connection)], connection=connection).work(
+            ThreadWorker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(
                 burst=True
             )
     finally:

@@ -20,7 +20,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import func, select
 
 from hackserver.app import create_app
-from hackserver.foundation import outbox
+from hackserver.foundation import jobs, outbox
 from hackserver.foundation.models import ChannelMessage, OutboxMessage
 from hackserver.foundation.settings import Settings
 from hackserver.worker import worker_runtime
@@ -111,9 +111,7 @@ def work_burst(settings: Settings) -> None:
     assert settings.redis_url is not None
     connection = redis.Redis.from_url(settings.redis_url)
     with worker_runtime(settings):
-        SimpleWorker([Queue(outbox.QUEUE_NAME, connection=connection)], connection=connection).work(
-            burst=True
-        )
+        SimpleWorker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(burst=True)
 
 
 async def create_teams(client: httpx.AsyncClient, names: list[str]) -> None:
@@ -153,7 +151,7 @@ async def test_a_redis_restart_loses_no_command_and_no_message(
     assert await pending(client) == 5
 
     private_redis.start()  # empty: the jobs for Alpha and Beta are gone
-    queue = Queue(outbox.QUEUE_NAME, connection=redis.Redis.from_url(private_redis.url))
+    queue = Queue(jobs.QUEUE_NAME, connection=redis.Redis.from_url(private_redis.url))
     await eventually(lambda: asyncio.sleep(0, queue.count >= 3), within=10)  # handed over again
     work_burst(settings)  # in the main thread, as RQ wants; the app waits meanwhile
     assert await pending(client) == 2  # Alpha's and Beta's rows wait for the sweep

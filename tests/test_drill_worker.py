@@ -22,7 +22,7 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
-from hackserver.foundation import outbox
+from hackserver.foundation import jobs
 from hackserver.foundation.models import OutboxMessage
 from tests.bots.test_slack import TOKEN
 from tests.dbstate import eventually, queue_messages, rows
@@ -92,7 +92,7 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_at_most_th
                 first.kill()
         sent_before = len(fake_slack.posts)
         assert sent_before < len(CHANNELS)
-        started = StartedJobRegistry(outbox.QUEUE_NAME, connection=connection)
+        started = StartedJobRegistry(jobs.QUEUE_NAME, connection=connection)
         in_flight = len(started.get_job_ids(cleanup=False))
         assert in_flight <= 1  # the job it died in, unless the kill fell between two jobs
 
@@ -113,6 +113,6 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_at_most_th
     twice = [channel for channel, n in per_channel.items() if n > 1]
     # The documented window: the one in flight may have reached Slack before the worker could mark it.
     assert len(twice) <= in_flight and all(per_channel[c] == 2 for c in twice), twice
-    assert Queue(outbox.QUEUE_NAME, connection=connection).count == 0
+    assert Queue(jobs.QUEUE_NAME, connection=connection).count == 0
     assert started.get_job_ids(cleanup=False) == []
     connection.close()

@@ -27,7 +27,7 @@ from hackserver.teams import teams
 from hackserver.teams.matching import MAX_SEED, default_seed
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,9 @@ class AssignmentRun:
     unplaced: list[str]  # names of teams no challenge had room for
 
 
-async def run(runtime: Runtime, tx: Transaction, *, actor: str, seed: int | None = None) -> AssignmentRun:
-    session, event_id = tx.session, runtime.event_id
-    seed = default_seed(runtime.event.slug) if seed is None else seed
+async def run(tx: Transaction, *, actor: str, seed: int | None = None) -> AssignmentRun:
+    session, event_id = tx.session, tx.event_id
+    seed = default_seed(tx.event.slug) if seed is None else seed
     if not 0 <= seed <= MAX_SEED:
         raise Conflict("match.bad_seed", max=MAX_SEED)
     team_rows = {t.id: t for t in await session.scalars(select(Team).where(Team.event_id == event_id))}
@@ -89,9 +89,7 @@ async def run(runtime: Runtime, tx: Transaction, *, actor: str, seed: int | None
             outcome.rank,
             outcome.how,
         )
-        await tell(
-            runtime, tx, team, challenges[outcome.challenge_id], [challenges[c] for c in choices[team_id]]
-        )
+        await tell(tx, team, challenges[outcome.challenge_id], [challenges[c] for c in choices[team_id]])
     unplaced = sorted(team_rows[t].name for t in result.unplaced)
     session.add(
         AuditEntry(
@@ -106,13 +104,13 @@ async def run(runtime: Runtime, tx: Transaction, *, actor: str, seed: int | None
 ORDINALS = ("1st", "2nd", "3rd")
 
 
-async def override(runtime: Runtime, tx: Transaction, team_id: int, external_id: str, *, actor: str) -> Team:
+async def override(tx: Transaction, team_id: int, external_id: str, *, actor: str) -> Team:
     """An organiser sets one team's challenge; later assignment runs keep it."""
     team = await tx.session.get(Team, team_id)
-    if team is None or team.event_id != runtime.event_id:
+    if team is None or team.event_id != tx.event_id:
         raise NotFound("team.no_such_team", id=team_id)
     challenge = await tx.session.scalar(
-        select(Challenge).where(Challenge.event_id == runtime.event_id, Challenge.external_id == external_id)
+        select(Challenge).where(Challenge.event_id == tx.event_id, Challenge.external_id == external_id)
     )
     if challenge is None:
         raise NotFound("challenge.unknown", ids=external_id[:40])
@@ -125,21 +123,19 @@ async def override(runtime: Runtime, tx: Transaction, team_id: int, external_id:
     team.challenge_rank = picks.index(challenge.id) if challenge.id in picks else None
     tx.session.add(
         AuditEntry(
-            event_id=runtime.event_id, actor=actor, action="challenge.override", at=tx.now,
+            event_id=tx.event_id, actor=actor, action="challenge.override", at=tx.now,
             details={"team": team.id, "challenge": challenge.external_id, "before": before},
         )
     )  # fmt: skip
     tx.record("challenge.overridden", team=team.id, challenge=challenge.external_id)
-    await tell(runtime, tx, team, challenge, [])
+    await tell(tx, team, challenge, [])
     return team
 
 
-async def tell(
-    runtime: Runtime, tx: Transaction, team: Team, challenge: Challenge, picked: list[Challenge]
-) -> None:
+async def tell(tx: Transaction, team: Team, challenge: Challenge, picked: list[Challenge]) -> None:
     """The team's channel hears its challenge and, unless it was its first choice, why."""
     texts = {}
-    for language in runtime.event.languages:
+    for language in tx.event.languages:
         title = say(language, "challenge.yours", id=challenge.external_id, title=challenge.title)
         if team.challenge_how == "choice" and team.challenge_rank is not None:
             why = say(language, f"challenge.why.rank{min(team.challenge_rank, 2)}")
@@ -150,4 +146,4 @@ async def tell(
             why = say(language, f"challenge.why.{team.challenge_how}")
         texts[language] = f"{title} {why}"
     key = teams.message_key(team, f"challenge:{challenge.external_id}:{tx.now.timestamp()}")
-    await teams.post_texts(runtime, tx, team, key, texts)
+    await teams.post_texts(tx, team, key, texts)

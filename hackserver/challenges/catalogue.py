@@ -27,7 +27,7 @@ from hackserver.foundation.models import AuditEntry, Challenge
 from hackserver.foundation.text_limits import CATALOGUES
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime
+    from hackserver.foundation.transaction import Transactions
 
 COLUMNS = ("id", "title", "description", "category", "tags", "owner", "languages", "max_teams", "contact")
 REQUIRED = ("id", "title")
@@ -352,7 +352,7 @@ class Imported:
 
 
 async def import_catalogue(
-    runtime: Runtime,
+    transactions: Transactions,
     data: bytes,
     filename: str,
     *,
@@ -360,17 +360,17 @@ async def import_catalogue(
     actor: str = "command line",
     progress: ProgressCallback | None = None,
 ) -> Imported:
-    rows, problems = parse_catalogue(data, filename, runtime.event.languages)
+    rows, problems = parse_catalogue(data, filename, transactions.event.languages)
     if problems and not skip_bad:
         return Imported(problems, None)
     skipped = len({problem.row for problem in problems})
     return Imported(
-        problems, await import_rows(runtime, rows, skipped=skipped, actor=actor, progress=progress)
+        problems, await import_rows(transactions, rows, skipped=skipped, actor=actor, progress=progress)
     )
 
 
 async def import_rows(
-    runtime: Runtime,
+    transactions: Transactions,
     rows: Sequence[ChallengeRow],
     *,
     skipped: int = 0,
@@ -381,11 +381,9 @@ async def import_rows(
     if len({id_key(row.external_id) for row in rows}) != len(rows):
         raise ValueError("rows with the same id; parse_catalogue refuses those")
     try:
-        async with runtime.transaction() as tx:
+        async with transactions.transaction() as tx:
             session = tx.session
-            existing = list(
-                await session.scalars(select(Challenge).where(Challenge.event_id == runtime.event_id))
-            )
+            existing = list(await session.scalars(select(Challenge).where(Challenge.event_id == tx.event_id)))
             exact = {c.external_id: c for c in existing}
             by_key = {id_key(c.external_id): c for c in reversed(existing)}
             added = updated = 0
@@ -393,7 +391,7 @@ async def import_rows(
                 values = _columns(row)
                 challenge = exact.get(row.external_id) or by_key.get(id_key(row.external_id))
                 if challenge is None:
-                    session.add(Challenge(event_id=runtime.event_id, **values))
+                    session.add(Challenge(event_id=tx.event_id, **values))
                     added += 1
                 elif any(getattr(challenge, name) != value for name, value in values.items()):
                     for name, value in values.items():
@@ -408,7 +406,7 @@ async def import_rows(
             counts = {f.name: getattr(result, f.name) for f in fields(result)}
             session.add(
                 AuditEntry(
-                    event_id=runtime.event_id,
+                    event_id=tx.event_id,
                     actor=actor,
                     action="challenges.imported",
                     details=counts,

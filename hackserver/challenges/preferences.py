@@ -16,7 +16,7 @@ from hackserver.foundation.models import AuditEntry, Challenge, ChallengePrefere
 from hackserver.teams import teams
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction
 
 MAX_PICKS = 3
 
@@ -86,8 +86,8 @@ class Standing:
         return None if challenge.max_teams is None else max(0, challenge.max_teams - self.assigned)
 
 
-async def pick(runtime: Runtime, tx: Transaction, person: Participant, ids: list[str]) -> Picked:
-    await teams.forming_or_refuse(runtime, tx, locked="challenge.locked")
+async def pick(tx: Transaction, person: Participant, ids: list[str]) -> Picked:
+    await teams.forming_or_refuse(tx, locked="challenge.locked")
     wanted = list(dict.fromkeys(i.strip().upper() for i in ids if i.strip()))
     if not wanted:
         raise Conflict("challenge.no_ids")
@@ -97,7 +97,7 @@ async def pick(runtime: Runtime, tx: Transaction, person: Participant, ids: list
         c.external_id.upper(): c
         for c in await tx.session.scalars(
             select(Challenge).where(
-                Challenge.event_id == runtime.event_id, func.upper(Challenge.external_id).in_(wanted)
+                Challenge.event_id == tx.event_id, func.upper(Challenge.external_id).in_(wanted)
             )
         )
     }

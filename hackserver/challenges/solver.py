@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linprog  # type: ignore[import-untyped]
-from scipy.sparse import csr_matrix, vstack  # type: ignore[import-untyped]
+from scipy.optimize import linprog
+from scipy.sparse import csr_matrix, vstack
 
 TIE_RANGE = 256  # distinct tie-break costs per option; the stability weight grows with it
 

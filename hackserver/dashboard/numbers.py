@@ -26,8 +26,8 @@ from sqlalchemy import (
     union_all,
 )
 
-from hackserver.clock import schedule
 from hackserver.foundation.db import microseconds_between
+from hackserver.foundation.event import PHASES
 from hackserver.foundation.models import (
     Booking,
     Challenge,
@@ -41,11 +41,11 @@ from hackserver.foundation.models import (
     Submission,
     Team,
 )
-from hackserver.sprint.event import PHASES
 from hackserver.sprint.phases import current_phase, next_phase
+from hackserver.sprint.schedule import schedule
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction
 
 LISTED = 10  # names an alert or a list shows; the count says how many more
 WAITING = ("pending", "sending")
@@ -62,28 +62,26 @@ def begun(phases: dict[str, datetime], name: str, now: datetime) -> bool:
     return name in phases and phases[name] <= now
 
 
-async def snapshot(runtime: Runtime, tx: Transaction) -> dict[str, Any]:
-    """Everything the dashboard shows but the feed and the chart, which live in memory."""
-    event_id, now = runtime.event_id, tx.now
-    # A shift drops the cached phases before anyone in this process hears of it (see Runtime). Read
-    # before the first statement: a reload takes a connection of its own, and tx holds none yet.
-    phases = await runtime.cached_phases()
+async def snapshot(tx: Transaction, phases: dict[str, datetime], speed: float) -> dict[str, Any]:
+    """Everything the dashboard shows but the feed and the chart, which live in memory; `phases` as
+    the process keeps them between shifts, `speed` the event clock's."""
+    event_id, now = tx.event_id, tx.now
     coming = next_phase(phases, now)
     counts = await _counts(tx, event_id)
     sizes, outbox = await _tallies(tx, event_id)
     delivery = await _delivery(tx, outbox)
-    alerts = await _alerts(runtime, tx, phases, counts, sizes, delivery)
+    alerts = await _alerts(tx, phases, counts, sizes, delivery)
     return {
         "now": now.isoformat(),
-        "speed": runtime.clock.speed,
+        "speed": speed,
         "phase": current_phase(phases, now),
         "next": {"phase": coming[0], "at": coming[1].isoformat()} if coming else None,
         "phases": [{"name": n, "at": phases[n].isoformat()} for n in PHASES if n in phases],
         "counts": {name: n for name, n in counts.items() if name != "idle_experts"},  # an alert's only
         "team_sizes": [[size, n] for size, n in sorted(sizes.items())],
-        "team_limits": [runtime.event.team_min_size, runtime.event.team_max_size],
+        "team_limits": [tx.event.team_min_size, tx.event.team_max_size],
         "delivery": delivery,
-        "schedule": await _schedule(runtime, tx, phases),
+        "schedule": await _schedule(tx, phases),
         "alerts": [alert.__dict__ for alert in alerts],
     }
 
@@ -186,7 +184,8 @@ async def _tallies(tx: Transaction, event_id: int) -> tuple[dict[int, int], dict
     )
     by_size: dict[int, int] = {}
     by_platform: dict[str, dict[str, int]] = {}
-    for tally, key, status, n in await tx.session.execute(union_all(sizes, outbox)):
+    rows: list[Any] = list(await tx.session.execute(union_all(sizes, outbox)))  # label, key, status, count
+    for tally, key, status, n in rows:
         if tally == "team_size":
             by_size[int(key)] = int(n)
         else:
@@ -227,17 +226,17 @@ async def _delivery(tx: Transaction, by_platform: dict[str, dict[str, int]]) -> 
     }
 
 
-async def _schedule(runtime: Runtime, tx: Transaction, phases: dict[str, datetime]) -> list[dict[str, Any]]:
+async def _schedule(tx: Transaction, phases: dict[str, datetime]) -> list[dict[str, Any]]:
     """The announcements still to come: the event file's, at their instants after shifts, not yet fired."""
     fired = {
         (key, instant)
         for key, instant in await tx.session.execute(
             select(FiredItem.key, FiredItem.instant).where(
-                FiredItem.event_id == runtime.event_id, FiredItem.instant > tx.now
+                FiredItem.event_id == tx.event_id, FiredItem.instant > tx.now
             )
         )
     }
-    language = runtime.event.default_language
+    language = tx.event.default_language
     coming = [
         {
             "id": item.announcement.id,
@@ -246,14 +245,13 @@ async def _schedule(runtime: Runtime, tx: Transaction, phases: dict[str, datetim
             "channel": item.announcement.channel,
             "text": item.announcement.texts.get(language) or next(iter(item.announcement.texts.values()), ""),
         }
-        for item in schedule(runtime.event, phases)
+        for item in schedule(tx.event, phases)
         if item.announcement is not None and (item.key, item.instant) not in fired and item.instant > tx.now
     ]
     return coming[:LISTED]
 
 
 async def _alerts(
-    runtime: Runtime,
     tx: Transaction,
     phases: dict[str, datetime],
     counts: dict[str, int],
@@ -261,9 +259,9 @@ async def _alerts(
     delivery: dict[str, Any],
 ) -> list[Alert]:
     """The counts are known already; the names are read only for an alert that is raised."""
-    event_id, now, found = runtime.event_id, tx.now, []
+    event_id, now, found = tx.event_id, tx.now, []
     if begun(phases, "team_formation_close", now):
-        minimum = runtime.event.team_min_size
+        minimum = tx.event.team_min_size
         if small := sum(n for size, n in sizes.items() if size < minimum):
             names = await _names(
                 tx,
@@ -292,7 +290,7 @@ async def _alerts(
     return found
 
 
-async def _names(tx: Transaction, query: Select[tuple[str]]) -> list[str]:
+async def _names(tx: Transaction, query: Select[Any]) -> list[str]:  # of one column of text
     return list(await tx.session.scalars(query.limit(LISTED)))
 
 

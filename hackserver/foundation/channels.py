@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hackserver.foundation import db
-from hackserver.foundation.models import Channel, ChannelMessage, Membership, Team
+from hackserver.foundation.models import Channel, ChannelMessage, Membership, OutboxMessage, Team
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Transaction
+    from hackserver.foundation.transaction import Transaction
 
 HISTORY = 100
 ANNOUNCEMENTS = "announcements"
@@ -133,3 +133,22 @@ def as_json(message: ChannelMessage) -> dict[str, Any]:
         "reply": message.reply,
         "posted_at": message.posted_at.isoformat(),
     }
+
+
+class BuiltinChannels:
+    """Delivers to the built-in channels, inside the same database: exactly once by the row's key."""
+
+    def __init__(self, event_id: int, default_language: str) -> None:
+        self.event_id, self.default_language = event_id, default_language
+
+    async def deliver(self, tx: Transaction, message: OutboxMessage) -> None:
+        texts: dict[str, str] = message.payload["texts"]
+        await post(
+            tx,
+            self.event_id,
+            message.channel,
+            author=message.payload.get("author", "hackserver"),
+            text=texts.get(self.default_language) or next(iter(texts.values())),
+            translations=texts,
+            key=message.key,
+        )

@@ -82,7 +82,8 @@ def _sqlite_connector(url: str) -> Callable[[], Awaitable[LoopConnection]]:
             lambda: sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False), 64
         )
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own: never holds up exit
-        return await connection
+        await connection  # opens it in its thread
+        return connection
 
     return connect
 

@@ -9,36 +9,26 @@ attempts back off and end as dead letters the dashboard shows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from redis import Redis as SyncRedis
-from redis.exceptions import RedisError
-from rq import Queue
-from rq.exceptions import DuplicateJobError
 from sqlalchemy import ColumnElement, and_, or_, select, update
-from starlette.concurrency import run_in_threadpool
 
-from hackserver.foundation import channels
 from hackserver.foundation.errors import Conflict, NotFound
 from hackserver.foundation.models import AuditEntry, OutboxMessage
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from contextlib import AbstractAsyncContextManager
+
+    from hackserver.foundation.transaction import Transaction
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 300.0
 LEASE = timedelta(minutes=2)  # a send not marked by then is presumed lost with its process
-QUEUE_NAME = "hackserver"
-RETRY_TICK = 0.05  # seconds
-HANDOVER_RETRY = 2.0  # seconds between tries to hand rows to RQ again while Redis is away
-GATHER = 0.25  # seconds rows gather into one batch while SQLite's single writer is busy
 
 
 class DeliveryFailed(Exception):
@@ -75,7 +65,7 @@ class Sender(Protocol):
 
 
 class Jobs(Protocol):
-    async def start(self, runtime: Runtime) -> None: ...
+    async def start(self, delivery: Delivery) -> None: ...
 
     async def stop(self) -> None: ...
 
@@ -85,22 +75,41 @@ class Jobs(Protocol):
         ...
 
 
+class Delivery(Protocol):
+    """What delivering needs of a process: its transactions, where each platform's rows go, and
+    the jobs that run deliveries (the runtime is one)."""
+
+    @property
+    def deliverers(self) -> dict[str, Deliverer]: ...
+
+    @property
+    def senders(self) -> dict[str, Sender]: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
+
+    @property
+    def write_lock(self) -> asyncio.Lock | None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    def reading(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+
 async def add(tx: Transaction, key: str, platform: str, channel: str, payload: dict[str, Any]) -> None:
     message = OutboxMessage(key=key, platform=platform, channel=channel, payload=payload)
     tx.session.add(message)
     tx.outbox.append(message)
 
 
-async def announce(
-    runtime: Runtime, tx: Transaction, key: str, logical_channel: str, texts: dict[str, str]
-) -> None:
+async def announce(tx: Transaction, key: str, logical_channel: str, texts: dict[str, str]) -> None:
     """Posts to a logical channel (e.g. announcements) on every platform the event delivers to."""
-    payload = {"author": runtime.event.name, "texts": texts}
-    for platform, channel in runtime.platform_channels(logical_channel):
+    payload = {"author": tx.event.name, "texts": texts}
+    for platform, channel in tx.platform_channels(logical_channel):
         await add(tx, f"{key}:{platform}:{channel}", platform, channel, payload)
 
 
-async def requeue_dead(runtime: Runtime, tx: Transaction, message_id: int, *, actor: str) -> OutboxMessage:
+async def requeue_dead(tx: Transaction, message_id: int, *, actor: str) -> OutboxMessage:
     """Gives a dead letter one more attempt (an organiser fixed its cause); audit-logged. Only dead
     rows qualify: a delivered one is never sent again."""
     message = await tx.session.scalar(
@@ -115,7 +124,7 @@ async def requeue_dead(runtime: Runtime, tx: Transaction, message_id: int, *, ac
     tx.redeliveries.append((message.id, message.attempts))
     tx.session.add(
         AuditEntry(
-            event_id=runtime.event_id,
+            event_id=tx.event_id,
             actor=actor,
             action="outbox.retry",
             details={"message": message.id, "platform": message.platform, "error": message.last_error},
@@ -126,12 +135,12 @@ async def requeue_dead(runtime: Runtime, tx: Transaction, message_id: int, *, ac
     return message
 
 
-async def deliver(runtime: Runtime, message_id: int) -> None:
+async def deliver(delivery: Delivery, message_id: int) -> None:
     """Delivers one row once; a failure schedules its own retry."""
-    await deliver_many(runtime, [message_id])
+    await deliver_many(delivery, [message_id])
 
 
-async def deliver_many(runtime: Runtime, message_ids: list[int]) -> None:
+async def deliver_many(delivery: Delivery, message_ids: list[int]) -> None:
     """Delivers rows once each, in two transactions for the lot rather than two a row.
 
     Built-in channels are written in the claiming transaction (a savepoint each). External platforms
@@ -140,17 +149,17 @@ async def deliver_many(runtime: Runtime, message_ids: list[int]) -> None:
     (or sooner: a worker starting on the same host reclaims what a dead one was sending).
     """
     retries: list[tuple[int, tuple[float, int]]] = []
-    async with runtime.transaction() as tx:
+    async with delivery.transaction() as tx:
         now = datetime.now(UTC)
-        outgoing = await _claim(tx, message_ids, list(runtime.senders), now) if runtime.senders else []
+        outgoing = await _claim(tx, message_ids, list(delivery.senders), now) if delivery.senders else []
         if len(outgoing) < len(message_ids):
             claimed = {sent.id for sent in outgoing}
             rest = [message_id for message_id in message_ids if message_id not in claimed]
-            retries += await _deliver_inside(runtime, tx, rest, now)
+            retries += await _deliver_inside(delivery, tx, rest, now)
     if outgoing:
-        outcomes = await asyncio.gather(*(_send(runtime, message) for message in outgoing))
+        outcomes = await asyncio.gather(*(_send(delivery, message) for message in outgoing))
         failed = {sent.id: failure for sent, failure in zip(outgoing, outcomes, strict=True) if failure}
-        async with runtime.transaction() as tx:
+        async with delivery.transaction() as tx:
             await _mark_delivered(tx, [sent.id for sent in outgoing if sent.id not in failed])
             for row in await _locked(tx, list(failed)) if failed else []:
                 if row.status in ("delivered", "dead"):
@@ -159,7 +168,7 @@ async def deliver_many(runtime: Runtime, message_ids: list[int]) -> None:
                 if (retry := _fail(tx, row, failure, final=failure.permanent)) is not None:
                     retries.append((row.id, retry))
     for message_id, (delay, attempt) in retries:
-        await runtime.jobs.deliver([message_id], delay=delay, attempt=attempt)
+        await delivery.jobs.deliver([message_id], delay=delay, attempt=attempt)
 
 
 async def _claim(
@@ -186,17 +195,17 @@ async def _claim(
 
 
 async def _deliver_inside(
-    runtime: Runtime, tx: Transaction, message_ids: list[int], now: datetime
+    delivery: Delivery, tx: Transaction, message_ids: list[int], now: datetime
 ) -> list[tuple[int, tuple[float, int]]]:
     """Delivers the rows of platforms written inside the database (the built-in channels), each in a
     savepoint of the claiming transaction; returns the retries to schedule."""
     retries: list[tuple[int, tuple[float, int]]] = []
     delivered: list[tuple[int, str]] = []
     rows = await _locked(
-        tx, message_ids, OutboxMessage.platform.not_in(list(runtime.senders)), _claimable(now)
+        tx, message_ids, OutboxMessage.platform.not_in(list(delivery.senders)), _claimable(now)
     )
     for message in rows:
-        deliverer = runtime.deliverers.get(message.platform)
+        deliverer = delivery.deliverers.get(message.platform)
         try:
             if deliverer is None:
                 raise DeliveryFailed(f"no deliverer for platform {message.platform!r} is configured")
@@ -245,9 +254,9 @@ async def _locked(
     return list(await tx.session.scalars(query.with_for_update()))
 
 
-async def _send(runtime: Runtime, message: Outgoing) -> DeliveryFailed | None:
+async def _send(delivery: Delivery, message: Outgoing) -> DeliveryFailed | None:
     try:
-        await _guarded(runtime.senders[message.platform].send(message), message.id, message.platform)
+        await _guarded(delivery.senders[message.platform].send(message), message.id, message.platform)
     except DeliveryFailed as refused:
         return refused
     return None
@@ -288,13 +297,13 @@ def _fail(
     return delay, message.attempts
 
 
-async def recover(runtime: Runtime, older_than: timedelta = timedelta(0)) -> int:
+async def recover(delivery: Delivery, older_than: timedelta = timedelta(0)) -> int:
     """Hands over again the pending rows whose delivery may have been lost with a process, and the
     claimed ones whose lease ran out."""
     now = datetime.now(UTC)
-    async with runtime.sessions() as session:
+    async with delivery.reading() as tx:
         rows = (
-            await session.execute(
+            await tx.session.execute(
                 select(
                     OutboxMessage.id,
                     OutboxMessage.status,
@@ -316,16 +325,16 @@ async def recover(runtime: Runtime, older_than: timedelta = timedelta(0)) -> int
     lapsed = [(message_id, attempts) for message_id, status, _, attempts in rows if status == "sending"]
     for message_id, status, at, attempts in rows:
         if status == "pending":
-            await runtime.jobs.deliver([message_id], max(0.0, (at - now).total_seconds()), attempts)
-    return len(rows) - len(lapsed) + await reclaim(runtime, lapsed)
+            await delivery.jobs.deliver([message_id], max(0.0, (at - now).total_seconds()), attempts)
+    return len(rows) - len(lapsed) + await reclaim(delivery, lapsed)
 
 
-async def reclaim(runtime: Runtime, lost: list[tuple[int, int]]) -> int:
+async def reclaim(delivery: Delivery, lost: list[tuple[int, int]]) -> int:
     """Hands over again rows whose attempt died with its process: (row, attempt) pairs. The lost
     attempt counts, so the new delivery has a job of its own rather than the dead one's; a row that
     moved on meanwhile (delivered, or reclaimed by another process) is left alone."""
     handed: list[tuple[int, int]] = []
-    async with runtime.transaction() as tx:
+    async with delivery.transaction() as tx:
         for message_id, attempt in lost:
             found = await tx.session.execute(
                 update(OutboxMessage)
@@ -341,166 +350,5 @@ async def reclaim(runtime: Runtime, lost: list[tuple[int, int]]) -> int:
             if found.scalar() is not None:
                 handed.append((message_id, attempt + 1))
     for message_id, attempt in handed:
-        await runtime.jobs.deliver([message_id], attempt=attempt)
+        await delivery.jobs.deliver([message_id], attempt=attempt)
     return len(handed)
-
-
-class BuiltinChannels:
-    """Delivers to the built-in channels, inside the same database: exactly once by the row's key."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    async def deliver(self, tx: Transaction, message: OutboxMessage) -> None:
-        texts: dict[str, str] = message.payload["texts"]
-        language = self.runtime.event.default_language
-        await channels.post(
-            tx,
-            self.runtime.event_id,
-            message.channel,
-            author=message.payload.get("author", "hackserver"),
-            text=texts.get(language) or next(iter(texts.values())),
-            translations=texts,
-            key=message.key,
-        )
-
-
-class EmbeddedJobs:
-    """In-process delivery tasks, for the embedded mode; pending rows are picked up at start."""
-
-    # A send paced by its platform holds its worker (and its batch) for a while.
-    def __init__(self, workers: int = 32, batch: int = 200) -> None:
-        self.queue: asyncio.Queue[int] = asyncio.Queue()
-        self.queued: set[int] = set()  # a recovery sweep does not queue a waiting row twice
-        self.workers, self.batch = workers, batch
-        self.taking = asyncio.Lock()  # one worker at a time takes rows, so a batch is not split
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.timers: set[asyncio.TimerHandle] = set()
-        self.later: dict[float, list[int]] = {}  # rows to retry, by the tick they are due at
-
-    async def start(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.tasks = {asyncio.create_task(self.work(), name=f"outbox-{n}") for n in range(self.workers)}
-        await recover(runtime)
-
-    async def stop(self) -> None:
-        for timer in self.timers:
-            timer.cancel()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
-        if delay <= 0:
-            self.put(message_ids)
-            return
-        # Retries due within the same tick go out together, in batches, not one row at a time.
-        loop = asyncio.get_running_loop()
-        due = math.ceil((loop.time() + delay) / RETRY_TICK) * RETRY_TICK
-        if due not in self.later:
-            self.later[due] = []
-            self.timers = {t for t in self.timers if t.when() > loop.time()}  # forget the ones that ran
-            self.timers.add(loop.call_at(due, lambda: self.put(self.later.pop(due, []))))
-        self.later[due].extend(message_ids)
-
-    def put(self, message_ids: list[int]) -> None:
-        for message_id in message_ids:
-            if message_id not in self.queued:
-                self.queued.add(message_id)
-                self.queue.put_nowait(message_id)
-
-    async def idle(self) -> None:
-        await self.queue.join()
-
-    async def take(self) -> list[int]:
-        """The next batch. While the database's single writer is busy (SQLite, in a burst of saves),
-        rows gather for a moment into one delivery transaction, rather than queueing behind the
-        writer as one transaction each."""
-        async with self.taking:
-            batch = [await self.queue.get()]
-            lock = self.runtime.write_lock
-            # A full batch waiting already has nothing to gather for (a fan-out's rows).
-            if lock is not None and lock.locked() and self.queue.qsize() < self.batch - 1:
-                # Not wait_for(queue.get()): on Python 3.11 its timeout can drop a row it just got.
-                await asyncio.sleep(GATHER)
-            while len(batch) < self.batch and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-        self.queued.difference_update(batch)
-        return batch
-
-    async def work(self) -> None:
-        while True:
-            batch = await self.take()
-            try:
-                await deliver_many(self.runtime, batch)
-            except Exception:  # the rows stay pending; the next start or sweep retries them
-                log.exception("delivering outbox messages %s failed", batch[:10])
-            finally:
-                for _ in batch:
-                    self.queue.task_done()
-
-
-class RQJobs:
-    """Hands deliveries to RQ workers (`hackserver worker`) through Redis. While Redis is away the
-    rows wait in the outbox and this process tries to hand them over again every few seconds, so
-    they go out soon after it is back (the clock's sweep is the backstop for a process that dies)."""
-
-    def __init__(self, redis_url: str) -> None:
-        self.redis = SyncRedis.from_url(redis_url)
-        self.rq = Queue(QUEUE_NAME, connection=self.redis)
-        self.stranded: dict[int, int] = {}  # row -> attempt, for rows Redis could not take
-        self.retrying: asyncio.Task[None] | None = None
-
-    async def start(self, runtime: Runtime) -> None:
-        self.retrying = asyncio.create_task(self.hand_over_stranded(), name="outbox-handover")
-
-    async def stop(self) -> None:
-        if self.retrying is not None:
-            self.retrying.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.retrying
-        self.redis.close()
-
-    async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
-        try:
-            await run_in_threadpool(self._enqueue, message_ids, delay, attempt)
-        except RedisError as error:
-            if not self.stranded:
-                log.warning("Redis unreachable (%s): outbox rows wait until it is back", error)
-            self.stranded.update(dict.fromkeys(message_ids, attempt))
-
-    async def hand_over_stranded(self) -> None:
-        while True:
-            await asyncio.sleep(HANDOVER_RETRY)
-            if not self.stranded:
-                continue
-            waiting = dict(self.stranded)
-            try:
-                for attempt in set(waiting.values()):
-                    ids = [row for row, a in waiting.items() if a == attempt]
-                    await run_in_threadpool(self._enqueue, ids, 0, attempt)
-                    for row in ids:
-                        self.stranded.pop(row, None)
-            except RedisError:
-                continue
-            log.warning("Redis is back: %d outbox rows handed over", len(waiting))
-
-    def _enqueue(self, message_ids: list[int], delay: float, attempt: int) -> None:
-        from hackserver.worker import deliver_message
-
-        for message_id in message_ids:
-            # One job id per row and attempt: a recovery sweep never queues a delivery twice.
-            options = {
-                "job_id": f"deliver-{message_id}-{attempt}",
-                "unique": True,
-                "failure_ttl": 300,
-            }
-            try:
-                if delay > 0:
-                    self.rq.enqueue_in(timedelta(seconds=delay), deliver_message, message_id, **options)
-                else:
-                    self.rq.enqueue(deliver_message, message_id, **options)
-            except DuplicateJobError:
-                pass

@@ -50,7 +50,9 @@ class RedisLimit:
         key = f"{self.prefix}{account}:{int(time.time() // self.window)}"
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(key).expire(key, int(self.window) + 1).execute()
+                pipe.incr(key)
+                pipe.expire(key, int(self.window) + 1)
+                count, _ = await pipe.execute()
         except RedisError:  # commands go on while Redis is away; only the counting pauses
             log.warning("Redis unreachable: commands are not rate-limited until it is back")
             return True

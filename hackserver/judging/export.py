@@ -15,15 +15,15 @@ from hackserver.judging import scoring
 from hackserver.submissions import entries
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime
+    from hackserver.foundation.transaction import Transactions
 
 FORMATS = ("csv", "json")
 
 
-async def tables(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
-    form = runtime.event.submission.fields
-    async with runtime.reading() as tx:
-        phases = await runtime.phases(tx.session)
+async def tables(transactions: Transactions) -> dict[str, list[dict[str, Any]]]:
+    async with transactions.reading() as tx:
+        form = tx.event.submission.fields
+        phases = await tx.phases()
         rows = await tx.session.execute(
             select(Submission, Team, SubmissionVersion)
             .join(Team, Team.id == Submission.team_id)
@@ -34,7 +34,7 @@ async def tables(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
                     SubmissionVersion.number == Submission.version,
                 ),
             )
-            .where(Team.event_id == runtime.event_id)
+            .where(Team.event_id == tx.event_id)
             .order_by(Submission.id)
         )
         submission_rows: list[dict[str, Any]] = []
@@ -44,7 +44,7 @@ async def tables(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
                 {
                     "submission": s.id, "team_id": t.id, "team": t.name, "status": s.status,
                     "version": s.version, "saved_at": v.saved_at.isoformat() if v else None,
-                    "deadline": entries.deadline_of(runtime, phases, s).isoformat(),
+                    "deadline": entries.deadline_of(tx.event, phases, s).isoformat(),
                     "selection": s.selection,
                     **{f.id: fields.get(f.id, "") for f in form},
                     "credits": "; ".join(c["name"] for c in fields.get(entries.CREDITS, [])),
@@ -55,7 +55,7 @@ async def tables(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
             .join(Juror, Juror.id == JuryAssignment.juror_id)
             .join(Submission, Submission.id == JuryAssignment.submission_id)
             .outerjoin(Score, Score.assignment_id == JuryAssignment.id)
-            .where(Juror.event_id == runtime.event_id)
+            .where(Juror.event_id == tx.event_id)
             .order_by(JuryAssignment.submission_id, Juror.id, Score.criterion)
         )
         scores = [
@@ -73,7 +73,7 @@ async def tables(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
                 "scores": st.ranked.count, "spread": st.ranked.spread, "standard_error": st.ranked.error,
                 "raw_mean": st.ranked.raw, "flags": st.flags, "selection": st.submission.selection,
             }
-            for st in await scoring.standings(runtime, tx.session)
+            for st in await scoring.standings(tx)
         ]  # fmt: skip
     return {"submissions": submission_rows, "scores": scores, "ranking": ranking}
 

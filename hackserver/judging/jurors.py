@@ -19,7 +19,7 @@ from hackserver.foundation.models import AuditEntry, Juror
 from hackserver.foundation.text_limits import CATALOGUES
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction
 
 COLUMNS = ("name", "organisation", "categories", "conflicts")
 LIMITS = CATALOGUES["juror"]
@@ -93,16 +93,16 @@ def parse_csv(data: bytes) -> list[JurorRow]:
     return rows
 
 
-async def upsert(runtime: Runtime, tx: Transaction, rows: list[JurorRow], *, actor: str) -> list[Juror]:
+async def upsert(tx: Transaction, rows: list[JurorRow], *, actor: str) -> list[Juror]:
     existing = {
         j.name.casefold(): j
-        for j in await tx.session.scalars(select(Juror).where(Juror.event_id == runtime.event_id))
+        for j in await tx.session.scalars(select(Juror).where(Juror.event_id == tx.event_id))
     }
     result = []
     for row in rows:
         juror = existing.get(row.name.casefold())
         if juror is None:
-            juror = Juror(event_id=runtime.event_id, name=row.name)
+            juror = Juror(event_id=tx.event_id, name=row.name)
             tx.session.add(juror)
             existing[row.name.casefold()] = juror
         juror.organisation, juror.categories, juror.conflicts = (
@@ -113,7 +113,7 @@ async def upsert(runtime: Runtime, tx: Transaction, rows: list[JurorRow], *, act
         result.append(juror)
     await tx.session.flush()
     tx.session.add(
-        AuditEntry(event_id=runtime.event_id, actor=actor, action="jurors.import", at=tx.now,
+        AuditEntry(event_id=tx.event_id, actor=actor, action="jurors.import", at=tx.now,
                    details={"jurors": [j.id for j in result]})
     )  # fmt: skip
     tx.record("jurors.imported", count=len(result))

@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from hackserver.sprint.event_forms import Criterion
+from hackserver.foundation.event_forms import Criterion
 
 
 @dataclass(frozen=True)

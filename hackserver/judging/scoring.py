@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hackserver.foundation.errors import Conflict, NotFound, TooLate
 from hackserver.foundation.models import AuditEntry, Challenge, Juror, JuryAssignment, Score, Submission, Team
@@ -18,7 +17,7 @@ from hackserver.submissions import entries
 from hackserver.teams import teams
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction
 
 FLAGS = ("unreachable", "empty")
 SET_ASIDE_AFTER = 2  # flags from this many jurors: the organisers look at it, no more re-assigning
@@ -45,51 +44,48 @@ def _juror(juror: Juror) -> JurorInfo:
     return JurorInfo(juror.id, juror.organisation, frozenset(juror.categories), frozenset(juror.conflicts))
 
 
-async def _finals(runtime: Runtime, session: AsyncSession) -> list[tuple[Submission, Team, Challenge | None]]:
-    rows = await session.execute(
+async def _finals(tx: Transaction) -> list[tuple[Submission, Team, Challenge | None]]:
+    rows = await tx.session.execute(
         select(Submission, Team, Challenge)
         .join(Team, Team.id == Submission.team_id)
         .outerjoin(Challenge, Challenge.id == Team.challenge_id)
-        .where(Team.event_id == runtime.event_id, Submission.status == entries.FINAL)
+        .where(Team.event_id == tx.event_id, Submission.status == entries.FINAL)
         .order_by(Submission.id)
     )
     return [(s, t, c) for s, t, c in rows.all()]
 
 
-async def jurors_of(runtime: Runtime, session: AsyncSession) -> list[Juror]:
+async def jurors_of(tx: Transaction) -> list[Juror]:
     return list(
-        await session.scalars(select(Juror).where(Juror.event_id == runtime.event_id).order_by(Juror.id))
+        await tx.session.scalars(select(Juror).where(Juror.event_id == tx.event_id).order_by(Juror.id))
     )
 
 
-async def assign(runtime: Runtime, tx: Transaction, *, actor: str, seed: int = 0) -> AssignmentRun:
+async def assign(tx: Transaction, *, actor: str, seed: int = 0) -> AssignmentRun:
     """Assigns every final submission without jurors yet to k of them (the event file's jury)."""
-    phases = await runtime.phases(tx.session)
-    if tx.now < entries.regular_deadline(runtime, phases):
+    phases = await tx.phases()
+    if tx.now < entries.regular_deadline(tx.event, phases):
         raise TooLate("jury.before_deadline")
-    await entries.freeze_due(runtime, tx)
-    people = await jurors_of(runtime, tx.session)
+    await entries.freeze_due(tx)
+    people = await jurors_of(tx)
     if not people:
         raise Conflict("jury.no_jurors")
     assigned = set(
         await tx.session.scalars(
-            select(JuryAssignment.submission_id)
-            .join(Juror)
-            .where(Juror.event_id == runtime.event_id)
-            .distinct()
+            select(JuryAssignment.submission_id).join(Juror).where(Juror.event_id == tx.event_id).distinct()
         )
     )
-    finals = [row for row in await _finals(runtime, tx.session) if row[0].id not in assigned]
+    finals = [row for row in await _finals(tx) if row[0].id not in assigned]
     plan = jury_assignment.assign(
         [_entry(*row) for row in finals],
         [_juror(j) for j in people],
-        runtime.event.jury.jurors_per_submission,
+        tx.event.jury.jurors_per_submission,
         seed=seed,
     )
     for submission_id, juror_id in plan.pairs:
         tx.session.add(JuryAssignment(juror_id=juror_id, submission_id=submission_id, created_at=tx.now))
     tx.session.add(
-        AuditEntry(event_id=runtime.event_id, actor=actor, action="jury.assign", at=tx.now,
+        AuditEntry(event_id=tx.event_id, actor=actor, action="jury.assign", at=tx.now,
                    details={"seed": seed, "submissions": len(finals), "assignments": len(plan.pairs),
                             "short": plan.short})
     )  # fmt: skip
@@ -97,10 +93,8 @@ async def assign(runtime: Runtime, tx: Transaction, *, actor: str, seed: int = 0
     return AssignmentRun(len(finals), len(plan.pairs), plan.outside_category, plan.short)
 
 
-async def assignment_of(
-    runtime: Runtime, session: AsyncSession, juror_id: int, submission_id: int
-) -> JuryAssignment:
-    found = await session.scalar(
+async def assignment_of(tx: Transaction, juror_id: int, submission_id: int) -> JuryAssignment:
+    found = await tx.session.scalar(
         select(JuryAssignment).where(
             JuryAssignment.juror_id == juror_id, JuryAssignment.submission_id == submission_id
         )
@@ -110,7 +104,7 @@ async def assignment_of(
     return found
 
 
-def _judging_open(runtime: Runtime, phases: dict[str, Any], now: Any) -> None:
+def _judging_open(phases: dict[str, Any], now: Any) -> None:
     if now >= phases["awards"]:
         raise TooLate("jury.closed")
 
@@ -122,7 +116,6 @@ class InvalidScores(Conflict):
 
 
 async def score(
-    runtime: Runtime,
     tx: Transaction,
     juror_id: int,
     submission_id: int,
@@ -131,11 +124,11 @@ async def score(
     language: str = "en",
 ) -> float:
     """Stores the juror's score for each criterion (replacing earlier ones); returns the weighted total."""
-    _judging_open(runtime, await runtime.phases(tx.session), tx.now)
-    assignment = await assignment_of(runtime, tx.session, juror_id, submission_id)
+    _judging_open(await tx.phases(), tx.now)
+    assignment = await assignment_of(tx, juror_id, submission_id)
     if assignment.flagged:
         raise Conflict("jury.flagged_already")
-    rubric = runtime.event.jury
+    rubric = tx.event.jury
     low, high = rubric.scale
     values, problems = {}, {}
     for criterion in rubric.criteria:
@@ -162,15 +155,13 @@ async def score(
     return ranking.weighted_total(values, rubric.criteria)
 
 
-async def flag(
-    runtime: Runtime, tx: Transaction, juror_id: int, submission_id: int, reason: str
-) -> int | None:
+async def flag(tx: Transaction, juror_id: int, submission_id: int, reason: str) -> int | None:
     """The juror cannot judge it (unreachable, empty): another juror gets it; returns their id, or
     None when it is set aside for the organisers (flagged by enough jurors, or nobody left)."""
     if reason not in FLAGS:
         raise Conflict("jury.flag_reason", reasons=", ".join(FLAGS))
-    _judging_open(runtime, await runtime.phases(tx.session), tx.now)
-    assignment = await assignment_of(runtime, tx.session, juror_id, submission_id)
+    _judging_open(await tx.phases(), tx.now)
+    assignment = await assignment_of(tx, juror_id, submission_id)
     if assignment.flagged:
         return None
     assignment.flagged = reason
@@ -193,11 +184,11 @@ async def flag(
     loads = dict(
         (await tx.session.execute(
             select(JuryAssignment.juror_id, func.count()).join(Juror)
-            .where(Juror.event_id == runtime.event_id, JuryAssignment.flagged.is_(None))
+            .where(Juror.event_id == tx.event_id, JuryAssignment.flagged.is_(None))
             .group_by(JuryAssignment.juror_id)
         )).all()
     )  # fmt: skip
-    people = [_juror(j) for j in await jurors_of(runtime, tx.session)]
+    people = [_juror(j) for j in await jurors_of(tx)]
     chosen = jury_assignment.replacement(_entry(*row), people, loads, {a.juror_id for a in on_it})
     if chosen is None:
         return None
@@ -215,14 +206,14 @@ class Standing:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-async def standings(runtime: Runtime, session: AsyncSession) -> list[Standing]:
+async def standings(tx: Transaction) -> list[Standing]:
     """Every final submission, best first, with how many scored it and how far they agree."""
-    criteria = runtime.event.jury.criteria
-    rows = await session.execute(
+    criteria = tx.event.jury.criteria
+    rows = await tx.session.execute(
         select(JuryAssignment.juror_id, JuryAssignment.submission_id, Score.criterion, Score.value)
         .join(Score, Score.assignment_id == JuryAssignment.id)
         .join(Juror, Juror.id == JuryAssignment.juror_id)
-        .where(Juror.event_id == runtime.event_id, JuryAssignment.flagged.is_(None))
+        .where(Juror.event_id == tx.event_id, JuryAssignment.flagged.is_(None))
     )
     values: dict[tuple[int, int], dict[str, float]] = {}
     for juror, submission, criterion, value in rows:
@@ -233,12 +224,12 @@ async def standings(runtime: Runtime, session: AsyncSession) -> list[Standing]:
         for (juror, submission), v in values.items()
         if wanted <= v.keys()  # a rubric changed since: only complete scores count
     ]
-    finals = {s.id: (s, t, c) for s, t, c in await _finals(runtime, session)}
+    finals = {s.id: (s, t, c) for s, t, c in await _finals(tx)}
     scored = [s for s in scored if s.submission in finals]
     flags = dict(
-        (await session.execute(
+        (await tx.session.execute(
             select(JuryAssignment.submission_id, func.count()).join(Juror)
-            .where(Juror.event_id == runtime.event_id, JuryAssignment.flagged.is_not(None))
+            .where(Juror.event_id == tx.event_id, JuryAssignment.flagged.is_not(None))
             .group_by(JuryAssignment.submission_id)
         )).all()
     )  # fmt: skip
@@ -250,13 +241,13 @@ async def standings(runtime: Runtime, session: AsyncSession) -> list[Standing]:
 
 
 async def select_top(
-    runtime: Runtime, tx: Transaction, top: int, *, per_category: bool, actor: str
+    tx: Transaction, top: int, *, per_category: bool, actor: str
 ) -> tuple[list[int], list[int]]:
     """Marks the best `top` (overall, or in each category) selected and every other final submission
     not selected; tells each team whose mark changed. Returns (selected, not selected) submission ids."""
     if top < 1:
         raise Conflict("jury.top_positive")
-    table = await standings(runtime, tx.session)
+    table = await standings(tx)
     taken: dict[str | None, int] = {}
     selected, others = [], []
     for standing in table:
@@ -266,18 +257,17 @@ async def select_top(
             selected.append(standing)
         else:
             others.append(standing)
-    for chosen, group in ((True, selected), (False, others)):
+    for chosen, standings_marked in ((True, selected), (False, others)):
         mark = "selected" if chosen else "not_selected"
-        for standing in group:
+        for standing in standings_marked:
             if standing.submission.selection == mark:
                 continue
             standing.submission.selection = mark
-            await teams.post(
-                runtime, tx, standing.team, teams.message_key(standing.team, f"selection:{mark}"),
+            await teams.post(tx, standing.team, teams.message_key(standing.team, f"selection:{mark}"),
                 f"jury.{mark}", name=standing.team.name, rank=standing.ranked.rank,
             )  # fmt: skip
     tx.session.add(
-        AuditEntry(event_id=runtime.event_id, actor=actor, action="jury.select", at=tx.now,
+        AuditEntry(event_id=tx.event_id, actor=actor, action="jury.select", at=tx.now,
                    details={"top": top, "per_category": per_category,
                             "selected": [s.submission.id for s in selected]})
     )  # fmt: skip

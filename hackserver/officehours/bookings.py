@@ -9,7 +9,7 @@ Every change tells the team's channel and the expert, through the outbox, in the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,8 @@ from hackserver.officehours.experts import expert_channel
 from hackserver.teams import teams
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.event import Event
+    from hackserver.foundation.transaction import Transaction
 
 
 def clean_question(raw: str) -> str:
@@ -42,7 +43,6 @@ async def locked_team(tx: Transaction, team_id: int) -> Team:
 
 
 async def book(
-    runtime: Runtime,
     tx: Transaction,
     team_id: int,
     slot_id: int,
@@ -52,20 +52,20 @@ async def book(
 ) -> Booking:
     asked = clean_question(question)
     team = await locked_team(tx, team_id)
-    booking = await _take(runtime, tx, team, slot_id, asked)
+    booking = await _take(tx, team, slot_id, asked)
     slot = await tx.session.get_one(Slot, booking.slot_id)
     expert = await tx.session.get_one(Expert, slot.expert_id)
     what = "booking.rescheduled" if replacing else "booking.made"
     tx.record(what, team=team.id, booking=booking.id, slot=slot.id, expert=expert.id)
-    await _tell(runtime, tx, team, expert, slot, booking, what)
+    await _tell(tx, team, expert, slot, booking, what)
     return booking
 
 
-async def _take(runtime: Runtime, tx: Transaction, team: Team, slot_id: int, question: str) -> Booking:
-    rules = runtime.event.office_hours
+async def _take(tx: Transaction, team: Team, slot_id: int, question: str) -> Booking:
+    rules = tx.event.office_hours
     slot = await slots.locked_slot(tx, slot_id)
     expert = await tx.session.get(Expert, slot.expert_id) if slot is not None else None
-    if slot is None or expert is None or expert.event_id != runtime.event_id or slot.withdrawn_at is not None:
+    if slot is None or expert is None or expert.event_id != tx.event_id or slot.withdrawn_at is not None:
         raise FieldError("slot", "booking.slot_gone")
     if slot.starts_at <= tx.now:
         raise FieldError("slot", "booking.past")
@@ -86,7 +86,7 @@ async def _take(runtime: Runtime, tx: Transaction, team: Team, slot_id: int, que
         raise FieldError("slot", "booking.overlap")
     if slot.daily_limit is not None:
         await slots.locked_expert(tx, expert.id)  # the day's count stands until we commit
-        if await slots.booked_that_day(runtime, tx.session, expert, slot.starts_at) >= slot.daily_limit:
+        if await slots.booked_that_day(tx, expert, slot.starts_at) >= slot.daily_limit:
             raise FieldError("slot", "booking.day_full")
     booking = Booking(slot_id=slot.id, team_id=team.id, question=question, created_at=tx.now)
     try:
@@ -104,26 +104,25 @@ async def _live_of_team(tx: Transaction, team_id: int, booking_id: int) -> tuple
     return booking, await tx.session.get_one(Slot, booking.slot_id)
 
 
-def _before_cutoff(runtime: Runtime, tx: Transaction, slot: Slot) -> None:
-    cutoff = runtime.event.office_hours.cutoff
+def _before_cutoff(tx: Transaction, slot: Slot) -> None:
+    cutoff = tx.event.office_hours.cutoff
     if slot.starts_at - cutoff <= tx.now:
         raise TooLate("booking.change_cutoff", minutes=int(cutoff.total_seconds() // 60))
 
 
-async def cancel(runtime: Runtime, tx: Transaction, team_id: int, booking_id: int) -> Booking:
+async def cancel(tx: Transaction, team_id: int, booking_id: int) -> Booking:
     team = await locked_team(tx, team_id)
     booking, slot = await _live_of_team(tx, team.id, booking_id)
-    _before_cutoff(runtime, tx, slot)
+    _before_cutoff(tx, slot)
     booking.cancelled_at = tx.now
     await tx.session.flush()
     expert = await tx.session.get_one(Expert, slot.expert_id)
     tx.record("booking.cancelled", team=team.id, booking=booking.id, slot=slot.id, expert=expert.id)
-    await _tell(runtime, tx, team, expert, slot, booking, "booking.cancelled")
+    await _tell(tx, team, expert, slot, booking, "booking.cancelled")
     return booking
 
 
 async def reschedule(
-    runtime: Runtime,
     tx: Transaction,
     team_id: int,
     booking_id: int,
@@ -134,13 +133,13 @@ async def reschedule(
     booking stands."""
     team = await locked_team(tx, team_id)
     old, slot = await _live_of_team(tx, team.id, booking_id)
-    _before_cutoff(runtime, tx, slot)
+    _before_cutoff(tx, slot)
     old.cancelled_at = tx.now
     await tx.session.flush()
-    return await book(runtime, tx, team.id, slot_id, question or old.question, replacing=old.id)
+    return await book(tx, team.id, slot_id, question or old.question, replacing=old.id)
 
 
-async def mark_no_show(runtime: Runtime, tx: Transaction, expert_id: int, booking_id: int) -> Booking:
+async def mark_no_show(tx: Transaction, expert_id: int, booking_id: int) -> Booking:
     booking = await tx.session.get(Booking, booking_id)
     slot = await tx.session.get(Slot, booking.slot_id) if booking is not None else None
     if booking is None or slot is None or slot.expert_id != expert_id or booking.cancelled_at is not None:
@@ -152,27 +151,23 @@ async def mark_no_show(runtime: Runtime, tx: Transaction, expert_id: int, bookin
     return booking
 
 
-def when(runtime: Runtime, instant: datetime) -> Moment:
-    return Moment(instant, runtime.event.timezone)
+def when(event: Event, instant: datetime) -> Moment:
+    return Moment(instant, event.timezone)
 
 
-async def _tell(
-    runtime: Runtime, tx: Transaction, team: Team, expert: Expert, slot: Slot, booking: Booking, what: str
-) -> None:
+async def _tell(tx: Transaction, team: Team, expert: Expert, slot: Slot, booking: Booking, what: str) -> None:
     from hackserver.foundation import links
 
-    token = await links.grant(runtime, tx, "book", team.id)
-    ics = f"{links.address(runtime, 'book', token)}/bookings/{booking.id}.ics"
+    token = await links.grant(tx, "book", team.id)
+    ics = f"{tx.links.address('book', token)}/bookings/{booking.id}.ics"
     join = expert.join_url or ""
-    params = {
+    params: dict[str, Any] = {
         "expert_name": expert.name, "team_name": team.name, "question": booking.question, "ics": ics,
-        "join": join or "–", "when": when(runtime, slot.starts_at),
+        "join": join or "–", "when": when(tx.event, slot.starts_at),
     }  # fmt: skip
-    await teams.post(
-        runtime, tx, team, teams.message_key(team, f"{what}:{booking.id}"), f"{what}.team", **params
-    )
-    texts = {language: say(language, f"{what}.expert", **params) for language in runtime.event.languages}
+    await teams.post(tx, team, teams.message_key(team, f"{what}:{booking.id}"), f"{what}.team", **params)
+    texts = {language: say(language, f"{what}.expert", **params) for language in tx.event.languages}
     await outbox.add(
         tx, f"expert:{expert.id}:{what}:{booking.id}:builtin", "builtin", expert_channel(expert.id),
-        {"author": runtime.event.name, "texts": texts},
+        {"author": tx.event.name, "texts": texts},
     )  # fmt: skip

@@ -33,7 +33,7 @@ from hackserver.foundation.models import AuditEntry, Expert
 from hackserver.foundation.text_limits import CATALOGUES
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction, Transactions
 
 COLUMNS = ("name", "topics", "languages", "bio", "timezone", "contact", "join_url")
 REQUIRED = ("name", "topics")
@@ -125,21 +125,21 @@ class Imported:
         return f"experts: {self.added} added, {self.updated} updated, {self.unchanged} unchanged"
 
 
-async def import_experts(runtime: Runtime, data: bytes, *, actor: str = "command line") -> Imported:
-    rows, problems = parse_experts(data, runtime.event.languages)
+async def import_experts(transactions: Transactions, data: bytes, *, actor: str = "command line") -> Imported:
+    rows, problems = parse_experts(data, transactions.event.languages)
     if problems:
         return Imported(problems)
-    async with runtime.transaction() as tx:
+    async with transactions.transaction() as tx:
         existing = {
             name_key(e.name): e
-            for e in await tx.session.scalars(select(Expert).where(Expert.event_id == runtime.event_id))
+            for e in await tx.session.scalars(select(Expert).where(Expert.event_id == tx.event_id))
         }
         added = updated = 0
         for row in rows:
             values = columns(row)
             expert = existing.get(name_key(row.name))
             if expert is None:
-                await add(runtime, tx, values)
+                await add(tx, values)
                 added += 1
             elif any(getattr(expert, name) != value for name, value in values.items()):
                 for name, value in values.items():
@@ -147,17 +147,17 @@ async def import_experts(runtime: Runtime, data: bytes, *, actor: str = "command
                 updated += 1
         counts = {"added": added, "updated": updated, "unchanged": len(rows) - added - updated}
         tx.session.add(
-            AuditEntry(event_id=runtime.event_id, actor=actor, action="experts.imported", details=counts, at=tx.now)
+            AuditEntry(event_id=tx.event_id, actor=actor, action="experts.imported", details=counts, at=tx.now)
         )  # fmt: skip
         tx.record("experts.imported", **counts)
     return Imported([], added, updated, len(rows) - added - updated, True)
 
 
-async def add(runtime: Runtime, tx: Transaction, values: dict[str, Any]) -> Expert:
-    expert = Expert(event_id=runtime.event_id, **values)
+async def add(tx: Transaction, values: dict[str, Any]) -> Expert:
+    expert = Expert(event_id=tx.event_id, **values)
     tx.session.add(expert)
     await tx.session.flush()
-    await ensure_channel(tx.session, runtime.event_id, expert_channel(expert.id), kind="expert")
+    await ensure_channel(tx.session, tx.event_id, expert_channel(expert.id), kind="expert")
     return expert
 
 
@@ -173,6 +173,6 @@ def columns(row: ExpertRow) -> dict[str, Any]:
     }
 
 
-async def link_of(runtime: Runtime, tx: Transaction, expert: Expert) -> str:
+async def link_of(tx: Transaction, expert: Expert) -> str:
     """The address of the expert's private page (the same each time until revoked)."""
-    return links.address(runtime, "expert", await links.grant(runtime, tx, "expert", expert.id))
+    return tx.links.address("expert", await links.grant(tx, "expert", expert.id))

@@ -22,7 +22,7 @@ from hackserver.officehours.experts import expert_channel
 from hackserver.teams import teams
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction, Transactions
 
 
 def _matching(expert: Expert, topic: str) -> bool:
@@ -30,28 +30,28 @@ def _matching(expert: Expert, topic: str) -> bool:
     return any(wanted in t.casefold() or t.casefold() in wanted for t in expert.topics)
 
 
-async def ask(runtime: Runtime, tx: Transaction, team: Team, topic: str, question: str) -> HelpTicket:
+async def ask(tx: Transaction, team: Team, topic: str, question: str) -> HelpTicket:
     topic, question = " ".join(topic.split()).lower(), " ".join(question.split())
     if not topic or not question:
         raise Conflict("help.usage")
     bounded("topic", topic)
     bounded("question", question)
     ticket = HelpTicket(
-        event_id=runtime.event_id, team_id=team.id, topic=topic, question=question, created_at=tx.now
+        event_id=tx.event_id, team_id=team.id, topic=topic, question=question, created_at=tx.now
     )
     try:
         async with tx.session.begin_nested():
             tx.session.add(ticket)
     except IntegrityError:  # the team's one unclaimed ticket exists: the unique index decided
         raise Conflict("help.already_open") from None
-    pool = list(await tx.session.scalars(select(Expert).where(Expert.event_id == runtime.event_id)))
+    pool = list(await tx.session.scalars(select(Expert).where(Expert.event_id == tx.event_id)))
     chosen = [e for e in pool if _matching(e, topic)] or pool
-    await _tell_experts(runtime, tx, ticket, team, chosen, "posted")
+    await _tell_experts(tx, ticket, team, chosen, "posted")
     tx.record("help.requested", ticket=ticket.id, team=team.id, topic=topic, experts=len(chosen))
     return ticket
 
 
-async def cancel(runtime: Runtime, tx: Transaction, team: Team) -> HelpTicket:
+async def cancel(tx: Transaction, team: Team) -> HelpTicket:
     ticket = await tx.session.scalar(
         select(HelpTicket).where(
             HelpTicket.team_id == team.id, HelpTicket.claimed_at.is_(None), HelpTicket.cancelled_at.is_(None)
@@ -64,12 +64,12 @@ async def cancel(runtime: Runtime, tx: Transaction, team: Team) -> HelpTicket:
     return ticket
 
 
-async def claim(runtime: Runtime, tx: Transaction, expert_id: int, ticket_id: int) -> HelpTicket:
+async def claim(tx: Transaction, expert_id: int, ticket_id: int) -> HelpTicket:
     claimed = await tx.session.execute(
         update(HelpTicket)
         .where(
             HelpTicket.id == ticket_id,
-            HelpTicket.event_id == runtime.event_id,
+            HelpTicket.event_id == tx.event_id,
             HelpTicket.claimed_at.is_(None),
             HelpTicket.cancelled_at.is_(None),
         )
@@ -82,21 +82,20 @@ async def claim(runtime: Runtime, tx: Transaction, expert_id: int, ticket_id: in
     expert = await tx.session.get_one(Expert, expert_id)
     team = await tx.session.get_one(Team, ticket.team_id)
     waited = max(0, round((tx.now - ticket.created_at).total_seconds() / 60))
-    await teams.post(
-        runtime, tx, team, teams.message_key(team, f"help:{ticket.id}:claimed"), "help.claimed_team",
+    await teams.post(tx, team, teams.message_key(team, f"help:{ticket.id}:claimed"), "help.claimed_team",
         expert_name=expert.name, join=expert.join_url or "–", question=ticket.question, minutes=waited,
     )  # fmt: skip
     tx.record("help.claimed", ticket=ticket.id, team=team.id, expert=expert.id, waited_seconds=(tx.now - ticket.created_at).total_seconds())  # fmt: skip
     return ticket
 
 
-async def waiting(runtime: Runtime, tx: Transaction, expert: Expert) -> list[tuple[HelpTicket, Team]]:
+async def waiting(tx: Transaction, expert: Expert) -> list[tuple[HelpTicket, Team]]:
     """Unclaimed tickets an expert is shown: of their topics, or any once escalated."""
     rows = await tx.session.execute(
         select(HelpTicket, Team)
         .join(Team, Team.id == HelpTicket.team_id)
         .where(
-            HelpTicket.event_id == runtime.event_id,
+            HelpTicket.event_id == tx.event_id,
             HelpTicket.claimed_at.is_(None),
             HelpTicket.cancelled_at.is_(None),
         )
@@ -105,16 +104,16 @@ async def waiting(runtime: Runtime, tx: Transaction, expert: Expert) -> list[tup
     return [(t, team) for t, team in rows if t.escalated_at is not None or _matching(expert, t.topic)]
 
 
-async def fire_due(runtime: Runtime) -> datetime | None:
+async def fire_due(transactions: Transactions) -> datetime | None:
     """Escalates each ticket unclaimed after the wait, once; returns when the next one falls due."""
-    wait = runtime.event.office_hours.help_wait
-    now = runtime.clock.now()
-    async with runtime.sessions() as session:
+    wait = transactions.event.office_hours.help_wait
+    async with transactions.reading() as tx:
+        now = tx.now
         rows = (
-            await session.execute(
+            await tx.session.execute(
                 select(HelpTicket.id, HelpTicket.created_at)
                 .where(
-                    HelpTicket.event_id == runtime.event_id,
+                    HelpTicket.event_id == tx.event_id,
                     HelpTicket.claimed_at.is_(None),
                     HelpTicket.cancelled_at.is_(None),
                     HelpTicket.escalated_at.is_(None),
@@ -125,15 +124,15 @@ async def fire_due(runtime: Runtime) -> datetime | None:
     for ticket_id, created_at in rows:
         if created_at + wait > now:
             return created_at + wait
-        await escalate(runtime, ticket_id, created_at + wait)
+        await escalate(transactions, ticket_id, created_at + wait)
     return None
 
 
-async def escalate(runtime: Runtime, ticket_id: int, instant: datetime) -> bool:
+async def escalate(transactions: Transactions, ticket_id: int, instant: datetime) -> bool:
     try:
-        async with runtime.transaction() as tx:
+        async with transactions.transaction() as tx:
             tx.session.add(
-                FiredItem(event_id=runtime.event_id, key=f"help:escalate:{ticket_id}", instant=instant, status="fired")
+                FiredItem(event_id=tx.event_id, key=f"help:escalate:{ticket_id}", instant=instant, status="fired")
             )  # fmt: skip
             await tx.session.flush()  # a second clock stops here, on the unique marker
             ticket = await tx.session.get_one(HelpTicket, ticket_id)
@@ -141,8 +140,8 @@ async def escalate(runtime: Runtime, ticket_id: int, instant: datetime) -> bool:
                 return False
             ticket.escalated_at = tx.now
             team = await tx.session.get_one(Team, ticket.team_id)
-            pool = list(await tx.session.scalars(select(Expert).where(Expert.event_id == runtime.event_id)))
-            await _tell_experts(runtime, tx, ticket, team, pool, "escalated")
+            pool = list(await tx.session.scalars(select(Expert).where(Expert.event_id == tx.event_id)))
+            await _tell_experts(tx, ticket, team, pool, "escalated")
             tx.record("help.escalated", ticket=ticket.id, team=team.id, experts=len(pool))
     except IntegrityError:
         return False
@@ -150,12 +149,12 @@ async def escalate(runtime: Runtime, ticket_id: int, instant: datetime) -> bool:
 
 
 async def _tell_experts(
-    runtime: Runtime, tx: Transaction, ticket: HelpTicket, team: Team, chosen: list[Expert], what: str
+    tx: Transaction, ticket: HelpTicket, team: Team, chosen: list[Expert], what: str
 ) -> None:
     params = {"team_name": team.name, "topic": ticket.topic, "question": ticket.question}
-    texts = {language: say(language, f"help.{what}_expert", **params) for language in runtime.event.languages}
+    texts = {language: say(language, f"help.{what}_expert", **params) for language in tx.event.languages}
     for expert in chosen:
         await outbox.add(
             tx, f"expert:{expert.id}:help:{ticket.id}:{what}:builtin", "builtin", expert_channel(expert.id),
-            {"author": runtime.event.name, "texts": texts},
+            {"author": tx.event.name, "texts": texts},
         )  # fmt: skip

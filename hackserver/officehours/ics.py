@@ -39,4 +39,5 @@ def calendar(name: str, entries: list[Entry]) -> bytes:
             item.add("url", entry.url)
             item.add("location", entry.url)
         cal.add_component(item)
-    return cal.to_ical()
+    ics: bytes = cal.to_ical()
+    return ics

@@ -6,6 +6,7 @@ slot has begun is not sent any more."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,34 +16,34 @@ from hackserver.foundation.i18n import say
 from hackserver.foundation.models import Booking, Expert, FiredItem, Slot, Team
 from hackserver.officehours.bookings import when
 from hackserver.officehours.experts import expert_channel
-from hackserver.runtime import Runtime
 from hackserver.teams import teams
+
+if TYPE_CHECKING:
+    from hackserver.foundation.transaction import Transactions
 
 
 def key_of(booking_id: int) -> str:
     return f"reminder:booking:{booking_id}"
 
 
-async def fire_due(runtime: Runtime) -> datetime | None:
+async def fire_due(transactions: Transactions) -> datetime | None:
     """Sends every due reminder not yet sent; returns when the next one is due."""
-    lead = runtime.event.office_hours.reminder
-    now = runtime.clock.now()
-    async with runtime.sessions() as session:
+    lead = transactions.event.office_hours.reminder
+    async with transactions.reading() as tx:
+        now = tx.now
         rows = (
-            await session.execute(
+            await tx.session.execute(
                 select(Booking.id, Slot.starts_at)
                 .join(Slot)
                 .join(Expert)
-                .where(
-                    Expert.event_id == runtime.event_id, Booking.cancelled_at.is_(None), Slot.starts_at > now
-                )
+                .where(Expert.event_id == tx.event_id, Booking.cancelled_at.is_(None), Slot.starts_at > now)
                 .order_by(Slot.starts_at)
             )
         ).all()
         fired = set(
-            await session.scalars(
+            await tx.session.scalars(
                 select(FiredItem.key).where(
-                    FiredItem.event_id == runtime.event_id, FiredItem.key.like("reminder:booking:%")
+                    FiredItem.event_id == tx.event_id, FiredItem.key.like("reminder:booking:%")
                 )
             )
         )
@@ -51,15 +52,15 @@ async def fire_due(runtime: Runtime) -> datetime | None:
             continue
         if starts_at - lead > now:
             return starts_at - lead
-        await fire(runtime, booking_id, starts_at - lead)
+        await fire(transactions, booking_id, starts_at - lead)
     return None
 
 
-async def fire(runtime: Runtime, booking_id: int, instant: datetime) -> bool:
+async def fire(transactions: Transactions, booking_id: int, instant: datetime) -> bool:
     try:
-        async with runtime.transaction() as tx:
+        async with transactions.transaction() as tx:
             tx.session.add(
-                FiredItem(event_id=runtime.event_id, key=key_of(booking_id), instant=instant, status="fired")
+                FiredItem(event_id=tx.event_id, key=key_of(booking_id), instant=instant, status="fired")
             )
             await tx.session.flush()  # a second clock stops here, on the unique marker
             booking = await tx.session.get_one(Booking, booking_id)
@@ -68,20 +69,16 @@ async def fire(runtime: Runtime, booking_id: int, instant: datetime) -> bool:
                 return False  # cancelled since it was read, or begun: the marker says it is done
             team = await tx.session.get_one(Team, booking.team_id)
             expert = await tx.session.get_one(Expert, slot.expert_id)
-            params = {
+            params: dict[str, Any] = {
                 "minutes": max(1, round((slot.starts_at - tx.now).total_seconds() / 60)),
                 "expert_name": expert.name, "team_name": team.name, "question": booking.question,
-                "join": expert.join_url or "–", "when": when(runtime, slot.starts_at),
+                "join": expert.join_url or "–", "when": when(tx.event, slot.starts_at),
             }  # fmt: skip
-            await teams.post(
-                runtime, tx, team, teams.message_key(team, key_of(booking.id)), "reminder.team", **params
-            )
-            texts = {
-                language: say(language, "reminder.expert", **params) for language in runtime.event.languages
-            }
+            await teams.post(tx, team, teams.message_key(team, key_of(booking.id)), "reminder.team", **params)
+            texts = {language: say(language, "reminder.expert", **params) for language in tx.event.languages}
             await outbox.add(
                 tx, f"expert:{expert.id}:{key_of(booking.id)}:builtin", "builtin", expert_channel(expert.id),
-                {"author": runtime.event.name, "texts": texts},
+                {"author": tx.event.name, "texts": texts},
             )  # fmt: skip
             tx.record("booking.reminded", booking=booking.id, team=team.id, expert=expert.id)
     except IntegrityError:

@@ -19,7 +19,8 @@ from hackserver.foundation.i18n import Moment
 from hackserver.foundation.models import Booking, Expert, Slot
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.event import Event
+    from hackserver.foundation.transaction import Transaction
 
 MIN_LENGTH, MAX_LENGTH = timedelta(minutes=5), timedelta(hours=2)
 MAX_BUFFER = timedelta(hours=1)
@@ -54,8 +55,8 @@ class FreeSlot:
     expert: Expert
 
 
-def expert_zone(runtime: Runtime, expert: Expert) -> ZoneInfo:
-    return ZoneInfo(expert.timezone) if expert.timezone else runtime.event.timezone
+def expert_zone(event: Event, expert: Expert) -> ZoneInfo:
+    return ZoneInfo(expert.timezone) if expert.timezone else event.timezone
 
 
 async def locked_expert(tx: Transaction, expert_id: int) -> Expert:
@@ -65,9 +66,9 @@ async def locked_expert(tx: Transaction, expert_id: int) -> Expert:
     return expert
 
 
-async def publish(runtime: Runtime, tx: Transaction, expert_id: int, offer: Offer) -> list[Slot]:
+async def publish(tx: Transaction, expert_id: int, offer: Offer) -> list[Slot]:
     expert = await locked_expert(tx, expert_id)
-    end = (await runtime.phases(tx.session))["end"]
+    end = (await tx.phases())["end"]
     if offer.starts_at <= tx.now:
         raise FieldError("start", "slot.in_past")
     if offer.ends_at <= offer.starts_at:
@@ -101,7 +102,7 @@ async def publish(runtime: Runtime, tx: Transaction, expert_id: int, offer: Offe
         .limit(1)
     )
     if clash is not None:
-        zone = expert_zone(runtime, expert)
+        zone = expert_zone(tx.event, expert)
         raise FieldError("start", "slot.overlap", at=Moment(clash, zone, named=False))
     made = [
         Slot(
@@ -126,7 +127,7 @@ async def live_booking(session: AsyncSession, slot_id: int) -> Booking | None:
     )
 
 
-async def withdraw(runtime: Runtime, tx: Transaction, expert_id: int, slot_id: int) -> Slot:
+async def withdraw(tx: Transaction, expert_id: int, slot_id: int) -> Slot:
     slot = await locked_slot(tx, slot_id)
     if slot is None or slot.expert_id != expert_id:  # another expert's slot does not exist for this one
         raise NotFound("slot.gone")
@@ -144,10 +145,10 @@ def day_bounds(instant: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(start.date() + timedelta(days=1), start.timetz())
 
 
-async def booked_that_day(runtime: Runtime, session: AsyncSession, expert: Expert, instant: datetime) -> int:
-    start, stop = day_bounds(instant, expert_zone(runtime, expert))
+async def booked_that_day(tx: Transaction, expert: Expert, instant: datetime) -> int:
+    start, stop = day_bounds(instant, expert_zone(tx.event, expert))
     return int(
-        await session.scalar(
+        await tx.session.scalar(
             select(func.count())
             .select_from(Booking)
             .join(Slot)
@@ -162,16 +163,16 @@ async def booked_that_day(runtime: Runtime, session: AsyncSession, expert: Exper
     )
 
 
-async def free_slots(runtime: Runtime, session: AsyncSession, now: datetime) -> list[FreeSlot]:
+async def free_slots(tx: Transaction, now: datetime) -> list[FreeSlot]:
     """Slots a team may still book: published, not withdrawn, not booked, beyond the cut-off, on a
     day the expert still takes bookings."""
-    earliest = now + runtime.event.office_hours.cutoff
-    rows = await session.execute(
+    earliest = now + tx.event.office_hours.cutoff
+    rows = await tx.session.execute(
         select(Slot, Expert)
         .join(Expert)
         .outerjoin(Booking, and_(Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None)))
         .where(
-            Expert.event_id == runtime.event_id,
+            Expert.event_id == tx.event_id,
             Slot.withdrawn_at.is_(None),
             Slot.starts_at > earliest,
             Booking.id.is_(None),
@@ -183,9 +184,9 @@ async def free_slots(runtime: Runtime, session: AsyncSession, now: datetime) -> 
     kept = []
     for free in found:
         if free.slot.daily_limit is not None:
-            day = day_bounds(free.slot.starts_at, expert_zone(runtime, free.expert))[0]
+            day = day_bounds(free.slot.starts_at, expert_zone(tx.event, free.expert))[0]
             if (free.expert.id, day) not in full:
-                taken = await booked_that_day(runtime, session, free.expert, free.slot.starts_at)
+                taken = await booked_that_day(tx, free.expert, free.slot.starts_at)
                 full[free.expert.id, day] = taken >= free.slot.daily_limit
             if full[free.expert.id, day]:
                 continue

@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from hackserver.foundation.errors import Conflict, NotFound, TooLate
+from hackserver.foundation.event import PHASES, format_duration
 from hackserver.foundation.models import AuditEntry, Phase
-from hackserver.sprint.event import PHASES, format_duration
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction
 
 BEFORE = "before"  # the name of the time before registration opens
 SHIFTED = "phase.shifted"  # the event a shift records: phases change in no other way
-IN_SESSION = "hackserver.sprint.phases"  # Session.info key: the phases as one transaction read them
 CACHE_MAX_AGE = 1.0  # seconds; bounds staleness should a shift's event be lost with the bus's Redis
 
 
@@ -83,7 +82,7 @@ MAX_SHIFT = timedelta(days=30)  # more than that is a typo, not a plan
 
 
 async def shift_phase(
-    runtime: Runtime, tx: Transaction, name: str, delta: timedelta, *, actor: str, later_too: bool = False
+    tx: Transaction, name: str, delta: timedelta, *, actor: str, later_too: bool = False
 ) -> dict[str, datetime]:
     """Moves a phase that has not begun by delta, with the later phases it would run into (or, with
     later_too, all later phases). The announcements follow; the change is audit-logged."""
@@ -96,7 +95,7 @@ async def shift_phase(
     rows = {
         p.name: p
         for p in await tx.session.scalars(
-            select(Phase).where(Phase.event_id == runtime.event_id).with_for_update()
+            select(Phase).where(Phase.event_id == tx.event_id).with_for_update()
         )
     }
     before = {n: p.planned_at + timedelta(seconds=p.shift_seconds) for n, p in rows.items()}
@@ -116,10 +115,10 @@ async def shift_phase(
         raise Conflict("phase.out_of_order", name=name, delta=_signed(delta))
     for phase_name in moved:
         rows[phase_name].shift_seconds += int(delta.total_seconds())
-    tx.session.info.pop(IN_SESSION, None)  # what this transaction read before is not so any more
+    tx.forget_phases()  # what this transaction read before is not so any more
     tx.session.add(
         AuditEntry(
-            event_id=runtime.event_id,
+            event_id=tx.event_id,
             actor=actor,
             action="phase.shift",
             details={"phase": name, "by_seconds": int(delta.total_seconds()), "moved": moved},

@@ -22,13 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hackserver.foundation import db
 from hackserver.foundation.errors import Conflict, DomainError, NotFound, TooLate
+from hackserver.foundation.event_forms import FormField, SubmissionForm
 from hackserver.foundation.i18n import Moment
 from hackserver.foundation.models import AuditEntry, Participant, Submission, SubmissionVersion, Team
-from hackserver.sprint.event_forms import FormField, SubmissionForm
 from hackserver.teams import teams
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.event import Event
+    from hackserver.foundation.transaction import Transaction
 
 DRAFT, SUBMITTED, FINAL = "draft", "submitted", "final"
 IN_FLIGHT = timedelta(minutes=2)  # no client still waits for a request older than this
@@ -115,35 +116,35 @@ def validate(
     return values, problems
 
 
-def regular_deadline(runtime: Runtime, phases: dict[str, datetime]) -> datetime:
-    return phases["submission_deadline"] + runtime.event.submission.grace
+def regular_deadline(event: Event, phases: dict[str, datetime]) -> datetime:
+    return phases["submission_deadline"] + event.submission.grace
 
 
-def deadline_of(runtime: Runtime, phases: dict[str, datetime], submission: Submission | None) -> datetime:
+def deadline_of(event: Event, phases: dict[str, datetime], submission: Submission | None) -> datetime:
     """The instant from which this team's saves are refused."""
-    regular = regular_deadline(runtime, phases)
+    regular = regular_deadline(event, phases)
     extended = submission.extended_until if submission is not None else None
     return max(regular, extended) if extended is not None else regular
 
 
-def local(runtime: Runtime, instant: datetime) -> Moment:
-    return Moment(instant, runtime.event.timezone, seconds=True)
+def local(event: Event, instant: datetime) -> Moment:
+    return Moment(instant, event.timezone, seconds=True)
 
 
-async def _team_and_row(runtime: Runtime, tx: Transaction, team_id: int) -> tuple[Team, Submission]:
+async def _team_and_row(tx: Transaction, team_id: int) -> tuple[Team, Submission]:
     """The team and its submission row, made if missing, locked until the transaction ends: two first
     saves at once make one row, and a save and the freeze are decided one after the other."""
     locked = (
         select(Team, Submission)
         .join(Submission, Submission.team_id == Team.id)
-        .where(Team.id == team_id, Team.event_id == runtime.event_id)
+        .where(Team.id == team_id, Team.event_id == tx.event_id)
         .with_for_update(of=Submission)
         .execution_options(populate_existing=True)
     )
     row = (await tx.session.execute(locked)).first()  # one query for the usual case: the row is there
     if row is None:
         team = await tx.session.get(Team, team_id)
-        if team is None or team.event_id != runtime.event_id:
+        if team is None or team.event_id != tx.event_id:
             raise NotFound("team.no_such_team", id=team_id)
         values = {"team_id": team_id, "status": DRAFT, "version": 0, "updated_at": tx.now}
         await tx.session.execute(db.insert_unless_there(tx.session, Submission).values(values))
@@ -153,7 +154,6 @@ async def _team_and_row(runtime: Runtime, tx: Transaction, team_id: int) -> tupl
 
 
 async def save(
-    runtime: Runtime,
     tx: Transaction,
     team_id: int,
     entry: Entry,
@@ -166,21 +166,21 @@ async def save(
     received_at is when the request reached the server (by its clock; now if not given): a save that
     arrived before the deadline but queued for the database in the last-minute rush is on time, one
     that arrived at or after it is not. The decision is made here, with the row locked."""
-    team, submission = await _team_and_row(runtime, tx, team_id)
-    phases = await runtime.phases(tx.session)
-    deadline = deadline_of(runtime, phases, submission)
+    team, submission = await _team_and_row(tx, team_id)
+    phases = await tx.phases()
+    deadline = deadline_of(tx.event, phases, submission)
     arrived = tx.now if received_at is None or tx.now - received_at > IN_FLIGHT else min(received_at, tx.now)
     if arrived >= deadline:
         if submission.status == FINAL:
             raise TooLate("submission.final_already", version=submission.version)
-        raise TooLate("submission.closed", deadline=local(runtime, deadline))
+        raise TooLate("submission.closed", deadline=local(tx.event, deadline))
     if submission.status == FINAL and (submission.frozen_at is None or arrived >= submission.frozen_at):
         raise TooLate("submission.final_already", version=submission.version)
     # Still FINAL here only for a save that arrived before the freeze: its version becomes the final one.
     submit = entry.submit or submission.status != DRAFT  # once submitted, it stays submitted
     if entry.based_on < submission.version:
-        raise await _stale(runtime, tx.session, submission)
-    values, problems = validate(runtime.event.submission, entry.values, submit=submit, language=language)
+        raise await _stale(tx, submission)
+    values, problems = validate(tx.event.submission, entry.values, submit=submit, language=language)
     members = {m.participant_id: m.name for m in await teams.members(tx.session, team_id)}
     if entry.saved_by is None:
         problems["saved_by"] = Problem("submission.saved_by_required")
@@ -210,18 +210,17 @@ async def save(
     tx.record("submission.saved", team=team_id, version=submission.version, status=submission.status)
     if submission.status != DRAFT:
         person = members[entry.saved_by]  # type: ignore[index]
-        await teams.post(
-            runtime, tx, team, teams.message_key(team, f"submission:v{submission.version}"),
+        await teams.post(tx, team, teams.message_key(team, f"submission:v{submission.version}"),
             "submission.confirmed" if was == DRAFT else "submission.updated",
-            title=values[runtime.event.submission.fields[0].id], version=submission.version,
-            person=person, deadline=local(runtime, deadline),
+            title=values[tx.event.submission.fields[0].id], version=submission.version,
+            person=person, deadline=local(tx.event, deadline),
         )  # fmt: skip
     return Saved(submission.status, submission.version, deadline)
 
 
-async def _stale(runtime: Runtime, session: AsyncSession, submission: Submission) -> Stale:
+async def _stale(tx: Transaction, submission: Submission) -> Stale:
     person, saved_at = (
-        await session.execute(
+        await tx.session.execute(
             select(Participant.display_name, SubmissionVersion.saved_at)
             .outerjoin(Participant, Participant.id == SubmissionVersion.saved_by)
             .where(
@@ -230,7 +229,7 @@ async def _stale(runtime: Runtime, session: AsyncSession, submission: Submission
             )
         )
     ).one()
-    return Stale(submission.version, person, local(runtime, saved_at))
+    return Stale(submission.version, person, local(tx.event, saved_at))
 
 
 @dataclass(frozen=True)
@@ -273,56 +272,56 @@ class View:
         return {c["id"] for c in self.latest.fields.get(CREDITS, [])}
 
 
-async def view(runtime: Runtime, session: AsyncSession, team_id: int, now: datetime) -> View:
-    team = await session.get(Team, team_id)
-    if team is None or team.event_id != runtime.event_id:
+async def view(tx: Transaction, team_id: int, now: datetime) -> View:
+    team = await tx.session.get(Team, team_id)
+    if team is None or team.event_id != tx.event_id:
         raise NotFound("team.no_such_team", id=team_id)
-    submission = await session.scalar(select(Submission).where(Submission.team_id == team_id))
+    submission = await tx.session.scalar(select(Submission).where(Submission.team_id == team_id))
     versions: list[Saving] = []
     latest = None
     if submission is not None and submission.version:
         # The history without its content: a team that saved fifty times reads one version's fields.
-        rows = await session.execute(
+        rows = await tx.session.execute(
             select(SubmissionVersion.number, SubmissionVersion.saved_at, SubmissionVersion.saved_by)
             .where(SubmissionVersion.submission_id == submission.id)
             .order_by(SubmissionVersion.number.desc())
         )
         versions = [Saving(*row) for row in rows]
-        latest = await session.scalar(
+        latest = await tx.session.scalar(
             select(SubmissionVersion).where(
                 SubmissionVersion.submission_id == submission.id,
                 SubmissionVersion.number == submission.version,
             )
         )
-    phases = await runtime.phases(session)
+    phases = await tx.phases()
     return View(
         team,
-        await teams.members(session, team_id),
+        await teams.members(tx.session, team_id),
         submission,
         latest,
         versions,
-        deadline_of(runtime, phases, submission),
+        deadline_of(tx.event, phases, submission),
         now,
     )
 
 
-async def freeze_due(runtime: Runtime, tx: Transaction) -> int:
+async def freeze_due(tx: Transaction) -> int:
     """Makes final every submitted entry whose deadline (or extension) has passed; tells each team."""
-    phases = await runtime.phases(tx.session)
-    if tx.now < regular_deadline(runtime, phases):
+    phases = await tx.phases()
+    if tx.now < regular_deadline(tx.event, phases):
         return 0
     due = (
         select(Submission, Team)
         .join(Team, Team.id == Submission.team_id)
         .where(
-            Team.event_id == runtime.event_id,
+            Team.event_id == tx.event_id,
             Submission.status == SUBMITTED,
             or_(Submission.extended_until.is_(None), Submission.extended_until <= tx.now),
         )
         .with_for_update(of=Submission)
     )
     frozen = 0
-    title_field = runtime.event.submission.fields[0].id
+    title_field = tx.event.submission.fields[0].id
     for submission, team in (await tx.session.execute(due)).all():
         submission.status, submission.frozen_at = FINAL, tx.now
         latest = await tx.session.scalar(
@@ -331,8 +330,7 @@ async def freeze_due(runtime: Runtime, tx: Transaction) -> int:
                 SubmissionVersion.number == submission.version,
             )
         )
-        await teams.post(
-            runtime, tx, team, teams.message_key(team, f"submission:final:v{submission.version}"),
+        await teams.post(tx, team, teams.message_key(team, f"submission:final:v{submission.version}"),
             "submission.frozen", title=(latest or {}).get(title_field, ""), version=submission.version,
         )  # fmt: skip
         frozen += 1
@@ -341,37 +339,34 @@ async def freeze_due(runtime: Runtime, tx: Transaction) -> int:
     return frozen
 
 
-async def extend(
-    runtime: Runtime, tx: Transaction, team_id: int, until: datetime, *, actor: str
-) -> Submission:
+async def extend(tx: Transaction, team_id: int, until: datetime, *, actor: str) -> Submission:
     """Gives one team until `until` (after the deadline, before judging) to save; audit-logged."""
     team = await tx.session.get(Team, team_id)
-    if team is None or team.event_id != runtime.event_id:
+    if team is None or team.event_id != tx.event_id:
         raise NotFound("team.no_such_team", id=team_id)
-    phases = await runtime.phases(tx.session)
-    regular = regular_deadline(runtime, phases)
+    phases = await tx.phases()
+    regular = regular_deadline(tx.event, phases)
     if tx.now >= phases["judging"]:
         raise TooLate("submission.judging_begun")
     if until <= regular:
-        raise Conflict("submission.extension_too_early", deadline=local(runtime, regular))
+        raise Conflict("submission.extension_too_early", deadline=local(tx.event, regular))
     if until > phases["judging"]:
-        raise Conflict("submission.extension_too_late", judging=local(runtime, phases["judging"]))
-    _, submission = await _team_and_row(runtime, tx, team_id)
+        raise Conflict("submission.extension_too_late", judging=local(tx.event, phases["judging"]))
+    _, submission = await _team_and_row(tx, team_id)
     before = submission.extended_until
     submission.extended_until = until
     if submission.status == FINAL and until > tx.now:  # frozen a moment ago: open again for them
         submission.status, submission.frozen_at = SUBMITTED, None
     tx.session.add(
         AuditEntry(
-            event_id=runtime.event_id, actor=actor, action="submission.extend", at=tx.now,
+            event_id=tx.event_id, actor=actor, action="submission.extend", at=tx.now,
             details={"team": team_id, "until": until.isoformat(),
                      "before": before.isoformat() if before else None},
         )
     )  # fmt: skip
     tx.record("submission.extended", team=team_id, until=until.isoformat())
-    await teams.post(
-        runtime, tx, team, teams.message_key(team, f"submission:extended:{until.timestamp():.0f}"),
-        "submission.extended_note", until=local(runtime, until),
+    await teams.post(tx, team, teams.message_key(team, f"submission:extended:{until.timestamp():.0f}"),
+        "submission.extended_note", until=local(tx.event, until),
     )  # fmt: skip
     return submission
 

@@ -8,7 +8,7 @@ with several languages then move between language buckets so that each bucket ca
 within the size limits). Open teams below the minimum size are filled first, from their language's
 bucket. Each bucket is sorted by time zone and top interest, cut into windows of a few teams' worth
 of neighbours, and inside a window the holders of the rarest skills seed the teams while everyone
-else joins the team where they add the most: new skills, shared interests, little time-zone spread;
+else joins the team where they add the most (see team_fit): new skills, shared interests, little time-zone spread;
 a pass of pairwise swaps between the window's teams then mends what the greedy order spoilt. People a bucket cannot seat go into a team with room that shares a language (open teams below the
 minimum first, then open teams with free places, then new teams), else form teams among themselves,
 else stay alone with a reason.
@@ -36,21 +36,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SKILL_WEIGHT = 1.0  # per skill the team does not have yet
-INTEREST_WEIGHT = 1.0  # per member whose top interest becomes shared with a teammate
-TZ_WEIGHT = 1.0  # per hour of added time-zone spread: an hour costs as much as a new skill
+from hackserver.teams.team_fit import Forming, Person, score
+
 WINDOW_TEAMS = 8  # teams built together from a run of neighbours: more mixes skills better, costs time
 OPEN_CANDIDATES = 48  # people near an open team's time zone considered for each of its places
 OPEN_PER_INTEREST = 8  # plus this many per interest of the open team
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    languages: tuple[str, ...]  # spoken, never empty
-    skills: frozenset[str]
-    interests: tuple[str, ...] = ()  # ranked; the first is the top interest
-    utc_offset: float = 0.0  # hours
 
 
 @dataclass(frozen=True)
@@ -93,78 +83,6 @@ class Result:
     alone: list[Alone]
 
 
-@dataclass(frozen=True)
-class Quality:
-    teams: int
-    shared_language_share: float
-    mean_distinct_skills: float
-    top_interest_shared_share: float
-    max_tz_spread: float
-    mean_tz_spread: float
-    alone: int
-
-
-class _Team:
-    """A team being built, with what the gain of one more member needs."""
-
-    def __init__(self, cap: int, language: str | None, team_id: int | None = None) -> None:
-        self.cap = cap
-        self.language = language
-        self.team_id = team_id
-        self.existing = 0
-        self.langs: set[str] | None = None  # languages all members speak; None: no members yet
-        self.people: list[Person] = []
-        self.skills: set[str] = set()
-        self.interests: dict[str, int] = {}  # members naming each interest
-        self.unshared: dict[str, int] = {}  # members whose top interest no teammate names, by it
-        self.lo = math.inf
-        self.hi = -math.inf
-        self.score = 0.0  # kept by the swap pass only
-
-    def room(self) -> bool:
-        return len(self.people) < self.cap
-
-    def gain(self, p: Person) -> float:
-        """How much the team's score (see `_score`) grows with p."""
-        if not self.people:
-            return SKILL_WEIGHT * len(p.skills)
-        shared = 0
-        interests = p.interests
-        if interests:
-            if self.unshared:
-                for i in interests:
-                    shared += self.unshared.get(i, 0)
-            shared += interests[0] in self.interests
-        o = p.utc_offset
-        spread = (o - self.hi if o > self.hi else 0.0) + (self.lo - o if o < self.lo else 0.0)
-        return SKILL_WEIGHT * len(p.skills - self.skills) + INTEREST_WEIGHT * shared - TZ_WEIGHT * spread
-
-    def add(self, p: Person) -> None:
-        top_shared = bool(p.interests) and p.interests[0] in self.interests
-        for i in p.interests:
-            self.unshared.pop(i, None)  # their top interest is now also p's
-        if p.interests and not top_shared:
-            self.unshared[p.interests[0]] = self.unshared.get(p.interests[0], 0) + 1
-        for i in dict.fromkeys(p.interests):
-            self.interests[i] = self.interests.get(i, 0) + 1
-        self.people.append(p)
-        self.skills.update(p.skills)
-        self.lo = min(self.lo, p.utc_offset)
-        self.hi = max(self.hi, p.utc_offset)
-        self.langs = set(p.languages) if self.langs is None else self.langs & set(p.languages)
-
-
-def _score(people: Sequence[Person]) -> float:
-    """What teams are built for: distinct skills, members whose top interest a teammate names, and
-    little time-zone spread."""
-    skills = set().union(*[m.skills for m in people])
-    tops = [m.interests[0] for m in people if m.interests]
-    named = [i for m in people for i in m.interests] if tops else []
-    shared = sum(1 for top in tops if named.count(top) >= 2)
-    offsets = [m.utc_offset for m in people] or [0.0]
-    return SKILL_WEIGHT * len(skills) + INTEREST_WEIGHT * shared - TZ_WEIGHT * (max(offsets) - min(offsets))
-
-
 def match(pool: Sequence[Person], open_teams: Sequence[OpenTeam], rules: Rules, seed: int) -> Result:
     if not (1 <= rules.min_size <= rules.target_size <= rules.max_size and rules.max_size >= 2):
         raise ValueError(f"need 1 <= min_size <= target_size <= max_size and max_size >= 2, got {rules}")
@@ -197,7 +115,7 @@ def match(pool: Sequence[Person], open_teams: Sequence[OpenTeam], rules: Rules, 
         buckets[lang] = [p for p in buckets[lang] if p.id not in taken]
     _rebalance(buckets, fits, tie)
 
-    teams: list[_Team] = []
+    teams: list[Forming] = []
     leftovers: list[Person] = []
     for lang in sorted(buckets):
         bucket = order(buckets[lang])
@@ -216,7 +134,7 @@ def match(pool: Sequence[Person], open_teams: Sequence[OpenTeam], rules: Rules, 
     for team in teams:
         team.cap = rules.max_size  # built to even sizes; room up to the limit for leftovers
     alone = _seat_leftovers(leftovers, opens, teams, rules, rarity, tie)
-    formed: list[_Team] = []  # the rest form teams among themselves where a language allows
+    formed: list[Forming] = []  # the rest form teams among themselves where a language allows
     for lang in sorted({x for p in alone for x in p.languages}, key=lambda x: (-speakers[x], x)):
         group = [p for p in alone if lang in p.languages]
         sizes, extra = _sizes(len(group), rules, lowest)
@@ -256,7 +174,7 @@ def _sizes(n: int, rules: Rules, lowest: int) -> tuple[list[int], int]:
 
 def _fill_open_teams(
     open_teams: Sequence[OpenTeam], buckets: dict[str, list[Person]], rules: Rules, tie: dict[int, float]
-) -> tuple[list[_Team], set[int]]:
+) -> tuple[list[Forming], set[int]]:
     """Open teams below the minimum size get joiners from their language's bucket, nearest in time
     zone and interests first; returns every open team with room, and who was taken."""
     taken: set[int] = set()
@@ -271,7 +189,7 @@ def _fill_open_teams(
     opens = []
     for ot in sorted(open_teams, key=lambda t: (len(t.members) >= rules.min_size, len(t.members), t.id)):
         cap = max(len(ot.members), min(len(ot.members) + ot.free, rules.max_size))
-        team = _Team(cap, None, ot.id)
+        team = Forming(cap, None, ot.id)
         for m in ot.members:
             team.add(m)
         team.existing = len(ot.members)
@@ -360,11 +278,11 @@ def _rebalance(buckets: dict[str, list[Person]], fits: Callable[[int], bool], ti
 
 def _build(
     people: Sequence[Person], caps: Sequence[int], lang: str, rarity: dict[int, int], tie: dict[int, float]
-) -> list[_Team]:
+) -> list[Forming]:
     """Teams of the given sizes from these people: the rarest skills seed them, then each person
     (most skills first) joins the team with room they add most to; then pairs swap where it helps."""
     ranked = sorted(people, key=lambda p: (rarity[p.id], tie[p.id]))
-    teams = [_Team(cap, lang) for cap in caps]
+    teams = [Forming(cap, lang) for cap in caps]
     for team, p in zip(teams, ranked, strict=False):
         team.add(p)
     for p in sorted(ranked[len(teams) :], key=lambda p: (-len(p.skills), rarity[p.id], tie[p.id])):
@@ -380,24 +298,24 @@ def _build(
     return teams
 
 
-def _swap(teams: list[_Team], lang: str) -> None:
+def _swap(teams: list[Forming], lang: str) -> None:
     """One pass over all pairs of members of different teams, swapping them where the two teams'
     scores grow. Only pairs whose gains elsewhere exceed their losses get an exact look: the last
     people greedy places have no choice left."""
 
-    def losses(t: _Team) -> list[float]:
-        return [t.score - _score(t.people[:k] + t.people[k + 1 :]) for k in range(len(t.people))]
+    def losses(t: Forming) -> list[float]:
+        return [t.score - score(t.people[:k] + t.people[k + 1 :]) for k in range(len(t.people))]
 
     def rebuild(k: int, people: list[Person]) -> None:
-        teams[k] = _Team(teams[k].cap, lang)
+        teams[k] = Forming(teams[k].cap, lang)
         for p in people:
             teams[k].add(p)
-        teams[k].score = _score(people)
+        teams[k].score = score(people)
         loss[k] = losses(teams[k])
         gain[k] = {}
 
     for t in teams:
-        t.score = _score(t.people)
+        t.score = score(t.people)
     loss = [losses(t) for t in teams]
     gain: list[dict[int, float]] = [{} for _ in teams]  # into a team not one's own, as needed
     for i, j in itertools.combinations(range(len(teams)), 2):
@@ -413,7 +331,7 @@ def _swap(teams: list[_Team], lang: str) -> None:
                     continue
                 to_i = [*teams[i].people[:ai], b, *teams[i].people[ai + 1 :]]
                 to_j = [*teams[j].people[:bj], a, *teams[j].people[bj + 1 :]]
-                if _score(to_i) + _score(to_j) > teams[i].score + teams[j].score + 1e-9:
+                if score(to_i) + score(to_j) > teams[i].score + teams[j].score + 1e-9:
                     rebuild(i, to_i)
                     rebuild(j, to_j)
                     a = b
@@ -422,8 +340,8 @@ def _swap(teams: list[_Team], lang: str) -> None:
 
 def _seat_leftovers(
     leftovers: list[Person],
-    opens: list[_Team],
-    teams: list[_Team],
+    opens: list[Forming],
+    teams: list[Forming],
     rules: Rules,
     rarity: dict[int, int],
     tie: dict[int, float],
@@ -432,8 +350,8 @@ def _seat_leftovers(
     the minimum, then open teams with free places, then new teams. Returns those still unseated."""
     if not leftovers:
         return []
-    anyone: list[tuple[int, _Team]] = []  # empty open teams: any language will do
-    speaking: dict[str, list[tuple[int, _Team]]] = defaultdict(list)
+    anyone: list[tuple[int, Forming]] = []  # empty open teams: any language will do
+    speaking: dict[str, list[tuple[int, Forming]]] = defaultdict(list)
     for rank, group in enumerate((opens, teams)):
         for team in group:
             for lang in sorted(team.langs) if team.langs is not None else ():
@@ -443,7 +361,7 @@ def _seat_leftovers(
     unseated = []
     for p in sorted(leftovers, key=lambda p: (len(p.languages), rarity[p.id], tie[p.id])):
         spoken = set(p.languages)
-        best: _Team | None = None
+        best: Forming | None = None
         best_key = (math.inf, math.inf)
         for rank, team in [*anyone, *(pair for lang in p.languages for pair in speaking.get(lang, ()))]:
             if team.room() and (team.langs is None or team.langs & spoken):
@@ -461,7 +379,7 @@ def _seat_leftovers(
     return unseated
 
 
-def _group(team: _Team, rules: Rules) -> Group:
+def _group(team: Forming, rules: Rules) -> Group:
     members = team.people
     assert team.langs and team.language in team.langs
     skills = sorted(set().union(*(m.skills for m in members)))
@@ -488,32 +406,3 @@ def _group(team: _Team, rules: Rules) -> Group:
     }
     existing = members[: team.existing]
     return Group(team.team_id, members[team.existing :], existing, team.language, explanation)
-
-
-def quality(teams: Sequence[Sequence[Person]], alone: int = 0) -> Quality:
-    teams = [t for t in teams if t]
-    if not teams:
-        return Quality(0, 1.0, 0.0, 0.0, 0.0, 0.0, alone)  # no team breaks the language rule
-    common = 0
-    skills = 0
-    with_top = 0
-    top_shared = 0
-    spreads = []
-    for team in teams:
-        common += bool(set.intersection(*(set(m.languages) for m in team)))
-        skills += len(set().union(*(m.skills for m in team)))
-        named = Counter(i for m in team for i in dict.fromkeys(m.interests))
-        for m in team:
-            if m.interests:
-                with_top += 1
-                top_shared += named[m.interests[0]] >= 2  # m names it once, so a teammate does too
-        spreads.append(max(m.utc_offset for m in team) - min(m.utc_offset for m in team))
-    return Quality(
-        teams=len(teams),
-        shared_language_share=common / len(teams),
-        mean_distinct_skills=skills / len(teams),
-        top_interest_shared_share=top_shared / with_top if with_top else 0.0,
-        max_tz_spread=max(spreads),
-        mean_tz_spread=sum(spreads) / len(spreads),
-        alone=alone,
-    )

@@ -17,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from hackserver.foundation.errors import Conflict
 from hackserver.foundation.i18n import say
 from hackserver.foundation.models import AuditEntry, Channel, MatchRun, Membership, Participant, Team
-from hackserver.teams import matcher, teams
+from hackserver.teams import matcher, team_fit, teams
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
+    from hackserver.foundation.transaction import Transaction
 
 ADJECTIVES = (
     "Amber", "Brave", "Bright", "Calm", "Clever", "Bold", "Golden", "Green", "Swift", "Keen", "Lucky",
@@ -59,8 +59,8 @@ PERSON = (
 CHUNK = 5000  # ids per IN (...): PostgreSQL's drivers take at most 32,767 parameters
 
 
-def person(row: Any, default_language: str, default_zone: str, at: datetime) -> matcher.Person:
-    return matcher.Person(
+def person(row: Any, default_language: str, default_zone: str, at: datetime) -> team_fit.Person:
+    return team_fit.Person(
         id=row.id,
         languages=tuple(row.languages) or (row.language or default_language,),
         skills=frozenset(row.skills),
@@ -69,15 +69,15 @@ def person(row: Any, default_language: str, default_zone: str, at: datetime) -> 
     )
 
 
-async def run(runtime: Runtime, tx: Transaction, *, actor: str, seed: int | None = None) -> MatchRun:
-    event, session = runtime.event, tx.session
+async def run(tx: Transaction, *, actor: str, seed: int | None = None) -> MatchRun:
+    event, session = tx.event, tx.session
     seed = default_seed(event.slug) if seed is None else seed
     if not 0 <= seed <= MAX_SEED:
         raise Conflict("match.bad_seed", max=MAX_SEED)
-    at = (await runtime.phases(session))["hacking"]  # time zones as they are during the sprint
+    at = (await tx.phases())["hacking"]  # time zones as they are during the sprint
     names_of: dict[int, str] = {}
 
-    def to_person(row: Any) -> matcher.Person:  # a row of PERSON
+    def to_person(row: Any) -> team_fit.Person:  # a row of PERSON
         names_of[row.id] = row.display_name
         return person(row, event.default_language, event.timezone.key, at)
 
@@ -86,18 +86,16 @@ async def run(runtime: Runtime, tx: Transaction, *, actor: str, seed: int | None
         for row in await session.execute(
             select(*PERSON)
             .outerjoin(Membership)
-            .where(
-                Participant.event_id == runtime.event_id, Participant.in_match_pool, Membership.id.is_(None)
-            )
+            .where(Participant.event_id == tx.event_id, Participant.in_match_pool, Membership.id.is_(None))
             .order_by(Participant.id)
         )
     ]
-    by_team: dict[int, list[matcher.Person]] = defaultdict(list)
+    by_team: dict[int, list[team_fit.Person]] = defaultdict(list)
     for row in await session.execute(
         select(Team.id.label("team_id"), *PERSON)
         .join(Membership, Membership.team_id == Team.id)
         .join(Participant, Participant.id == Membership.participant_id)
-        .where(Team.event_id == runtime.event_id, Team.member_count < event.team_max_size)
+        .where(Team.event_id == tx.event_id, Team.member_count < event.team_max_size)
         .order_by(Team.id, Membership.id)
     ):
         by_team[row.team_id].append(to_person(row))
@@ -109,13 +107,13 @@ async def run(runtime: Runtime, tx: Transaction, *, actor: str, seed: int | None
     result = await run_in_threadpool(matcher.match, pool, open_teams, rules, seed)
 
     match_run = MatchRun(
-        event_id=runtime.event_id, actor=actor, seed=seed, pool=len(pool), teams_formed=0,
+        event_id=tx.event_id, actor=actor, seed=seed, pool=len(pool), teams_formed=0,
         placed_in_open_teams=0, at=tx.now,
     )  # fmt: skip
     session.add(match_run)
     await session.flush()
     alone = [(a.person.id, a.reason, a.params) for a in result.alone]
-    formed = await new_teams(runtime, tx, match_run, [g for g in result.groups if g.team_id is None])
+    formed = await new_teams(tx, match_run, [g for g in result.groups if g.team_id is None])
     match_run.teams_formed = len(formed)
     for group in result.groups:
         if group.team_id is None:
@@ -148,17 +146,17 @@ async def run(runtime: Runtime, tx: Transaction, *, actor: str, seed: int | None
             .execution_options(synchronize_session=False)
         )
     for team, group in formed:
-        await welcome(runtime, tx, team, group, names_of, new=team.matched_by == match_run.id)
+        await welcome(tx, team, group, names_of, new=team.matched_by == match_run.id)
 
     match_run.alone = [
         {"participant": pid, "name": names_of[pid], "reason": reason, "params": params}
         for pid, reason, params in alone
     ]
-    quality = matcher.quality([g.members for _, g in formed], alone=len(alone))
+    quality = team_fit.quality([g.members for _, g in formed], alone=len(alone))
     match_run.quality = {k: round(v, 3) if isinstance(v, float) else v for k, v in vars(quality).items()}
     session.add(
         AuditEntry(
-            event_id=runtime.event_id, actor=actor, action="matching.run", at=tx.now,
+            event_id=tx.event_id, actor=actor, action="matching.run", at=tx.now,
             details={"run": match_run.id, "seed": seed, "pool": len(pool), "teams": match_run.teams_formed},
         )
     )  # fmt: skip
@@ -170,16 +168,16 @@ async def run(runtime: Runtime, tx: Transaction, *, actor: str, seed: int | None
 
 
 async def new_teams(
-    runtime: Runtime, tx: Transaction, match_run: MatchRun, groups: list[matcher.Group]
+    tx: Transaction, match_run: MatchRun, groups: list[matcher.Group]
 ) -> list[tuple[Team, matcher.Group]]:
     """The new teams, named and with their built-in channels, written in a few statements."""
     if not groups:
         return []
-    taken = await tx.session.scalars(select(Team.name_key).where(Team.event_id == runtime.event_id))
+    taken = await tx.session.scalars(select(Team.name_key).where(Team.event_id == tx.event_id))
     names = Names(set(taken))
     made = [
         Team(
-            event_id=runtime.event_id, name=(name := names.next()), name_key=teams.name_key(name),
+            event_id=tx.event_id, name=(name := names.next()), name_key=teams.name_key(name),
             join_code=teams.new_code(), member_count=len(group.joiners), matched_by=match_run.id,
             explanation=group.explanation,
         )
@@ -195,7 +193,7 @@ async def new_teams(
     await tx.session.execute(
         insert(Channel),
         [
-            {"event_id": runtime.event_id, "name": teams.channel_name(t), "kind": "team", "team_id": t.id}
+            {"event_id": tx.event_id, "name": teams.channel_name(t), "kind": "team", "team_id": t.id}
             for t in made
         ],
     )
@@ -203,7 +201,6 @@ async def new_teams(
 
 
 async def welcome(
-    runtime: Runtime,
     tx: Transaction,
     team: Team,
     group: matcher.Group,
@@ -214,15 +211,14 @@ async def welcome(
     """Names each member with their skills, and why they are together, in every event language."""
     people = group.members if new else group.joiners
     texts: dict[str, dict[str, Any]] = {}
-    for language in runtime.event.languages:
+    for language in tx.event.languages:
         lines = "\n".join(
             say(language, "match.member_line", name=names_of[p.id], skills=", ".join(sorted(p.skills)) or "–")
             for p in people
         )
         texts[language] = {"members": lines, "why": explain(language, group.explanation)}
     key = teams.message_key(team, f"matched:{tx.now.timestamp()}")
-    await teams.post_texts(
-        runtime, tx, team, key,
+    await teams.post_texts(tx, team, key,
         {lang: say(lang, "match.welcome" if new else "match.joined_open", name=team.name, code=team.join_code,
                    **params) for lang, params in texts.items()},
         invite=[p.id for p in people],

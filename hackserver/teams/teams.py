@@ -24,8 +24,8 @@ from hackserver.foundation.text_limits import LIMITS, bounded
 from hackserver.sprint.phases import current_phase
 
 if TYPE_CHECKING:
-    from hackserver.runtime import Runtime, Transaction
-    from hackserver.sprint.event import Event
+    from hackserver.foundation.event import Event
+    from hackserver.foundation.transaction import Transaction
 
 NAME_MIN = 3
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
@@ -74,9 +74,9 @@ def message_key(team: Team, what: str) -> str:
     return f"team:{team.join_code}:{what}"
 
 
-async def forming_or_refuse(runtime: Runtime, tx: Transaction, *, locked: str = "team.locked") -> None:
+async def forming_or_refuse(tx: Transaction, *, locked: str = "team.locked") -> None:
     """Team changes by participants are open from registration until team formation closes."""
-    phases = await runtime.phases(tx.session)
+    phases = await tx.phases()
     if tx.now >= phases["team_formation_close"]:
         raise TooLate(locked)
     if current_phase(phases, tx.now) == "before":
@@ -108,8 +108,8 @@ async def members_of(session: AsyncSession, team_ids: list[int]) -> dict[int, li
         .order_by(Membership.joined_at, Membership.id)
     )
     found: dict[int, list[Member]] = {}
-    for team_id, *member in rows:
-        found.setdefault(team_id, []).append(Member(*member))
+    for team_id, participant_id, name, skills, languages in rows:
+        found.setdefault(team_id, []).append(Member(participant_id, name, skills, languages))
     return found
 
 
@@ -121,25 +121,22 @@ async def by_code(session: AsyncSession, event_id: int, code: str) -> Team:
     return team
 
 
-async def create(runtime: Runtime, tx: Transaction, person: Participant, raw_name: str) -> Team:
-    await forming_or_refuse(runtime, tx)
+async def create(tx: Transaction, person: Participant, raw_name: str) -> Team:
+    await forming_or_refuse(tx)
     name = clean_name(raw_name)
     if (current := await team_of(tx.session, person.id)) is not None:
         raise Conflict("team.already_in", team=current.name)
-    await _refuse_taken(tx.session, runtime.event_id, name)
+    await _refuse_taken(tx.session, tx.event_id, name)
     # With its founder counted already: nobody else can join a team before it exists.
     team = Team(
-        event_id=runtime.event_id, name=name, name_key=name_key(name), join_code=new_code(), member_count=1
+        event_id=tx.event_id, name=name, name_key=name_key(name), join_code=new_code(), member_count=1
     )
     tx.session.add(team)
     await tx.session.flush()  # a competing create of the same name or code fails here; the bot retries
-    await ensure_channel(
-        tx.session, runtime.event_id, channel_name(team), kind="team", team_id=team.id, new=True
-    )
+    await ensure_channel(tx.session, tx.event_id, channel_name(team), kind="team", team_id=team.id, new=True)
     await _enrol(tx, team, person)
     tx.record("team.created", team=team.id, name=team.name, by=person.id)
-    await post(
-        runtime, tx, team, message_key(team, "created"), "team.welcome_created",
+    await post(tx, team, message_key(team, "created"), "team.welcome_created",
         invite=[person.id], name=team.name, code=team.join_code, person=person.display_name,
     )  # fmt: skip
     return team
@@ -153,40 +150,38 @@ async def _refuse_taken(session: AsyncSession, event_id: int, name: str) -> None
         raise Conflict("team.name_taken", name=taken)
 
 
-async def join(runtime: Runtime, tx: Transaction, person: Participant, code: str) -> Team:
-    await forming_or_refuse(runtime, tx)
-    team = await by_code(tx.session, runtime.event_id, code)
+async def join(tx: Transaction, person: Participant, code: str) -> Team:
+    await forming_or_refuse(tx)
+    team = await by_code(tx.session, tx.event_id, code)
     if (current := await team_of(tx.session, person.id)) is not None:
         raise Conflict(
             "team.already_member" if current.id == team.id else "team.already_in", team=current.name
         )
-    await _add_member(runtime, tx, team, person)
+    await _add_member(tx, team, person)
     tx.record("team.joined", team=team.id, participant=person.id, size=team.member_count)
-    await post(
-        runtime, tx, team, message_key(team, f"joined:{person.id}:{tx.now.timestamp()}"), "team.joined",
+    await post(tx, team, message_key(team, f"joined:{person.id}:{tx.now.timestamp()}"), "team.joined",
         invite=[person.id], person=person.display_name, skills=_skills(person.skills),
-        size=team.member_count, max=runtime.event.team_max_size,
+        size=team.member_count, max=tx.event.team_max_size,
     )  # fmt: skip
     return team
 
 
-async def leave(runtime: Runtime, tx: Transaction, person: Participant) -> Team:
-    await forming_or_refuse(runtime, tx)
+async def leave(tx: Transaction, person: Participant) -> Team:
+    await forming_or_refuse(tx)
     team = await team_of(tx.session, person.id)
     if team is None:
         raise Conflict("team.not_in_one")
     await _remove_member(tx, team, person.id)
     tx.record("team.left", team=team.id, participant=person.id, size=team.member_count)
     if team.member_count:
-        await post(
-            runtime, tx, team, message_key(team, f"left:{person.id}:{tx.now.timestamp()}"), "team.left_note",
-            person=person.display_name, size=team.member_count, max=runtime.event.team_max_size,
+        await post(tx, team, message_key(team, f"left:{person.id}:{tx.now.timestamp()}"), "team.left_note",
+            person=person.display_name, size=team.member_count, max=tx.event.team_max_size,
         )  # fmt: skip
     return team
 
 
-async def enter_pool(runtime: Runtime, tx: Transaction, person: Participant) -> None:
-    await forming_or_refuse(runtime, tx)
+async def enter_pool(tx: Transaction, person: Participant) -> None:
+    await forming_or_refuse(tx)
     if (current := await team_of(tx.session, person.id)) is not None:
         raise Conflict("team.already_in", team=current.name)
     if not person.in_match_pool:
@@ -194,17 +189,17 @@ async def enter_pool(runtime: Runtime, tx: Transaction, person: Participant) -> 
         tx.record("match.pool_joined", participant=person.id)
 
 
-async def _add_member(runtime: Runtime, tx: Transaction, team: Team, person: Participant) -> None:
+async def _add_member(tx: Transaction, team: Team, person: Participant) -> None:
     size = await tx.session.scalar(
         update(Team)
-        .where(Team.id == team.id, Team.member_count < runtime.event.team_max_size)
+        .where(Team.id == team.id, Team.member_count < tx.event.team_max_size)
         .values(member_count=Team.member_count + 1)
         .returning(Team.member_count)
     )
     if size is None:
         if await tx.session.scalar(select(Team.id).where(Team.id == team.id)) is None:
             raise NotFound("team.gone", team=team.name)  # its last member left meanwhile
-        raise Conflict("team.full", team=team.name, max=runtime.event.team_max_size)
+        raise Conflict("team.full", team=team.name, max=tx.event.team_max_size)
     team.member_count = size
     await _enrol(tx, team, person)
 
@@ -235,7 +230,6 @@ async def _remove_member(tx: Transaction, team: Team, participant_id: int) -> No
 
 
 async def post(
-    runtime: Runtime,
     tx: Transaction,
     team: Team,
     key: str,
@@ -247,12 +241,11 @@ async def post(
 ) -> None:
     """Posts to the team's channel on the built-in channels and on each chat platform its members use,
     making sure the channel exists there and the invited members are in it."""
-    texts = {language: say(language, message, **params) for language in runtime.event.languages}
-    await post_texts(runtime, tx, team, key, texts, invite=invite, builtin=builtin)
+    texts = {language: say(language, message, **params) for language in tx.event.languages}
+    await post_texts(tx, team, key, texts, invite=invite, builtin=builtin)
 
 
 async def post_texts(
-    runtime: Runtime,
     tx: Transaction,
     team: Team,
     key: str,
@@ -263,9 +256,9 @@ async def post_texts(
 ) -> None:
     name = channel_name(team)
     if builtin:
-        payload = {"author": runtime.event.name, "texts": texts}
+        payload = {"author": tx.event.name, "texts": texts}
         await outbox.add(tx, f"{key}:builtin", "builtin", name, payload)
-    platforms = [p for p in TEAM_PLATFORMS if p in runtime.senders and team_channels_on(runtime, p)]
+    platforms = [p for p in TEAM_PLATFORMS if p in tx.platforms and team_channels_on(tx.event, p)]
     if not platforms:
         return
     invited = set(invite)
@@ -281,12 +274,12 @@ async def post_texts(
         if participant_id in invited:
             users.append(user_id)
     for platform, users in by_platform.items():
-        payload = {"author": runtime.event.name, "texts": texts, "channel_members": users}
+        payload = {"author": tx.event.name, "texts": texts, "channel_members": users}
         await outbox.add(tx, f"{key}:{platform}", platform, name, payload)
 
 
-def team_channels_on(runtime: Runtime, platform: str) -> bool:
-    return platform == "slack" or bool(runtime.event.channels.get(platform, {}).get("guild"))
+def team_channels_on(event: Event, platform: str) -> bool:
+    return platform == "slack" or bool(event.channels.get(platform, {}).get("guild"))
 
 
 def _skills(skills: Sequence[str]) -> str:
@@ -333,21 +326,20 @@ async def open_for(
 # Organisers' moves: allowed in every phase, each audit-logged.
 
 
-async def move(runtime: Runtime, tx: Transaction, participant_id: int, team_id: int, *, actor: str) -> Team:
+async def move(tx: Transaction, participant_id: int, team_id: int, *, actor: str) -> Team:
     person = await tx.session.get(Participant, participant_id)
     target = await tx.session.get(Team, team_id)
-    if person is None or person.event_id != runtime.event_id:
+    if person is None or person.event_id != tx.event_id:
         raise NotFound("team.no_such_participant", id=participant_id)
-    if target is None or target.event_id != runtime.event_id:
+    if target is None or target.event_id != tx.event_id:
         raise NotFound("team.no_such_team", id=team_id)
     source = await team_of(tx.session, person.id)
     if source is not None and source.id == target.id:
         raise Conflict("team.already_member", team=target.name)
     if source is not None:
         await _remove_member(tx, source, person.id)
-    await _add_member(runtime, tx, target, person)
+    await _add_member(tx, target, person)
     _audit(
-        runtime,
         tx,
         actor,
         "team.move",
@@ -358,25 +350,24 @@ async def move(runtime: Runtime, tx: Transaction, participant_id: int, team_id: 
     tx.record(
         "team.member_moved", participant=person.id, to=target.id, from_team=source.id if source else None
     )
-    await post(
-        runtime, tx, target, message_key(target, f"moved:{person.id}:{tx.now.timestamp()}"), "team.moved_in",
+    await post(tx, target, message_key(target, f"moved:{person.id}:{tx.now.timestamp()}"), "team.moved_in",
         invite=[person.id], person=person.display_name, skills=_skills(person.skills),
-        size=target.member_count, max=runtime.event.team_max_size,
+        size=target.member_count, max=tx.event.team_max_size,
     )  # fmt: skip
     return target
 
 
-async def merge(runtime: Runtime, tx: Transaction, team_id: int, into_id: int, *, actor: str) -> Team:
+async def merge(tx: Transaction, team_id: int, into_id: int, *, actor: str) -> Team:
     if team_id == into_id:
         raise Conflict("team.merge_itself")
     source, target = await tx.session.get(Team, team_id), await tx.session.get(Team, into_id)
     for wanted, found in ((team_id, source), (into_id, target)):
-        if found is None or found.event_id != runtime.event_id:
+        if found is None or found.event_id != tx.event_id:
             raise NotFound("team.no_such_team", id=wanted)
     assert source is not None and target is not None
-    if source.member_count + target.member_count > runtime.event.team_max_size:
+    if source.member_count + target.member_count > tx.event.team_max_size:
         raise Conflict(
-            "team.merge_too_big", source=source.name, target=target.name, max=runtime.event.team_max_size
+            "team.merge_too_big", source=source.name, target=target.name, max=tx.event.team_max_size
         )
     moving = [m.participant_id for m in await members(tx.session, source.id)]
     await tx.session.execute(
@@ -384,34 +375,31 @@ async def merge(runtime: Runtime, tx: Transaction, team_id: int, into_id: int, *
     )
     target.member_count += len(moving)
     source.member_count = 0
-    _audit(runtime, tx, actor, "team.merge", team=source.id, name=source.name, into=target.id, members=moving)
+    _audit(tx, actor, "team.merge", team=source.id, name=source.name, into=target.id, members=moving)
     tx.record("team.merged", team=source.id, into=target.id, size=target.member_count)
-    await post(
-        runtime, tx, target, message_key(target, f"merged:{source.join_code}"), "team.merged_in",
-        invite=moving, source=source.name, size=target.member_count, max=runtime.event.team_max_size,
+    await post(tx, target, message_key(target, f"merged:{source.join_code}"), "team.merged_in",
+        invite=moving, source=source.name, size=target.member_count, max=tx.event.team_max_size,
     )  # fmt: skip
     await tx.session.delete(source)
     return target
 
 
-async def dissolve(runtime: Runtime, tx: Transaction, team_id: int, *, actor: str) -> list[int]:
+async def dissolve(tx: Transaction, team_id: int, *, actor: str) -> list[int]:
     """Removes a team; its members go back to the matching pool. The built-in channel goes with the
     team; a chat platform's channel stays, with a note saying so."""
     team = await tx.session.get(Team, team_id)
-    if team is None or team.event_id != runtime.event_id:
+    if team is None or team.event_id != tx.event_id:
         raise NotFound("team.no_such_team", id=team_id)
     former = [m.participant_id for m in await members(tx.session, team.id)]
     note = message_key(team, "dissolved")
-    await post(runtime, tx, team, note, "team.dissolved_note", builtin=False, name=team.name)
+    await post(tx, team, note, "team.dissolved_note", builtin=False, name=team.name)
     await tx.session.execute(update(Participant).where(Participant.id.in_(former)).values(in_match_pool=True))
     await tx.session.execute(delete(Membership).where(Membership.team_id == team.id))
     await tx.session.delete(team)
-    _audit(runtime, tx, actor, "team.dissolve", team=team.id, name=team.name, members=former)
+    _audit(tx, actor, "team.dissolve", team=team.id, name=team.name, members=former)
     tx.record("team.dissolved", team=team.id, name=team.name, why="organiser")
     return former
 
 
-def _audit(runtime: Runtime, tx: Transaction, actor: str, action: str, **details: object) -> None:
-    tx.session.add(
-        AuditEntry(event_id=runtime.event_id, actor=actor, action=action, details=details, at=tx.now)
-    )
+def _audit(tx: Transaction, actor: str, action: str, **details: object) -> None:
+    tx.session.add(AuditEntry(event_id=tx.event_id, actor=actor, action=action, details=details, at=tx.now))

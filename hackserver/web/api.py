@@ -12,9 +12,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hackserver.foundation.errors import Conflict, DomainError, NotFound, TooLate
+from hackserver.foundation.event import parse_duration
 from hackserver.foundation.text_limits import TooLong
 from hackserver.runtime import Runtime
-from hackserver.sprint.event import parse_duration
 from hackserver.sprint.phases import current_phase, next_phase, shift_phase
 
 STATUS = {NotFound: 404, Conflict: 409, TooLate: 409, TooLong: 422}
@@ -57,8 +57,8 @@ async def phases(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
     if isinstance(actor := organiser(request), JSONResponse):
         return actor
-    async with runtime.sessions() as session:
-        instants = await runtime.phases(session)
+    async with runtime.reading() as tx:
+        instants = await tx.phases()
     now = runtime.clock.now()
     coming = next_phase(instants, now)
     return JSONResponse(
@@ -89,7 +89,7 @@ async def shift(request: Request) -> JSONResponse:
     try:
         async with runtime.transaction() as tx:
             moved = await shift_phase(
-                runtime, tx, request.path_params["name"], delta, actor=actor, later_too=later_too
+                tx, request.path_params["name"], delta, actor=actor, later_too=later_too
             )
     except DomainError as refused:
         return error(str(refused), STATUS.get(type(refused), 409))

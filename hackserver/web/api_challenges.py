@@ -12,7 +12,8 @@ from starlette.routing import Route
 
 from hackserver.challenges import assignment, preferences
 from hackserver.foundation.models import Challenge, Team
-from hackserver.runtime import Runtime, Transaction
+from hackserver.foundation.transaction import Transaction
+from hackserver.runtime import Runtime
 from hackserver.web.api import error, organiser
 from hackserver.web.api_teams import BadField, organiser_change, team_json, teams_json, whole_number
 
@@ -72,12 +73,10 @@ async def one_challenge(request: Request) -> JSONResponse:
         )
 
 
-async def run_assignment(
-    runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str
-) -> dict[str, Any]:
+async def run_assignment(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/assignment {"seed": 7}: gives every team a challenge now (the seed is optional)."""
     seed = whole_number(body, "seed") if "seed" in body else None
-    run = await assignment.run(runtime, tx, actor=actor, seed=seed)
+    run = await assignment.run(tx, actor=actor, seed=seed)
     return {
         "seed": run.seed,
         "teams": run.teams,
@@ -87,14 +86,12 @@ async def run_assignment(
     }
 
 
-async def set_challenge(
-    runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str
-) -> dict[str, Any]:
+async def set_challenge(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """PUT /api/v1/teams/{team_id}/challenge {"challenge": "C12"}: later assignment runs keep it."""
     wanted = body.get("challenge")
     if not isinstance(wanted, str) or not wanted.strip():
         raise BadField("field 'challenge' must be a challenge id like \"C12\"")
-    team = await assignment.override(runtime, tx, body["team_id"], wanted.strip(), actor=actor)
+    team = await assignment.override(tx, body["team_id"], wanted.strip(), actor=actor)
     return await team_json(tx, team)
 
 

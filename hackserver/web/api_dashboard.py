@@ -10,20 +10,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver.dashboard.numbers import snapshot
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import DomainError
 from hackserver.runtime import Runtime
 from hackserver.sprint import announcements
 from hackserver.web.api import STATUS, error, organiser
+from hackserver.web.dashboard_hub import snapshot
 
 
 async def numbers(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
     if isinstance(actor := organiser(request), JSONResponse):
         return actor
-    async with runtime.reading() as tx:
-        return JSONResponse(await snapshot(runtime, tx))
+    return JSONResponse(await snapshot(runtime))
 
 
 async def announce(request: Request) -> JSONResponse:
@@ -43,7 +42,7 @@ async def announce(request: Request) -> JSONResponse:
         return error(f'expected a JSON body like {{"text": "…", "target": "all"}}: {detail}', 422)
     try:
         async with runtime.transaction() as tx:
-            sent = await announcements.send(runtime, tx, text, language=language, actor=actor, target=target)
+            sent = await announcements.send(tx, text, language=language, actor=actor, target=target)
     except DomainError as refused:
         return error(str(refused), STATUS.get(type(refused), 409))
     return JSONResponse({"sent_to": [{"platform": p, "channel": c} for p, c in sent]}, status_code=201)
@@ -55,7 +54,7 @@ async def retry(request: Request) -> JSONResponse:
         return actor
     try:
         async with runtime.transaction() as tx:
-            message = await outbox.requeue_dead(runtime, tx, request.path_params["message_id"], actor=actor)
+            message = await outbox.requeue_dead(tx, request.path_params["message_id"], actor=actor)
             answer = {"id": message.id, "status": message.status}
     except DomainError as refused:
         return error(str(refused), STATUS.get(type(refused), 409))

@@ -13,8 +13,9 @@ from starlette.routing import Route
 from hackserver.challenges.catalogue import Problem, _Report
 from hackserver.foundation.errors import NotFound
 from hackserver.foundation.models import Booking, Expert, Slot
+from hackserver.foundation.transaction import Transaction
 from hackserver.officehours import experts
-from hackserver.runtime import Runtime, Transaction
+from hackserver.runtime import Runtime
 from hackserver.web.api import error, organiser
 from hackserver.web.api_teams import BadField, organiser_change
 
@@ -44,29 +45,29 @@ async def list_experts(request: Request) -> JSONResponse:
     return JSONResponse({"experts": found})
 
 
-async def add_expert(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def add_expert(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/experts {"name": …, "topics": ["data"], …}: the same rules as the CSV import."""
     problems: list[Problem] = []
     values = {key: body[key] for key in experts.COLUMNS if key in body}
     if unknown := sorted(set(body) - set(experts.COLUMNS)):
         raise BadField(f"unknown fields: {', '.join(unknown)} (the fields are {', '.join(experts.COLUMNS)})")
-    row = experts.validate(values, 1, set(runtime.event.languages), _Report(problems, 1, "body"))
+    row = experts.validate(values, 1, set(tx.event.languages), _Report(problems, 1, "body"))
     if problems:
         raise BadField("; ".join(f"{p.field}: {p.reason}" for p in problems))
-    taken = await tx.session.scalars(select(Expert.name).where(Expert.event_id == runtime.event_id))
+    taken = await tx.session.scalars(select(Expert.name).where(Expert.event_id == tx.event_id))
     if any(experts.name_key(name) == experts.name_key(row.name) for name in taken):
         raise BadField(f"name: {row.name!r} is already an expert")
-    expert = await experts.add(runtime, tx, experts.columns(row))
+    expert = await experts.add(tx, experts.columns(row))
     tx.record("expert.added", expert=expert.id, by=actor)
-    return expert_json(expert) | {"link": await experts.link_of(runtime, tx, expert)}
+    return expert_json(expert) | {"link": await experts.link_of(tx, expert)}
 
 
-async def expert_link(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def expert_link(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/experts/{id}/link: the expert's private link, to send them (made on first ask)."""
     expert = await tx.session.get(Expert, body["expert_id"])
-    if expert is None or expert.event_id != runtime.event_id:
+    if expert is None or expert.event_id != tx.event_id:
         raise NotFound("expert.gone")
-    return {"expert": expert.id, "link": await experts.link_of(runtime, tx, expert)}
+    return {"expert": expert.id, "link": await experts.link_of(tx, expert)}
 
 
 async def one_expert(request: Request) -> JSONResponse:

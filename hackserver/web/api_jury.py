@@ -12,13 +12,14 @@ from starlette.routing import Route
 
 from hackserver.foundation import links
 from hackserver.foundation.models import Juror, JuryAssignment
+from hackserver.foundation.transaction import Transaction
 from hackserver.judging import jurors, scoring
-from hackserver.runtime import Runtime, Transaction
+from hackserver.runtime import Runtime
 from hackserver.web.api import organiser
 from hackserver.web.api_teams import BadField, organiser_change, whole_number
 
 
-async def juror_json(runtime: Runtime, tx: Transaction, juror: Juror, load: int) -> dict[str, Any]:
+async def juror_json(tx: Transaction, juror: Juror, load: int) -> dict[str, Any]:
     return {
         "id": juror.id,
         "name": juror.name,
@@ -26,7 +27,7 @@ async def juror_json(runtime: Runtime, tx: Transaction, juror: Juror, load: int)
         "categories": juror.categories,
         "conflicts": juror.conflicts,
         "assigned": load,
-        "link": links.address(runtime, "jury", await links.grant(runtime, tx, "jury", juror.id)),
+        "link": tx.links.address("jury", await links.grant(tx, "jury", juror.id)),
     }
 
 
@@ -39,14 +40,14 @@ async def loads(tx: Transaction) -> dict[int, int]:
     return {juror: int(n) for juror, n in rows.all()}
 
 
-async def list_jurors(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def list_jurors(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """GET /api/v1/jurors: every juror with their private link (made on first listing)."""
     counted = await loads(tx)
-    people = await scoring.jurors_of(runtime, tx.session)
-    return {"jurors": [await juror_json(runtime, tx, j, counted.get(j.id, 0)) for j in people]}
+    people = await scoring.jurors_of(tx)
+    return {"jurors": [await juror_json(tx, j, counted.get(j.id, 0)) for j in people]}
 
 
-async def add_jurors(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def add_jurors(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/jurors {"jurors": [{"name", "organisation", "categories": [...], "conflicts": [...]}]}"""
     items = body.get("jurors")
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
@@ -61,17 +62,15 @@ async def add_jurors(runtime: Runtime, tx: Transaction, body: dict[str, Any], ac
             rows.append(row)
     if problems:
         raise BadField("; ".join(problems))
-    made = await jurors.upsert(runtime, tx, rows, actor=actor)
+    made = await jurors.upsert(tx, rows, actor=actor)
     counted = await loads(tx)
-    return {"jurors": [await juror_json(runtime, tx, j, counted.get(j.id, 0)) for j in made]}
+    return {"jurors": [await juror_json(tx, j, counted.get(j.id, 0)) for j in made]}
 
 
-async def run_assignment(
-    runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str
-) -> dict[str, Any]:
+async def run_assignment(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/jury/assignment {"seed": 7}: each final submission without jurors gets k of them."""
     seed = whole_number(body, "seed") if "seed" in body else 0
-    run = await scoring.assign(runtime, tx, actor=actor, seed=seed)
+    run = await scoring.assign(tx, actor=actor, seed=seed)
     return {
         "submissions": run.submissions,
         "assignments": run.assignments,
@@ -104,18 +103,18 @@ async def get_ranking(request: Request) -> JSONResponse:
         return actor
     category = request.query_params.get("category")
     async with runtime.reading() as tx:
-        table = await scoring.standings(runtime, tx.session)
+        table = await scoring.standings(tx)
     rows = [standing_json(s) for s in table if category is None or s.category == category]
     return JSONResponse({"ranking": rows, "normalisation": "z-score per juror; score = mean z"})
 
 
-async def select_top(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def select_top(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/selection {"top": 147, "per_category": false}: marks and tells the teams."""
     top = whole_number(body, "top")
     per_category = body.get("per_category", False)
     if not isinstance(per_category, bool):
         raise BadField("field 'per_category' must be true or false")
-    chosen, others = await scoring.select_top(runtime, tx, top, per_category=per_category, actor=actor)
+    chosen, others = await scoring.select_top(tx, top, per_category=per_category, actor=actor)
     return {"selected": chosen, "not_selected": others}
 
 

@@ -7,17 +7,17 @@ from typing import Any
 from starlette.routing import Route
 
 from hackserver.foundation import links
-from hackserver.runtime import Runtime, Transaction
+from hackserver.foundation.transaction import Transaction
 from hackserver.web.api_teams import BadField, organiser_change
 
 
-async def revoke(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def revoke(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """DELETE /api/v1/links/{scope}/{subject}: the link stops working at once; granting it again
     (the bot does, when asked) makes a new one."""
     scope = body["scope"]
     if scope not in links.SCOPES:
         raise BadField(f"scope must be one of {', '.join(links.SCOPES)}")
-    revoked = await links.revoke(runtime, tx, scope, body["subject"], actor=actor)
+    revoked = await links.revoke(tx, scope, body["subject"], actor=actor)
     return {"scope": scope, "subject": body["subject"], "revoked": revoked}
 
 

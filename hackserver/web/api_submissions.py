@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hackserver.foundation.event import parse_duration
 from hackserver.foundation.models import Submission, SubmissionVersion, Team
-from hackserver.runtime import Runtime, Transaction
-from hackserver.sprint.event import parse_duration
+from hackserver.foundation.transaction import Transaction
+from hackserver.runtime import Runtime
 from hackserver.submissions import entries
 from hackserver.web.api import organiser
 from hackserver.web.api_teams import BadField, organiser_change
@@ -32,7 +33,7 @@ def _instant(text: Any) -> datetime:
     return value.astimezone(UTC)
 
 
-async def extension(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def extension(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/teams/{id}/extension {"until": "2027-03-21T18:15:00+01:00"} or {"by": "+15m"}
     (after the event's deadline with its grace)."""
     if ("until" in body) == ("by" in body):
@@ -45,8 +46,8 @@ async def extension(runtime: Runtime, tx: Transaction, body: dict[str, Any], act
             delta = parse_duration(by.removeprefix("+"))
         except ValueError as problem:
             raise BadField(f"field 'by': {problem}") from None
-        until = entries.regular_deadline(runtime, await runtime.phases(tx.session)) + delta
-    submission = await entries.extend(runtime, tx, body["team_id"], until, actor=actor)
+        until = entries.regular_deadline(tx.event, await tx.phases()) + delta
+    submission = await entries.extend(tx, body["team_id"], until, actor=actor)
     return {"team": body["team_id"], "until": until.isoformat(), "status": submission.status}
 
 
@@ -55,7 +56,7 @@ async def list_submissions(request: Request) -> JSONResponse:
     if isinstance(actor := organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
-        phases = await runtime.phases(tx.session)
+        phases = await tx.phases()
         rows = (
             await tx.session.execute(
                 select(Submission, Team, SubmissionVersion.fields)
@@ -75,7 +76,7 @@ async def list_submissions(request: Request) -> JSONResponse:
                 "team": {"id": t.id, "name": t.name},
                 "status": s.status,
                 "version": s.version,
-                "deadline": entries.deadline_of(runtime, phases, s).isoformat(),
+                "deadline": entries.deadline_of(runtime.event, phases, s).isoformat(),
                 "extended_until": s.extended_until.isoformat() if s.extended_until else None,
                 "submitted_at": s.submitted_at.isoformat() if s.submitted_at else None,
                 "frozen_at": s.frozen_at.isoformat() if s.frozen_at else None,

@@ -4,7 +4,7 @@ organisers' moves (move a person, merge, dissolve, run the matching), each audit
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +14,8 @@ from starlette.routing import Route
 
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.models import Challenge, MatchRun, Membership, Participant, Team
-from hackserver.runtime import Runtime, Transaction
+from hackserver.foundation.transaction import Transaction
+from hackserver.runtime import Runtime
 from hackserver.teams import matching, teams
 from hackserver.web.api import MAX_ID, STATUS, error, organiser
 
@@ -53,7 +54,9 @@ async def teams_json(tx: Transaction, rows: list[Team]) -> list[dict[str, Any]]:
     1,500)."""
     people = await teams.members_of(tx.session, [team.id for team in rows])
     chosen = {team.challenge_id for team in rows if team.challenge_id is not None}
-    found = await tx.session.scalars(select(Challenge).where(Challenge.id.in_(chosen))) if chosen else []
+    found: Iterable[Challenge] = (
+        await tx.session.scalars(select(Challenge).where(Challenge.id.in_(chosen))) if chosen else []
+    )
     challenges = {challenge.id: challenge for challenge in found}
     return [
         _team_json(team, people.get(team.id, []), challenges.get(team.challenge_id or 0)) for team in rows
@@ -128,7 +131,7 @@ async def list_participants(request: Request) -> JSONResponse:
     )
 
 
-Change = Callable[[Runtime, Transaction, dict[str, Any], str], Awaitable[dict[str, Any]]]
+Change = Callable[[Transaction, dict[str, Any], str], Awaitable[dict[str, Any]]]
 
 
 def organiser_change(change: Change) -> Callable[[Request], Awaitable[JSONResponse]]:
@@ -148,7 +151,7 @@ def organiser_change(change: Change) -> Callable[[Request], Awaitable[JSONRespon
         body |= request.path_params
         try:
             async with runtime.transaction() as tx:
-                return JSONResponse(await change(runtime, tx, body, actor))
+                return JSONResponse(await change(tx, body, actor))
         except DomainError as refused:
             return error(str(refused), STATUS.get(type(refused), 409))
         except BadField as problem:
@@ -168,27 +171,27 @@ def whole_number(body: dict[str, Any], key: str) -> int:
     return value
 
 
-async def move(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def move(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/teams/{team_id}/members {"participant": id}: into this team, from wherever."""
-    team = await teams.move(runtime, tx, whole_number(body, "participant"), body["team_id"], actor=actor)
+    team = await teams.move(tx, whole_number(body, "participant"), body["team_id"], actor=actor)
     return await team_json(tx, team)
 
 
-async def merge(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def merge(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/teams/{team_id}/merge {"into": id}: this team's members join the other."""
-    team = await teams.merge(runtime, tx, body["team_id"], whole_number(body, "into"), actor=actor)
+    team = await teams.merge(tx, body["team_id"], whole_number(body, "into"), actor=actor)
     return await team_json(tx, team)
 
 
-async def dissolve(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
-    former = await teams.dissolve(runtime, tx, body["team_id"], actor=actor)
+async def dissolve(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    former = await teams.dissolve(tx, body["team_id"], actor=actor)
     return {"dissolved": body["team_id"], "back_in_pool": former}
 
 
-async def run_matching(runtime: Runtime, tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+async def run_matching(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/matching {"seed": 7}: matches the pool now (the seed is optional)."""
     seed = whole_number(body, "seed") if "seed" in body else None
-    return run_json(await matching.run(runtime, tx, actor=actor, seed=seed))
+    return run_json(await matching.run(tx, actor=actor, seed=seed))
 
 
 async def last_matching(request: Request) -> JSONResponse:

@@ -82,7 +82,7 @@ async def render(
             }
             for booking, slot, expert in rows
         ]  # fmt: skip
-        free = await slots.free_slots(runtime, tx.session, tx.now)
+        free = await slots.free_slots(tx, tx.now)
     groups: dict[tuple[int, str], dict[str, Any]] = {}
     for item in free:
         topic = item.slot.topic or ", ".join(item.expert.topics)
@@ -145,11 +145,11 @@ async def _act(request: Request, done: str, needs: str | None) -> Response:
     try:
         async with runtime.transaction() as tx:
             if done == "booked":
-                await bookings.book(runtime, tx, team_id, slot_id, form.get("question", ""))  # type: ignore[arg-type]
+                await bookings.book(tx, team_id, slot_id, form.get("question", ""))  # type: ignore[arg-type]
             elif done == "cancelled":
-                await bookings.cancel(runtime, tx, team_id, booking_id)
+                await bookings.cancel(tx, team_id, request.path_params["booking_id"])
             else:
-                await bookings.reschedule(runtime, tx, team_id, booking_id, slot_id)  # type: ignore[arg-type]
+                await bookings.reschedule(tx, team_id, booking_id, slot_id)  # type: ignore[arg-type]
     except DomainError as refused:
         field = refused.field if isinstance(refused, FieldError) and refused.field == "question" else where
         return await render(

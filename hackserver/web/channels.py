@@ -28,9 +28,9 @@ from bots import builtin
 from hackserver.foundation import channels, i18n
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.channels import ANNOUNCEMENTS
+from hackserver.foundation.event import PHASES
 from hackserver.foundation.text_limits import too_long
 from hackserver.runtime import Runtime
-from hackserver.sprint.event import PHASES
 from hackserver.sprint.phases import BEFORE, current_phase, next_phase
 from hackserver.teams.participants import identify
 from hackserver.web.health import Metrics
@@ -53,8 +53,8 @@ def words(lang: str) -> dict[str, str]:
 
 
 async def sprint_state(runtime: Runtime) -> dict[str, Any]:
-    async with runtime.sessions() as session:
-        phases = await runtime.phases(session)
+    async with runtime.reading() as tx:
+        phases = await tx.phases()
     now = runtime.clock.now()
     coming = next_phase(phases, now)
     return {
@@ -97,7 +97,7 @@ class Chat:
         runtime: Runtime = request.state.runtime
         lang = language(request, runtime)
         if "as" in request.query_params:
-            session = builtin.read(runtime.link_secret, request.query_params["as"])
+            session = builtin.read(runtime.links.secret, request.query_params["as"])
             if session is not None and await find_viewer(runtime, session) is not None:
                 # The token leaves the address bar (and the history) at once; the cookie keeps it.
                 # A link never makes an organiser, even one made from an organiser's cookie.
@@ -127,7 +127,7 @@ class Chat:
                 return PlainTextResponse(words(lang)["no_channel"], status_code=404)
             messages = await channels.history(session, runtime.event_id, current.name)
         link = (
-            str(request.base_url).rstrip("/") + builtin.sign_in_path(runtime.link_secret, viewer.identity)
+            str(request.base_url).rstrip("/") + builtin.sign_in_path(runtime.links.secret, viewer.identity)
             if viewer
             else ""
         )

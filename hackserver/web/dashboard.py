@@ -21,16 +21,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
 from hackserver.challenges import assignment
-from hackserver.dashboard.numbers import snapshot
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import DomainError
+from hackserver.foundation.event import PHASES, parse_duration
+from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
 from hackserver.sprint import announcements
-from hackserver.sprint.event import PHASES, parse_duration
 from hackserver.sprint.phases import shift_phase
 from hackserver.teams import matching
 from hackserver.web.api import STATUS
-from hackserver.web.dashboard_hub import Hub
+from hackserver.web.dashboard_hub import Hub, snapshot
 from hackserver.web.visitors import read_form, same_origin
 
 COOKIE = "hackserver_organiser"
@@ -51,7 +51,7 @@ def signed_in(connection: HTTPConnection, runtime: Runtime) -> bool:
     if not configured or not cookie:
         return False
     try:
-        given = URLSafeTimedSerializer(runtime.link_secret, salt=SALT).loads(cookie, max_age=AGE)
+        given = URLSafeTimedSerializer(runtime.links.secret, salt=SALT).loads(cookie, max_age=AGE)
     except BadData:
         return False
     return isinstance(given, str) and secrets.compare_digest(given, builtin.fingerprint(configured))
@@ -72,8 +72,7 @@ class Dashboard:
             return self.login_form(request, status=401)
         state = self.hub.latest if self.hub.fresh and self.hub.latest else None
         if state is None:
-            async with runtime.reading() as tx:
-                state = await snapshot(runtime, tx)
+            state = await snapshot(runtime)
         return self.secured(
             templates.TemplateResponse(
                 request,
@@ -83,7 +82,7 @@ class Dashboard:
                     "state": state,
                     "feed": list(reversed(self.hub.feed)),
                     "phases": PHASES,
-                    "targets": announcements.targets(runtime),
+                    "targets": announcements.targets(runtime.platform_channels("announcements")),
                     "done": DONE.get(request.query_params.get("done", ""), ""),
                 },
             )
@@ -122,7 +121,7 @@ class Dashboard:
         response = RedirectResponse("/dashboard", status_code=303)
         response.set_cookie(
             COOKIE,
-            URLSafeTimedSerializer(runtime.link_secret, salt=SALT).dumps(builtin.fingerprint(configured)),
+            URLSafeTimedSerializer(runtime.links.secret, salt=SALT).dumps(builtin.fingerprint(configured)),
             max_age=AGE,
             path="/",
             httponly=True,
@@ -152,30 +151,27 @@ class Dashboard:
         action = request.path_params["action"]
         try:
             async with runtime.transaction() as tx:
-                done = await self.perform(runtime, tx, action, form, request.path_params.get("id"))
+                done = await self.perform(tx, action, form, request.path_params.get("id"))
         except DomainError as refused:
             return self.answer(wants_json, action, refused.say("en"), STATUS.get(type(refused), 409))
         except ValueError as problem:
             return self.answer(wants_json, action, str(problem), 422)
         return self.answer(wants_json, action, done, 200)
 
-    async def perform(
-        self, runtime: Runtime, tx: Any, action: str, form: dict[str, str], target: str | None
-    ) -> str:
+    async def perform(self, tx: Transaction, action: str, form: dict[str, str], target: str | None) -> str:
         if action == "announce":
             text = form.get("text", "").strip()
             if not text:
                 raise ValueError("Write the announcement first.")
             where = form.get("target", announcements.EVERYWHERE)
             sent = await announcements.send(
-                runtime, tx, text, language=runtime.event.default_language, actor=ACTOR, target=where
+                tx, text, language=tx.event.default_language, actor=ACTOR, target=where
             )
             return "Announcement sent to " + ", ".join(f"{p} {c}" for p, c in sent) + "."
         if action == "shift":
             by = form.get("by", "").strip()
             delta = parse_duration(by.lstrip("+-")) * (-1 if by.startswith("-") else 1)
             await shift_phase(
-                runtime,
                 tx,
                 form.get("phase", ""),
                 delta,
@@ -187,13 +183,13 @@ class Dashboard:
         if seed and not seed.isdigit():
             raise ValueError("A seed is a whole number, or empty.")
         if action == "matching":
-            run = await matching.run(runtime, tx, actor=ACTOR, seed=int(seed) if seed else None)
+            run = await matching.run(tx, actor=ACTOR, seed=int(seed) if seed else None)
             return f"Matching: {run.teams_formed} new teams, {run.placed_in_open_teams} placed in open teams, {len(run.alone)} left alone."
         if action == "assignment":
-            done = await assignment.run(runtime, tx, actor=ACTOR, seed=int(seed) if seed else None)
+            done = await assignment.run(tx, actor=ACTOR, seed=int(seed) if seed else None)
             return f"Assignment: {done.teams} teams, {done.changed} changed, {len(done.unplaced)} without a challenge."
         if action == "retry" and target is not None and target.isdigit():
-            message = await outbox.requeue_dead(runtime, tx, int(target), actor=ACTOR)
+            message = await outbox.requeue_dead(tx, int(target), actor=ACTOR)
             return f"Dead letter #{message.id} queued again."
         raise ValueError(f"No such action: {action[:40]}.")
 

@@ -37,6 +37,13 @@ CHARTED = ("registrations", "in_teams", "pool", "teams", "bookings", "submission
 QUIET = {"channel.message", "outbox.delivered", "outbox.retry", "participant.profile"}  # not in the feed
 
 
+async def snapshot(runtime: Runtime) -> dict[str, Any]:
+    async with runtime.reading() as tx:
+        # A shift drops the cached phases before anyone in this process hears of it (see Runtime). Read
+        # before the first statement: a reload takes a connection of its own, and tx holds none yet.
+        return await numbers.snapshot(tx, await runtime.cached_phases(), runtime.clock.speed)
+
+
 def describe(event: DomainEvent) -> str:
     """One line of the feed; names are the participants' own text, escaped where they are shown."""
     data = event.data
@@ -178,8 +185,7 @@ class Hub:
     async def publish(self, runtime: Runtime) -> None:
         self.fresh = True  # an event heard while computing marks it stale again, and dirty
         started = time.time()
-        async with runtime.reading() as tx:
-            state = await numbers.snapshot(runtime, tx)
+        state = await snapshot(runtime)
         self.snapshots += 1
         self.sample(started, state["counts"])
         delivery = state["delivery"]

@@ -5,6 +5,7 @@ A form with a wrong field answers the page again with the message beside that fi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,11 +17,12 @@ from starlette.routing import Route
 
 from hackserver.foundation import channels, i18n
 from hackserver.foundation.errors import DomainError, FieldError
+from hackserver.foundation.event import to_utc
 from hackserver.foundation.models import Booking, Challenge, Expert, Slot, Team
+from hackserver.foundation.transaction import Transaction
 from hackserver.officehours import bookings, help_queue, ics, slots
 from hackserver.officehours.experts import expert_channel
 from hackserver.runtime import Runtime
-from hackserver.sprint.event import to_utc
 from hackserver.web.office import Page, form_of, open_page, templates, two_zones
 
 SHOWN_AFTER = timedelta(hours=12)  # past slots stay in view this long, to mark no-shows
@@ -48,7 +50,7 @@ async def render(
         expert = await tx.session.get(Expert, page.link.subject_id)
         if expert is None:
             return Response(page.say("expert.gone"), status_code=404, media_type="text/plain")
-        zone = slots.expert_zone(runtime, expert)
+        zone = slots.expert_zone(runtime.event, expert)
         rows = await tx.session.execute(
             select(Slot, Booking, Team, Challenge)
             .outerjoin(Booking, and_(Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None)))
@@ -73,7 +75,7 @@ async def render(
             {"id": ticket.id, "team": team.name, "topic": ticket.topic, "question": ticket.question,
              "escalated": ticket.escalated_at is not None,
              "waiting": max(0, round((tx.now - ticket.created_at).total_seconds() / 60))}
-            for ticket, team in await help_queue.waiting(runtime, tx, expert)
+            for ticket, team in await help_queue.waiting(tx, expert)
         ]  # fmt: skip
         notices = await channels.history(tx.session, runtime.event_id, expert_channel(expert.id), limit=20)
         now_local = tx.now.astimezone(zone)
@@ -119,7 +121,7 @@ async def publish(request: Request) -> Response:
     try:
         async with runtime.reading() as tx:
             expert = await tx.session.get_one(Expert, opened.link.subject_id)
-        zone = slots.expert_zone(runtime, expert)
+        zone = slots.expert_zone(runtime.event, expert)
         start = local_instant(form, "start", zone, opened)
         end = local_instant(form, "end", zone, opened)
         length = minutes(form, "length", opened)
@@ -129,7 +131,7 @@ async def publish(request: Request) -> Response:
             form.get("topic") or None, minutes(form, "daily_limit", opened),
         )  # fmt: skip
         async with runtime.transaction() as tx:
-            await slots.publish(runtime, tx, expert.id, offer)
+            await slots.publish(tx, expert.id, offer)
     except BadInput as problem:
         return await render(request, opened, errors={problem.field: problem.message}, values=form, status=422)
     except FieldError as refused:
@@ -166,7 +168,9 @@ async def claim(request: Request) -> Response:
     )
 
 
-async def _change(request: Request, done: str, change: Any, param: str) -> Response:
+async def _change(
+    request: Request, done: str, change: Callable[[Transaction, int, int], Awaitable[object]], param: str
+) -> Response:
     opened = await open_page(request, "expert")
     if not isinstance(opened, Page):
         return opened
@@ -176,7 +180,7 @@ async def _change(request: Request, done: str, change: Any, param: str) -> Respo
     runtime: Runtime = opened.runtime
     try:
         async with runtime.transaction() as tx:
-            await change(runtime, tx, opened.link.subject_id, request.path_params[param])
+            await change(tx, opened.link.subject_id, request.path_params[param])
     except DomainError as refused:
         field, said = f"{param}:{request.path_params[param]}", refused.say(opened.lang)
         # Said at the top too: the slot or question it was about may have left the page meanwhile.

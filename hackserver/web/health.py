@@ -21,9 +21,9 @@ async def healthz(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
     report: dict[str, str] = {"database": "ok", "redis": "disabled" if runtime.redis is None else "ok"}
     try:
-        async with asyncio.timeout(PROBE_TIMEOUT), runtime.sessions() as session:
-            await session.execute(text("SELECT 1"))
-            report["phase"] = current_phase(await runtime.phases(session), runtime.clock.now())
+        async with asyncio.timeout(PROBE_TIMEOUT), runtime.reading() as tx:
+            await tx.session.execute(text("SELECT 1"))
+            report["phase"] = current_phase(await tx.phases(), runtime.clock.now())
     except Exception as error:
         report["database"] = f"error: {type(error).__name__}"
     if runtime.redis is not None:

@@ -41,7 +41,7 @@ def words(lang: str) -> dict[str, str]:
 async def _juror_of_link(runtime: Runtime, token: str) -> int | str:
     async with runtime.reading() as tx:
         try:
-            return (await links.open_link(runtime, tx.session, "jury", token, tx.now)).subject_id
+            return (await links.open_link(tx, "jury", token)).subject_id
         except links.LinkRefused as refused:
             return refused.key
 
@@ -142,11 +142,11 @@ async def act(request: Request) -> Response:
     try:
         async with runtime.transaction() as tx:
             if form.get("action") == "flag":
-                await scoring.flag(runtime, tx, found, submission_id, form.get("reason", ""))
+                await scoring.flag(tx, found, submission_id, form.get("reason", ""))
                 done = "flagged"
             else:
                 comment = form.pop("comment", "")
-                await scoring.score(runtime, tx, found, submission_id, form, comment, lang)
+                await scoring.score(tx, found, submission_id, form, comment, lang)
                 done = "saved"
     except scoring.InvalidScores as invalid:
         problems = {submission_id: {k: say(lang, p.key, **p.params) for k, p in invalid.problems.items()}}

@@ -45,9 +45,8 @@ class RememberLanguage:
             if message["type"] == "http.response.start" and message["status"] < 400:
                 cookie: SimpleCookie = SimpleCookie()
                 cookie[COOKIE] = picked
-                cookie[COOKIE].update(
-                    {"path": "/", "max-age": str(YEAR), "samesite": "Lax", "httponly": True}
-                )
+                cookie[COOKIE].update({"path": "/", "max-age": str(YEAR), "samesite": "Lax"})
+                cookie[COOKIE]["httponly"] = True
                 MutableHeaders(scope=message).append("set-cookie", cookie.output(header="").strip())
             await send(message)
 

@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 from hackserver.foundation import i18n, links
 from hackserver.foundation.i18n import say
 from hackserver.foundation.models import Link
+from hackserver.foundation.signing import Scope
 from hackserver.runtime import Runtime
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_form, same_origin
@@ -38,12 +39,12 @@ class Page:
         return say(self.lang, key, **params)
 
 
-async def open_page(request: Request, scope: links.Scope) -> Page | Response:
+async def open_page(request: Request, scope: Scope) -> Page | Response:
     runtime: Runtime = request.state.runtime
     lang = language(request, runtime)
     async with runtime.reading() as tx:
         try:
-            link = await links.open_link(runtime, tx.session, scope, request.path_params["token"], tx.now)
+            link = await links.open_link(tx, scope, request.path_params["token"])
         except links.LinkRefused as refused:
             return refused_page(request, lang, refused.key)
     return Page(runtime, lang, link)

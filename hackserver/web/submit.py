@@ -54,15 +54,15 @@ async def render(
     lang = language(request, runtime)
     async with runtime.reading() as tx:  # one snapshot for the link and the page
         try:
-            link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
+            link = await links.open_link(tx, "submit", token)
         except links.LinkRefused as refused:
             return PlainTextResponse(refused.say(lang), status_code=403)
-        item = await entries.view(runtime, tx.session, link.subject_id, tx.now)
+        item = await entries.view(tx, link.subject_id, tx.now)
         names = {m.participant_id: m.name for m in item.members}
         history = [
             {
                 "number": v.number,
-                "at": entries.local(runtime, v.saved_at).written(lang),
+                "at": entries.local(runtime.event, v.saved_at).written(lang),
                 "who": names.get(v.saved_by or -1),  # None: they left the team since
             }
             for v in item.versions
@@ -81,7 +81,7 @@ async def render(
         "notice": notice,
         "credited": set(entry.credits) if entry else item.credited(),
         "saved_by": entry.saved_by if entry else None,
-        "deadline": entries.local(runtime, item.deadline).written(lang),
+        "deadline": entries.local(runtime.event, item.deadline).written(lang),
         "deadline_iso": item.deadline.isoformat(),
         "now_iso": item.now.isoformat(),
         "speed": runtime.clock.speed,
@@ -134,8 +134,8 @@ async def save(request: Request) -> Response:
     entry = _entry(form, raw)
     try:
         async with runtime.transaction() as tx:  # the link is checked in the save's own transaction
-            link = await links.open_link(runtime, tx.session, "submit", token, tx.now)
-            saved = await entries.save(runtime, tx, link.subject_id, entry, lang, received_at=received_at)
+            link = await links.open_link(tx, "submit", token)
+            saved = await entries.save(tx, link.subject_id, entry, lang, received_at=received_at)
     except links.LinkRefused as refused:
         return PlainTextResponse(refused.say(lang), status_code=403)
     except entries.InvalidSubmission as invalid:

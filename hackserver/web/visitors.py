@@ -58,7 +58,7 @@ async def find_viewer(runtime: Runtime, session: builtin.Session | None) -> View
 
 async def viewer_of(connection: HTTPConnection, runtime: Runtime) -> Viewer | None:
     token = connection.cookies.get(COOKIE, "")
-    return await find_viewer(runtime, builtin.read(runtime.link_secret, token) if token else None)
+    return await find_viewer(runtime, builtin.read(runtime.links.secret, token) if token else None)
 
 
 def same_origin(connection: HTTPConnection) -> bool:
@@ -70,7 +70,7 @@ def same_origin(connection: HTTPConnection) -> bool:
 def signed_in(response: Response, request: Request, runtime: Runtime, session: builtin.Session) -> Response:
     response.set_cookie(
         COOKIE,
-        builtin.sign(runtime.link_secret, session),
+        builtin.sign(runtime.links.secret, session),
         max_age=builtin.SESSION_AGE,
         path="/",
         httponly=True,

@@ -264,8 +264,8 @@ async def test_an_organiser_shifts_the_deadline_from_chat(organisers: Runtime) -
     before = organisers.event.phases["submission_deadline"]
     reply = await ask(organisers, "phase shift submission_deadline +30m", ORGANISER, locale="en")
     assert reply.ok
-    async with organisers.sessions() as session:
-        assert (await organisers.phases(session))["submission_deadline"] == before + timedelta(minutes=30)
+    async with organisers.reading() as tx:
+        assert (await tx.phases())["submission_deadline"] == before + timedelta(minutes=30)
     refused = await ask(organisers, "phase shift kickoff -2d", ORGANISER, locale="en")
     assert not refused.ok and "in the past" in refused.text
 

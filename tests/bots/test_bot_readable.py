@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bots import discord, slack, webhook
+from bots import discord_render, slack_render, webhook
 from bots.commands import Reply
 from hackserver.runtime import Runtime
 from tests.bots.test_bot_commands import ALICE, ORGANISER, ask
@@ -82,20 +82,20 @@ def said(reply: Reply) -> str:
 
 async def test_every_slack_reply_has_a_text_fallback_with_all_of_its_words(replies: list[Reply]) -> None:
     for reply in replies:
-        message = slack.render(reply)
+        message = slack_render.render(reply)
         assert message["blocks"], reply
         fallback = message["text"]
         assert words_of(fallback), f"the fallback says nothing without its emoji: {fallback!r}"
-        missing = words_of(slack.escape(said(reply))) - words_of(fallback)
+        missing = words_of(slack_render.escape(said(reply))) - words_of(fallback)
         assert not missing, f"only in the blocks, not in the text: {missing}"
         for label, url in reply.links:
-            assert f"{slack.escape(label)}: {slack.escape(url)}" in fallback
+            assert f"{slack_render.escape(label)}: {slack_render.escape(url)}" in fallback
 
 
 async def test_every_discord_embed_has_content_that_says_what_it_is(replies: list[Reply]) -> None:
     embedded = 0
     for reply in replies:
-        message = discord.render(reply)
+        message = discord_render.render(reply)
         content = message["content"]
         assert words_of(content), f"the content says nothing without its emoji: {content!r}"
         if "embeds" in message:
@@ -106,7 +106,7 @@ async def test_every_discord_embed_has_content_that_says_what_it_is(replies: lis
 
 
 def test_a_long_announcement_in_embeds_has_content_too() -> None:
-    message = discord.render_announcement(LONG)
+    message = discord_render.render_announcement(LONG)
     assert message["embeds"] and message["content"] == "**Orga**"
 
 
@@ -114,8 +114,8 @@ def test_a_long_announcement_in_embeds_has_content_too() -> None:
 def test_each_language_of_an_announcement_is_named_in_words_not_only_by_a_flag(
     payload: dict[str, Any],
 ) -> None:
-    slack_text = slack.render_announcement(payload)["text"]
-    discord_message = discord.render_announcement(payload)
+    slack_text = slack_render.render_announcement(payload)["text"]
+    discord_message = discord_render.render_announcement(payload)
     discord_text = discord_message["content"] + "".join(
         e["description"] for e in discord_message.get("embeds", [])
     )
@@ -125,7 +125,7 @@ def test_each_language_of_an_announcement_is_named_in_words_not_only_by_a_flag(
 
 
 async def test_no_message_carries_a_colour(replies: list[Reply]) -> None:
-    rendered = [slack.render(r) for r in replies] + [discord.render(r) for r in replies]
-    rendered += [slack.render_announcement(ANNOUNCED), discord.render_announcement(LONG)]
+    rendered = [slack_render.render(r) for r in replies] + [discord_render.render(r) for r in replies]
+    rendered += [slack_render.render_announcement(ANNOUNCED), discord_render.render_announcement(LONG)]
     for message in rendered:
         assert not {"color", "attachments"} & set(keys(message)), json.dumps(message)[:300]

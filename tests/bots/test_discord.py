@@ -23,10 +23,10 @@ import uvicorn
 from nacl.signing import SigningKey
 from sqlalchemy import func, select
 
-from bots import discord, discord_command
+from bots import discord, discord_command, discord_render
 from bots.commands import Bot, Invocation
 from bots.core import COMMANDS, Context, Reply, command
-from bots.discord import DiscordSender
+from bots.discord_delivery import DiscordSender
 from hackserver.app import create_app
 from hackserver.foundation import outbox
 from hackserver.foundation.models import HandledRequest, OutboxMessage, Participant
@@ -366,8 +366,10 @@ def test_a_public_reply_is_seen_by_the_channel_and_links_are_link_buttons() -> N
         "Pick a slot", title="Experts", fields=[("Free", "3")], links=[("Book", "https://x.test/b")]
     )
     private, public = (
-        discord.interaction_response(reply),
-        discord.interaction_response(Reply(reply.text, reply.title, reply.fields, reply.links, public=True)),
+        discord_render.interaction_response(reply),
+        discord_render.interaction_response(
+            Reply(reply.text, reply.title, reply.fields, reply.links, public=True)
+        ),
     )
     assert private["data"]["flags"] == 64 and "flags" not in public["data"]
     [row] = public["data"]["components"]

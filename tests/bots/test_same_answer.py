@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 import websockets
 
-from bots import builtin, discord, slack, webhook
+from bots import builtin, discord_render, slack_render, webhook
 from bots.commands import Bot, Invocation, Reply
 from hackserver.app import create_app
 from hackserver.foundation.settings import Settings
@@ -138,8 +138,8 @@ async def test_every_platform_shows_the_command_layers_reply(
     server: uvicorn.Server, text: str, path: tuple[str, ...], options: dict[str, str]
 ) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.config.port}", timeout=10) as client:
-        assert await via_slack(client, text) == slack.render(await expected(server, text, "s"))
-        discord_reply = discord.render(await expected(server, text, "d"))
+        assert await via_slack(client, text) == slack_render.render(await expected(server, text, "s"))
+        discord_reply = discord_render.render(await expected(server, text, "d"))
         assert await via_discord(client, path, options) == {**discord_reply, "flags": 64}
         assert await via_webhook(client, text) == webhook.render_response(await expected(server, text, "w"))
     assert await via_builtin(server, text) == builtin.render(await expected(server, text, "b"))

@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from bots import slack
+from bots import slack, slack_render
 from bots.core import COMMANDS, Context, Reply, command
 from bots.slack_delivery import ChannelPacer, SlackSender
 from hackserver.app import create_app
@@ -546,7 +546,7 @@ def test_a_reply_renders_as_header_section_fields_and_link_buttons() -> None:
         links=[("Book", "https://x.test/b")],
         public=True,
     )
-    message = slack.render(reply)
+    message = slack_render.render(reply)
     assert message["response_type"] == "in_channel"
     assert [block["type"] for block in message["blocks"]] == ["header", "section", "section", "actions"]
     assert message["blocks"][2]["fields"] == [{"type": "mrkdwn", "text": "*Free*\n3"}]
@@ -555,7 +555,7 @@ def test_a_reply_renders_as_header_section_fields_and_link_buttons() -> None:
 
 
 def test_text_from_a_participant_cannot_mention_the_whole_channel() -> None:
-    message = slack.render(Reply("I don't know `<!channel>`"))
+    message = slack_render.render(Reply("I don't know `<!channel>`"))
     assert message["blocks"][0]["text"]["text"] == "I don't know `&lt;!channel&gt;`"
 
 

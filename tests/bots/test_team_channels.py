@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from bots import discord, slack
-from bots.discord import DiscordSender
+from bots.discord_delivery import DiscordSender
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import EventFileError
+from hackserver.foundation.event import parse_event
 from hackserver.foundation.models import OutboxMessage
 from hackserver.runtime import Runtime
-from hackserver.sprint.event import parse_event
 from tests.dbstate import settled_outbox
 from tests.fake_discord import FakeDiscord
 from tests.fake_slack import BOT, FakeSlack

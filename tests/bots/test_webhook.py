@@ -142,7 +142,7 @@ async def settle(runtime: Runtime, within: float = 20.0) -> list[OutboxMessage]:
 
 async def announce(runtime: Runtime, texts: dict[str, str]) -> None:
     async with runtime.transaction() as tx:
-        await outbox.announce(runtime, tx, "test-announcement", "announcements", texts)
+        await outbox.announce(tx, "test-announcement", "announcements", texts)
 
 
 # -- slash commands ------------------------------------------------------------------------------

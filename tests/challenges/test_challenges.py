@@ -374,7 +374,7 @@ async def test_the_example_catalogue_imports_cleanly(runtime: Runtime) -> None:
 
 
 async def test_the_example_catalogue_fits_the_example_event() -> None:
-    from hackserver.sprint.event import load_event
+    from hackserver.foundation.event import load_event
 
     rows, problems = parse_catalogue(
         EXAMPLE_CATALOGUE.read_bytes(), EXAMPLE_CATALOGUE.name, load_event(EXAMPLE_EVENT).languages

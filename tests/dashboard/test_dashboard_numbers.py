@@ -30,7 +30,7 @@ from tests.fakes import FakeClock
 
 async def numbers(runtime: Runtime) -> dict[str, Any]:
     async with runtime.reading() as tx:
-        return await snapshot(runtime, tx)
+        return await snapshot(tx, await runtime.cached_phases(), runtime.clock.speed)
 
 
 async def person(runtime: Runtime, user: str, *, pool: bool = False) -> None:
@@ -42,10 +42,10 @@ async def person(runtime: Runtime, user: str, *, pool: bool = False) -> None:
 async def team_of(runtime: Runtime, name: str, *users: str) -> int:
     async with runtime.transaction() as tx:
         first = await identify(tx.session, runtime.event_id, Identity("slack", "T1", users[0], users[0]))
-        team = await teams.create(runtime, tx, first, name)
+        team = await teams.create(tx, first, name)
         for user in users[1:]:
             other = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
-            await teams.join(runtime, tx, other, team.join_code)
+            await teams.join(tx, other, team.join_code)
         return team.id
 
 
@@ -157,7 +157,7 @@ async def test_the_schedule_lists_what_has_not_fired_at_its_shifted_instant(
     before = {a["id"]: a["at"] for a in (await numbers(runtime))["schedule"]}
     assert "kickoff" not in before and "deadline-1h" in before
     async with runtime.transaction() as tx:
-        await shift_phase(runtime, tx, "submission_deadline", timedelta(minutes=30), actor="test")
+        await shift_phase(tx, "submission_deadline", timedelta(minutes=30), actor="test")
         instant = datetime.fromisoformat(before["team-formation-1h"])
         tx.session.add(
             FiredItem(
@@ -225,7 +225,7 @@ async def test_a_snapshot_of_a_busy_event_takes_a_handful_of_statements(
             )
     clock.set(kickoff + timedelta(hours=17))  # after team formation: every alert is raised
     runtime.phase_cache = PhaseCache(max_age=float("inf"))  # read once here, as between shifts
-    await runtime.cached_phases()
+    phases = await runtime.cached_phases()
     statements: list[str] = []
 
     def count(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -236,7 +236,7 @@ async def test_a_snapshot_of_a_busy_event_takes_a_handful_of_statements(
         own = (await tx.session.connection()).sync_connection  # begun: SQLite's BEGIN is not counted
         event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
         try:
-            state = await snapshot(runtime, tx)
+            state = await snapshot(tx, phases, runtime.clock.speed)
         finally:
             event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
     alerts = {alert["kind"] for alert in state["alerts"]}

@@ -20,8 +20,8 @@ from bots.commands import Bot, Invocation
 from hackserver.app import create_app
 from hackserver.foundation import i18n
 from hackserver.foundation.errors import EventFileError
+from hackserver.foundation.event import load_event
 from hackserver.foundation.settings import Settings
-from hackserver.sprint.event import load_event
 from hackserver.teams.participants import Identity
 from tests.dbstate import migrate
 from tests.fakes import FakeClock

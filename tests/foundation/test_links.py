@@ -9,21 +9,22 @@ import pytest
 from starlette.testclient import TestClient
 
 from hackserver.foundation import links
+from hackserver.foundation.signing import Scope
 from hackserver.runtime import Runtime
 from tests.fakes import ORGANISER, FakeClock
 
 
-async def granted(runtime: Runtime, scope: links.Scope, subject: int) -> str:
+async def granted(runtime: Runtime, scope: Scope, subject: int) -> str:
     async with runtime.transaction() as tx:
-        return await links.grant(runtime, tx, scope, subject)
+        return await links.grant(tx, scope, subject)
 
 
-async def opened(runtime: Runtime, scope: links.Scope, token: str) -> int:
+async def opened(runtime: Runtime, scope: Scope, token: str) -> int:
     async with runtime.reading() as tx:
-        return (await links.open_link(runtime, tx.session, scope, token, tx.now)).subject_id
+        return (await links.open_link(tx, scope, token)).subject_id
 
 
-async def refusal(runtime: Runtime, scope: links.Scope, token: str) -> str:
+async def refusal(runtime: Runtime, scope: Scope, token: str) -> str:
     with pytest.raises(links.LinkRefused) as refused:
         await opened(runtime, scope, token)
     return refused.value.key
@@ -66,7 +67,7 @@ async def test_a_link_expires_when_the_event_ends(runtime_at: tuple[Runtime, Fak
     runtime, clock = runtime_at
     token = await granted(runtime, "expert", 1)
     async with runtime.reading() as tx:
-        end = (await runtime.phases(tx.session))["end"]
+        end = (await tx.phases())["end"]
     clock.set(end - timedelta(seconds=1))
     assert await opened(runtime, "expert", token) == 1
     clock.set(end)
@@ -79,7 +80,7 @@ async def test_a_revoked_link_is_dead_and_a_new_grant_is_a_new_token(
     runtime, _ = runtime_at
     token = await granted(runtime, "submit", 5)
     async with runtime.transaction() as tx:
-        assert await links.revoke(runtime, tx, "submit", 5, actor="organiser:test") == 1
+        assert await links.revoke(tx, "submit", 5, actor="organiser:test") == 1
     assert await refusal(runtime, "submit", token) == "link.revoked"
     fresh = await granted(runtime, "submit", 5)
     assert fresh != token

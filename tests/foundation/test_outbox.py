@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 
 from hackserver.foundation import outbox
 from hackserver.foundation.bus import DomainEvent
+from hackserver.foundation.jobs import EmbeddedJobs
 from hackserver.foundation.models import ChannelMessage, OutboxMessage
-from hackserver.runtime import Runtime, Transaction
+from hackserver.foundation.transaction import Transaction
+from hackserver.runtime import Runtime
 from tests import crash_after_commit
 from tests.conftest import PROJECT
 from tests.dbstate import eventually, migrate, rows
@@ -120,7 +122,7 @@ async def test_a_message_written_in_a_rolled_back_transaction_is_never_sent(
 ) -> None:
     with pytest.raises(Boom):
         async with runtime.transaction() as tx:
-            await outbox.announce(runtime, tx, "rolled-back", "announcements", TEXTS)
+            await outbox.announce(tx, "rolled-back", "announcements", TEXTS)
             await outbox.add(tx, "rolled-back-direct", "builtin", "announcements", {"texts": TEXTS})
             assert len(tx.outbox) == 2  # written, then the command fails
             raise Boom
@@ -134,7 +136,7 @@ async def test_a_rolled_back_message_never_reaches_the_embedded_delivery_tasks(
 ) -> None:
     with pytest.raises(Boom):
         async with runtime.transaction() as tx:
-            await outbox.announce(runtime, tx, "rolled-back", "announcements", TEXTS)
+            await outbox.announce(tx, "rolled-back", "announcements", TEXTS)
             raise Boom
     await runtime.jobs.idle()  # type: ignore[attr-defined]
     assert runtime.jobs.queue.empty()  # type: ignore[attr-defined]
@@ -143,7 +145,7 @@ async def test_a_rolled_back_message_never_reaches_the_embedded_delivery_tasks(
 
 async def test_a_committed_announcement_is_delivered_by_the_embedded_jobs(runtime: Runtime) -> None:
     async with runtime.transaction() as tx:
-        await outbox.announce(runtime, tx, "hello", "announcements", TEXTS)
+        await outbox.announce(tx, "hello", "announcements", TEXTS)
     await runtime.jobs.idle()  # type: ignore[attr-defined]
     message = await row(runtime, tx.outbox_ids[0])
     assert (message.status, message.key) == ("delivered", "hello:builtin:announcements")
@@ -404,11 +406,13 @@ async def test_a_full_batch_is_taken_at_once_while_the_writer_is_busy(
     make_runtime: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(outbox, "GATHER", 3600.0)  # a batch that stopped to gather would not come back
-    jobs = outbox.EmbeddedJobs(workers=0, batch=3)
+    monkeypatch.setattr(
+        "hackserver.foundation.jobs.GATHER", 3600.0
+    )  # a batch that stopped to gather would not come back
+    runner = EmbeddedJobs(workers=0, batch=3)
     async with make_runtime(sqlite_url, event_file(kickoff=kickoff), FakeClock(kickoff)) as runtime:
-        jobs.runtime = runtime
-        jobs.put([1, 2, 3, 4])
+        runner.delivery = runtime
+        runner.put([1, 2, 3, 4])
         assert runtime.write_lock is not None
         async with runtime.write_lock, asyncio.timeout(30):  # the guard against a hang, not a speed
-            assert await jobs.take() == [1, 2, 3]
+            assert await runner.take() == [1, 2, 3]

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from bots.core import Bot, Invocation, Reply
 from hackserver.foundation.errors import EventFileError
+from hackserver.foundation.event import load_event
 from hackserver.foundation.models import Team
 from hackserver.foundation.ratelimit import MemoryLimit, RedisLimit
 from hackserver.runtime import Runtime
-from hackserver.sprint.event import load_event
 from hackserver.teams.participants import Identity
 from tests.fakes import FakeClock
 

@@ -22,7 +22,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from hackserver.foundation import outbox
+from hackserver.foundation import jobs, outbox
 from hackserver.foundation.models import ChannelMessage, OutboxMessage
 from hackserver.foundation.settings import Settings
 from hackserver.worker import deliver_message, worker_runtime
@@ -42,7 +42,7 @@ def connection(redis_url: str) -> Iterator[Redis]:
 
 @pytest.fixture
 def queue(connection: Redis) -> Queue:
-    return Queue(outbox.QUEUE_NAME, connection=connection)
+    return Queue(jobs.QUEUE_NAME, connection=connection)
 
 
 @pytest.fixture
@@ -59,9 +59,9 @@ def announce(settings: Settings, make_runtime: Callable[..., Any], kickoff: date
         async with make_runtime(
             settings.database_url, settings.event_path, FakeClock(kickoff), settings.redis_url
         ) as runtime:
-            assert isinstance(runtime.jobs, outbox.RQJobs)
+            assert isinstance(runtime.jobs, jobs.RQJobs)
             async with runtime.transaction() as tx:
-                await outbox.announce(runtime, tx, "rq", "announcements", TEXTS)
+                await outbox.announce(tx, "rq", "announcements", TEXTS)
             ids: list[int] = tx.outbox_ids
             return ids
 

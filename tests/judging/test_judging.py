@@ -20,7 +20,15 @@ from hackserver.cli import main
 from hackserver.foundation import links
 from hackserver.foundation.errors import CatalogueError, TooLate
 from hackserver.foundation.i18n import say
-from hackserver.foundation.models import Challenge, ChannelMessage, Juror, JuryAssignment, Score, Team
+from hackserver.foundation.models import (
+    Challenge,
+    ChannelMessage,
+    Juror,
+    JuryAssignment,
+    Score,
+    Submission,
+    Team,
+)
 from hackserver.foundation.settings import Settings
 from hackserver.judging import export, jurors, scoring
 from hackserver.runtime import Runtime
@@ -59,8 +67,8 @@ async def finals_ready(runtime: Runtime, clock: FakeClock, count: int = 4) -> li
         team_ids.append(team_id)
     clock.set(await deadline(runtime))
     async with runtime.transaction() as tx:
-        await entries.freeze_due(runtime, tx)
-        await jurors.upsert(runtime, tx, jurors.parse_csv(JURORS_CSV), actor="test")
+        await entries.freeze_due(tx)
+        await jurors.upsert(tx, jurors.parse_csv(JURORS_CSV), actor="test")
     return team_ids
 
 
@@ -92,7 +100,7 @@ async def test_each_final_is_assigned_k_times_without_conflicts(
     runtime, clock = runtime_at
     await finals_ready(runtime, clock)
     async with runtime.transaction() as tx:
-        run = await scoring.assign(runtime, tx, actor="test", seed=1)
+        run = await scoring.assign(tx, actor="test", seed=1)
     assert (run.submissions, run.assignments, run.short) == (4, 12, {})
     pairs = await assignments(runtime)
     assert set(Counter(s for s, _, _ in pairs).values()) == {3}
@@ -101,23 +109,23 @@ async def test_each_final_is_assigned_k_times_without_conflicts(
     people = await juror_ids(runtime)
     async with runtime.reading() as tx:
         owner = dict((await tx.session.execute(select(JuryAssignment.submission_id, Challenge.owner_organisation)
-                      .join(scoring.Submission, scoring.Submission.id == JuryAssignment.submission_id)
-                      .join(Team, Team.id == scoring.Submission.team_id)
+                      .join(Submission, Submission.id == JuryAssignment.submission_id)
+                      .join(Team, Team.id == Submission.team_id)
                       .join(Challenge, Challenge.id == Team.challenge_id))).all())  # fmt: skip
-        team0 = await tx.session.scalar(select(scoring.Submission.id).join(Team).where(Team.name == "Team 1"))
+        team0 = await tx.session.scalar(select(Submission.id).join(Team).where(Team.name == "Team 1"))
     for submission, juror, _ in pairs:
         assert not (juror == people["Ada Lovelace"] and owner[submission] == "Charité")
         assert not (juror == people["Grace Hopper"] and owner[submission] == "BVG")
         assert not (juror == people["Hedy Lamarr"] and submission == team0)
     async with runtime.transaction() as tx:  # a second run leaves assigned submissions alone
-        assert (await scoring.assign(runtime, tx, actor="test")).assignments == 0
+        assert (await scoring.assign(tx, actor="test")).assignments == 0
 
 
 async def test_no_assignment_before_the_deadline(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     with pytest.raises(TooLate):
         async with runtime.transaction() as tx:
-            await scoring.assign(runtime, tx, actor="test")
+            await scoring.assign(tx, actor="test")
 
 
 async def test_a_flagged_submission_goes_to_another_juror_and_is_never_scored_zero(
@@ -126,21 +134,19 @@ async def test_a_flagged_submission_goes_to_another_juror_and_is_never_scored_ze
     runtime, clock = runtime_at
     await finals_ready(runtime, clock)
     async with runtime.transaction() as tx:
-        await scoring.assign(runtime, tx, actor="test", seed=2)
+        await scoring.assign(tx, actor="test", seed=2)
     submission, juror, _ = (await assignments(runtime))[0]
     async with runtime.transaction() as tx:
-        await scoring.score(
-            runtime, tx, juror, submission, {"impact": "3", "feasibility": "3", "quality": "3"}, ""
-        )
-        other = await scoring.flag(runtime, tx, juror, submission, "unreachable")
+        await scoring.score(tx, juror, submission, {"impact": "3", "feasibility": "3", "quality": "3"}, "")
+        other = await scoring.flag(tx, juror, submission, "unreachable")
     on_it = [(j, f) for s, j, f in await assignments(runtime) if s == submission]
     assert other is not None and (other, None) in on_it and (juror, "unreachable") in on_it
     assert sum(f is None for _, f in on_it) == 3  # still three jurors who can score it
     second = next(j for j, f in on_it if f is None and j != other)
     async with runtime.transaction() as tx:  # a second flag sets it aside for the organisers
-        assert await scoring.flag(runtime, tx, second, submission, "empty") is None
+        assert await scoring.flag(tx, second, submission, "empty") is None
     async with runtime.reading() as tx:
-        table = {s.submission.id: s for s in await scoring.standings(runtime, tx.session)}
+        table = {s.submission.id: s for s in await scoring.standings(tx)}
     assert table[submission].flags == 2 and table[submission].ranked.count == 0  # no zero from the flagger
 
 
@@ -148,11 +154,11 @@ async def test_scores_out_of_range_are_refused_by_criterion(runtime_at: tuple[Ru
     runtime, clock = runtime_at
     await finals_ready(runtime, clock, count=2)
     async with runtime.transaction() as tx:
-        await scoring.assign(runtime, tx, actor="test")
+        await scoring.assign(tx, actor="test")
     submission, juror, _ = (await assignments(runtime))[0]
     with pytest.raises(scoring.InvalidScores) as bad:
         async with runtime.transaction() as tx:
-            await scoring.score(runtime, tx, juror, submission, {"impact": "11", "feasibility": "x"}, "")
+            await scoring.score(tx, juror, submission, {"impact": "11", "feasibility": "x"}, "")
     assert set(bad.value.problems) == {"impact", "feasibility", "quality"}
 
 
@@ -160,21 +166,21 @@ async def test_the_best_are_selected_and_every_team_is_told(runtime_at: tuple[Ru
     runtime, clock = runtime_at
     team_ids = await finals_ready(runtime, clock)
     async with runtime.transaction() as tx:
-        await scoring.assign(runtime, tx, actor="test")
+        await scoring.assign(tx, actor="test")
     async with runtime.reading() as tx:
         titles = {s.id: f["title"] for s, _, f in await entries.finals(tx.session, runtime.event_id)}
     async with runtime.transaction() as tx:
         for submission, juror, _ in await assignments(runtime):
             mark = str(2 + int(titles[submission].split()[-1]) * 2)  # Entry 3 best, Entry 0 worst
             await scoring.score(
-                runtime, tx, juror, submission, dict.fromkeys(("impact", "feasibility", "quality"), mark), ""
+                tx, juror, submission, dict.fromkeys(("impact", "feasibility", "quality"), mark), ""
             )
     async with runtime.reading() as tx:
-        table = await scoring.standings(runtime, tx.session)
+        table = await scoring.standings(tx)
     assert [titles[s.submission.id] for s in table] == ["Entry 3", "Entry 2", "Entry 1", "Entry 0"]
     assert all(s.ranked.count == 3 for s in table)
     async with runtime.transaction() as tx:
-        chosen, _ = await scoring.select_top(runtime, tx, 1, per_category=True, actor="test")
+        chosen, _ = await scoring.select_top(tx, 1, per_category=True, actor="test")
     assert sorted(titles[c] for c in chosen) == ["Entry 2", "Entry 3"]  # best in health and in mobility
     await settled_outbox(runtime)
     async with runtime.reading() as tx:
@@ -272,7 +278,7 @@ async def test_a_juror_scores_and_flags_through_their_page(server: uvicorn.Serve
         ranking = (await client.get("/api/v1/ranking", headers=auth)).json()["ranking"]
         assert {r["submission"]: r["flags"] for r in ranking}[submission] == 1
         async with runtime.transaction() as tx:
-            team_token = await links.grant(runtime, tx, "submit", submission)
+            team_token = await links.grant(tx, "submit", submission)
         assert (await client.get(f"/jury/{team_token}")).status_code == 403
         stranger = next(j for j in listed if j["id"] != juror["id"])
         others = {s for s, j, _ in await assignments(runtime) if j == stranger["id"]}
@@ -292,12 +298,12 @@ async def test_a_comment_past_its_limit_is_refused_and_no_score_is_kept(
     runtime, clock = runtime_at
     await finals_ready(runtime, clock, count=2)
     async with runtime.transaction() as tx:
-        await scoring.assign(runtime, tx, actor="test")
+        await scoring.assign(tx, actor="test")
     submission, juror, _ = (await assignments(runtime))[0]
     fine = {"impact": "7", "feasibility": "6", "quality": "8"}
     with pytest.raises(scoring.InvalidScores) as bad:
         async with runtime.transaction() as tx:
-            await scoring.score(runtime, tx, juror, submission, fine, "x" * 2001)
+            await scoring.score(tx, juror, submission, fine, "x" * 2001)
     [(field, problem)] = bad.value.problems.items()
     assert field == "comment"
     assert (

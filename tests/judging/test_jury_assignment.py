@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hackserver.foundation.event_forms import Criterion
 from hackserver.judging.jury_assignment import Entry, JurorInfo, assign, conflicted, replacement
 from hackserver.judging.ranking import Scored, normalise, rank, weighted_total
-from hackserver.sprint.event_forms import Criterion
 
 
 def check(plan_pairs: list[tuple[int, int]], entries: list[Entry], jurors: list[JurorInfo], k: int) -> None:

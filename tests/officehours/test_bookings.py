@@ -36,7 +36,7 @@ async def attempt(
 ) -> str:
     try:
         async with runtime.transaction() as tx:
-            await bookings.book(runtime, tx, team_id, slot_id, question)
+            await bookings.book(tx, team_id, slot_id, question)
     except DomainError as refused:
         return refused.key
     return "booked"
@@ -107,12 +107,12 @@ async def test_cancel_and_reschedule_close_at_the_cutoff(
     assert await attempt(runtime, ours.id, first.id) == "booked"
     (booking_id,) = [b for b in await booking_ids(runtime)]
     async with runtime.transaction() as tx:
-        moved = await bookings.reschedule(runtime, tx, ours.id, booking_id, second.id)
+        moved = await bookings.reschedule(tx, ours.id, booking_id, second.id)
     assert await live_bookings(runtime) == [(second.id, ours.id)]
     clock.set(second.starts_at - timedelta(minutes=20))
     with pytest.raises(TooLate):
         async with runtime.transaction() as tx:
-            await bookings.cancel(runtime, tx, ours.id, moved.id)
+            await bookings.cancel(tx, ours.id, moved.id)
     assert await live_bookings(runtime) == [(second.id, ours.id)]
 
 
@@ -132,7 +132,7 @@ async def test_a_team_cannot_cancel_another_teams_booking(
     (booking_id,) = await booking_ids(runtime)
     with pytest.raises(NotFound):
         async with runtime.transaction() as tx:
-            await bookings.cancel(runtime, tx, ours.id, booking_id)
+            await bookings.cancel(tx, ours.id, booking_id)
     assert await live_bookings(runtime) == [(slot.id, theirs.id)]
 
 
@@ -144,12 +144,12 @@ async def test_an_expert_cannot_withdraw_another_experts_slot_nor_a_booked_one(
     (slot,) = await publish(runtime, anna.id, kickoff + timedelta(hours=2))
     with pytest.raises(NotFound):
         async with runtime.transaction() as tx:
-            await slots.withdraw(runtime, tx, jonas.id, slot.id)
+            await slots.withdraw(tx, jonas.id, slot.id)
     ours = await team(runtime, "Luftretter")
     assert await attempt(runtime, ours.id, slot.id) == "booked"
     with pytest.raises(FieldError) as refused:
         async with runtime.transaction() as tx:
-            await slots.withdraw(runtime, tx, anna.id, slot.id)
+            await slots.withdraw(tx, anna.id, slot.id)
     assert refused.value.key == "slot.booked"
 
 
@@ -163,7 +163,7 @@ async def test_withdrawn_and_overlapping_slots_cannot_be_booked_or_published(
         await publish(runtime, anna.id, kickoff + timedelta(hours=2, minutes=10))
     assert refused.value.key == "slot.overlap"
     async with runtime.transaction() as tx:
-        await slots.withdraw(runtime, tx, anna.id, slot.id)
+        await slots.withdraw(tx, anna.id, slot.id)
     ours = await team(runtime, "Luftretter")
     assert await attempt(runtime, ours.id, slot.id) == "booking.slot_gone"
 
@@ -190,7 +190,7 @@ async def test_a_daily_limit_stops_bookings_of_that_day(
     assert await attempt(runtime, first.id, offered[0].id) == "booked"
     assert await attempt(runtime, second.id, offered[1].id) == "booking.day_full"
     async with runtime.reading() as tx:
-        assert await slots.free_slots(runtime, tx.session, tx.now) == []
+        assert await slots.free_slots(tx, tx.now) == []
 
 
 async def test_a_booking_tells_the_team_and_the_expert_through_the_outbox(

@@ -54,7 +54,7 @@ async def test_members_asking_at_once_open_one_ticket(runtime_at: tuple[Runtime,
     async def one(n: int) -> str:
         try:
             async with runtime.transaction() as tx:
-                await help_queue.ask(runtime, tx, team, "law", f"Frage {n}")
+                await help_queue.ask(tx, team, "law", f"Frage {n}")
         except DomainError as refused:
             return refused.key
         return "asked"
@@ -68,12 +68,12 @@ async def test_two_experts_claiming_at_once_one_takes_it(runtime_at: tuple[Runti
     experts = [await expert(runtime, f"Expert {n}", ("law",)) for n in range(6)]
     team = await our_team(runtime)
     async with runtime.transaction() as tx:
-        ticket = await help_queue.ask(runtime, tx, team, "law", "Dürfen wir Fotos zeigen?")
+        ticket = await help_queue.ask(tx, team, "law", "Dürfen wir Fotos zeigen?")
 
     async def take(expert_id: int) -> str:
         try:
             async with runtime.transaction() as tx:
-                await help_queue.claim(runtime, tx, expert_id, ticket.id)
+                await help_queue.claim(tx, expert_id, ticket.id)
         except DomainError as refused:
             return refused.key
         return "claimed"
@@ -97,7 +97,7 @@ async def test_an_unclaimed_request_goes_to_every_expert_once_after_the_wait(
     await expert(runtime, "Priya Raman", ("ux",))
     team = await our_team(runtime)
     async with runtime.transaction() as tx:
-        await help_queue.ask(runtime, tx, team, "law", "Dürfen wir Fotos zeigen?")
+        await help_queue.ask(tx, team, "law", "Dürfen wir Fotos zeigen?")
     one, two = SprintClock(runtime), SprintClock(runtime)
     clock.advance(timedelta(minutes=9))
     await one.fire_due()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hackserver.foundation.errors import EventFileError
-from hackserver.sprint.event import (
+from hackserver.foundation.event import (
     PHASES,
     RelativeTime,
     format_duration,

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hackserver.foundation.errors import EventFileError
-from hackserver.sprint.event import load_event
-from hackserver.sprint.event_forms import DEFAULT_FORM, DEFAULT_RUBRIC
+from hackserver.foundation.event import load_event
+from hackserver.foundation.event_forms import DEFAULT_FORM, DEFAULT_RUBRIC
 from tests.fakes import event_toml
 
 EXAMPLE_EVENT = Path(__file__).resolve().parents[2] / "config" / "event.example.toml"

@@ -39,9 +39,9 @@ async def new_team(runtime: Runtime, name: str, people: int = 2) -> tuple[int, l
             await identify(tx.session, runtime.event_id, Identity("slack", "T1", f"{name}{n}", f"{name}-{n}"))
             for n in range(people)
         ]
-        team = await teams.create(runtime, tx, members[0], name)
+        team = await teams.create(tx, members[0], name)
         for person in members[1:]:
-            await teams.join(runtime, tx, person, team.join_code)
+            await teams.join(tx, person, team.join_code)
         return team.id, [p.id for p in members]
 
 
@@ -61,12 +61,12 @@ async def save(runtime: Runtime, team_id: int, what: entries.Entry) -> entries.S
     """Saves on top of the latest version, as a member whose form is up to date does."""
     what = replace(what, based_on=await latest_version(runtime, team_id))
     async with runtime.transaction() as tx:
-        return await entries.save(runtime, tx, team_id, what)
+        return await entries.save(tx, team_id, what)
 
 
 async def deadline(runtime: Runtime) -> datetime:
     async with runtime.reading() as tx:
-        return (await runtime.phases(tx.session))["submission_deadline"]
+        return (await tx.phases())["submission_deadline"]
 
 
 async def versions(runtime: Runtime, team_id: int) -> list[tuple[int, dict[str, Any]]]:
@@ -123,11 +123,10 @@ async def test_a_save_that_arrived_in_time_but_waited_for_the_database_is_on_tim
     await save(runtime, team_id, entry(members))
     clock.set(end)
     async with runtime.transaction() as tx:  # the clock's freeze ran before the queued save
-        assert await entries.freeze_due(runtime, tx) == 1
+        assert await entries.freeze_due(tx) == 1
     clock.set(end + timedelta(seconds=3))
     async with runtime.transaction() as tx:
         saved = await entries.save(
-            runtime,
             tx,
             team_id,
             entry(members, title="Last second", based_on=1),
@@ -137,7 +136,7 @@ async def test_a_save_that_arrived_in_time_but_waited_for_the_database_is_on_tim
     for arrived in (end, end - timedelta(minutes=5)):  # at the deadline; or too long ago to be in flight
         with pytest.raises(TooLate):
             async with runtime.transaction() as tx:
-                await entries.save(runtime, tx, team_id, entry(members), received_at=arrived)
+                await entries.save(tx, team_id, entry(members), received_at=arrived)
     async with runtime.reading() as tx:
         finals = await entries.finals(tx.session, runtime.event_id)
     assert [f["title"] for _, _, f in finals] == ["Last second"]
@@ -173,7 +172,7 @@ async def test_an_extension_opens_one_team_only_and_is_audit_logged(
     other_id, others = await new_team(runtime, "Andere")
     end = await deadline(runtime)
     async with runtime.transaction() as tx:
-        await entries.extend(runtime, tx, team_id, end + timedelta(minutes=15), actor="organiser:test")
+        await entries.extend(tx, team_id, end + timedelta(minutes=15), actor="organiser:test")
     clock.set(end + timedelta(minutes=15, seconds=-1))
     assert (await save(runtime, team_id, entry(members))).version == 1
     with pytest.raises(TooLate):
@@ -216,19 +215,17 @@ async def test_a_save_based_on_an_older_version_is_refused_naming_who_saved_sinc
     await save(runtime, team_id, entry(members, title="Luftretter"))
     ours = entries.Entry({**COMPLETE, "title": "Theirs"}, members, members[1], submit=True, based_on=1)
     async with runtime.transaction() as tx:
-        assert (await entries.save(runtime, tx, team_id, ours)).version == 2
+        assert (await entries.save(tx, team_id, ours)).version == 2
     messages_before = len(await settled_outbox(runtime))
     with pytest.raises(entries.Stale) as refused:  # still based on version 1
         async with runtime.transaction() as tx:
-            await entries.save(runtime, tx, team_id, entry(members, title="Mine", based_on=1))
+            await entries.save(tx, team_id, entry(members, title="Mine", based_on=1))
     assert refused.value.version == 2
     assert "Luftretter-1 saved version 2" in refused.value.say("en") and "nothing" in refused.value.say("en")
     assert [f["title"] for _, f in await versions(runtime, team_id)] == ["Luftretter", "Theirs"]
     assert len(await settled_outbox(runtime)) == messages_before  # no confirmation either
     async with runtime.transaction() as tx:  # having seen theirs, based on it
-        assert (
-            await entries.save(runtime, tx, team_id, entry(members, title="Mine", based_on=2))
-        ).version == 3
+        assert (await entries.save(tx, team_id, entry(members, title="Mine", based_on=2))).version == 3
 
 
 async def test_two_members_saving_the_same_version_at_once_make_one_version(
@@ -241,7 +238,7 @@ async def test_two_members_saving_the_same_version_at_once_make_one_version(
     async def one(title: str) -> str:
         try:
             async with runtime.transaction() as tx:
-                await entries.save(runtime, tx, team_id, entry(members, title=title, based_on=1))
+                await entries.save(tx, team_id, entry(members, title=title, based_on=1))
         except entries.Stale:
             return "refused"
         return "saved"
@@ -306,7 +303,7 @@ async def test_at_the_deadline_submitted_entries_become_final_and_drafts_do_not(
     await save(runtime, late_id, entry(latecomers))
     end = await deadline(runtime)
     async with runtime.transaction() as tx:
-        await entries.extend(runtime, tx, late_id, end + timedelta(minutes=10), actor="organiser:test")
+        await entries.extend(tx, late_id, end + timedelta(minutes=10), actor="organiser:test")
     clock.set(end)
     sprint = SprintClock(runtime)
     await sprint.fire_due()

@@ -13,7 +13,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hackserver.teams.matcher import Group, OpenTeam, Person, Result, Rules, match, quality
+from hackserver.teams.matcher import Group, OpenTeam, Result, Rules, match
+from hackserver.teams.team_fit import Person, quality
 
 RULES = Rules(min_size=2, max_size=4, target_size=3)
 ROOT = Path(__file__).resolve().parents[2]

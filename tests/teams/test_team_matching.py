@@ -116,7 +116,7 @@ async def test_the_same_pool_and_seed_give_the_same_teams(runtime_at: tuple[Runt
     first = await groups_after(runtime, "match run 7")
     async with runtime.transaction() as tx:  # everyone back into the pool
         for team_id in (await tx.session.scalars(select(Team.id))).all():
-            await team_ops.dissolve(runtime, tx, team_id, actor="test")
+            await team_ops.dissolve(tx, team_id, actor="test")
     assert await groups_after(runtime, "match run 7") == first
 
 

@@ -158,7 +158,7 @@ async def test_the_expert_page_with_slots_a_booking_a_question_and_an_error(
         )
         assert booked.status_code == 303, booked.text
     async with site.runtime.transaction() as tx:
-        await help_queue.ask(site.runtime, tx, ours, "data", "Is this data personal?")
+        await help_queue.ask(tx, ours, "data", "Is this data personal?")
     await opened(page, f"{site.base}/expert/{await token(site.runtime, 'expert', anna.id)}?lang=en")
     await audit(page, "expert, slots, a booking and a waiting question")
     await unchecked(page)

@@ -171,7 +171,7 @@ async def test_a_personal_link_signs_in_and_leaves_the_address_bar(
     async with runtime.transaction() as tx:
         await identify(tx.session, runtime.event_id, identity)
     async with browser_like() as client:
-        response = await client.get(builtin.sign_in_path(runtime.link_secret, identity) + "&lang=en")
+        response = await client.get(builtin.sign_in_path(runtime.links.secret, identity) + "&lang=en")
         page = (await client.get(response.headers["location"])).text
     assert response.status_code == 303
     assert "as=" not in response.headers["location"]
@@ -183,14 +183,14 @@ async def test_an_expired_link_is_refused(server: uvicorn.Server, browser_like: 
     runtime = runtime_of(server)
     async with browser_like() as client:
         await join(client, "Alice")
-        token = builtin.read(runtime.link_secret, client.cookies[COOKIE])
+        token = builtin.read(runtime.links.secret, client.cookies[COOKIE])
         assert token is not None
 
     class LongAgo(TimestampSigner):
         def get_timestamp(self) -> int:
             return int(time.time()) - builtin.SESSION_AGE - 60
 
-    expired = URLSafeTimedSerializer(runtime.link_secret, salt=builtin.SALT, signer=LongAgo).dumps(
+    expired = URLSafeTimedSerializer(runtime.links.secret, salt=builtin.SALT, signer=LongAgo).dumps(
         [token.platform, token.workspace, token.user_id, ""]
     )
     async with browser_like() as stranger:
@@ -204,7 +204,7 @@ async def test_a_forged_session_cookie_is_refused(
     server: uvicorn.Server, alice: httpx.AsyncClient, browser_like: ClientFactory
 ) -> None:
     channel = await bot_channel_of(alice)
-    token = builtin.read(runtime_of(server).link_secret, alice.cookies[COOKIE])
+    token = builtin.read(runtime_of(server).links.secret, alice.cookies[COOKIE])
     assert token is not None
     forged = builtin.sign("not-the-server-secret-" * 3, token)
     async with browser_like() as mallory:

@@ -120,7 +120,7 @@ def showing(**counts: int) -> Callable[[dict[str, Any]], bool]:
 async def create_team(runtime: Runtime, user: str, name: str) -> None:
     async with runtime.transaction() as tx:
         person = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
-        await teams.create(runtime, tx, person, name)
+        await teams.create(tx, person, name)
 
 
 # -- signing in ---------------------------------------------------------------------------------
@@ -501,9 +501,7 @@ async def test_a_phase_shift_through_one_web_process_shows_at_once_on_a_dashboar
             screen = Screen(ws)
             before = {p["name"]: p["at"] for p in (await screen.until(lambda shown: True))["phases"]}
             async with runtime_of(a).transaction() as tx:
-                await shift_phase(
-                    runtime_of(a), tx, "submission_deadline", timedelta(minutes=30), actor="test"
-                )
+                await shift_phase(tx, "submission_deadline", timedelta(minutes=30), actor="test")
             # The frame that brings the shift to the feed shows it: no later event may be needed.
             shown = await screen.until(lambda shown: any(e["kind"] == "phase.shifted" for e in shown["feed"]))
     after = {p["name"]: p["at"] for p in shown["phases"]}

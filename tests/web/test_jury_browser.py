@@ -28,7 +28,7 @@ async def jurors_with_work(runtime: Runtime, event_clock: FakeClock) -> dict[int
     """Two final submissions assigned three times each: juror id -> their submission ids."""
     await finals_ready(runtime, event_clock, count=2)
     async with runtime.transaction() as tx:
-        await scoring.assign(runtime, tx, actor="test", seed=3)
+        await scoring.assign(tx, actor="test", seed=3)
     work: dict[int, list[int]] = {}
     for submission, juror, _ in sorted(await assignments(runtime)):
         work.setdefault(juror, []).append(submission)
@@ -95,7 +95,7 @@ async def test_a_juror_cannot_score_another_jurors_submission_nor_use_a_revoked_
     await expect(narrow.locator("#notice")).to_contain_text(f"submission {foreign} is not assigned to you")
     await narrow.goto(link)
     async with runtime.transaction() as tx:
-        await links.revoke(runtime, tx, "jury", juror, actor="organiser:test")
+        await links.revoke(tx, "jury", juror, actor="organiser:test")
     await mine.get_by_label("Impact").fill("5")
     await mine.get_by_role("button", name="Save scores").click()  # the open page's link was revoked
     await expect(narrow.locator("body")).to_contain_text("revoked")

@@ -12,9 +12,10 @@ from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import select
 
 from hackserver.app import create_app
+from hackserver.bootstrap import bootstrap
 from hackserver.foundation.models import Booking
 from hackserver.foundation.settings import Settings
-from hackserver.runtime import Runtime, bootstrap
+from hackserver.runtime import Runtime
 from tests.conftest import PROJECT
 from tests.fakes import FakeClock, event_toml
 from tests.office import expert, office_hours_event, publish, team, token

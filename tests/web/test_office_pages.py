@@ -16,10 +16,11 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from hackserver.app import create_app
+from hackserver.bootstrap import bootstrap
 from hackserver.foundation.models import Booking, Slot, Team
 from hackserver.foundation.settings import Settings
 from hackserver.officehours import help_queue
-from hackserver.runtime import Runtime, bootstrap
+from hackserver.runtime import Runtime
 from tests.dbstate import migrate
 from tests.fakes import FakeClock, event_toml
 from tests.office import expert, office_hours_event, publish, team, token
@@ -290,7 +291,7 @@ def test_an_expert_takes_a_waiting_question_on_the_page(site: Site, kickoff: dat
     async def ask_for_help(runtime: Runtime) -> int:
         async with runtime.transaction() as tx:
             ours = await tx.session.get_one(Team, s["ours"])
-            return (await help_queue.ask(runtime, tx, ours, "law", "Dürfen wir Fotos zeigen?")).id
+            return (await help_queue.ask(tx, ours, "law", "Dürfen wir Fotos zeigen?")).id
 
     ticket = site.run(ask_for_help)
     anna_page = site.client.get(f"/expert/{s['anna_link']}?lang=en")

@@ -17,6 +17,7 @@ import uvicorn
 from hackserver.app import create_app
 from hackserver.foundation import links
 from hackserver.foundation.settings import Settings
+from hackserver.foundation.signing import Scope
 from hackserver.runtime import Runtime
 from tests.dbstate import migrate
 from tests.fakes import FakeClock
@@ -51,9 +52,9 @@ async def client(server: uvicorn.Server) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def link_of(runtime: Runtime, scope: links.Scope, subject: int) -> str:
+async def link_of(runtime: Runtime, scope: Scope, subject: int) -> str:
     async with runtime.transaction() as tx:
-        return links.address(runtime, scope, await links.grant(runtime, tx, scope, subject))
+        return tx.links.address(scope, await links.grant(tx, scope, subject))
 
 
 def form(
@@ -152,7 +153,7 @@ async def test_a_link_opens_only_its_own_teams_submission(
         assert (await client.post(path, **form(members))).status_code == 403
     assert await versions(runtime, theirs) == []
     async with runtime.transaction() as tx:
-        await links.revoke(runtime, tx, "submit", ours, actor="organiser:test")
+        await links.revoke(tx, "submit", ours, actor="organiser:test")
     revoked = await client.get(own, params={"lang": "en"})
     assert revoked.status_code == 403 and "revoked" in revoked.text
 

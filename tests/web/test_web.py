@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from hackserver.app import create_app
 from hackserver.clock import SprintClock
 from hackserver.foundation import channels
-from hackserver.foundation.outbox import EmbeddedJobs
+from hackserver.foundation.jobs import EmbeddedJobs
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from tests.dbstate import migrate

@@ -138,7 +138,8 @@ class FormsParser:
         if not isinstance(items, list) or not items:
             self.fail("submission.fields", "expected a list of [[submission.fields]] tables")
             return DEFAULT_FORM
-        fields, seen = [], set()
+        fields: list[FormField] = []
+        seen: set[str] = set()
         for index, item in enumerate(items):
             path = f"submission.fields[{index}]"
             item = self.table(item, path, "field")
@@ -183,7 +184,8 @@ class FormsParser:
         if not isinstance(items, list) or not items:
             self.fail("jury.criteria", "expected a list of [[jury.criteria]] tables")
             return DEFAULT_RUBRIC
-        criteria, seen = [], set()
+        criteria: list[Criterion] = []
+        seen: set[str] = set()
         for index, item in enumerate(items):
             path = f"jury.criteria[{index}]"
             item = self.table(item, path, "criterion")

@@ -13,7 +13,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hackserver.foundation import i18n
 from hackserver.foundation.errors import EventFileError
-from hackserver.sprint.event_forms import DEFAULT_FORM, DEFAULT_RUBRIC, FormsParser, Rubric, SubmissionForm
+from hackserver.foundation.event_forms import (
+    DEFAULT_FORM,
+    DEFAULT_RUBRIC,
+    FormsParser,
+    Rubric,
+    SubmissionForm,
+)
 
 # The instants at which each phase begins, in the order they must come.
 PHASES = (

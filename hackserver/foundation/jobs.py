@@ -1,0 +1,163 @@
+"""Who runs the outbox's deliveries: in-process tasks in the embedded mode, RQ workers with Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from datetime import timedelta
+
+from redis import Redis as SyncRedis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+from starlette.concurrency import run_in_threadpool
+
+from hackserver.foundation.outbox import Delivery, deliver_many, recover
+
+log = logging.getLogger(__name__)
+QUEUE_NAME = "hackserver"
+RETRY_TICK = 0.05  # seconds
+HANDOVER_RETRY = 2.0  # seconds between tries to hand rows to RQ again while Redis is away
+GATHER = 0.25  # seconds rows gather into one batch while SQLite's single writer is busy
+DELIVER_JOB = "hackserver.worker.deliver_message"  # the RQ job, run by `hackserver worker`
+
+
+class EmbeddedJobs:
+    """In-process delivery tasks, for the embedded mode; pending rows are picked up at start."""
+
+    # A send paced by its platform holds its worker (and its batch) for a while.
+    def __init__(self, workers: int = 32, batch: int = 200) -> None:
+        self.queue: asyncio.Queue[int] = asyncio.Queue()
+        self.queued: set[int] = set()  # a recovery sweep does not queue a waiting row twice
+        self.workers, self.batch = workers, batch
+        self.taking = asyncio.Lock()  # one worker at a time takes rows, so a batch is not split
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.timers: set[asyncio.TimerHandle] = set()
+        self.later: dict[float, list[int]] = {}  # rows to retry, by the tick they are due at
+
+    async def start(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+        self.tasks = {asyncio.create_task(self.work(), name=f"outbox-{n}") for n in range(self.workers)}
+        await recover(delivery)
+
+    async def stop(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
+        if delay <= 0:
+            self.put(message_ids)
+            return
+        # Retries due within the same tick go out together, in batches, not one row at a time.
+        loop = asyncio.get_running_loop()
+        due = math.ceil((loop.time() + delay) / RETRY_TICK) * RETRY_TICK
+        if due not in self.later:
+            self.later[due] = []
+            self.timers = {t for t in self.timers if t.when() > loop.time()}  # forget the ones that ran
+            self.timers.add(loop.call_at(due, lambda: self.put(self.later.pop(due, []))))
+        self.later[due].extend(message_ids)
+
+    def put(self, message_ids: list[int]) -> None:
+        for message_id in message_ids:
+            if message_id not in self.queued:
+                self.queued.add(message_id)
+                self.queue.put_nowait(message_id)
+
+    async def idle(self) -> None:
+        await self.queue.join()
+
+    async def take(self) -> list[int]:
+        """The next batch. While the database's single writer is busy (SQLite, in a burst of saves),
+        rows gather for a moment into one delivery transaction, rather than queueing behind the
+        writer as one transaction each."""
+        async with self.taking:
+            batch = [await self.queue.get()]
+            lock = self.delivery.write_lock
+            # A full batch waiting already has nothing to gather for (a fan-out's rows).
+            if lock is not None and lock.locked() and self.queue.qsize() < self.batch - 1:
+                # Not wait_for(queue.get()): on Python 3.11 its timeout can drop a row it just got.
+                await asyncio.sleep(GATHER)
+            while len(batch) < self.batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+        self.queued.difference_update(batch)
+        return batch
+
+    async def work(self) -> None:
+        while True:
+            batch = await self.take()
+            try:
+                await deliver_many(self.delivery, batch)
+            except Exception:  # the rows stay pending; the next start or sweep retries them
+                log.exception("delivering outbox messages %s failed", batch[:10])
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+
+class RQJobs:
+    """Hands deliveries to RQ workers (`hackserver worker`) through Redis. While Redis is away the
+    rows wait in the outbox and this process tries to hand them over again every few seconds, so
+    they go out soon after it is back (the clock's sweep is the backstop for a process that dies)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis = SyncRedis.from_url(redis_url)
+        self.rq = Queue(QUEUE_NAME, connection=self.redis)
+        self.stranded: dict[int, int] = {}  # row -> attempt, for rows Redis could not take
+        self.retrying: asyncio.Task[None] | None = None
+
+    async def start(self, delivery: Delivery) -> None:
+        self.retrying = asyncio.create_task(self.hand_over_stranded(), name="outbox-handover")
+
+    async def stop(self) -> None:
+        if self.retrying is not None:
+            self.retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.retrying
+        self.redis.close()
+
+    async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
+        try:
+            await run_in_threadpool(self._enqueue, message_ids, delay, attempt)
+        except RedisError as error:
+            if not self.stranded:
+                log.warning("Redis unreachable (%s): outbox rows wait until it is back", error)
+            self.stranded.update(dict.fromkeys(message_ids, attempt))
+
+    async def hand_over_stranded(self) -> None:
+        while True:
+            await asyncio.sleep(HANDOVER_RETRY)
+            if not self.stranded:
+                continue
+            waiting = dict(self.stranded)
+            try:
+                for attempt in set(waiting.values()):
+                    ids = [row for row, a in waiting.items() if a == attempt]
+                    await run_in_threadpool(self._enqueue, ids, 0, attempt)
+                    for row in ids:
+                        self.stranded.pop(row, None)
+            except RedisError:
+                continue
+            log.warning("Redis is back: %d outbox rows handed over", len(waiting))
+
+    def _enqueue(self, message_ids: list[int], delay: float, attempt: int) -> None:
+        for message_id in message_ids:
+            # One job id per row and attempt: a recovery sweep never queues a delivery twice.
+            options = {
+                "job_id": f"deliver-{message_id}-{attempt}",
+                "unique": True,
+                "failure_ttl": 300,
+            }
+            try:
+                if delay > 0:
+                    self.rq.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, message_id, **options)
+                else:
+                    self.rq.enqueue(DELIVER_JOB, message_id, **options)
+            except DuplicateJobError:
+                pass
