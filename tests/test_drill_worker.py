@@ -116,3 +116,61 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_at_most_th
     assert Queue(jobs.QUEUE_NAME, connection=connection).count == 0
     assert started.get_job_ids(cleanup=False) == []
     connection.close()
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely waiting to be reaped (an orphan's zombie may linger in a container)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # it ended while being read
+        if parent == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal is Linux's")
+async def test_a_worker_killed_by_sigkill_takes_its_scheduler_with_it(
+    sqlite_url: str, redis_url: str, event_file: Callable[..., Path], kickoff: datetime, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HACKSERVER_", "SLACK_"))}
+    env |= {
+        "HACKSERVER_DATABASE_URL": sqlite_url,
+        "HACKSERVER_REDIS_URL": redis_url,
+        "HACKSERVER_EVENT": str(event_file(kickoff=kickoff)),
+    }
+    log = tmp_path / "worker.log"
+    scheduler: set[int] = set()
+    with log.open("ab") as output:
+        worker = await start_worker(env, output)
+        try:
+
+            async def scheduler_started() -> bool:
+                assert worker.returncode is None, log.read_text()
+                scheduler.update(children_of(worker.pid))
+                return bool(scheduler)
+
+            await eventually(scheduler_started, within=30)
+            worker.kill()
+            await worker.wait()
+
+            async def scheduler_ended() -> bool:
+                return not any(alive(pid) for pid in scheduler)
+
+            await eventually(scheduler_ended, within=15, interval=0.1)
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+            for pid in scheduler:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
