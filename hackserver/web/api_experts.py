@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -20,7 +20,7 @@ from hackserver.web.api import error, organiser
 from hackserver.web.api_teams import BadField, organiser_change
 
 
-def expert_json(expert: Expert, slots: int = 0, booked: int = 0) -> dict[str, Any]:
+def expert_json(expert: Expert, slots: int, booked: int) -> dict[str, Any]:
     return {
         "id": expert.id, "name": expert.name, "topics": expert.topics, "languages": expert.languages,
         "bio": expert.bio, "timezone": expert.timezone, "contact": expert.contact,
@@ -33,16 +33,21 @@ async def list_experts(request: Request) -> JSONResponse:
     if isinstance(actor := organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
-        rows = await tx.session.execute(
-            select(Expert, func.count(Slot.id.distinct()), func.count(Booking.id.distinct()))
-            .outerjoin(Slot, and_(Slot.expert_id == Expert.id, Slot.withdrawn_at.is_(None)))
-            .outerjoin(Booking, and_(Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None)))
-            .where(Expert.event_id == runtime.event_id)
-            .group_by(Expert.id)
-            .order_by(Expert.name)
-        )
-        found = [expert_json(expert, slots, booked) for expert, slots, booked in rows]
+        found = await with_counts(tx, Expert.event_id == tx.event_id)
     return JSONResponse({"experts": found})
+
+
+async def with_counts(tx: Transaction, *where: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """Experts as the API shows them, each with their published slots and live bookings."""
+    rows = await tx.session.execute(
+        select(Expert, func.count(Slot.id.distinct()), func.count(Booking.id.distinct()))
+        .outerjoin(Slot, and_(Slot.expert_id == Expert.id, Slot.withdrawn_at.is_(None)))
+        .outerjoin(Booking, and_(Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None)))
+        .where(*where)
+        .group_by(Expert.id)
+        .order_by(Expert.name)
+    )
+    return [expert_json(expert, slots, booked) for expert, slots, booked in rows]
 
 
 async def add_expert(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
@@ -59,7 +64,7 @@ async def add_expert(tx: Transaction, body: dict[str, Any], actor: str) -> dict[
         raise BadField(f"name: {row.name!r} is already an expert")
     expert = await experts.add(tx, experts.columns(row))
     tx.record("expert.added", expert=expert.id, by=actor)
-    return expert_json(expert) | {"link": await experts.link_of(tx, expert)}
+    return expert_json(expert, slots=0, booked=0) | {"link": await experts.link_of(tx, expert)}
 
 
 async def expert_link(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
@@ -74,11 +79,12 @@ async def one_expert(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
     if isinstance(actor := organiser(request), JSONResponse):
         return actor
+    expert_id = request.path_params["expert_id"]
     async with runtime.reading() as tx:
-        expert = await tx.session.get(Expert, request.path_params["expert_id"])
-        if expert is None or expert.event_id != runtime.event_id:
-            return error(f"no expert with id {request.path_params['expert_id']}", 404)
-        return JSONResponse(expert_json(expert))
+        found = await with_counts(tx, Expert.event_id == tx.event_id, Expert.id == expert_id)
+    if not found:
+        return error(f"no expert with id {expert_id}", 404)
+    return JSONResponse(found[0])
 
 
 def routes() -> list[Route]:

@@ -285,6 +285,21 @@ def test_organisers_add_experts_and_fetch_their_links(site: Site, kickoff: datet
     assert site.client.post("/api/v1/experts/9999/link", headers=AUTH).status_code == 404
 
 
+def test_one_expert_is_shown_with_their_slots_and_bookings_as_in_the_list(
+    site: Site, kickoff: datetime
+) -> None:
+    s = scene(site, kickoff)
+    booked = site.client.post(
+        f"/book/{s['our_link']}/bookings", data={"slot": s["slots"][0], "question": "x"}
+    )
+    assert booked.status_code == 303, booked.text
+    anna = site.client.get(f"/api/v1/experts/{s['anna']}", headers=AUTH).json()
+    assert (anna["slots"], anna["booked"]) == (len(s["slots"]), 1)
+    listed = site.client.get("/api/v1/experts", headers=AUTH).json()["experts"]
+    assert [e for e in listed if e["id"] == s["anna"]] == [anna]
+    assert site.client.get("/api/v1/experts/9999", headers=AUTH).status_code == 404
+
+
 def test_an_expert_takes_a_waiting_question_on_the_page(site: Site, kickoff: datetime) -> None:
     s = scene(site, kickoff)
 
