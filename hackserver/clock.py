@@ -3,8 +3,9 @@
 Exactly once: a fired marker (unique per item and instant) is written in the same transaction as the
 item's effects, so a crash either did both or neither, and a second clock's insert fails. With Redis
 a leader lock keeps a second clock idle. After a restart, missed items are fired late unless older
-than their "too late" bound, then recorded as skipped. An item moved by a phase shift is a new
-instant and fires again there.
+than their "too late" bound, then recorded as skipped. An item is fired once per event: one that
+a phase shift moves before it fired fires at its new instant, one that already fired (or was
+skipped) does not fire again, wherever a shift or a restart of the demo moves it.
 """
 
 from __future__ import annotations
@@ -83,12 +84,11 @@ class SprintClock:
         runtime = self.runtime
         async with runtime.reading() as tx:
             phases = await tx.phases()
-            rows = await tx.session.execute(
-                select(FiredItem.key, FiredItem.instant).where(FiredItem.event_id == runtime.event_id)
+            done = set(
+                await tx.session.scalars(select(FiredItem.key).where(FiredItem.event_id == runtime.event_id))
             )
-            done = {(key, instant) for key, instant in rows}
         for item in schedule(runtime.event, phases):
-            if (item.key, item.instant) in done:
+            if item.key in done:
                 continue
             now = runtime.clock.now()
             if item.instant > now:

@@ -18,6 +18,7 @@ from hackserver.foundation.models import AuditEntry, ChannelMessage, FiredItem
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import shift_phase
 from hackserver.sprint.schedule import schedule
+from tests.dbstate import settled_outbox
 from tests.fakes import FakeClock
 
 
@@ -220,3 +221,26 @@ async def test_a_demo_starts_at_kickoff_even_when_the_event_is_in_the_future(
             phases = await tx.phases()
     assert current_phase(phases, clock.now()) == "kickoff"
     assert timedelta(0) <= clock.now() - phases["kickoff"] < timedelta(seconds=1)
+
+
+async def test_restarting_the_demo_on_the_same_database_fires_nothing_again(
+    sqlite_url: str, event_file: Callable[..., Path], kickoff: datetime
+) -> None:
+    from hackserver.bootstrap import bootstrap
+    from hackserver.foundation.settings import Settings
+
+    settings = Settings(database_url=sqlite_url, event_path=event_file(kickoff=kickoff))
+    clock = FakeClock(kickoff - timedelta(days=30))
+    async with bootstrap(settings, demo=True, clock=clock) as runtime:
+        await SprintClock(runtime).fire_due()
+        await settled_outbox(runtime)
+        first = await fired(runtime)
+        assert await announcement_texts(runtime) == ["DE kickoff"]
+    clock.set(clock.now() + timedelta(hours=1))  # restarted an hour later: kickoff is "now" again
+    async with bootstrap(settings, demo=True, clock=clock) as runtime:
+        again = SprintClock(runtime)
+        await again.fire_due()
+        await settled_outbox(runtime)
+        assert again.fired == []
+        assert await fired(runtime) == first
+        assert await announcement_texts(runtime) == ["DE kickoff"]

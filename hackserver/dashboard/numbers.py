@@ -228,14 +228,13 @@ async def _delivery(tx: Transaction, by_platform: dict[str, dict[str, int]]) -> 
 
 async def _schedule(tx: Transaction, phases: dict[str, datetime]) -> list[dict[str, Any]]:
     """The announcements still to come: the event file's, at their instants after shifts, not yet fired."""
-    fired = {
-        (key, instant)
-        for key, instant in await tx.session.execute(
-            select(FiredItem.key, FiredItem.instant).where(
-                FiredItem.event_id == tx.event_id, FiredItem.instant > tx.now
+    fired = set(
+        await tx.session.scalars(
+            select(FiredItem.key).where(
+                FiredItem.event_id == tx.event_id, FiredItem.key.startswith("announcement:")
             )
         )
-    }
+    )
     language = tx.event.default_language
     coming = [
         {
@@ -246,7 +245,7 @@ async def _schedule(tx: Transaction, phases: dict[str, datetime]) -> list[dict[s
             "text": item.announcement.texts.get(language) or next(iter(item.announcement.texts.values()), ""),
         }
         for item in schedule(tx.event, phases)
-        if item.announcement is not None and (item.key, item.instant) not in fired and item.instant > tx.now
+        if item.announcement is not None and item.key not in fired and item.instant > tx.now
     ]
     return coming[:LISTED]
 

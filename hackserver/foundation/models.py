@@ -358,10 +358,11 @@ class OutboxMessage(Base):
 
 
 class FiredItem(Base):
-    """The clock's marker: an item scheduled for an instant fired (or was skipped) once."""
+    """The clock's marker: an item fired (or was skipped) once per event, whatever instant a restart
+    of the demo or a phase shift moves it to afterwards."""
 
     __tablename__ = "fired_items"
-    __table_args__ = (UniqueConstraint("event_id", "key", "instant"),)
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = _event_fk()
     key: Mapped[str] = mapped_column(String(120))
