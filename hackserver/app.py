@@ -67,7 +67,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
-        async with bootstrap(settings, demo=demo, speed=speed, clock=clock) as runtime:
+        async with bootstrap(settings, demo=demo, speed=speed, clock=clock, write_plan=True) as runtime:
             clock_task = asyncio.create_task(SprintClock(runtime).run(), name="clock") if run_clock else None
             hub_task = asyncio.create_task(hub.run(runtime), name="dashboard")
             slack_task = (

@@ -38,8 +38,15 @@ REDIS_PROBE_TIMEOUT = 5.0
 
 @contextlib.asynccontextmanager
 async def bootstrap(
-    settings: Settings, *, demo: bool = False, speed: float = 1.0, clock: Clock | None = None
+    settings: Settings,
+    *,
+    demo: bool = False,
+    speed: float = 1.0,
+    clock: Clock | None = None,
+    write_plan: bool = False,
 ) -> AsyncIterator[Runtime]:
+    """write_plan: the event file's instants (a demo's: shifted to now) replace the stored ones, as
+    starting the server does; any other process (an import, an export) leaves them as they are."""
     event = load_event(settings.event_path)
     if clock is None:
         clock = EventClock(speed)
@@ -56,7 +63,7 @@ async def bootstrap(
         if settings.is_sqlite:
             await db.upgrade(engine)
         sessions, writers = db.session_factory(engine), db.session_factory(engine, writer=True)
-        event_id = await sync_event(writers, event)
+        event_id = await sync_event(writers, event, write_plan=write_plan or demo)
         link_secret = settings.secret_key or await stored_secret(writers, "link_signing_key")
         # Pub/sub channels are shared by every database of a Redis server; keys are not.
         bus: Bus = (
@@ -117,8 +124,9 @@ async def reach(redis: Redis) -> None:
         ) from None
 
 
-async def sync_event(sessions: async_sessionmaker[AsyncSession], event: Event) -> int:
-    """Writes the event file's event and planned phases; organisers' shifts are kept."""
+async def sync_event(sessions: async_sessionmaker[AsyncSession], event: Event, *, write_plan: bool) -> int:
+    """Records the event file's event and its phases where they are missing; with write_plan, the
+    file's planned instants also replace the stored ones (organisers' shifts are kept)."""
     for _ in range(3):  # several processes may start at once; the unique slug decides
         try:
             async with sessions() as session, session.begin():
@@ -127,13 +135,15 @@ async def sync_event(sessions: async_sessionmaker[AsyncSession], event: Event) -
                     row = EventRow(slug=event.slug, name=event.name, timezone=event.timezone.key)
                     session.add(row)
                     await session.flush()
-                row.name, row.timezone = event.name, event.timezone.key
+                if write_plan:
+                    row.name, row.timezone = event.name, event.timezone.key
                 existing = {
                     p.name: p for p in await session.scalars(select(Phase).where(Phase.event_id == row.id))
                 }
                 for name, at in event.phases.items():
                     if name in existing:
-                        existing[name].planned_at = at
+                        if write_plan:
+                            existing[name].planned_at = at
                     else:
                         session.add(Phase(event_id=row.id, name=name, planned_at=at))
                 return row.id

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -167,10 +168,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         uvicorn.run("hackserver.app:from_environment", factory=True, workers=args.workers, **options)
         return 0
     app = create_app(settings, demo=args.demo, speed=args.speed, on_ready=ready)
+    # The port first: a server that cannot listen stops before it has touched the database (a demo
+    # would shift the event's instants). uvicorn.run binds only after the app's start-up.
+    listening = listen(args.host, args.port)
+    config = uvicorn.Config(app, **options)
+    server = uvicorn.Server(config)
     # uvicorn re-raises SIGTERM after its graceful shutdown; a stop that was asked for exits with 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(app, **options)
-    return 0
+    server.run(sockets=[listening])
+    return 0 if server.started else STARTUP_FAILURE
+
+
+def listen(host: str, port: int) -> socket.socket:
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        listening.bind((host, port))
+    except OSError as error:
+        listening.close()
+        why = (error.strerror or str(error)).lower()
+        raise SettingsError(f"--port {port}: cannot listen on {host}:{port}: {why}") from None
+    return listening
 
 
 def check_workers(settings: Settings, args: argparse.Namespace) -> None:
@@ -186,6 +204,7 @@ def check_workers(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+STARTUP_FAILURE = 3  # uvicorn's exit status when the app could not start
 WS_MAX_MESSAGE = 64 * 1024  # a chat line or a dashboard frame is far smaller; the default is 16 MiB
 # Compressing each frame for each viewer costs more CPU than the bytes it saves on the loop that
 # also answers commands: one dashboard frame sent to 1,000 viewers is 1,000 compressions.
@@ -209,7 +228,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
     settings = settings_and_event()
 
     async def tick() -> None:
-        async with bootstrap(settings) as runtime:
+        async with bootstrap(settings, write_plan=True) as runtime:
             log.info("clock running for %s", runtime.event.name)
             await SprintClock(runtime).run()
 

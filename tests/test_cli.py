@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -165,3 +167,62 @@ def test_run_demo_serves_prints_its_url_and_stops_cleanly_on_sigterm(
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+def stored_phases(database: Path) -> list[tuple[str, str, int]]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT name, planned_at, shift_seconds FROM phases ORDER BY name"
+        ).fetchall()
+
+
+@contextlib.contextmanager
+def demo_server(env: dict[str, str], cwd: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`hackserver run --demo` until the block ends, once it answers /healthz."""
+    with (cwd / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [str(HACKSERVER), "run", "--demo", "--port", str(port)], env=env, cwd=cwd, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while process.poll() is None:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, (cwd / "server.log").read_text()
+                time.sleep(0.2)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def test_a_command_beside_a_running_demo_leaves_the_events_instants_alone(
+    base_env: dict[str, str], tmp_path: Path, free_port: int
+) -> None:
+    with demo_server(base_env, tmp_path, free_port):
+        shifted = stored_phases(tmp_path / "hs.db")
+        for command in (
+            ("challenges", "import", str(PROJECT / "config" / "challenges.example.csv")),
+            ("experts", "import", str(PROJECT / "config" / "experts.example.csv")),
+            ("export", "--out", str(tmp_path / "export")),
+        ):
+            result = hackserver(*command, env=base_env, cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            assert stored_phases(tmp_path / "hs.db") == shifted, command
+        health = httpx.get(f"http://127.0.0.1:{free_port}/healthz", timeout=5).json()
+        assert health["phase"] == "kickoff"
+
+
+def test_a_second_server_that_cannot_listen_changes_nothing(
+    base_env: dict[str, str], tmp_path: Path, free_port: int
+) -> None:
+    with demo_server(base_env, tmp_path, free_port):
+        shifted = stored_phases(tmp_path / "hs.db")
+        time.sleep(1.1)  # a demo started now would shift the instants by a whole second more
+        second = hackserver("run", "--demo", "--port", str(free_port), env=base_env, cwd=tmp_path)
+        assert one_error_line(second).endswith(
+            f"cannot listen on 127.0.0.1:{free_port}: address already in use"
+        )
+        assert stored_phases(tmp_path / "hs.db") == shifted
