@@ -3,7 +3,7 @@ run): private links' tokens, and the addresses people open them at."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from itsdangerous import URLSafeSerializer
@@ -18,7 +18,7 @@ Scope = Literal["expert", "book", "submit", "jury"]
 class Signer:
     """Signs and reads tokens with the server's secret, and writes links as people open them."""
 
-    secret: str
+    secret: str = field(repr=False)  # never in a log line that shows a runtime or a transaction
     public_url: str | None = None  # HACKSERVER_PUBLIC_URL
 
     def serializer(self, scope: Scope) -> URLSafeSerializer:

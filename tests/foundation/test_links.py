@@ -96,3 +96,14 @@ def test_an_organiser_revokes_a_link_through_the_api(api: TestClient) -> None:
     assert reply.status_code == 200, reply.text
     assert reply.json() == {"scope": "book", "subject": 9, "revoked": 1}
     assert api.portal.call(refusal, runtime, "book", token) == "link.revoked"  # type: ignore[union-attr]
+
+
+async def test_the_signing_secret_is_not_in_what_a_log_line_would_show(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    secret = runtime.links.secret
+    assert len(secret) >= 32
+    async with runtime.reading() as tx:
+        shown = repr(runtime) + repr(tx) + str(tx.links)
+    assert secret not in shown
