@@ -121,10 +121,11 @@ def regular_deadline(event: Event, phases: dict[str, datetime]) -> datetime:
 
 
 def deadline_of(event: Event, phases: dict[str, datetime], submission: Submission | None) -> datetime:
-    """The instant from which this team's saves are refused."""
+    """The instant from which this team's saves are refused: an extension ends when judging begins,
+    at the latest, wherever a shift has moved judging since it was granted."""
     regular = regular_deadline(event, phases)
     extended = submission.extended_until if submission is not None else None
-    return max(regular, extended) if extended is not None else regular
+    return min(max(regular, extended), phases["judging"]) if extended is not None else regular
 
 
 def local(event: Event, instant: datetime) -> Moment:
@@ -313,16 +314,13 @@ async def freeze_due(tx: Transaction) -> int:
     due = (
         select(Submission, Team)
         .join(Team, Team.id == Submission.team_id)
-        .where(
-            Team.event_id == tx.event_id,
-            Submission.status == SUBMITTED,
-            or_(Submission.extended_until.is_(None), Submission.extended_until <= tx.now),
-        )
-        .with_for_update(of=Submission)
+        .where(Team.event_id == tx.event_id, Submission.status == SUBMITTED)
     )
+    if tx.now < phases["judging"]:  # as deadline_of decides: once judging begins, no extension holds
+        due = due.where(or_(Submission.extended_until.is_(None), Submission.extended_until <= tx.now))
     frozen = 0
     title_field = tx.event.submission.fields[0].id
-    for submission, team in (await tx.session.execute(due)).all():
+    for submission, team in (await tx.session.execute(due.with_for_update(of=Submission))).all():
         submission.status, submission.frozen_at = FINAL, tx.now
         latest = await tx.session.scalar(
             select(SubmissionVersion.fields).where(

@@ -18,6 +18,7 @@ from hackserver.clock import SprintClock
 from hackserver.foundation.errors import TooLate
 from hackserver.foundation.models import AuditEntry, ChannelMessage, Submission, SubmissionVersion
 from hackserver.runtime import Runtime
+from hackserver.sprint.phases import shift_phase
 from hackserver.submissions import entries
 from hackserver.teams import teams
 from hackserver.teams.participants import Identity, identify
@@ -381,3 +382,26 @@ async def _code(runtime: Runtime, team_id: int) -> str:
         found = await tx.session.get(Team, team_id)
         assert found is not None
         return found.join_code
+
+
+async def test_an_extension_ends_when_judging_begins_even_after_a_shift(
+    runtime_at: tuple[Runtime, FakeClock], team: tuple[int, list[int]]
+) -> None:
+    runtime, clock = runtime_at
+    team_id, members = team
+    await save(runtime, team_id, entry(members))
+    end = await deadline(runtime)
+    async with runtime.transaction() as tx:
+        judging = (await tx.phases())["judging"]
+        await entries.extend(tx, team_id, judging - timedelta(minutes=5), actor="organiser:test")
+    async with runtime.transaction() as tx:  # judging moves before the extension's end
+        moved = await shift_phase(
+            tx, "judging", end + timedelta(minutes=10) - judging, actor="organiser:test"
+        )
+    clock.set(moved["judging"] + timedelta(minutes=1))
+    with pytest.raises(TooLate) as refused:
+        await save(runtime, team_id, entry(members, title="Während der Jury"))
+    assert refused.value.key == "submission.closed"
+    await SprintClock(runtime).fire_due()
+    assert await status_of(runtime, team_id) == "final"
+    assert [f["title"] for f in await _finals(runtime)] == ["Luftretter"]
