@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import functools
 import logging
 import os
 import secrets
-import signal
 import socket
-import sys
 import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
@@ -32,7 +28,6 @@ from hackserver.runtime import Runtime, start_up_frozen
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _current: tuple[Runtime, asyncio.AbstractEventLoop] | None = None
-PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for the child when its parent dies
 
 
 def deliver_message(message_id: int) -> None:
@@ -83,23 +78,12 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         raise SettingsError(
             "HACKSERVER_REDIS_URL: `hackserver worker` needs Redis; without it `hackserver run` delivers in-process"
         )
-    os.register_at_fork(after_in_child=functools.partial(_end_with_parent, os.getpid()))
     with worker_runtime(settings) as runtime:
         connection = Redis.from_url(settings.redis_url)
         queue = Queue(QUEUE_NAME, connection=connection)
         reclaim_abandoned(runtime, queue)
         worker = SimpleWorker([queue], connection=connection, name=worker_name())
         worker.work(burst=burst, with_scheduler=True)
-
-
-def _end_with_parent(parent: int) -> None:
-    """In a child this process forks (RQ's scheduler): end when the worker ends, however it ends.
-    A worker killed by SIGKILL or the OOM killer would otherwise leave its scheduler running alone."""
-    if sys.platform != "linux":
-        return
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it died before the line above: nobody will send the signal
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_name() -> str:
