@@ -9,14 +9,15 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job
-from rq.registry import StartedJobRegistry
 
 from hackserver.bootstrap import bootstrap
 from hackserver.foundation import outbox
@@ -28,6 +29,7 @@ from hackserver.runtime import Runtime, start_up_frozen
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _current: tuple[Runtime, asyncio.AbstractEventLoop] | None = None
+UNSTARTED_GRACE = 1.0  # seconds a worker alive may take from moving a job out of the queue to starting it
 
 
 def deliver_message(message_id: int) -> None:
@@ -95,26 +97,48 @@ def worker_name() -> str:
 def reclaim_abandoned(runtime: Runtime, queue: Queue) -> None:
     """Hands over again the deliveries whose worker died in the middle (SIGKILL, out of memory), at
     once rather than when their lease runs out; RQ would only mark the jobs failed, much later."""
-    registry = StartedJobRegistry(queue.name, connection=queue.connection)
-    lost: list[tuple[int, int]] = []
-    dead_jobs: list[Job] = []
-    for job_id in registry.get_job_ids(cleanup=False):
-        try:
-            job = Job.fetch(job_id, connection=queue.connection)
-        except NoSuchJobError:
-            continue
-        if job.func_name != f"{__name__}.deliver_message" or not _died(job.worker_name, queue.connection):
-            continue
-        attempt = int(job_id.rsplit("-", 1)[1]) if job_id.startswith("deliver-") else 0
-        lost.append((int(job.args[0]), attempt))
-        dead_jobs.append(job)
-    if not lost:
+    dead_jobs = _abandoned(queue)
+    if not dead_jobs:
         return
+    lost = [(int(job.args[0]), _attempt(job.id)) for job in dead_jobs]
     handed = _on_worker_loop(outbox.reclaim(runtime, lost))
+    registry = queue.started_job_registry
     for job in dead_jobs:
         registry.remove_executions(job)
+        queue.intermediate_queue.remove(job.id)
         job.delete(remove_from_queue=False)
     log.warning("%d jobs of workers that died: %d of their deliveries handed over again", len(lost), handed)
+
+
+def _abandoned(queue: Queue) -> list[Job]:
+    """The delivery jobs a dead worker had taken: started ones (the execution names its worker from
+    the moment it is registered, the job only a moment later), and ones it had moved out of the queue
+    but not yet registered as started (a worker alive registers those within milliseconds)."""
+    connection, registry = queue.connection, queue.started_job_registry
+    dead: set[str] = set()
+    for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+        with contextlib.suppress(ValueError):  # that execution ended meanwhile
+            if _died(Execution.fetch(execution_id, job_id, connection).worker_name, connection):
+                dead.add(job_id)
+    if unstarted := _unstarted(queue):
+        time.sleep(UNSTARTED_GRACE)
+        dead |= unstarted & _unstarted(queue)
+    found = []
+    for job_id in sorted(dead):
+        with contextlib.suppress(NoSuchJobError):
+            job = Job.fetch(job_id, connection=connection)
+            if job.func_name == f"{__name__}.deliver_message":
+                found.append(job)
+    return found
+
+
+def _unstarted(queue: Queue) -> set[str]:
+    started = {job_id for job_id, _ in queue.started_job_registry.get_job_and_execution_ids(cleanup=False)}
+    return set(queue.intermediate_queue.get_job_ids()) - started
+
+
+def _attempt(job_id: str) -> int:
+    return int(job_id.rsplit("-", 1)[1]) if job_id.startswith("deliver-") else 0
 
 
 def _died(name: str | None, connection: Redis) -> bool:

@@ -103,7 +103,12 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_at_most_th
                 assert second.returncode is None, log.read_text()
                 return not await undelivered(database_url)
 
-            await eventually(all_delivered, within=45, interval=0.2)
+            try:
+                await eventually(all_delivered, within=45, interval=0.2)
+            except TimeoutError:
+                raise AssertionError(
+                    f"{await undelivered(database_url)} undelivered\n{log.read_text()}"
+                ) from None
         finally:
             second.send_signal(signal.SIGTERM)  # RQ's warm shutdown
             await second.wait()

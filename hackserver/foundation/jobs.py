@@ -11,7 +11,8 @@ from datetime import timedelta
 from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 from starlette.concurrency import run_in_threadpool
 
 from hackserver.foundation.outbox import Delivery, deliver_many, recover
@@ -149,15 +150,34 @@ class RQJobs:
     def _enqueue(self, message_ids: list[int], delay: float, attempt: int) -> None:
         for message_id in message_ids:
             # One job id per row and attempt: a recovery sweep never queues a delivery twice.
-            options = {
-                "job_id": f"deliver-{message_id}-{attempt}",
-                "unique": True,
-                "failure_ttl": 300,
-            }
+            job_id = f"deliver-{message_id}-{attempt}"
             try:
-                if delay > 0:
-                    self.rq.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, message_id, **options)
-                else:
-                    self.rq.enqueue(DELIVER_JOB, message_id, **options)
+                self._enqueue_job(job_id, message_id, delay)
             except DuplicateJobError:
-                pass
+                if self._will_run(job_id):
+                    continue
+                # The job of that id will not run (again): a worker died with it in hand before it
+                # began, or it ran before the row was due. A new one takes its place; two jobs for
+                # one row do no harm, as a delivery claims its row once.
+                with contextlib.suppress(NoSuchJobError):
+                    Job.fetch(job_id, connection=self.redis).delete()
+                self.rq.intermediate_queue.remove(job_id)
+                with contextlib.suppress(DuplicateJobError):  # another sweep's replacement came first
+                    self._enqueue_job(job_id, message_id, delay)
+
+    def _enqueue_job(self, job_id: str, message_id: int, delay: float) -> None:
+        options = {"job_id": job_id, "unique": True, "failure_ttl": 300}
+        if delay > 0:
+            self.rq.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, message_id, **options)
+        else:
+            self.rq.enqueue(DELIVER_JOB, message_id, **options)
+
+    def _will_run(self, job_id: str) -> bool:
+        """Whether the job waits in the queue or for its time; not one taken, ended or lost."""
+        try:
+            status = Job.fetch(job_id, connection=self.redis).get_status()
+        except NoSuchJobError:
+            return False
+        if status == JobStatus.QUEUED:
+            return self.redis.lpos(self.rq.key, job_id) is not None
+        return status in (JobStatus.SCHEDULED, JobStatus.DEFERRED)

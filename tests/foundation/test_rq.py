@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +27,7 @@ from sqlalchemy import select
 from hackserver.foundation import jobs, outbox
 from hackserver.foundation.models import ChannelMessage, OutboxMessage
 from hackserver.foundation.settings import Settings
-from hackserver.worker import deliver_message, worker_runtime
+from hackserver.worker import deliver_message, reclaim_abandoned, worker_runtime
 from tests.dbstate import rows
 from tests.fakes import FakeClock
 
@@ -194,3 +196,85 @@ def test_a_send_whose_lease_ran_out_is_handed_over_as_a_new_job_beside_the_dead_
     work_once(settings, queue, connection)
     assert texts(settings.database_url) == [TEXTS["de"]]
     assert outbox_state(settings.database_url)[0][:2] == ("delivered", 2)  # the lost attempt counts
+
+
+def dead_worker(queue: Queue, connection: Redis) -> SimpleWorker:
+    """A worker of this host whose process is gone, registered in Redis as RQ registers one."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    worker = SimpleWorker([queue], connection=connection, name=f"{socket.gethostname()}.{gone.pid}.gone")
+    worker.register_birth()
+    return worker
+
+
+@pytest.mark.parametrize("died", ["after taking the job from the queue", "after registering it as started"])
+def test_a_delivery_a_worker_died_with_before_it_began_is_handed_over_when_the_next_one_starts(
+    died: str,
+    settings: Settings,
+    queue: Queue,
+    connection: Redis,
+    make_runtime: Callable[..., Any],
+    kickoff: datetime,
+) -> None:
+    announce(settings, make_runtime, kickoff)
+    # RQ's own first steps with a job, up to where the worker was killed: the job has left the queue
+    # for the worker's hands; then it is registered as started, before the job records its worker.
+    taken = Queue.dequeue_any([queue], None, connection=connection)
+    assert taken is not None and queue.count == 0
+    if died == "after registering it as started":
+        dead_worker(queue, connection).prepare_execution(taken[0])
+        assert Job.fetch(taken[0].id, connection=connection).worker_name is None
+
+    with worker_runtime(settings) as runtime:
+        reclaim_abandoned(runtime, queue)  # what `hackserver worker` does first
+        SimpleWorker([queue], connection=connection).work(burst=True)
+
+    assert texts(settings.database_url) == [TEXTS["de"]]
+    assert outbox_state(settings.database_url)[0][:2] == ("delivered", 2)  # the lost attempt counts
+    assert queue.intermediate_queue.get_job_ids() == []
+    assert queue.started_job_registry.get_job_ids(cleanup=False) == []
+
+
+def test_a_job_a_live_worker_is_about_to_start_is_left_to_it(
+    settings: Settings, queue: Queue, connection: Redis, make_runtime: Callable[..., Any], kickoff: datetime
+) -> None:
+    announce(settings, make_runtime, kickoff)
+    taken = Queue.dequeue_any([queue], None, connection=connection)
+    assert taken is not None
+    live = SimpleWorker([queue], connection=connection)  # this process: alive
+    live.register_birth()
+
+    def starts_it() -> None:  # registers it as started a moment later, as a live worker does
+        time.sleep(0.2)
+        live.prepare_execution(taken[0])
+
+    with worker_runtime(settings) as runtime:
+        thread = threading.Thread(target=starts_it)
+        thread.start()
+        reclaim_abandoned(runtime, queue)
+        thread.join()
+
+    assert outbox_state(settings.database_url)[0][:2] == ("pending", 0)  # not handed over twice
+    assert Job.fetch(taken[0].id, connection=connection).id == taken[0].id
+
+
+def test_the_sweep_replaces_the_job_of_a_row_a_dead_worker_took_but_never_began(
+    settings: Settings, queue: Queue, connection: Redis, make_runtime: Callable[..., Any], kickoff: datetime
+) -> None:
+    [message_id] = announce(settings, make_runtime, kickoff)
+    assert Queue.dequeue_any([queue], None, connection=connection) is not None  # then it died
+
+    async def sweep() -> int:  # what the clock does every few seconds (here without its 60 s bound)
+        async with make_runtime(
+            settings.database_url, settings.event_path, FakeClock(kickoff), settings.redis_url
+        ) as runtime:
+            handed: int = await outbox.recover(runtime)
+            handed += await outbox.recover(runtime)  # a second sweep finds the new job waiting
+            return handed
+
+    assert asyncio.run(sweep()) == 2
+    assert queue.job_ids == [f"deliver-{message_id}-0"]  # the same attempt, once
+    assert queue.intermediate_queue.get_job_ids() == []
+    work_once(settings, queue, connection)
+    assert texts(settings.database_url) == [TEXTS["de"]]
+    assert outbox_state(settings.database_url)[0][:2] == ("delivered", 1)
