@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import logging
 import os
 import secrets
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -29,6 +33,10 @@ from hackserver.runtime import Runtime, start_up_frozen
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _current: tuple[Runtime, asyncio.AbstractEventLoop] | None = None
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for the child when its parent dies
+# Seconds between a worker's maintenance rounds (RQ's default is 10 minutes): also how soon a worker
+# starts the scheduler that a killed worker's scheduler left, once that one's lock is gone.
+MAINTENANCE_INTERVAL = 15
 UNSTARTED_GRACE = 1.0  # seconds a worker alive may take from moving a job out of the queue to starting it
 
 
@@ -80,12 +88,26 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         raise SettingsError(
             "HACKSERVER_REDIS_URL: `hackserver worker` needs Redis; without it `hackserver run` delivers in-process"
         )
+    os.register_at_fork(after_in_child=functools.partial(_end_with_parent, os.getpid()))
     with worker_runtime(settings) as runtime:
         connection = Redis.from_url(settings.redis_url)
         queue = Queue(QUEUE_NAME, connection=connection)
         reclaim_abandoned(runtime, queue)
-        worker = SimpleWorker([queue], connection=connection, name=worker_name())
+        worker = SimpleWorker(
+            [queue], connection=connection, name=worker_name(), maintenance_interval=MAINTENANCE_INTERVAL
+        )
         worker.work(burst=burst, with_scheduler=True)
+
+
+def _end_with_parent(parent: int) -> None:
+    """In a child this process forks (RQ's scheduler): stop when the worker ends, however it ends.
+    On SIGTERM the scheduler lets go of its lock, for the next worker's scheduler to take; a worker
+    killed by SIGKILL or the OOM killer would otherwise leave its scheduler running alone."""
+    if sys.platform != "linux":
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above: nobody will send the signal
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_name() -> str:

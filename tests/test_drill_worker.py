@@ -2,7 +2,8 @@
 A new worker takes over: the queued jobs it simply runs, and the row the dead one was sending it
 hands over again at start (the lease would hold it for two minutes). Every message arrives, none is
 left in the outbox; only the one in flight when the worker died may arrive twice (Slack may have
-taken it before the worker could mark it)."""
+taken it before the worker could mark it). The killed worker's scheduler ends with it, and the next
+worker runs delayed jobs."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 from redis import Redis
 from rq import Queue
+from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
+from rq.scheduler import RQScheduler
 from sqlalchemy import func, select
 
 from hackserver.foundation import jobs
@@ -120,4 +123,81 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_at_most_th
     assert len(twice) <= in_flight and all(per_channel[c] == 2 for c in twice), twice
     assert Queue(jobs.QUEUE_NAME, connection=connection).count == 0
     assert started.get_job_ids(cleanup=False) == []
+    connection.close()
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely waiting to be reaped (an orphan's zombie may linger in a container)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # it ended while being read
+        if parent == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal is Linux's")
+async def test_a_worker_killed_by_sigkill_takes_its_scheduler_with_it_and_the_next_one_schedules(
+    sqlite_url: str, redis_url: str, event_file: Callable[..., Path], kickoff: datetime, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HACKSERVER_", "SLACK_"))}
+    env |= {
+        "HACKSERVER_DATABASE_URL": sqlite_url,
+        "HACKSERVER_REDIS_URL": redis_url,
+        "HACKSERVER_EVENT": str(event_file(kickoff=kickoff)),
+    }
+    connection = Redis.from_url(redis_url)
+    log = tmp_path / "worker.log"
+    scheduler: set[int] = set()
+    with log.open("ab") as output:
+        first = await start_worker(env, output)
+        try:
+
+            async def scheduler_started() -> bool:
+                assert first.returncode is None, log.read_text()
+                scheduler.update(children_of(first.pid))
+                return bool(scheduler)
+
+            await eventually(scheduler_started, within=30)
+            first.kill()
+            await first.wait()
+            await eventually(lambda: asyncio.sleep(0, not any(alive(pid) for pid in scheduler)), 15, 0.1)
+        finally:
+            if first.returncode is None:
+                first.kill()
+            for pid in scheduler:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+        # A scheduler killed with its whole container keeps its lock until the lock runs out: the
+        # next worker cannot take it at start, and takes it at a later round.
+        connection.set(RQScheduler.get_locking_key(jobs.QUEUE_NAME), "gone", ex=2)
+        second = await start_worker(env, output)
+        try:
+            probe = Queue(jobs.QUEUE_NAME, connection=connection).enqueue_in(
+                timedelta(seconds=1), jobs.DELIVER_JOB, 0, job_id="probe"
+            )
+
+            async def probe_ran() -> bool:
+                assert second.returncode is None, log.read_text()
+                return probe.get_status(refresh=True) == JobStatus.FINISHED
+
+            try:
+                await eventually(probe_ran, within=45, interval=0.2)
+            except TimeoutError:
+                raise AssertionError(f"the delayed job did not run\n{log.read_text()}") from None
+        finally:
+            second.send_signal(signal.SIGTERM)
+            await second.wait()
     connection.close()
