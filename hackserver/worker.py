@@ -35,8 +35,10 @@ T = TypeVar("T")
 _current: tuple[Runtime, asyncio.AbstractEventLoop] | None = None
 PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for the child when its parent dies
 # Seconds between a worker's maintenance rounds (RQ's default is 10 minutes): also how soon a worker
-# starts the scheduler that a killed worker's scheduler left, once that one's lock is gone.
+# starts the scheduler that a killed worker's scheduler left, once that one's lock is gone. A round
+# runs only between waits on the queue, and RQ waits `worker_ttl - 15` seconds (405 by default).
 MAINTENANCE_INTERVAL = 15
+WORKER_TTL = MAINTENANCE_INTERVAL + 15
 UNSTARTED_GRACE = 1.0  # seconds a worker alive may take from moving a job out of the queue to starting it
 
 
@@ -94,7 +96,11 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         queue = Queue(QUEUE_NAME, connection=connection)
         reclaim_abandoned(runtime, queue)
         worker = SimpleWorker(
-            [queue], connection=connection, name=worker_name(), maintenance_interval=MAINTENANCE_INTERVAL
+            [queue],
+            connection=connection,
+            name=worker_name(),
+            maintenance_interval=MAINTENANCE_INTERVAL,
+            worker_ttl=WORKER_TTL,
         )
         worker.work(burst=burst, with_scheduler=True)
 

@@ -182,7 +182,7 @@ async def test_a_worker_killed_by_sigkill_takes_its_scheduler_with_it_and_the_ne
 
         # A scheduler killed with its whole container keeps its lock until the lock runs out: the
         # next worker cannot take it at start, and takes it at a later round.
-        connection.set(RQScheduler.get_locking_key(jobs.QUEUE_NAME), "gone", ex=2)
+        connection.set(RQScheduler.get_locking_key(jobs.QUEUE_NAME), "gone", ex=5)
         second = await start_worker(env, output)
         try:
             probe = Queue(jobs.QUEUE_NAME, connection=connection).enqueue_in(
