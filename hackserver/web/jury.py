@@ -52,8 +52,10 @@ async def render(
     *,
     notice: str = "",
     problems: dict[int, dict[str, str]] | None = None,
+    typed: dict[int, dict[str, str]] | None = None,
     status: int = 200,
 ) -> Response:
+    """The page; `typed` is what the juror posted for a submission, shown in place of what is saved."""
     runtime: Runtime = request.state.runtime
     lang = language(request, runtime)
     async with runtime.reading() as tx:
@@ -93,7 +95,7 @@ async def render(
                 (f.label(lang), fields.get(f.id, ""), f.kind) for f in runtime.event.submission.fields
             ],
             "credits": ", ".join(c["name"] for c in fields.get(entries.CREDITS, [])),
-            "scores": given.get(assignment.id, {}),
+            "scores": {**given.get(assignment.id, {}), **(typed or {}).get(submission.id, {})},
             "scored": assignment.scored_at is not None,
         }
         for assignment, submission, team, challenge, fields in rows
@@ -109,7 +111,8 @@ async def render(
         "high": rubric.scale[1],
         "notice": notice,
         "problems": problems or {},
-        "path": request.url.path.rstrip("/"),
+        # The page's own address, also when it answers a form posted to one submission's address.
+        "base": f"/jury/{request.path_params['token']}",
         "flags": scoring.FLAGS,
     }
     return templates.TemplateResponse(request, "jury.html", context, status_code=status)
@@ -139,9 +142,12 @@ async def act(request: Request) -> Response:
         return PlainTextResponse(say(lang, found), status_code=403)
     form = dict(raw)
     submission_id = request.path_params["submission"]
+    flagging = form.get("action") == "flag"
+    posted = {"reason": form.get("reason", "")} if flagging else {**form, "_comment": form.get("comment", "")}
+    typed = {submission_id: posted}
     try:
         async with runtime.transaction() as tx:
-            if form.get("action") == "flag":
+            if flagging:
                 await scoring.flag(tx, found, submission_id, form.get("reason", ""))
                 done = "flagged"
             else:
@@ -150,9 +156,11 @@ async def act(request: Request) -> Response:
                 done = "saved"
     except scoring.InvalidScores as invalid:
         problems = {submission_id: {k: say(lang, p.key, **p.params) for k, p in invalid.problems.items()}}
-        return await render(request, found, notice=invalid.say(lang), problems=problems, status=422)
+        return await render(
+            request, found, notice=invalid.say(lang), problems=problems, typed=typed, status=422
+        )
     except DomainError as refused:
-        return await render(request, found, notice=refused.say(lang), status=409)
+        return await render(request, found, notice=refused.say(lang), typed=typed, status=409)
     return RedirectResponse(f"/jury/{token}?lang={lang}&done={done}#s{submission_id}", status_code=303)
 
 

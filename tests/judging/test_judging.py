@@ -5,6 +5,7 @@ export; the jury page over real HTTP."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -312,3 +313,34 @@ async def test_a_comment_past_its_limit_is_refused_and_no_score_is_kept(
     )
     async with runtime.reading() as tx:
         assert await tx.session.scalar(select(func.count()).select_from(Score)) == 0
+
+
+async def test_a_refused_score_keeps_what_was_typed_and_the_form_posts_where_it_did(
+    server: uvicorn.Server, clock: FakeClock
+) -> None:
+    runtime = runtime_of(server)
+    await finals_ready(runtime, clock, count=2)
+    async with runtime.transaction() as tx:
+        await scoring.assign(tx, actor="test", seed=3)
+    submission, juror, _ = (await assignments(runtime))[0]
+    async with runtime.transaction() as tx:
+        link = tx.links.address("jury", await links.grant(tx, "jury", juror))
+    target = f"{link}/{submission}?lang=en"
+    typed = {
+        "impact": "0",
+        "feasibility": "6",
+        "quality": "9",
+        "comment": "Clear <and> short",
+        "action": "score",
+    }
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.config.port}", timeout=10) as client:
+        bad = await client.post(target, **posted(typed))
+        assert bad.status_code == 422
+        section = bad.text[bad.text.index(f'id="s{submission}"') :]
+        assert f'action="{target}"' in section  # not one level deeper, which answers 404
+        assert re.search(r'name="impact"[^>]*\s+value="0"', section)
+        assert re.search(r'name="quality"[^>]*\s+value="9"', section)
+        assert "Clear &lt;and&gt; short</textarea>" in section
+        assert f'href="{link}?lang=de"' in bad.text  # the switcher reaches the page, not the form's address
+        fixed = await client.post(target, **posted({**typed, "impact": "7"}))
+        assert fixed.status_code == 303
