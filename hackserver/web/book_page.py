@@ -17,6 +17,7 @@ from hackserver.foundation.errors import DomainError, FieldError
 from hackserver.foundation.models import Booking, Expert, Participant, Slot, Team
 from hackserver.officehours import bookings, ics, slots
 from hackserver.teams.teams import team_of
+from hackserver.web.dead_links import refused_page
 from hackserver.web.office import Page, form_of, open_page, templates, two_zones, zone_or_none
 from hackserver.web.visitors import viewer_of
 
@@ -64,7 +65,7 @@ async def render(
     async with runtime.reading() as tx:
         team = await tx.session.get(Team, page.link.subject_id)
         if team is None:
-            return Response(page.say("booking.team_gone"), status_code=404, media_type="text/plain")
+            return refused_page(request, "book", "booking.team_gone")
         cutoff = runtime.event.office_hours.cutoff
         rows = await tx.session.execute(
             select(Booking, Slot, Expert)

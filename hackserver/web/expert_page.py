@@ -23,6 +23,7 @@ from hackserver.foundation.transaction import Transaction
 from hackserver.officehours import bookings, help_queue, ics, slots
 from hackserver.officehours.experts import expert_channel
 from hackserver.runtime import Runtime
+from hackserver.web.dead_links import refused_page
 from hackserver.web.office import Page, form_of, open_page, templates, two_zones
 
 SHOWN_AFTER = timedelta(hours=12)  # past slots stay in view this long, to mark no-shows
@@ -49,7 +50,7 @@ async def render(
     async with runtime.reading() as tx:
         expert = await tx.session.get(Expert, page.link.subject_id)
         if expert is None:
-            return Response(page.say("expert.gone"), status_code=404, media_type="text/plain")
+            return refused_page(request, "expert", "expert.gone")
         zone = slots.expert_zone(runtime.event, expert)
         rows = await tx.session.execute(
             select(Slot, Booking, Team, Challenge)

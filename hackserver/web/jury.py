@@ -27,6 +27,7 @@ from hackserver.foundation.models import (
 from hackserver.judging import scoring
 from hackserver.runtime import Runtime
 from hackserver.submissions import entries
+from hackserver.web.dead_links import refused_page
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_pairs, same_origin
 
@@ -61,7 +62,7 @@ async def render(
     async with runtime.reading() as tx:
         juror = await tx.session.get(Juror, juror_id)
         if juror is None:
-            return PlainTextResponse(say(lang, "link.bad"), status_code=403)
+            return refused_page(request, "jury", "link.bad")
         rows = (
             await tx.session.execute(
                 select(JuryAssignment, Submission, Team, Challenge, SubmissionVersion.fields)
@@ -122,7 +123,7 @@ async def page(request: Request) -> Response:
     runtime: Runtime = request.state.runtime
     found = await _juror_of_link(runtime, request.path_params["token"])
     if isinstance(found, str):
-        return PlainTextResponse(say(language(request, runtime), found), status_code=403)
+        return refused_page(request, "jury", found)
     done = request.query_params.get("done", "")
     notice = words(language(request, runtime)).get(done, "") if done in ("saved", "flagged") else ""
     return await render(request, found, notice=notice)
@@ -139,7 +140,7 @@ async def act(request: Request) -> Response:
     token = request.path_params["token"]
     found = await _juror_of_link(runtime, token)
     if isinstance(found, str):
-        return PlainTextResponse(say(lang, found), status_code=403)
+        return refused_page(request, "jury", found)
     form = dict(raw)
     submission_id = request.path_params["submission"]
     flagging = form.get("action") == "flag"

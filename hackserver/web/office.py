@@ -18,11 +18,11 @@ from hackserver.foundation.i18n import say
 from hackserver.foundation.models import Link
 from hackserver.foundation.signing import Scope
 from hackserver.runtime import Runtime
+from hackserver.web.dead_links import refused_page
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_form, same_origin
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-REFUSED_STATUS = {"link.bad": 404, "link.expired": 410, "link.revoked": 403}
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,8 @@ async def open_page(request: Request, scope: Scope) -> Page | Response:
         try:
             link = await links.open_link(tx, scope, request.path_params["token"])
         except links.LinkRefused as refused:
-            return refused_page(request, lang, refused.key)
+            return refused_page(request, scope, refused.key)
     return Page(runtime, lang, link)
-
-
-def refused_page(request: Request, lang: str, key: str) -> Response:
-    runtime: Runtime = request.state.runtime
-    return templates.TemplateResponse(
-        request,
-        "link_refused.html",
-        {"lang": lang, "t": i18n.words(lang, "office"), "event": runtime.event, "reason": say(lang, key)},
-        status_code=REFUSED_STATUS.get(key, 403),
-    )
 
 
 async def form_of(request: Request) -> dict[str, str] | Response:

@@ -20,6 +20,7 @@ from hackserver.foundation.errors import DomainError
 from hackserver.foundation.i18n import say
 from hackserver.runtime import Runtime
 from hackserver.submissions import entries
+from hackserver.web.dead_links import refused_page
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_pairs, same_origin
 
@@ -56,7 +57,7 @@ async def render(
         try:
             link = await links.open_link(tx, "submit", token)
         except links.LinkRefused as refused:
-            return PlainTextResponse(refused.say(lang), status_code=403)
+            return refused_page(request, "submit", refused.key)
         item = await entries.view(tx, link.subject_id, tx.now)
         names = {m.participant_id: m.name for m in item.members}
         history = [
@@ -137,7 +138,7 @@ async def save(request: Request) -> Response:
             link = await links.open_link(tx, "submit", token)
             saved = await entries.save(tx, link.subject_id, entry, lang, received_at=received_at)
     except links.LinkRefused as refused:
-        return PlainTextResponse(refused.say(lang), status_code=403)
+        return refused_page(request, "submit", refused.key)
     except entries.InvalidSubmission as invalid:
         problems = {name: say(lang, p.key, **p.params) for name, p in invalid.problems.items()}
         return await render(

@@ -280,7 +280,7 @@ async def test_a_juror_scores_and_flags_through_their_page(server: uvicorn.Serve
         assert {r["submission"]: r["flags"] for r in ranking}[submission] == 1
         async with runtime.transaction() as tx:
             team_token = await links.grant(tx, "submit", submission)
-        assert (await client.get(f"/jury/{team_token}")).status_code == 403
+        assert (await client.get(f"/jury/{team_token}")).status_code == 404
         stranger = next(j for j in listed if j["id"] != juror["id"])
         others = {s for s, j, _ in await assignments(runtime) if j == stranger["id"]}
         foreign = next(s for s, _, _ in await assignments(runtime) if s not in others)

@@ -4,6 +4,7 @@ TestClient): forms, scoped links, refusals tied to their field, time zones and I
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from hackserver.app import create_app
 from hackserver.bootstrap import bootstrap
 from hackserver.foundation.models import Booking, Slot, Team
 from hackserver.foundation.settings import Settings
+from hackserver.foundation.signing import Scope
 from hackserver.officehours import help_queue
 from hackserver.runtime import Runtime
 from tests.dbstate import migrate
@@ -248,6 +250,32 @@ def test_a_dead_link_gets_a_clear_page(site: Site, kickoff: datetime, ending: st
         >= 400
     )
     assert site.bookings() == []
+
+
+@pytest.mark.parametrize(
+    ("scope", "hint"),
+    [
+        ("book", "Type <code>/hack experts</code> in your team's chat"),
+        ("submit", "Type <code>/hack submit</code> in your team's chat"),
+        ("expert", "Please ask the organisers for a new link to your office hours."),
+        ("jury", "Please ask the organisers for a new link to your jury work."),
+    ],
+)
+def test_every_kind_of_dead_link_gets_the_same_page_saying_what_its_holder_can_do(
+    site: Site, kickoff: datetime, scope: Scope, hint: str
+) -> None:
+    s = scene(site, kickoff)
+    link = site.run(lambda runtime: token(runtime, scope, s["ours"]))
+    assert site.client.delete(f"/api/v1/links/{scope}/{s['ours']}", headers=AUTH).status_code == 200
+    for path, status in ((f"/{scope}/{link}", 403), (f"/{scope}/{link[:-2]}xx", 404)):
+        page = site.client.get(path, params={"lang": "en"})
+        assert page.status_code == status and page.headers["content-type"].startswith("text/html")
+        assert '<link rel="stylesheet" href="/static/office.css">' in page.text
+        text = html.unescape(page.text)
+        assert "<h1>This link does not work</h1>" in text and hint in text
+        assert "`" not in text and "bot" not in text.replace("the bot answers", "")
+    german = site.client.get(f"/{scope}/{link}", headers={"accept-language": "de"})
+    assert "Dieser Link wurde vom Orga-Team gesperrt" in german.text and 'lang="de"' in german.text
 
 
 def test_a_cross_site_form_is_refused(site: Site, kickoff: datetime) -> None:
