@@ -66,30 +66,55 @@ async def locked_expert(tx: Transaction, expert_id: int) -> Expert:
     return expert
 
 
-async def publish(tx: Transaction, expert_id: int, offer: Offer) -> list[Slot]:
-    expert = await locked_expert(tx, expert_id)
+class InvalidOffer(FieldError):
+    """Every wrong field of an offer, each with its problem (the first is the error's own); nothing
+    was published."""
+
+    def __init__(self, problems: dict[str, FieldError]) -> None:
+        first = next(iter(problems.values()))
+        super().__init__(first.field, first.key, **first.params)
+        self.problems = problems
+
+
+async def check(
+    tx: Transaction, expert: Expert, offer: Offer, unread: frozenset[str] = frozenset()
+) -> dict[str, FieldError]:
+    """Every problem of the offer by field, one each. The `unread` fields (a form could not read
+    them; the offer holds stand-ins) are not judged, nor is anything that depends on them."""
+    found: dict[str, FieldError] = {}
+
+    def problem(field: str, key: str, **params: object) -> None:
+        found.setdefault(field, FieldError(field, key, **params))
+
+    known = {"start", "end", "length", "buffer", "daily_limit"} - unread
     end = (await tx.phases())["end"]
-    if offer.starts_at <= tx.now:
-        raise FieldError("start", "slot.in_past")
-    if offer.ends_at <= offer.starts_at:
-        raise FieldError("end", "slot.end_first")
-    if offer.ends_at > end:
-        raise FieldError("end", "slot.after_event")
-    if offer.length is not None and not MIN_LENGTH <= offer.length <= MAX_LENGTH:
-        raise FieldError("length", "slot.length", low=5, high=120)
-    if offer.length is None and offer.ends_at - offer.starts_at > MAX_LENGTH:
-        raise FieldError("end", "slot.too_long", high=120)
-    if not timedelta(0) <= offer.buffer <= MAX_BUFFER:
-        raise FieldError("buffer", "slot.buffer", high=60)
-    if offer.daily_limit is not None and not 1 <= offer.daily_limit <= MAX_DAILY:
-        raise FieldError("daily_limit", "slot.daily_limit", high=MAX_DAILY)
+    if "start" in known and offer.starts_at <= tx.now:
+        problem("start", "slot.in_past")
+    if {"start", "end"} <= known and offer.ends_at <= offer.starts_at:
+        problem("end", "slot.end_first")
+    if "end" in known and offer.ends_at > end:
+        problem("end", "slot.after_event")
+    if "length" in known and offer.length is not None and not MIN_LENGTH <= offer.length <= MAX_LENGTH:
+        problem("length", "slot.length", low=5, high=120)
+    if (
+        {"start", "end", "length"} <= known
+        and offer.length is None
+        and offer.ends_at - offer.starts_at > MAX_LENGTH
+    ):
+        problem("end", "slot.too_long", high=120)
+    if "buffer" in known and not timedelta(0) <= offer.buffer <= MAX_BUFFER:
+        problem("buffer", "slot.buffer", high=60)
+    if "daily_limit" in known and offer.daily_limit is not None and not 1 <= offer.daily_limit <= MAX_DAILY:
+        problem("daily_limit", "slot.daily_limit", high=MAX_DAILY)
     if offer.topic is not None and offer.topic not in expert.topics:
-        raise FieldError("topic", "slot.topic", topics=", ".join(expert.topics))
+        problem("topic", "slot.topic", topics=", ".join(expert.topics))
+    if found or unread:  # what follows judges the offer as a whole
+        return found
     cuts = offer.cut()
     if not cuts:
-        raise FieldError("length", "slot.none_fit")
-    if len(cuts) > MAX_BLOCK:
-        raise FieldError("end", "slot.too_many", n=len(cuts), high=MAX_BLOCK)
+        problem("length", "slot.none_fit")
+    elif len(cuts) > MAX_BLOCK:
+        problem("end", "slot.too_many", n=len(cuts), high=MAX_BLOCK)
     clash = await tx.session.scalar(
         select(Slot.starts_at)
         .where(
@@ -102,14 +127,20 @@ async def publish(tx: Transaction, expert_id: int, offer: Offer) -> list[Slot]:
         .limit(1)
     )
     if clash is not None:
-        zone = expert_zone(tx.event, expert)
-        raise FieldError("start", "slot.overlap", at=Moment(clash, zone, named=False))
+        problem("start", "slot.overlap", at=Moment(clash, expert_zone(tx.event, expert), named=False))
+    return found
+
+
+async def publish(tx: Transaction, expert_id: int, offer: Offer) -> list[Slot]:
+    expert = await locked_expert(tx, expert_id)
+    if found := await check(tx, expert, offer):
+        raise InvalidOffer(found)
     made = [
         Slot(
             expert_id=expert.id, starts_at=start, ends_at=stop, topic=offer.topic,
             daily_limit=offer.daily_limit,
         )
-        for start, stop in cuts
+        for start, stop in offer.cut()
     ]  # fmt: skip
     tx.session.add_all(made)
     await tx.session.flush()

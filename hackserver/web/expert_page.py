@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select
@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hackserver.foundation import channels, i18n
-from hackserver.foundation.errors import DomainError, FieldError
+from hackserver.foundation.errors import DomainError
 from hackserver.foundation.event import to_utc
 from hackserver.foundation.models import Booking, Challenge, Expert, Slot, Team
 from hackserver.foundation.transaction import Transaction
@@ -26,6 +26,7 @@ from hackserver.runtime import Runtime
 from hackserver.web.dead_links import refused_page
 from hackserver.web.office import Page, form_of, open_page, templates, two_zones
 
+T = TypeVar("T")
 SHOWN_AFTER = timedelta(hours=12)  # past slots stay in view this long, to mark no-shows
 
 
@@ -111,6 +112,18 @@ def minutes(form: dict[str, str], name: str, page: Page) -> int | None:
     return int(raw)
 
 
+FIELDS = ("start", "end", "length", "buffer", "daily_limit", "topic")  # in the form's order
+
+
+def read(unread: dict[str, str], parse: Callable[[], T]) -> T | None:
+    """What `parse` reads from the form, or None, noting its problem so that the others are read too."""
+    try:
+        return parse()
+    except BadInput as problem:
+        unread[problem.field] = problem.message
+        return None
+
+
 async def publish(request: Request) -> Response:
     opened = await open_page(request, "expert")
     if not isinstance(opened, Page):
@@ -119,26 +132,33 @@ async def publish(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     runtime = opened.runtime
+    async with runtime.reading() as tx:
+        expert = await tx.session.get_one(Expert, opened.link.subject_id)
+    zone = slots.expert_zone(runtime.event, expert)
+    unread: dict[str, str] = {}
+    start = read(unread, lambda: local_instant(form, "start", zone, opened))
+    end = read(unread, lambda: local_instant(form, "end", zone, opened))
+    length = read(unread, lambda: minutes(form, "length", opened))
+    buffer = read(unread, lambda: minutes(form, "buffer", opened))
+    stand_in = start or end or runtime.clock.now()  # for an unread time, which is not judged
+    offer = slots.Offer(
+        start or stand_in, end or stand_in, timedelta(minutes=length) if length is not None else None,
+        timedelta(minutes=buffer or 0), form.get("topic") or None,
+        read(unread, lambda: minutes(form, "daily_limit", opened)),
+    )  # fmt: skip
     try:
-        async with runtime.reading() as tx:
-            expert = await tx.session.get_one(Expert, opened.link.subject_id)
-        zone = slots.expert_zone(runtime.event, expert)
-        start = local_instant(form, "start", zone, opened)
-        end = local_instant(form, "end", zone, opened)
-        length = minutes(form, "length", opened)
-        offer = slots.Offer(
-            start, end, timedelta(minutes=length) if length is not None else None,
-            timedelta(minutes=minutes(form, "buffer", opened) or 0),
-            form.get("topic") or None, minutes(form, "daily_limit", opened),
-        )  # fmt: skip
         async with runtime.transaction() as tx:
-            await slots.publish(tx, expert.id, offer)
-    except BadInput as problem:
-        return await render(request, opened, errors={problem.field: problem.message}, values=form, status=422)
-    except FieldError as refused:
-        return await render(
-            request, opened, errors={refused.field: refused.say(opened.lang)}, values=form, status=422
-        )
+            if unread:  # refused already; what else is wrong is said at the same time
+                found = await slots.check(tx, expert, offer, frozenset(unread))
+            else:
+                await slots.publish(tx, expert.id, offer)
+                found = {}
+    except slots.InvalidOffer as invalid:
+        found = invalid.problems
+    problems = {**{f: p.say(opened.lang) for f, p in found.items()}, **unread}
+    if problems:
+        errors = {f: problems[f] for f in FIELDS if f in problems}
+        return await render(request, opened, errors=errors, values=form, status=422)
     return RedirectResponse(f"/expert/{request.path_params['token']}?done=published", status_code=303)
 
 

@@ -136,6 +136,30 @@ def test_a_bad_publication_says_which_field_and_changes_nothing(
     assert len(site.slots()) == before
 
 
+@pytest.mark.parametrize(
+    ("form", "fields"),
+    [
+        ({"start": "2027-03-20T09:00", "end": "2027-03-20T09:00", "length": "zwanzig"}, ["end", "length"]),
+        ({"start": "2027-03-20T09:00", "end": "2027-03-20T09:00", "length": "2", "buffer": "x"}, ["end", "length", "buffer"]),
+        ({"start": "morgen", "end": "2027-03-20T10:00", "length": "2", "topic": "cooking"}, ["start", "length", "topic"]),
+    ],
+)  # fmt: skip
+def test_a_publication_with_several_wrong_fields_names_each_and_changes_nothing(
+    site: Site, kickoff: datetime, form: dict[str, str], fields: list[str]
+) -> None:
+    s = scene(site, kickoff)
+    before = len(site.slots())
+    reply = site.client.post(f"/expert/{s['anna_link']}/slots", data=form)
+    assert reply.status_code == 422
+    summary = reply.text[reply.text.index('id="problems-title"') : reply.text.index("</ul>")]
+    assert re.findall(r'href="#([a-z_]+)"', summary) == fields  # in the form's order
+    for field in fields:
+        assert re.search(
+            rf'id="{field}"[^>]*aria-invalid="true" aria-describedby="error-{field}"', reply.text
+        )
+    assert len(site.slots()) == before
+
+
 def test_an_expert_link_cannot_withdraw_another_experts_slot(site: Site, kickoff: datetime) -> None:
     s = scene(site, kickoff)
     reply = site.client.post(f"/expert/{s['anna_link']}/slots/{s['jonas_slot']}/withdraw")
