@@ -165,6 +165,8 @@ async def withdraw(tx: Transaction, expert_id: int, slot_id: int) -> Slot:
     if await live_booking(tx.session, slot.id) is not None:
         raise FieldError("slot", "slot.booked")
     if slot.withdrawn_at is None:
+        if slot.starts_at <= tx.now:  # nobody can book it any more: there is nothing to withdraw
+            raise FieldError("slot", "slot.begun")
         slot.withdrawn_at = tx.now
         tx.record("slot.withdrawn", expert=expert_id, slot=slot.id)
     return slot

@@ -170,6 +170,22 @@ def test_an_expert_link_cannot_withdraw_another_experts_slot(site: Site, kickoff
     assert [x.id for x in site.slots() if x.withdrawn_at is not None] == [s["slots"][0]]
 
 
+def test_a_free_slot_that_has_begun_shows_as_not_booked_and_cannot_be_withdrawn(
+    site: Site, kickoff: datetime
+) -> None:
+    s = scene(site, kickoff)
+    first, second = s["slots"][:2]  # Anna's 20-minute slots at kickoff + 20 h and + 20 h 20 min
+    site.clock.set(kickoff + timedelta(hours=20, minutes=30))  # the first is over, the second under way
+    page = site.client.get(f"/expert/{s['anna_link']}?lang=en").text
+    for slot in (first, second):
+        assert f"/slots/{slot}/withdraw" not in page
+    assert page.count("<div>not booked</div>") == 2
+    assert f"/slots/{s['slots'][2]}/withdraw" in page  # the one still to come can be
+    reply = site.client.post(f"/expert/{s['anna_link']}/slots/{second}/withdraw?lang=en")
+    assert reply.status_code == 409 and "this slot has begun" in reply.text
+    assert all(x.withdrawn_at is None for x in site.slots())
+
+
 def test_a_team_books_sees_its_booking_and_gets_an_ics_file(site: Site, kickoff: datetime) -> None:
     s = scene(site, kickoff)
     page = site.client.get(f"/book/{s['our_link']}")
