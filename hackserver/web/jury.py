@@ -76,10 +76,12 @@ async def render(
                         SubmissionVersion.number == Submission.version,
                     ),
                 )
-                .where(JuryAssignment.juror_id == juror_id, JuryAssignment.flagged.is_(None))
+                .where(JuryAssignment.juror_id == juror_id)
                 .order_by(JuryAssignment.id)
             )
         ).all()
+        flagged = [row for row in rows if row[0].flagged is not None]  # shown apart, not to be scored
+        rows = [row for row in rows if row[0].flagged is None]
         given: dict[int, dict[str, Any]] = {}
         for score in await tx.session.scalars(
             select(Score).where(Score.assignment_id.in_([a.id for a, *_ in rows]))
@@ -101,12 +103,17 @@ async def render(
         }
         for assignment, submission, team, challenge, fields in rows
     ]
+    title = runtime.event.submission.fields[0].id
     context = {
         "event": runtime.event,
         "lang": lang,
         "t": words(lang),
         "juror": juror,
         "items": items,
+        "flagged": [
+            {"title": fields.get(title) or team.name, "team": team.name, "reason": assignment.flagged}
+            for assignment, _, team, _, fields in flagged
+        ],
         "rubric": rubric,
         "low": rubric.scale[0],
         "high": rubric.scale[1],

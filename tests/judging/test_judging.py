@@ -344,3 +344,30 @@ async def test_a_refused_score_keeps_what_was_typed_and_the_form_posts_where_it_
         assert f'href="{link}?lang=de"' in bad.text  # the switcher reaches the page, not the form's address
         fixed = await client.post(target, **posted({**typed, "impact": "7"}))
         assert fixed.status_code == 303
+
+
+async def test_a_juror_who_flagged_their_only_entry_reads_so(
+    server: uvicorn.Server, clock: FakeClock
+) -> None:
+    runtime = runtime_of(server)
+    await finals_ready(runtime, clock, count=2)
+    async with runtime.transaction() as tx:
+        await scoring.assign(tx, actor="test", seed=3)
+    work = Counter(j for _, j, _ in await assignments(runtime))
+    juror = next(j for j, n in work.items() if n == 1)
+    (submission,) = [s for s, j, _ in await assignments(runtime) if j == juror]
+    async with runtime.transaction() as tx:
+        link = tx.links.address("jury", await links.grant(tx, "jury", juror))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.config.port}", timeout=10) as client:
+        flagged = await client.post(
+            f"{link}/{submission}?lang=en", **posted({"action": "flag", "reason": "empty"})
+        )
+        assert flagged.status_code == 303
+        page = (await client.get(flagged.headers["location"])).text
+    assert 'id="count">Assigned to you: 0<' in page
+    assert (
+        '<p id="none">Nothing is left for you to score: what you flagged goes to another juror.</p>' in page
+    )
+    assert re.search(
+        r'<ul id="flagged"><li>Entry \d <span class="hint">· Team \d · empty</span></li></ul>', page
+    )
