@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Locator, Page, async_playwright, expect
 from sqlalchemy import select
 
 from hackserver.app import create_app
@@ -94,3 +95,40 @@ async def test_a_team_books_reschedules_and_cancels_by_keyboard(
         await phone.keyboard.press("Enter")
         await expect(phone.get_by_role("status")).to_have_text("Cancelled.")
         assert await live(runtime) == []
+
+
+async def background(link: Locator) -> Any:
+    return await link.evaluate("a => getComputedStyle(a).backgroundColor")
+
+
+async def test_the_language_switcher_sits_in_the_pages_column_and_marks_the_current_language(
+    chromium: Path, sqlite_url: str, tmp_path: Path, kickoff: datetime, free_port: int
+) -> None:
+    path = tmp_path / "event.toml"
+    path.write_text(office_hours_event(event_toml(kickoff)))
+    settings = Settings(database_url=sqlite_url, event_path=path)
+    clock = FakeClock(kickoff - timedelta(hours=1))
+    async with serving(create_app(settings, clock=clock, run_clock=False), free_port), bootstrap(settings, clock=clock) as runtime, async_playwright() as playwright:  # fmt: skip
+        anna, ours = await expert(runtime), await team(runtime, "Luftretter")
+        pages = [
+            f"/book/{await token(runtime, 'book', ours.id)}",
+            f"/expert/{await token(runtime, 'expert', anna.id)}",
+        ]
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        for address in pages:
+            await page.goto(f"http://127.0.0.1:{free_port}{address}?lang=en")
+            column = await page.locator("main h1").bounding_box()
+            current, other = (page.get_by_role("link", name=n, exact=True) for n in ("EN", "DE"))
+            box = await current.bounding_box()
+            assert column is not None and box is not None
+            # beside the page's column, at its right edge, not in the window's corner
+            assert (
+                column["x"] + column["width"] - 2
+                <= box["x"] + box["width"]
+                <= column["x"] + column["width"] + 2
+            )
+            assert box["height"] >= 24 and box["width"] >= 24  # a target a finger can hit
+            assert await background(current) != await background(other)
+            assert await current.get_attribute("aria-current") == "true"
+        await browser.close()
