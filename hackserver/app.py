@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -50,6 +50,7 @@ from hackserver.web.languages import RememberLanguage, language
 from hackserver.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
+A_DAY = {"cache-control": "public, max-age=86400"}
 
 
 def create_app(
@@ -94,6 +95,8 @@ def create_app(
         routes=[
             *platforms.routes(),  # first: chat commands are most of the requests, matched in order
             Route("/", lambda request: RedirectResponse("/channels")),
+            # Browsers ask every page's site for it, whatever the page links.
+            Route("/favicon.ico", lambda request: FileResponse(static / "favicon.ico", headers=A_DAY)),
             *health.routes(metrics),
             *channels.routes(metrics),
             *dashboard.routes(hub),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import struct
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -203,6 +204,19 @@ async def test_channels_page_escapes_message_text(server: uvicorn.Server, client
 async def test_an_unknown_path_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/no/such/page")
     assert response.status_code == 404
+
+
+async def test_the_site_has_an_icon_where_browsers_ask_for_it(client: httpx.AsyncClient) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] in (
+        "image/x-icon",
+        "image/vnd.microsoft.icon",
+    )
+    assert "max-age" in icon.headers["cache-control"]
+    kind, count = struct.unpack_from("<HH", icon.content, 2)
+    width, height, *_, size, offset = struct.unpack_from("<BBBBHHII", icon.content, 6)
+    assert (kind, count, width, height) == (1, 1, 32, 32)  # one 32 px icon, stored as a PNG
+    assert icon.content[offset : offset + 8] == b"\x89PNG\r\n\x1a\n" and offset + size == len(icon.content)
 
 
 async def test_an_internal_error_is_a_plain_message_without_a_traceback(
