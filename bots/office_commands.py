@@ -63,4 +63,6 @@ async def help_request(ctx: Context, args: str) -> Reply:
         raise UsageError(ctx.say("help.usage"))
     ticket = await help_queue.ask(ctx.tx, team, words[0], words[1])
     told = sum(1 for message in ctx.tx.outbox if message.channel.startswith("expert-"))
-    return Reply(ctx.say("help.asked", n=told, topic=ticket.topic))
+    if not ticket.to_everyone:
+        return Reply(ctx.say("help.asked", n=told, topic=ticket.topic))
+    return Reply(ctx.say("help.asked_everyone" if told else "help.asked_nobody", n=told, topic=ticket.topic))

@@ -241,6 +241,8 @@ class HelpTicket(Base):
     topic: Mapped[str] = mapped_column(String(40))
     question: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sent to every expert when asked: no expert's topics matched it.
+    to_everyone: Mapped[bool] = mapped_column(default=False)
     escalated_at: Mapped[datetime | None]  # posted again to every expert after the wait
     claimed_at: Mapped[datetime | None]
     expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id", ondelete="SET NULL"))

@@ -1,9 +1,10 @@
 """The ask-now help queue, beside booked slots: a team posts a quick question on a topic; the experts
-of that topic are told (on their page) and the first to claim it takes it, which tells the team's
-channel who is coming and where to meet. A ticket nobody claims within `[office_hours] help_wait` is
-posted again to every expert, once (the clock's fired marker). A team has one unclaimed ticket at a
-time: a partial unique index decides, however many of its members ask at once; a claim is one
-conditional UPDATE, so two experts clicking together cannot both take it."""
+of that topic are told (on their page), or every expert when none lists it, and the first to claim
+it takes it, which tells the team's channel who is coming and where to meet. A ticket nobody claims
+within `[office_hours] help_wait` is posted again to every expert, once (the clock's fired marker).
+A team has one unclaimed ticket at a time: a partial unique index decides, however many of its
+members ask at once; a claim is one conditional UPDATE, so two experts clicking together cannot both
+take it."""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ async def ask(tx: Transaction, team: Team, topic: str, question: str) -> HelpTic
     except IntegrityError:  # the team's one unclaimed ticket exists: the unique index decided
         raise Conflict("help.already_open") from None
     pool = list(await tx.session.scalars(select(Expert).where(Expert.event_id == tx.event_id)))
-    chosen = [e for e in pool if _matching(e, topic)] or pool
+    chosen = [e for e in pool if _matching(e, topic)]
+    if not chosen:  # no expert lists the topic: all are told, so all must be able to take it
+        ticket.to_everyone, chosen = True, pool
     await _tell_experts(tx, ticket, team, chosen, "posted")
     tx.record("help.requested", ticket=ticket.id, team=team.id, topic=topic, experts=len(chosen))
     return ticket
@@ -90,7 +93,7 @@ async def claim(tx: Transaction, expert_id: int, ticket_id: int) -> HelpTicket:
 
 
 async def waiting(tx: Transaction, expert: Expert) -> list[tuple[HelpTicket, Team]]:
-    """Unclaimed tickets an expert is shown: of their topics, or any once escalated."""
+    """Unclaimed tickets an expert is shown: of their topics, or any sent to every expert."""
     rows = await tx.session.execute(
         select(HelpTicket, Team)
         .join(Team, Team.id == HelpTicket.team_id)
@@ -101,7 +104,11 @@ async def waiting(tx: Transaction, expert: Expert) -> list[tuple[HelpTicket, Tea
         )
         .order_by(HelpTicket.created_at)
     )
-    return [(t, team) for t, team in rows if t.escalated_at is not None or _matching(expert, t.topic)]
+    return [(t, team) for t, team in rows if for_everyone(t) or _matching(expert, t.topic)]
+
+
+def for_everyone(ticket: HelpTicket) -> bool:
+    return ticket.to_everyone or ticket.escalated_at is not None
 
 
 async def fire_due(transactions: Transactions) -> datetime | None:

@@ -75,7 +75,7 @@ async def render(
         ]  # fmt: skip
         asked = [
             {"id": ticket.id, "team": team.name, "topic": ticket.topic, "question": ticket.question,
-             "escalated": ticket.escalated_at is not None,
+             "escalated": help_queue.for_everyone(ticket),
              "waiting": max(0, round((tx.now - ticket.created_at).total_seconds() / 60))}
             for ticket, team in await help_queue.waiting(tx, expert)
         ]  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text, update
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hackserver.foundation import db
-from hackserver.foundation.models import Base, Booking, EventRow, Expert, Slot, Team
+from hackserver.foundation.models import Base, Booking, EventRow, Expert, HelpTicket, Slot, Team
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2027, 3, 20, 10, 0, tzinfo=BERLIN)
@@ -157,3 +158,30 @@ async def test_datetimes_come_back_aware_in_utc(
     assert slot.starts_at.tzinfo is UTC
     assert slot.starts_at == START
     assert slot.starts_at.hour == 9  # 10:00 in Berlin (CET) is 09:00 UTC
+
+
+def downgrade(connection: Connection, revision: str) -> None:
+    config = db.alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def test_the_new_migrations_downgrade_and_upgrade_again_to_the_models_schema(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], slot_and_team: tuple[int, int]
+) -> None:
+    _, team_id = slot_and_team
+    async with engine.begin() as connection:
+        await connection.run_sync(downgrade, "0008")
+    await db.upgrade(engine)
+    async with engine.connect() as connection:
+        assert await connection.run_sync(schema_diff) == []
+    async with sessions() as session, session.begin():  # a team's closed tickets stay beside its open one
+        event_id = (await session.get_one(Team, team_id)).event_id
+        for closed in (START, START, None):
+            session.add(
+                HelpTicket(event_id=event_id, team_id=team_id, topic="law", question="?", cancelled_at=closed)
+            )
+        await session.flush()
+        session.add(HelpTicket(event_id=event_id, team_id=team_id, topic="law", question="?"))
+        with pytest.raises(IntegrityError):
+            await session.flush()

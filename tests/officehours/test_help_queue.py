@@ -46,6 +46,36 @@ async def test_a_help_request_goes_to_the_experts_of_its_topic(runtime_at: tuple
     assert (await ask(runtime, "help-request ux Noch eine Frage", locale="en")).ok
 
 
+async def test_a_request_no_expert_lists_goes_to_every_expert_and_each_can_take_it(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    jonas = await expert(runtime, "Jonas Weber", ("law",))
+    priya = await expert(runtime, "Priya Raman", ("ux",))
+    await our_team(runtime)
+    reply = await ask(runtime, "help-request blockchain Brauchen wir eine Kette?", locale="en")
+    assert reply.ok and "No expert lists “blockchain”" in reply.text and "all 2 experts" in reply.text
+    assert await told(runtime, "expert:%:help:%") == sorted([f"expert-{jonas.id}", f"expert-{priya.id}"])
+    async with runtime.reading() as tx:
+        shown = [[t.topic for t, _ in await help_queue.waiting(tx, e)] for e in (jonas, priya)]
+    assert shown == [["blockchain"], ["blockchain"]]
+    async with runtime.transaction() as tx:
+        ticket = (await help_queue.waiting(tx, priya))[0][0]
+        await help_queue.claim(tx, priya.id, ticket.id)
+
+
+async def test_a_request_before_any_expert_joined_says_so_and_waits_for_the_first(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    await our_team(runtime)
+    reply = await ask(runtime, "help-request law Dürfen wir Fotos zeigen?", locale="en")
+    assert reply.ok and "No expert has joined yet" in reply.text
+    first = await expert(runtime, "Priya Raman", ("ux",))
+    async with runtime.reading() as tx:
+        assert [t.topic for t, _ in await help_queue.waiting(tx, first)] == ["law"]
+
+
 async def test_members_asking_at_once_open_one_ticket(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     await expert(runtime, "Jonas Weber", ("law",))
