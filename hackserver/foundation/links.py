@@ -1,9 +1,10 @@
 """Private links: `/expert/{token}`, `/book/{token}`, `/submit/{token}`, `/jury/{token}`.
 
 A token is a signed reference to a Link row, which names its scope and subject (the expert, team
-or juror) and holds the expiry and the revocation. So a token of one scope never opens another
-(each scope signs with its own salt), a changed token is refused, and an organiser can revoke a
-link at once; granting again afterwards makes a new token.
+or juror) and holds the revocation. So a token of one scope never opens another (each scope signs
+with its own salt), a changed token is refused, and an organiser can revoke a link at once; granting
+again afterwards makes a new token. Every link expires at the event's end as it stands when the link
+is opened, so moving the end moves every link's expiry with it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ class LinkRefused(DomainError):
 
 
 async def grant(tx: Transaction, scope: Scope, subject_id: int) -> str:
-    """The subject's live link of this scope (the same token each time), made on first use; it
-    expires when the event ends."""
+    """The subject's unrevoked link of this scope (the same token each time), made on first use."""
     link = await tx.session.scalar(
         select(Link)
         .where(
@@ -37,14 +37,12 @@ async def grant(tx: Transaction, scope: Scope, subject_id: int) -> str:
             Link.scope == scope,
             Link.subject_id == subject_id,
             Link.revoked_at.is_(None),
-            Link.expires_at > tx.now,
         )
         .order_by(Link.id.desc())
         .limit(1)
     )
     if link is None:
-        phases = await tx.phases()
-        link = Link(event_id=tx.event_id, scope=scope, subject_id=subject_id, expires_at=phases["end"])
+        link = Link(event_id=tx.event_id, scope=scope, subject_id=subject_id)
         tx.session.add(link)
         await tx.session.flush()
     return tx.links.token_of(link)
@@ -61,7 +59,7 @@ async def open_link(tx: Transaction, scope: Scope, token: str) -> Link:
         raise LinkRefused("link.bad")
     if link.revoked_at is not None:
         raise LinkRefused("link.revoked")
-    if tx.now >= link.expires_at:
+    if tx.now >= (await tx.phases())["end"]:
         raise LinkRefused("link.expired")
     return link
 

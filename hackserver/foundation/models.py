@@ -305,14 +305,14 @@ class Score(Base):
 
 
 class Link(Base):
-    """A private link's grant: signed tokens name it, so revoking the row kills the link."""
+    """A private link's grant: signed tokens name it, so revoking the row kills the link. It expires
+    at the event's end, read when it is opened: the end can move after the grant."""
 
     __tablename__ = "links"
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = _event_fk()
     scope: Mapped[str] = mapped_column(String(16))  # expert | book | submit | jury
     subject_id: Mapped[int]
-    expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
 

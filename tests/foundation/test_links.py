@@ -1,9 +1,10 @@
-"""Private links: a token opens only its own scope and subject, and stops at expiry or revocation."""
+"""Private links: a token opens only its own scope and subject, and stops at the event's end (as it
+stands) or revocation."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
@@ -11,6 +12,7 @@ from starlette.testclient import TestClient
 from hackserver.foundation import links
 from hackserver.foundation.signing import Scope
 from hackserver.runtime import Runtime
+from hackserver.sprint import phases
 from tests.fakes import ORGANISER, FakeClock
 
 
@@ -71,6 +73,38 @@ async def test_a_link_expires_when_the_event_ends(runtime_at: tuple[Runtime, Fak
     clock.set(end - timedelta(seconds=1))
     assert await opened(runtime, "expert", token) == 1
     clock.set(end)
+    assert await refusal(runtime, "expert", token) == "link.expired"
+
+
+async def end_moved(runtime: Runtime, delta: timedelta) -> datetime:
+    async with runtime.transaction() as tx:
+        return (await phases.shift_phase(tx, "end", delta, actor="organiser:test"))["end"]
+
+
+async def test_moving_the_end_earlier_ends_the_links_granted_before(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, clock = runtime_at
+    token = await granted(runtime, "expert", 1)
+    earlier = await end_moved(runtime, -timedelta(hours=1))
+    clock.set(earlier - timedelta(seconds=1))
+    assert await opened(runtime, "expert", token) == 1
+    clock.set(earlier)
+    assert await refusal(runtime, "expert", token) == "link.expired"
+
+
+async def test_moving_the_end_later_keeps_the_links_granted_before_until_then(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, clock = runtime_at
+    token = await granted(runtime, "expert", 1)
+    async with runtime.reading() as tx:
+        first = (await tx.phases())["end"]
+    later = await end_moved(runtime, timedelta(hours=5))
+    clock.set(first)
+    assert await opened(runtime, "expert", token) == 1
+    assert await granted(runtime, "expert", 1) == token
+    clock.set(later)
     assert await refusal(runtime, "expert", token) == "link.expired"
 
 

@@ -14,13 +14,24 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, text, update
+from sqlalchemy import column, select, table, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hackserver.foundation import db
-from hackserver.foundation.models import Base, Booking, EventRow, Expert, HelpTicket, Slot, Team
+from hackserver.foundation.models import (
+    Base,
+    Booking,
+    EventRow,
+    Expert,
+    HelpTicket,
+    Link,
+    Phase,
+    Slot,
+    Team,
+    UTCDateTime,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2027, 3, 20, 10, 0, tzinfo=BERLIN)
@@ -170,13 +181,22 @@ async def test_the_new_migrations_downgrade_and_upgrade_again_to_the_models_sche
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], slot_and_team: tuple[int, int]
 ) -> None:
     _, team_id = slot_and_team
+    end = START + timedelta(days=3)
+    async with sessions() as session, session.begin():
+        event_id = (await session.get_one(Team, team_id)).event_id
+        session.add(Phase(event_id=event_id, name="end", planned_at=end, shift_seconds=-3600))
+        session.add(Link(event_id=event_id, scope="submit", subject_id=team_id))
     async with engine.begin() as connection:
         await connection.run_sync(downgrade, "0008")
+        expiry = column("expires_at", UTCDateTime())
+        # before 0010, a link's expiry was the event's end as it stood
+        assert (await connection.scalar(select(expiry).select_from(table("links")))) == end - timedelta(
+            hours=1
+        )
     await db.upgrade(engine)
     async with engine.connect() as connection:
         assert await connection.run_sync(schema_diff) == []
     async with sessions() as session, session.begin():  # a team's closed tickets stay beside its open one
-        event_id = (await session.get_one(Team, team_id)).event_id
         for closed in (START, START, None):
             session.add(
                 HelpTicket(event_id=event_id, team_id=team_id, topic="law", question="?", cancelled_at=closed)
