@@ -103,13 +103,13 @@ async def seed_teams(settings: Settings, count: int) -> list[tuple[str, list[int
         for n, team in enumerate(made):
             name = teams.channel_name(team)
             await ensure_channel(tx.session, runtime.event_id, name, kind="team", team_id=team.id)
-            token = await links.grant(tx, "submit", team.id)
+            token = await links.grant(tx, "submit", team.id, people[2 * n])  # the first member's own link
             result.append((f"/submit/{token}", [people[2 * n], people[2 * n + 1]]))
         return result
 
 
 def body(members: list[int], version: int, submit: bool, based_on: int) -> str:
-    pairs = [*(FORM | {"title": f"Luftretter v{version}"}).items(), ("saved_by", str(members[version % 2]))]
+    pairs = list((FORM | {"title": f"Luftretter v{version}"}).items())
     pairs += [("credits", str(m)) for m in members] + [("action", "submit" if submit else "draft")]
     return urlencode([*pairs, ("based_on", str(based_on))])
 

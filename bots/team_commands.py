@@ -113,7 +113,8 @@ async def submit(ctx: Context, args: str) -> Reply:
     team = await teams.team_of(ctx.tx.session, ctx.participant.id)
     if team is None:
         return Reply(ctx.say("submission.no_team"), ok=False)
-    address = ctx.tx.links.address("submit", await links.grant(ctx.tx, "submit", team.id))
+    # The member's own link: a save through it is theirs.
+    address = ctx.tx.links.address("submit", await links.grant(ctx.tx, "submit", team.id, ctx.participant.id))
     item = await entries.view(ctx.tx, team.id, ctx.tx.now)
     deadline = local_time(item.deadline, ctx)
     state = ctx.say(f"submission.{item.status}")

@@ -313,6 +313,8 @@ class Link(Base):
     event_id: Mapped[int] = _event_fk()
     scope: Mapped[str] = mapped_column(String(16))  # expert | book | submit | jury
     subject_id: Mapped[int]
+    # The member a team's submission link belongs to: their saves are theirs.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
     revoked_at: Mapped[datetime | None]
 
 

@@ -275,16 +275,16 @@ class Simulation:
         team, when = planned
         if (speaker := self.speaker(team)) is None:
             raise Failed("submissions: a team with none of the simulated people")
-        person, participant_id = speaker
+        person, _ = speaker
         await self.at(when)
-        reply = await self.wire.command(person, Command(("submit",)))
+        reply = await self.wire.command(person, Command(("submit",)))  # the member's own link
         if (link := reply.link(self.wire.base)) is None:
             raise Failed("submit: no submission link in the reply (Discord shows only absolute links:"
                          " set HACKSERVER_PUBLIC_URL on the server)")  # fmt: skip
-        found = [f for f in forms(await self.page_html(link)) if f.named("saved_by")]
+        found = [f for f in forms(await self.page_html(link)) if f.named("based_on")]
         if not found:
             raise Failed("submission page: no open form")
-        form: list[tuple[str, str]] = [("saved_by", str(participant_id)), ("action", "submit")]
+        form: list[tuple[str, str]] = [("action", "submit")]
         for control in found[0].controls:
             if control.name == "credits":
                 form.append(("credits", control.value))

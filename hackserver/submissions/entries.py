@@ -59,13 +59,20 @@ class Stale(Conflict):
         self.version = version
 
 
+class NotMember(Conflict):
+    """The member a submission link belongs to has left the team: the link saves nothing for it."""
+
+    def __init__(self, team: str) -> None:
+        super().__init__("submission.left_team", team=team)
+
+
 @dataclass(frozen=True)
 class Entry:
     """What a member sends from the form."""
 
     values: dict[str, str]
     credits: list[int]  # participant ids of the members credited
-    saved_by: int | None
+    saved_by: int  # the member whose link saves it
     submit: bool  # submit (every required field) rather than save a draft
     based_on: int  # the version the member's form showed (0: nothing was saved yet)
 
@@ -162,12 +169,16 @@ async def save(
     *,
     received_at: datetime | None = None,
 ) -> Saved:
-    """Stores a new version, or refuses (TooLate, Stale, InvalidSubmission) and changes nothing.
+    """Stores a new version, or refuses (NotMember, TooLate, Stale, InvalidSubmission) and changes
+    nothing.
 
     received_at is when the request reached the server (by its clock; now if not given): a save that
     arrived before the deadline but queued for the database in the last-minute rush is on time, one
     that arrived at or after it is not. The decision is made here, with the row locked."""
     team, submission = await _team_and_row(tx, team_id)
+    members = {m.participant_id: m.name for m in await teams.members(tx.session, team_id)}
+    if entry.saved_by not in members:
+        raise NotMember(team.name)
     phases = await tx.phases()
     deadline = deadline_of(tx.event, phases, submission)
     arrived = tx.now if received_at is None or tx.now - received_at > IN_FLIGHT else min(received_at, tx.now)
@@ -182,11 +193,6 @@ async def save(
     if entry.based_on < submission.version:
         raise await _stale(tx, submission)
     values, problems = validate(tx.event.submission, entry.values, submit=submit, language=language)
-    members = {m.participant_id: m.name for m in await teams.members(tx.session, team_id)}
-    if entry.saved_by is None:
-        problems["saved_by"] = Problem("submission.saved_by_required")
-    elif entry.saved_by not in members:
-        problems["saved_by"] = Problem("submission.not_member")
     if not entry.credits:
         problems["credits"] = Problem("submission.no_credits")
     elif any(person not in members for person in entry.credits):
@@ -210,7 +216,7 @@ async def save(
         submission.status, submission.submitted_at = SUBMITTED, tx.now
     tx.record("submission.saved", team=team_id, version=submission.version, status=submission.status)
     if submission.status != DRAFT:
-        person = members[entry.saved_by]  # type: ignore[index]
+        person = members[entry.saved_by]
         await teams.post(tx, team, teams.message_key(team, f"submission:v{submission.version}"),
             "submission.confirmed" if was == DRAFT else "submission.updated",
             title=values[tx.event.submission.fields[0].id], version=submission.version,

@@ -17,12 +17,13 @@ from hackserver.runtime import Runtime
 from hackserver.web.languages import language
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-STATUS = {"link.bad": 404, "link.expired": 410, "link.revoked": 403}
+STATUS = {"link.bad": 404, "link.expired": 410, "link.revoked": 403, "submission.left_team": 403}
 COMMANDS: dict[Scope, str] = {"book": "/hack experts", "submit": "/hack submit"}
 
 
-def refused_page(request: Request, scope: Scope, key: str) -> Response:
-    """`key` says why: a refused link (`link.*`) or the link's expert, team or juror being gone."""
+def refused_page(request: Request, scope: Scope, key: str, **params: object) -> Response:
+    """`key` says why: a refused link (`link.*`), the link's expert, team or juror being gone, or its
+    member having left the team."""
     runtime: Runtime = request.state.runtime
     lang = language(request, runtime)
     t = i18n.words(lang, "link")
@@ -31,7 +32,7 @@ def refused_page(request: Request, scope: Scope, key: str) -> Response:
         "lang": lang,
         "t": t,
         "event": runtime.event,
-        "reason": i18n.say(lang, key),
+        "reason": i18n.say(lang, key, **params),
         "hint": hint.format(command=Markup("<code>{}</code>").format(COMMANDS.get(scope, ""))),
         "base": f"/{scope}/{request.path_params['token']}",
     }

@@ -1,4 +1,5 @@
-"""`/submit/{token}`: the team's submission form, open to whoever holds the team's link.
+"""`/submit/{token}`: the team's submission form, through a member's own link (the bot hands each
+member theirs), so every save names the member who saved it.
 
 The page always shows the state (draft, submitted, final) and the time left; a save is decided by
 the server's clock inside its transaction, so the page's countdown is a courtesy, never the rule.
@@ -18,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from hackserver.foundation import i18n, links
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.i18n import say
+from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
 from hackserver.submissions import entries
 from hackserver.web.dead_links import refused_page
@@ -30,6 +32,14 @@ MAX_FORM = 64 * 1024
 
 def words(lang: str) -> dict[str, str]:
     return i18n.words(lang, "submit")
+
+
+async def opened(tx: Transaction, token: str) -> tuple[int, int]:
+    """The team and the member a submission link belongs to."""
+    link = await links.open_link(tx, "submit", token)
+    if link.member_id is None:
+        raise links.LinkRefused("link.bad")
+    return link.subject_id, link.member_id
 
 
 def left_text(seconds: float) -> str:
@@ -55,11 +65,13 @@ async def render(
     lang = language(request, runtime)
     async with runtime.reading() as tx:  # one snapshot for the link and the page
         try:
-            link = await links.open_link(tx, "submit", token)
+            team_id, member_id = await opened(tx, token)
         except links.LinkRefused as refused:
             return refused_page(request, "submit", refused.key)
-        item = await entries.view(tx, link.subject_id, tx.now)
+        item = await entries.view(tx, team_id, tx.now)
         names = {m.participant_id: m.name for m in item.members}
+        if member_id not in names:
+            return refused_page(request, "submit", "submission.left_team", team=item.team.name)
         history = [
             {
                 "number": v.number,
@@ -81,7 +93,7 @@ async def render(
         "problems": problems or {},
         "notice": notice,
         "credited": set(entry.credits) if entry else item.credited(),
-        "saved_by": entry.saved_by if entry else None,
+        "saver": names[member_id],
         "deadline": entries.local(runtime.event, item.deadline).written(lang),
         "deadline_iso": item.deadline.isoformat(),
         "now_iso": item.now.isoformat(),
@@ -108,14 +120,13 @@ async def page(request: Request) -> Response:
     return await render(request, request.path_params["token"], notice=notice)
 
 
-def _entry(form: dict[str, str], raw: list[tuple[str, str]]) -> entries.Entry:
+def _entry(form: dict[str, str], raw: list[tuple[str, str]], saved_by: int) -> entries.Entry:
     credits = [int(v) for k, v in raw if k == "credits" and v.isdigit()]
-    saved_by = form.get("saved_by", "")
     based_on = form.get("based_on", "")
     return entries.Entry(
         values={k: v for k, v in form.items() if not k.startswith("_")},
         credits=credits,
-        saved_by=int(saved_by) if saved_by.isdigit() else None,
+        saved_by=saved_by,
         submit=form.get("action") == "submit",
         based_on=int(based_on) if based_on.isdigit() else 0,  # unknown: refused if anything was saved
     )
@@ -132,13 +143,13 @@ async def save(request: Request) -> Response:
         return PlainTextResponse(say(lang, "page.form.too_large"), status_code=413)
     token = request.path_params["token"]
     form = dict(raw)
-    entry = _entry(form, raw)
     try:
         async with runtime.transaction() as tx:  # the link is checked in the save's own transaction
-            link = await links.open_link(tx, "submit", token)
-            saved = await entries.save(tx, link.subject_id, entry, lang, received_at=received_at)
-    except links.LinkRefused as refused:
-        return refused_page(request, "submit", refused.key)
+            team_id, member_id = await opened(tx, token)
+            entry = _entry(form, raw, member_id)
+            saved = await entries.save(tx, team_id, entry, lang, received_at=received_at)
+    except (links.LinkRefused, entries.NotMember) as refused:
+        return refused_page(request, "submit", refused.key, **refused.params)
     except entries.InvalidSubmission as invalid:
         problems = {name: say(lang, p.key, **p.params) for name, p in invalid.problems.items()}
         return await render(

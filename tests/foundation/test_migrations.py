@@ -196,6 +196,8 @@ async def test_the_new_migrations_downgrade_and_upgrade_again_to_the_models_sche
     await db.upgrade(engine)
     async with engine.connect() as connection:
         assert await connection.run_sync(schema_diff) == []
+    async with sessions() as session:  # a team's link naming no member: its holders ask the bot again
+        assert (await session.scalars(select(Link.revoked_at))).one() is not None
     async with sessions() as session, session.begin():  # a team's closed tickets stay beside its open one
         for closed in (START, START, None):
             session.add(

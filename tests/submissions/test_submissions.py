@@ -265,11 +265,13 @@ async def test_bad_input_is_refused_by_field_and_changes_nothing(
         "problem": "submission.field_required",  # once submitted, every save must stay complete
     }
     stranger = entries.Entry(
-        COMPLETE, credits=[members[0], 999_999], saved_by=999_999, submit=True, based_on=0
+        COMPLETE, credits=[members[0], 999_999], saved_by=members[0], submit=True, based_on=0
     )
     with pytest.raises(entries.InvalidSubmission) as refused:
         await save(runtime, team_id, stranger)
-    assert set(refused.value.problems) == {"credits", "saved_by"}
+    assert set(refused.value.problems) == {"credits"}
+    with pytest.raises(entries.NotMember):
+        await save(runtime, team_id, replace(entry(members), saved_by=999_999))
     assert [n for n, _ in await versions(runtime, team_id)] == [1]
 
 
@@ -341,15 +343,17 @@ async def ask(runtime: Runtime, who: Identity, text: str) -> Reply:
     return reply
 
 
-async def test_submit_answers_members_with_their_teams_link_and_others_with_how_to_get_one(
+async def test_submit_answers_members_with_their_own_link_and_others_with_how_to_get_one(
     runtime_at: tuple[Runtime, FakeClock], team: tuple[int, list[int]]
 ) -> None:
     runtime, _ = runtime_at
     member, outsider = Identity("slack", "T1", "Luftretter1", "x"), Identity("slack", "T1", "U-alone", "y")
     reply = await ask(runtime, member, "submit")
     assert reply.ok and reply.links and reply.links[0][1].startswith("/submit/")
-    assert ("Submission", "draft") in reply.fields
+    assert ("Submission", "draft") in reply.fields and "Your own link" in reply.text
     assert (await ask(runtime, member, "submit")).links == reply.links  # the same link each time
+    teammate = Identity("slack", "T1", "Luftretter0", "x")
+    assert (await ask(runtime, teammate, "submit")).links != reply.links  # each member's own
     refused = await ask(runtime, outsider, "submit")
     assert not refused.ok and "Only teams submit" in refused.text
 

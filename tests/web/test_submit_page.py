@@ -13,12 +13,15 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from hackserver.app import create_app
 from hackserver.foundation import links
+from hackserver.foundation.models import Participant, Submission, SubmissionVersion
 from hackserver.foundation.settings import Settings
 from hackserver.foundation.signing import Scope
 from hackserver.runtime import Runtime
+from hackserver.teams import teams
 from tests.dbstate import migrate
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
@@ -52,16 +55,16 @@ async def client(server: uvicorn.Server) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def link_of(runtime: Runtime, scope: Scope, subject: int) -> str:
+async def link_of(runtime: Runtime, scope: Scope, subject: int, member: int | None = None) -> str:
     async with runtime.transaction() as tx:
-        return tx.links.address(scope, await links.grant(tx, scope, subject))
+        return tx.links.address(scope, await links.grant(tx, scope, subject, member))
 
 
 def form(
-    members: list[int], action: str = "submit", *, based_on: int = 0, saved_by: int = 0, **values: str
+    members: list[int], action: str = "submit", *, based_on: int = 0, **values: str
 ) -> dict[str, object]:
-    """A browser's form post: repeated `credits` for the checked members; `saved_by` indexes members."""
-    pairs = [*({**COMPLETE, **values}).items(), ("saved_by", str(members[saved_by])), ("action", action)]
+    """A browser's form post: repeated `credits` for the checked members."""
+    pairs = [*({**COMPLETE, **values}).items(), ("action", action)]
     pairs += [("credits", str(m)) for m in members] + [("based_on", str(based_on))]
     return {"content": urlencode(pairs), "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
 
@@ -71,7 +74,7 @@ async def test_a_team_saves_a_draft_then_submits_through_its_link(
 ) -> None:
     runtime = runtime_of(server)
     team_id, members = await new_team(runtime, "Luftretter")
-    path = await link_of(runtime, "submit", team_id) + "?lang=en"
+    path = await link_of(runtime, "submit", team_id, members[0]) + "?lang=en"
     page = await client.get(path)
     assert page.status_code == 200
     assert 'data-status="draft"' in page.text and 'id="left"' in page.text and "Luftretter-1" in page.text
@@ -97,12 +100,13 @@ async def test_a_save_over_another_members_newer_version_is_refused_keeping_what
 ) -> None:
     runtime = runtime_of(server)
     team_id, members = await new_team(runtime, "Luftretter")
-    path = await link_of(runtime, "submit", team_id) + "?lang=en"
+    path = await link_of(runtime, "submit", team_id, members[0]) + "?lang=en"
+    their_path = await link_of(runtime, "submit", team_id, members[1]) + "?lang=en"
     assert (await client.post(path, **form(members, "draft"))).status_code == 303
-    first, second = await client.get(path), await client.get(path)  # two members open version 1
+    first, second = await client.get(their_path), await client.get(path)  # two members open version 1
     assert based_on(first) == based_on(second) == 1
-    theirs = form(members, based_on=based_on(first), saved_by=1, title="Their title")
-    assert (await client.post(path, **theirs)).status_code == 303
+    theirs = form(members, based_on=based_on(first), title="Their title")
+    assert (await client.post(their_path, **theirs)).status_code == 303
     mine = form(members, based_on=based_on(second), title="My <own> title", summary="Typed by me")
     refused = await client.post(path, **mine)
     assert refused.status_code == 409
@@ -123,12 +127,55 @@ async def test_a_save_over_another_members_newer_version_is_refused_keeping_what
     assert [n for n, _ in await versions(runtime, team_id)] == [1, 2, 3]
 
 
+async def saver_of(runtime: Runtime, team_id: int) -> list[int | None]:
+    async with runtime.reading() as tx:
+        return list(
+            await tx.session.scalars(
+                select(SubmissionVersion.saved_by)
+                .join(Submission)
+                .where(Submission.team_id == team_id)
+                .order_by(SubmissionVersion.number)
+            )
+        )
+
+
+async def test_a_save_names_the_member_whose_link_it_is_without_asking(
+    server: uvicorn.Server, client: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    team_id, members = await new_team(runtime, "Luftretter")
+    mine, theirs = [await link_of(runtime, "submit", team_id, m) for m in members]
+    assert mine != theirs
+    page = await client.get(mine, params={"lang": "en"})
+    assert 'id="saver">You save as Luftretter-0' in page.text and 'name="saved_by"' not in page.text
+    claimed = form(members, "draft")  # a name sent along is not asked for, and not heeded
+    claimed["content"] = f"{claimed['content']}&saved_by={members[1]}"
+    assert (await client.post(mine, **claimed)).status_code == 303
+    assert (await client.post(theirs, **form(members, based_on=1))).status_code == 303
+    assert await saver_of(runtime, team_id) == members
+
+
+async def test_a_member_who_left_the_team_can_no_longer_save_through_their_link(
+    server: uvicorn.Server, client: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    team_id, members = await new_team(runtime, "Luftretter")
+    gone = await link_of(runtime, "submit", team_id, members[1])
+    async with runtime.transaction() as tx:
+        await teams.leave(tx, await tx.session.get_one(Participant, members[1]))
+    page = await client.get(gone, params={"lang": "en"})
+    assert page.status_code == 403 and "no longer a member of team Luftretter" in page.text
+    refused = await client.post(gone + "?lang=de", **form(members[:1]))
+    assert refused.status_code == 403 and "nicht mehr Mitglied von Team Luftretter" in refused.text
+    assert await versions(runtime, team_id) == []
+
+
 async def test_bad_input_is_shown_beside_its_field_and_saves_nothing(
     server: uvicorn.Server, client: httpx.AsyncClient
 ) -> None:
     runtime = runtime_of(server)
     team_id, members = await new_team(runtime, "Luftretter")
-    path = await link_of(runtime, "submit", team_id) + "?lang=en"
+    path = await link_of(runtime, "submit", team_id, members[0]) + "?lang=en"
     reply = await client.post(path, **form(members, repository="github.com/x", title="<b>x</b>"))
     assert reply.status_code == 422
     assert 'aria-describedby="problem-repository"' in reply.text
@@ -143,7 +190,7 @@ async def test_a_link_opens_only_its_own_teams_submission(
     runtime = runtime_of(server)
     ours, members = await new_team(runtime, "Luftretter")
     theirs, _ = await new_team(runtime, "Andere")
-    own = await link_of(runtime, "submit", ours)
+    own = await link_of(runtime, "submit", ours, members[0])
     assert "Andere" not in (await client.get(own)).text
     jury_token = (await link_of(runtime, "jury", theirs)).rsplit("/", 1)[1]
     head, signature = own.rsplit(".", 1)  # the first character of the signature carries six bits
@@ -152,10 +199,12 @@ async def test_a_link_opens_only_its_own_teams_submission(
         assert (await client.get(path)).status_code == 404  # not a link of this page: the dead-link page
         assert (await client.post(path, **form(members))).status_code == 404
     assert await versions(runtime, theirs) == []
-    async with runtime.transaction() as tx:
-        await links.revoke(tx, "submit", ours, actor="organiser:test")
-    revoked = await client.get(own, params={"lang": "en"})
-    assert revoked.status_code == 403 and "revoked" in revoked.text
+    other = await link_of(runtime, "submit", ours, members[1])
+    async with runtime.transaction() as tx:  # the team's link: every member's
+        assert await links.revoke(tx, "submit", ours, actor="organiser:test") == 2
+    for path in (own, other):
+        revoked = await client.get(path, params={"lang": "en"})
+        assert revoked.status_code == 403 and "revoked" in revoked.text
 
 
 async def test_after_the_deadline_the_page_is_closed_and_a_save_is_refused(
@@ -163,7 +212,7 @@ async def test_after_the_deadline_the_page_is_closed_and_a_save_is_refused(
 ) -> None:
     runtime = runtime_of(server)
     team_id, members = await new_team(runtime, "Luftretter")
-    path = await link_of(runtime, "submit", team_id) + "?lang=en"
+    path = await link_of(runtime, "submit", team_id, members[0]) + "?lang=en"
     clock.set(await deadline(runtime))
     page = await client.get(path)
     assert 'id="closed"' in page.text and "<fieldset disabled>" in page.text
@@ -197,7 +246,7 @@ async def test_organisers_extend_one_team_through_the_api(
     end = await deadline(runtime)
     assert datetime.fromisoformat(granted.json()["until"]) == end + timedelta(minutes=15)
     clock.set(end + timedelta(minutes=5))
-    path = await link_of(runtime, "submit", team_id) + "?lang=en"
+    path = await link_of(runtime, "submit", team_id, members[0]) + "?lang=en"
     assert (await client.post(path, **form(members))).status_code == 303
     assert await status_of(runtime, team_id) == "submitted"
     listed = await client.get("/api/v1/submissions", headers=AUTH)
