@@ -1,5 +1,6 @@
 // Live updates for the built-in channels: messages and the sprint's phase arrive over a websocket,
-// and what is typed in the bot or team channel goes out over it. Every text is set as text, never HTML.
+// and what is typed in the bot or team channel goes out over it. Only the server's own rendering of a
+// message is set as HTML; every other text is set as text.
 "use strict";
 const boot = JSON.parse(document.getElementById("state").textContent);
 const words = boot.words;
@@ -16,79 +17,15 @@ const localTime = (iso) => new Date(iso).toLocaleString(locale, {
   timeZone: boot.timezone, weekday: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
 });
 
-// Chat texts mark commands with `backticks`; show them as code, never as HTML.
-function withCode(text) {
-  const parts = text.split("`");
-  const out = document.createDocumentFragment();
-  parts.forEach((part, i) => {
-    if (i % 2 === 1 && i < parts.length - 1) {
-      const code = document.createElement("code");
-      code.textContent = part;
-      out.append(code);
-    } else {
-      out.append(i % 2 === 1 ? "`" + part : part);
-    }
-  });
-  return out;
-}
 const lastId = () => Number(list.lastElementChild?.dataset.id || 0);
 
-function element(tag, className, text) {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  if (text !== undefined) el.append(withCode(text));
-  return el;
-}
-
-// The bot's answer: a title, a text, fields as a small table, links as buttons (http(s) or ours only).
-function replyElement(reply) {
-  const box = element("div", reply.ok === false ? "reply refused" : "reply");
-  if (reply.title) box.append(element("p", "title", reply.title));
-  if (reply.text) box.append(element("p", "text", reply.text));
-  if (reply.fields && reply.fields.length) {
-    const table = element("table", "fields");
-    for (const [name, value] of reply.fields) {
-      const row = table.insertRow();
-      const th = document.createElement("th");
-      th.scope = "row";
-      th.textContent = name;
-      row.append(th, element("td", "text", value));
-    }
-    box.append(table);
-  }
-  const links = (reply.links || []).filter(([, url]) => /^(https?:\/\/|\/)/.test(url));
-  if (links.length) {
-    const p = element("p", "links");
-    for (const [label, url] of links) {
-      const a = document.createElement("a");
-      a.className = "button";
-      a.href = url;
-      a.rel = "noopener noreferrer";
-      a.textContent = label;
-      p.append(a);
-    }
-    box.append(p);
-  }
-  return box;
-}
-
-function addMessage(m) {
+// The server renders each message (its markup as HTML, everything else escaped); we add its local time.
+function addMessage(m, html) {
   if (m.id <= lastId()) return;
-  const li = document.createElement("li");
-  li.dataset.id = m.id;
-  const time = document.createElement("time");
-  time.dateTime = m.posted_at;
-  time.textContent = localTime(m.posted_at);
-  const author = document.createElement("strong");
-  author.textContent = m.author;
-  li.append(time, author, " ");
-  if (m.reply) {
-    li.className = "from-bot";
-    li.append(replyElement(m.reply));
-  } else {
-    li.append(element("span", "text", (m.translations && m.translations[boot.lang]) || m.text));
-  }
-  list.append(li);
+  list.insertAdjacentHTML("beforeend", html);
+  const li = list.lastElementChild;
+  const time = li.querySelector("time");
+  time.textContent = localTime(time.dateTime);
   document.getElementById("empty").hidden = true;
   li.scrollIntoView({ block: "nearest" });
 }
@@ -123,7 +60,7 @@ function connect() {
   ws.onmessage = (e) => {
     const data = JSON.parse(e.data);
     if (data.type === "message") {
-      if (data.channel === boot.channel) addMessage(data.message); else markUnread(data.channel);
+      if (data.channel === boot.channel) addMessage(data.message, data.html); else markUnread(data.channel);
     }
     if (data.type === "phase") { state = data; loadedAt = Date.now(); countdown(); }
     if (data.type === "error") problem(data.message || data.error);
@@ -152,7 +89,6 @@ const link = document.getElementById("personal-link");
 if (link) link.addEventListener("focus", () => link.select());
 
 for (const t of list.querySelectorAll("time")) t.textContent = localTime(t.dateTime);
-for (const t of document.querySelectorAll("#messages .text, #empty")) t.replaceChildren(withCode(t.textContent));
 countdown();
 setInterval(countdown, 1000);
 connect();

@@ -25,6 +25,7 @@ from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
+from bots.builtin_markup import to_html
 from hackserver.foundation import channels, i18n
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.channels import ANNOUNCEMENTS
@@ -46,6 +47,12 @@ from hackserver.web.visitors import (
 )
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+templates.env.filters["chat"] = to_html
+
+
+def shown(message: dict[str, Any], lang: str) -> str:
+    """One message as the page shows it, for the websocket to push."""
+    return templates.get_template("channel_message.html").render(m=message, lang=lang)
 
 
 def words(lang: str) -> dict[str, str]:
@@ -90,6 +97,16 @@ class Chat:
         self.metrics = metrics
         self.shared = SharedState()
         self.limit = builtin.RateLimit()
+        self.rendered: dict[tuple[int, str], str] = {}  # a message never changes: rendered once a language
+
+    def shown(self, message: dict[str, Any], lang: str) -> str:
+        """A message as the page shows it, once for all its viewers in this process."""
+        key = (message["id"], lang)
+        if key not in self.rendered:
+            if len(self.rendered) > 1000:  # only the newest are pushed to many at once
+                self.rendered.clear()
+            self.rendered[key] = shown(message, lang)
+        return self.rendered[key]
 
     # -- the page ---------------------------------------------------------------------------
 
@@ -293,7 +310,7 @@ class Chat:
         try:
             # Subscribe before reading the history, so nothing posted in between is missed.
             async with runtime.bus.subscribe() as events:
-                pushing = asyncio.create_task(self.push(send, runtime, events, current, names, after))
+                pushing = asyncio.create_task(self.push(send, runtime, events, current, names, after, lang))
                 listening = asyncio.create_task(self.listen(ws, send, runtime, viewer, lang))
                 done, pending = await asyncio.wait({pushing, listening}, return_when=asyncio.FIRST_COMPLETED)
                 for task in pending:
@@ -316,17 +333,25 @@ class Chat:
         current: str,
         names: set[str],
         after: int,
+        lang: str,
     ) -> None:
         async with runtime.sessions() as session:
             missed = await channels.history(session, runtime.event_id, current, after_id=after)
         for message in missed:
             after = max(after, message.id)
-            await send({"type": "message", "channel": current, "message": channels.as_json(message)})
+            data = channels.as_json(message)
+            await send(
+                {"type": "message", "channel": current, "message": data, "html": self.shown(data, lang)}
+            )
         await send(await sprint_state(runtime))
         while True:
             event = await events.get()
             if event.kind == "channel.message":
-                if event.data["channel"] in names and event.data["message"]["id"] > after:
+                if event.data["channel"] == current and event.data["message"]["id"] > after:
+                    await send(
+                        {"type": "message", **event.data, "html": self.shown(event.data["message"], lang)}
+                    )
+                elif event.data["channel"] in names:
                     await send({"type": "message", **event.data})
             elif event.kind in ("phase.changed", "phase.shifted"):
                 await send(await self.shared.after(event, runtime))

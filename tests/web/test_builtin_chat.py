@@ -338,6 +338,30 @@ async def test_an_organiser_announcement_reaches_announcements_live(
     assert "hello everybody" in page
 
 
+async def test_markup_shows_as_html_live_and_after_a_reload_and_all_else_is_escaped(
+    server: uvicorn.Server, browser_like: ClientFactory
+) -> None:
+    text = "*Dr. Anna Schäfer* at https://meet.example.org/x, `/hack experts` <script>alert(1)</script>"
+    async with browser_like() as organiser, browser_like() as anyone:
+        signed_in = await organiser.post("/channels/organiser?lang=en", data={"token": ORGANISER_TOKEN})
+        channel = httpx.URL(signed_in.headers["location"]).params["channel"]
+        async with (
+            connect(ws_url(server)) as watching,
+            connect(ws_url(server, channel), additional_headers=as_cookie(organiser)) as asking,
+        ):
+            await receive_until(watching, lambda f: f["type"] == "phase")
+            await say_over(asking, channel, f"/hack announce {text}")
+            frame = await receive_until(watching, lambda f: f["type"] == "message")
+        page = (await anyone.get("/channels?lang=en")).text
+    shown = (
+        '<strong>Dr. Anna Schäfer</strong> at <a href="https://meet.example.org/x" rel="noopener noreferrer">'
+        "https://meet.example.org/x</a>, <code>/hack experts</code> &lt;script&gt;alert(1)&lt;/script&gt;"
+    )
+    assert shown in frame["html"]
+    assert shown in page
+    assert "<script>alert" not in page
+
+
 async def test_html_in_a_display_name_and_a_command_is_escaped(browser_like: ClientFactory) -> None:
     async with browser_like() as client:
         await join(client, '<img src=x onerror="alert(1)">')
