@@ -58,8 +58,4 @@ async def assignment_run(ctx: Context, args: str) -> Reply:
         raise UsageError("")
     actor = f"organiser:{ctx.participant.display_name}"
     run = await assignment.run(ctx.tx, actor=actor, seed=int(words[0]) if words else None)
-    ranks = ", ".join(f"{name}: {n}" for name, n in sorted(run.by_rank.items()))
-    lines = [ctx.say("assignment.done", teams=run.teams, changed=run.changed, ranks=ranks)]
-    if run.unplaced:
-        lines.append(ctx.say("assignment.unplaced", names=", ".join(run.unplaced[:20])))
-    return Reply("\n".join(lines))
+    return Reply(run.summary(ctx.language))

@@ -102,10 +102,7 @@ async def match_run(ctx: Context, args: str) -> Reply:
         f"• {entry['name']}: {ctx.say('match.alone.' + entry['reason'], **entry['params'])}"
         for entry in run.alone
     ]
-    text = ctx.say(
-        "match.done", teams=run.teams_formed, placed=run.placed_in_open_teams, alone=len(run.alone)
-    )
-    return Reply("\n".join([text, *lines[:20]]))
+    return Reply("\n".join([matching.summary(run, ctx.language), *lines[:20]]))
 
 
 @command("submit")

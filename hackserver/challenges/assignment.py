@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hackserver.challenges import solver
 from hackserver.foundation.errors import Conflict, NotFound
-from hackserver.foundation.i18n import say
+from hackserver.foundation.i18n import Count, say
 from hackserver.foundation.models import (
     AuditEntry,
     Challenge,
@@ -37,6 +37,15 @@ class AssignmentRun:
     changed: int
     by_rank: dict[str, int]  # "1st" / "2nd" / "3rd" / "no_choices" / "choices_full" / "override" -> teams
     unplaced: list[str]  # names of teams no challenge had room for
+
+    def summary(self, language: str) -> str:
+        """What the run did, for the organisers."""
+        ranks = ", ".join(f"{name}: {n}" for name, n in sorted(self.by_rank.items()))
+        teams = Count("assignment.done.teams", self.teams)
+        lines = [say(language, "assignment.done", teams=teams, changed=self.changed, ranks=ranks)]
+        if self.unplaced:
+            lines.append(say(language, "assignment.unplaced", names=", ".join(self.unplaced[:20])))
+        return "\n".join(lines)
 
 
 async def run(tx: Transaction, *, actor: str, seed: int | None = None) -> AssignmentRun:

@@ -4,13 +4,17 @@ One gettext PO file per language, `locale/<lang>/LC_MESSAGES/hackserver.po`, rea
 first needed; adding a language is adding one such file. The msgids are symbolic keys ("status.team",
 "page.jury.save"), so a missing translation is a missing key, found by the tests, never English
 passed off as German. Texts are `str.format` templates: `say("de", "team.created", name=…)`.
+A text with a count has plural forms (msgid_plural, msgstr[0], msgstr[1], … as the file's Plural-Forms
+header says); its count is the parameter `n`, and `Count(key, n)` puts one into another text.
 Dates and numbers are formatted for the language by Babel, in the reader's time zone.
 """
 
 from __future__ import annotations
 
 import functools
+import gettext
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,13 +33,19 @@ FALLBACK = "en"  # the language a text is taken from when the asked one has no c
 class Catalogue:
     def __init__(self, directory: Path) -> None:
         self.texts: dict[str, dict[str, str]] = {}
+        self.plurals: dict[str, dict[str, tuple[str, ...]]] = {}  # a text's forms, by the form's number
+        self.plural_form: dict[str, Callable[[int], int]] = {}  # a count's form's number
         self.pages: dict[tuple[str, str], dict[str, str]] = {}
         for path in sorted(directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+            language = path.parent.parent.name
             with path.open("rb") as po:
-                catalog = read_po(po, domain=DOMAIN)
-            self.texts[path.parent.parent.name] = {  # a fuzzy text is a guess, not a translation
-                m.id: str(m.string) for m in catalog if m.id and isinstance(m.id, str) and not m.fuzzy
+                catalog = read_po(po, locale=language, domain=DOMAIN)
+            kept = [m for m in catalog if m.id and not m.fuzzy]  # a fuzzy text is a guess, not a translation
+            self.texts[language] = {m.id: str(m.string) for m in kept if isinstance(m.id, str)}
+            self.plurals[language] = {
+                m.id[0]: tuple(map(str, m.string)) for m in kept if m.pluralizable and m.string
             }
+            self.plural_form[language] = gettext.c2py(catalog.plural_expr)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -45,30 +55,52 @@ class Catalogue:
         """What keeps the catalogue from being complete: a key one language lacks, an empty text, a
         text whose placeholders differ from the English one's."""
         found: list[str] = []
-        keys = sorted(set().union(*self.texts.values()))
-        english = self.texts.get(FALLBACK, {})
+        keys = sorted(set().union(*self.texts.values(), *self.plurals.values()))
+        counted = self.plurals.get(FALLBACK, {})
+        english = self.texts.get(FALLBACK, {}) | {key: forms[-1] for key, forms in counted.items()}
         for language, texts in self.texts.items():
+            plurals = self.plurals[language]
             for key in keys:
-                text = texts.get(key, "")
-                if not text.strip():
-                    found.append(f"{language}: {key} is {'empty' if key in texts else 'missing'}")
-                elif key in english and placeholders(text) != placeholders(english[key]):
-                    found.append(
-                        f"{language}: {key} has {sorted(placeholders(text))}, "
-                        f"{FALLBACK} has {sorted(placeholders(english[key]))}"
-                    )
+                forms = (texts[key],) if key in texts else plurals.get(key)
+                if forms is None:
+                    found.append(f"{language}: {key} is missing")
+                    continue
+                if (key in plurals) != (key in counted):
+                    found.append(f"{language}: {key} has plural forms in one language, not in another")
+                if not all(text.strip() for text in forms):
+                    found.append(f"{language}: {key} is empty")
+                for text in forms:
+                    if key in english and placeholders(text) != placeholders(english[key]):
+                        found.append(
+                            f"{language}: {key} has {sorted(placeholders(text))}, "
+                            f"{FALLBACK} has {sorted(placeholders(english[key]))}"
+                        )
         return found
 
     def text(self, language: str, key: str) -> str:
         texts = self.texts.get(language) or self.texts[FALLBACK]
         return texts.get(key) or self.texts[FALLBACK][key]
 
+    def plural(self, language: str, key: str, n: int) -> str:
+        """The form of a text with a count that this count takes in this language."""
+        if key not in self.plurals.get(language, {}):
+            language = FALLBACK
+        forms = self.plurals[language][key]
+        return forms[min(self.plural_form[language](n), len(forms) - 1)]
+
     def say(self, language: str, key: str, /, **params: object) -> str:
-        template = self.text(language, key)
+        n = params.get("n")
+        if key in self.plurals[FALLBACK] and isinstance(n, int):
+            template = self.plural(language, key, n)
+        else:
+            template = self.text(language, key)
         if not params:
             return template
         return template.format(
-            **{k: v.written(language) if isinstance(v, Moment | Term) else v for k, v in params.items()}
+            **{
+                k: v.written(language) if isinstance(v, Moment | Term | Count) else v
+                for k, v in params.items()
+            }
         )
 
     def words(self, language: str, page: str) -> dict[str, str]:
@@ -150,6 +182,18 @@ class Moment:
     def written(self, language: str) -> str:
         text = when(self.instant, language, self.zone, seconds=self.seconds)
         return f"{text} ({self.zone.key})" if self.named else text
+
+
+@dataclass(frozen=True)
+class Count:
+    """A parameter of a text that is a count with its noun ("1 new team", "3 new teams"), in the
+    plural form each reader's language takes; `key` names a text with plural forms."""
+
+    key: str
+    n: int
+
+    def written(self, language: str) -> str:
+        return catalogue().say(language, self.key, n=self.n)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, update
 from starlette.concurrency import run_in_threadpool
 
 from hackserver.foundation.errors import Conflict
-from hackserver.foundation.i18n import say
+from hackserver.foundation.i18n import Count, say
 from hackserver.foundation.models import AuditEntry, Channel, MatchRun, Membership, Participant, Team
 from hackserver.teams import matcher, team_fit, teams
 
@@ -67,6 +67,14 @@ def person(row: Any, default_language: str, default_zone: str, at: datetime) -> 
         interests=tuple(row.interests),
         utc_offset=utc_offset(row.timezone or default_zone, at),
     )
+
+
+def summary(run: MatchRun, language: str) -> str:
+    """What a run did, in one line for the organisers."""
+    return say(
+        language, "match.done", teams=Count("match.done.teams", run.teams_formed),
+        placed=Count("match.done.placed", run.placed_in_open_teams), alone=len(run.alone),
+    )  # fmt: skip
 
 
 async def run(tx: Transaction, *, actor: str, seed: int | None = None) -> MatchRun:

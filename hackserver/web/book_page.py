@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hackserver.foundation.errors import DomainError, FieldError
+from hackserver.foundation.i18n import say
 from hackserver.foundation.models import Booking, Expert, Participant, Slot, Team
 from hackserver.officehours import bookings, ics, slots
 from hackserver.teams.teams import team_of
@@ -98,7 +99,7 @@ async def render(
         "lang": page.lang, "t": page.t, "event": runtime.event, "team": team, "zone": zone.key,
         "asked_zone": asked, "bookings": mine, "groups": list(groups.values()), "errors": errors,
         "values": values, "done": done, "base": f"/book/{token}",
-        "rules": page.t["limit_hint"].format(n=rules.max_future_bookings, minutes=int(rules.cutoff.total_seconds() // 60)),
+        "rules": say(page.lang, "page.office.limit_hint", n=rules.max_future_bookings, minutes=int(rules.cutoff.total_seconds() // 60)),
         "hint": page.t["book_hint"].format(team=team.name),
     }  # fmt: skip
     return templates.TemplateResponse(request, "book.html", context, status_code=status)

@@ -37,6 +37,7 @@ COOKIE = "hackserver_organiser"
 SALT = "dashboard"
 AGE = 4 * 24 * 3600  # seconds: the 48 hours, the judging and the awards
 ACTOR = "organiser:dashboard"
+LANGUAGE = "en"  # the dashboard's pages are in English
 # The page's own script and style only: a name that slipped past escaping still could not run.
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -184,10 +185,10 @@ class Dashboard:
             raise ValueError("A seed is a whole number, or empty.")
         if action == "matching":
             run = await matching.run(tx, actor=ACTOR, seed=int(seed) if seed else None)
-            return f"Matching: {run.teams_formed} new teams, {run.placed_in_open_teams} placed in open teams, {len(run.alone)} left alone."
+            return matching.summary(run, LANGUAGE)
         if action == "assignment":
             done = await assignment.run(tx, actor=ACTOR, seed=int(seed) if seed else None)
-            return f"Assignment: {done.teams} teams, {done.changed} changed, {len(done.unplaced)} without a challenge."
+            return done.summary(LANGUAGE)
         if action == "retry" and target is not None and target.isdigit():
             message = await outbox.requeue_dead(tx, int(target), actor=ACTOR)
             return f"Dead letter #{message.id} queued again."

@@ -38,7 +38,8 @@ def test_every_shipped_language_has_every_key_with_the_same_placeholders() -> No
 
 
 def literal_keys() -> Iterator[tuple[str, str]]:
-    """(where, key) for every key the code names as a literal: say(…, "key"), a refusal's key."""
+    """(where, key) for every key the code names as a literal: say(…, "key"), Count("key", …), a
+    refusal's key."""
     refusals = {"DomainError": 0, "NotFound": 0, "Conflict": 0, "TooLate": 0, "FieldError": 1}
     root = Path(__file__).resolve().parents[2]
     for path in [*(root / "hackserver").rglob("*.py"), *(root / "bots").rglob("*.py")]:
@@ -46,7 +47,7 @@ def literal_keys() -> Iterator[tuple[str, str]]:
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name == "say":
+            if name in ("say", "Count"):
                 given = node.args[:2]
             elif name in refusals:
                 given = node.args[refusals[name] : refusals[name] + 1]
@@ -62,7 +63,9 @@ def literal_keys() -> Iterator[tuple[str, str]]:
 
 
 def test_every_key_the_code_names_is_in_the_catalogue() -> None:
-    known, languages = set(i18n.catalogue().texts[i18n.FALLBACK]), set(i18n.languages())
+    catalogue = i18n.catalogue()
+    known = set(catalogue.texts[i18n.FALLBACK]) | set(catalogue.plurals[i18n.FALLBACK])
+    languages = set(i18n.languages())
     found = list(literal_keys())
     assert len(found) > 100  # the scan sees the code's texts
     assert [f"{where}: {key}" for where, key in found if key not in known | languages] == []
@@ -84,6 +87,36 @@ def test_the_check_names_a_missing_key_an_empty_text_and_a_changed_placeholder(t
         "de: b is empty",
         "de: c is missing",
     ]
+
+
+def test_a_count_takes_the_plural_form_of_its_language() -> None:
+    assert i18n.say("en", "challenge.wanted", n=1) == "first choice of 1 team"
+    assert i18n.say("en", "challenge.wanted", n=2) == "first choice of 2 teams"
+    assert i18n.say("de", "challenge.wanted", n=1) == "1 Team will sie zuerst"
+    assert i18n.say("de", "challenge.wanted", n=0) == "0 Teams wollen sie zuerst"
+    matched = {"teams": i18n.Count("match.done.teams", 1), "placed": i18n.Count("match.done.placed", 3)}
+    assert i18n.say("en", "match.done", **matched, alone=0) == (
+        "Matching done: 1 new team, 3 people placed in open teams, 0 left without a team."
+    )
+
+
+def test_the_plural_forms_are_read_as_the_file_says_and_checked_like_the_rest(tmp_path: Path) -> None:
+    write_po(tmp_path / "en/LC_MESSAGES/hackserver.po", {})
+    with (tmp_path / "en/LC_MESSAGES/hackserver.po").open("a", encoding="utf-8") as po:
+        po.write('\nmsgid "n"\nmsgid_plural "n"\nmsgstr[0] "{n} file"\nmsgstr[1] "{n} files"\n')
+    (tmp_path / "pl/LC_MESSAGES").mkdir(parents=True)
+    (tmp_path / "pl/LC_MESSAGES/hackserver.po").write_text(
+        'msgid ""\nmsgstr ""\n"Plural-Forms: nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && '
+        '(n%100<10 || n%100>=20) ? 1 : 2);\n"\n\n'
+        'msgid "n"\nmsgid_plural "n"\nmsgstr[0] "{n} plik"\nmsgstr[1] "{n} pliki"\nmsgstr[2] "{count} plików"\n',
+        encoding="utf-8",
+    )
+    catalogue = i18n.Catalogue(tmp_path)
+    assert [catalogue.plural("pl", "n", n) for n in (1, 3, 5, 22)] == [
+        "{n} plik", "{n} pliki", "{count} plików", "{n} pliki"
+    ]  # fmt: skip
+    assert catalogue.plural("en", "n", 1) == "{n} file"
+    assert catalogue.problems() == ["pl: n has ['count'], en has ['n']"]
 
 
 @pytest.fixture

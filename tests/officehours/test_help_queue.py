@@ -38,7 +38,7 @@ async def test_a_help_request_goes_to_the_experts_of_its_topic(runtime_at: tuple
     assert not (await ask(runtime, "help-request law Dürfen wir Fotos zeigen?", locale="en")).ok  # no team
     await our_team(runtime)
     reply = await ask(runtime, "help-request law Dürfen wir Fotos zeigen?", locale="en")
-    assert reply.ok and "1 experts" in reply.text
+    assert reply.ok and "went to 1 expert on" in reply.text
     assert await told(runtime, "expert:%:help:%") == [f"expert-{jonas.id}"]
     again = await ask(runtime, "help-request ux Noch eine Frage", locale="en")
     assert not again.ok and "already has an open question" in again.text

@@ -149,7 +149,7 @@ async def test_matching_fills_a_team_below_its_minimum_before_forming_new_ones(
     await ask(runtime, "dana", f"profile {PROFILES['dana']}")
     await ask(runtime, "dana", "match me")
     reply = await ask_as_organiser(runtime, "match run")
-    assert "0 new teams, 1 people placed in open teams" in reply.text
+    assert "0 new teams, 1 person placed in an open team" in reply.text
     info = await ask(runtime, "dana", "team info")
     assert info.title == "Team “Lonely Owls”" and "solo" in info.text
 

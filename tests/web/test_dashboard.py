@@ -393,7 +393,9 @@ async def test_a_phase_shift_from_the_dashboard_moves_the_phase_and_is_audit_log
 
 async def test_matching_and_assignment_run_from_the_dashboard(organiser: httpx.AsyncClient) -> None:
     matched = await act(organiser, "matching", seed="7")
-    assert matched.status_code == 200 and matched.json()["message"].startswith("Matching: 0 new teams")
+    assert matched.status_code == 200 and matched.json()["message"].startswith(
+        "Matching done: 0 new teams, 0 people"
+    )
     assigned = await act(organiser, "assignment")
     assert assigned.status_code == 200, assigned.text
     assert (await act(organiser, "matching", seed="seven")).status_code == 422
