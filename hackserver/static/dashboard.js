@@ -11,6 +11,7 @@
   const FEED_SHOWN = 50;
   const SAMPLE_EVERY = 10; // seconds, as the server samples
   const SVG = "http://www.w3.org/2000/svg";
+  const DELIVERY = [["pending", "Pending"], ["sending", "Sending"], ["delivered", "Delivered"], ["dead", "Dead"], ["rate_limited", "Rate-limited"]];
 
   function element(tag, text, className) {
     const node = document.createElement(tag);
@@ -88,7 +89,12 @@
 
   function delivery(d) {
     const limited = d.rate_limited || {};
-    rows($("platforms"), d.platforms, (p) => [p.platform, p.pending, p.sending, p.delivered, p.dead, limited[p.platform] || 0]);
+    // A column per platform, a row per state, as the page first shows it.
+    const head = element("tr");
+    head.append(element("th", "Messages"), ...d.platforms.map((p) => element("th", p.platform)));
+    for (const th of head.children) th.scope = "col";
+    $("platforms").tHead.replaceChildren(head);
+    rows($("platforms"), DELIVERY, ([key, label]) => [label, ...d.platforms.map((p) => (key === "rate_limited" ? limited[p.platform] || 0 : p[key]))]);
     $("queued").textContent = String(d.queued);
     $("dead-count").textContent = String(d.dead_count);
     replaceList($("dead"), d.dead, "None.", (dead) => {

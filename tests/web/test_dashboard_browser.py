@@ -105,3 +105,19 @@ async def test_markup_in_a_team_name_and_an_announcement_is_shown_as_text(
     await expect(page.locator("#feed")).to_contain_text(f"team created: {EVIL}")
     assert await page.locator("main script").count() == 0
     assert dialogs == []
+
+
+async def test_the_delivery_table_fits_its_panel_with_every_header_whole(
+    page: Page, server: uvicorn.Server
+) -> None:
+    await slack(server, "team create Luftretter", "U1")  # a team channel: a message to deliver
+    await sign_in(page, server)
+    table = page.locator("#platforms")
+    await expect(table.locator("thead th")).to_have_text(["Messages", "builtin"])
+    await expect(table.locator("tbody th")).to_have_text(
+        ["Pending", "Sending", "Delivered", "Dead", "Rate-limited"]
+    )
+    for width in (1100, 1400, 320):
+        await page.set_viewport_size({"width": width, "height": 700})
+        scroll = await table.evaluate("t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
+        assert scroll[0] <= scroll[1], f"cut at {width} px: {scroll}"
