@@ -121,3 +121,15 @@ async def test_the_delivery_table_fits_its_panel_with_every_header_whole(
         await page.set_viewport_size({"width": width, "height": 700})
         scroll = await table.evaluate("t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
         assert scroll[0] <= scroll[1], f"cut at {width} px: {scroll}"
+
+
+async def test_the_browser_checks_a_phase_shift_as_the_server_reads_it(
+    page: Page, server: uvicorn.Server
+) -> None:
+    await sign_in(page, server)
+    field = page.get_by_label("By (e.g. +30m, -10m)")
+    wrong = {}
+    for text in ("+30m", "-10m", "+1h30m", "2d", "+1d 2h", "-45s", "soon", "+", "30x", "m30", "+-5m"):
+        await field.fill(text)
+        wrong[text] = await field.evaluate("input => input.validity.patternMismatch")
+    assert [text for text, mismatch in wrong.items() if mismatch] == ["soon", "+", "30x", "m30", "+-5m"]
