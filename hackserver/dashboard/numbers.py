@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from hackserver.foundation.db import microseconds_between
 from hackserver.foundation.event import PHASES
+from hackserver.foundation.i18n import when
 from hackserver.foundation.models import (
     Booking,
     Challenge,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from hackserver.foundation.transaction import Transaction
 
 LISTED = 10  # names an alert or a list shows; the count says how many more
+TIMES = "en_GB"  # the dashboard is in English; times as the organisers write them: 24 hours, day first
 WAITING = ("pending", "sending")
 
 
@@ -240,6 +242,7 @@ async def _schedule(tx: Transaction, phases: dict[str, datetime]) -> list[dict[s
         {
             "id": item.announcement.id,
             "at": item.instant.isoformat(),
+            "local": when(item.instant, TIMES, tx.event.timezone),  # in the event's zone, as the bot says it
             "when": str(item.announcement.at),
             "channel": item.announcement.channel,
             "text": item.announcement.texts.get(language) or next(iter(item.announcement.texts.values()), ""),

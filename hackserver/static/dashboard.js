@@ -38,8 +38,9 @@
     }));
   }
 
-  function time(iso, from, to) {
-    const node = element("time", iso.slice(from, to).replace("T", " "));
+  // The server writes each instant in the event's time zone, which the section's heading names.
+  function time(iso, local) {
+    const node = element("time", local);
     node.dateTime = iso;
     return node;
   }
@@ -115,7 +116,7 @@
   function schedule(items) {
     replaceList($("schedule"), items, "None left.", (a) => {
       const li = document.createElement("li");
-      li.append(time(a.at, 0, 16), " ", element("span", a.when, "when"), " ", element("span", a.text, "text"));
+      li.append(time(a.at, a.local), " ", element("span", a.when, "when"), " ", element("span", a.text, "text"));
       return li;
     });
   }
@@ -127,7 +128,7 @@
     replaceList($("feed"), newest.slice(0, FEED_SHOWN).map((n) => feed.get(n)), "Nothing yet.", (f) => {
       const li = document.createElement("li");
       li.dataset.n = f.n;
-      li.append(time(f.at, 11, 19), " ", element("span", f.text, "text"));
+      li.append(time(f.at, f.local), " ", element("span", f.text, "text"));
       return li;
     });
   }

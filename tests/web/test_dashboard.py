@@ -228,6 +228,22 @@ async def test_a_team_created_changes_the_numbers_and_the_feed_live(
     assert any(entry["text"] == "team created: Luftretter" for entry in frame["feed"])
 
 
+async def test_times_are_the_events_own_and_the_page_names_its_zone(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        screen = Screen(ws)
+        await screen.until(showing(teams=0))
+        await create_team(runtime_of(server), "U1", "Luftretter")
+        shown = await screen.until(showing(teams=1))
+    page = (await organiser.get("/dashboard")).text
+    # The clock stands at Friday 18:20 in Berlin (17:20 UTC); the next announcement is Saturday at 9:00.
+    assert shown["feed"][-1]["local"] == "Fri 18:20:00"
+    assert shown["schedule"][0]["local"] == "Sat 20 Mar, 09:00"
+    assert '<time datetime="2027-03-19T17:20:00+00:00">Fri 18:20:00</time>' in page
+    assert page.count("times in Europe/Berlin") == 2
+
+
 async def markup_team(runtime: Runtime) -> None:
     """A team whose name is markup. The bot refuses such names; a row written past it (an import, an
     older version, a hand-edited database) must still show as text."""
