@@ -136,7 +136,7 @@ async def override(tx: Transaction, team_id: int, external_id: str, *, actor: st
             details={"team": team.id, "challenge": challenge.external_id, "before": before},
         )
     )  # fmt: skip
-    tx.record("challenge.overridden", team=team.id, challenge=challenge.external_id)
+    tx.record("challenge.overridden", team=team.id, name=team.name, challenge=challenge.external_id)
     await tell(tx, team, challenge, [])
     return team
 

@@ -114,7 +114,9 @@ async def pick(tx: Transaction, person: Participant, ids: list[str]) -> Picked:
     tx.session.add_all(
         ChallengePreference(team_id=team.id, challenge_id=c.id, rank=rank) for rank, c in enumerate(chosen)
     )
-    tx.record("team.picked", team=team.id, challenges=[c.external_id for c in chosen], by=person.id)
+    tx.record(
+        "team.picked", team=team.id, name=team.name, challenges=[c.external_id for c in chosen], by=person.id
+    )
     return Picked(team, chosen, unknown)
 
 

@@ -56,7 +56,7 @@ async def book(
     slot = await tx.session.get_one(Slot, booking.slot_id)
     expert = await tx.session.get_one(Expert, slot.expert_id)
     what = "booking.rescheduled" if replacing else "booking.made"
-    tx.record(what, team=team.id, booking=booking.id, slot=slot.id, expert=expert.id)
+    tx.record(what, team=team.id, booking=booking.id, slot=slot.id, expert=expert.id, **_names(team, expert))
     await _tell(tx, team, expert, slot, booking, what)
     return booking
 
@@ -117,7 +117,14 @@ async def cancel(tx: Transaction, team_id: int, booking_id: int) -> Booking:
     booking.cancelled_at = tx.now
     await tx.session.flush()
     expert = await tx.session.get_one(Expert, slot.expert_id)
-    tx.record("booking.cancelled", team=team.id, booking=booking.id, slot=slot.id, expert=expert.id)
+    tx.record(
+        "booking.cancelled",
+        team=team.id,
+        booking=booking.id,
+        slot=slot.id,
+        expert=expert.id,
+        **_names(team, expert),
+    )
     await _tell(tx, team, expert, slot, booking, "booking.cancelled")
     return booking
 
@@ -153,6 +160,10 @@ async def mark_no_show(tx: Transaction, expert_id: int, booking_id: int) -> Book
 
 def when(event: Event, instant: datetime) -> Moment:
     return Moment(instant, event.timezone)
+
+
+def _names(team: Team, expert: Expert) -> dict[str, str]:  # for the organisers' feed
+    return {"team_name": team.name, "expert_name": expert.name}
 
 
 async def _tell(tx: Transaction, team: Team, expert: Expert, slot: Slot, booking: Booking, what: str) -> None:

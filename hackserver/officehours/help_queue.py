@@ -50,7 +50,9 @@ async def ask(tx: Transaction, team: Team, topic: str, question: str) -> HelpTic
     if not chosen:  # no expert lists the topic: all are told, so all must be able to take it
         ticket.to_everyone, chosen = True, pool
     await _tell_experts(tx, ticket, team, chosen, "posted")
-    tx.record("help.requested", ticket=ticket.id, team=team.id, topic=topic, experts=len(chosen))
+    tx.record(
+        "help.requested", ticket=ticket.id, team=team.id, name=team.name, topic=topic, experts=len(chosen)
+    )
     return ticket
 
 
@@ -88,7 +90,7 @@ async def claim(tx: Transaction, expert_id: int, ticket_id: int) -> HelpTicket:
     await teams.post(tx, team, teams.message_key(team, f"help:{ticket.id}:claimed"), "help.claimed_team",
         expert_name=expert.name, join=expert.join_url or "–", question=ticket.question, minutes=waited,
     )  # fmt: skip
-    tx.record("help.claimed", ticket=ticket.id, team=team.id, expert=expert.id, waited_seconds=(tx.now - ticket.created_at).total_seconds())  # fmt: skip
+    tx.record("help.claimed", ticket=ticket.id, team=team.id, name=team.name, expert=expert.id, expert_name=expert.name, waited_seconds=(tx.now - ticket.created_at).total_seconds())  # fmt: skip
     return ticket
 
 

@@ -214,7 +214,9 @@ async def save(
     submission.updated_at = tx.now
     if submit and was == DRAFT:
         submission.status, submission.submitted_at = SUBMITTED, tx.now
-    tx.record("submission.saved", team=team_id, version=submission.version, status=submission.status)
+    tx.record(
+        "submission.saved", team=team_id, name=team.name, version=submission.version, status=submission.status
+    )
     if submission.status != DRAFT:
         person = members[entry.saved_by]
         await teams.post(tx, team, teams.message_key(team, f"submission:v{submission.version}"),
@@ -368,7 +370,7 @@ async def extend(tx: Transaction, team_id: int, until: datetime, *, actor: str) 
                      "before": before.isoformat() if before else None},
         )
     )  # fmt: skip
-    tx.record("submission.extended", team=team_id, until=until.isoformat())
+    tx.record("submission.extended", team=team_id, name=team.name, until=until.isoformat())
     await teams.post(tx, team, teams.message_key(team, f"submission:extended:{until.timestamp():.0f}"),
         "submission.extended_note", until=local(tx.event, until),
     )  # fmt: skip

@@ -158,7 +158,7 @@ async def join(tx: Transaction, person: Participant, code: str) -> Team:
             "team.already_member" if current.id == team.id else "team.already_in", team=current.name
         )
     await _add_member(tx, team, person)
-    tx.record("team.joined", team=team.id, participant=person.id, size=team.member_count)
+    tx.record("team.joined", team=team.id, name=team.name, participant=person.id, size=team.member_count)
     await post(tx, team, message_key(team, f"joined:{person.id}:{tx.now.timestamp()}"), "team.joined",
         invite=[person.id], person=person.display_name, skills=_skills(person.skills),
         size=team.member_count, max=tx.event.team_max_size,
@@ -172,7 +172,7 @@ async def leave(tx: Transaction, person: Participant) -> Team:
     if team is None:
         raise Conflict("team.not_in_one")
     await _remove_member(tx, team, person.id)
-    tx.record("team.left", team=team.id, participant=person.id, size=team.member_count)
+    tx.record("team.left", team=team.id, name=team.name, participant=person.id, size=team.member_count)
     if team.member_count:
         await post(tx, team, message_key(team, f"left:{person.id}:{tx.now.timestamp()}"), "team.left_note",
             person=person.display_name, size=team.member_count, max=tx.event.team_max_size,
@@ -348,8 +348,9 @@ async def move(tx: Transaction, participant_id: int, team_id: int, *, actor: str
         from_=source.id if source else None,
     )
     tx.record(
-        "team.member_moved", participant=person.id, to=target.id, from_team=source.id if source else None
-    )
+        "team.member_moved", participant=person.id, to=target.id, name=target.name,
+        from_team=source.id if source else None,
+    )  # fmt: skip
     await post(tx, target, message_key(target, f"moved:{person.id}:{tx.now.timestamp()}"), "team.moved_in",
         invite=[person.id], person=person.display_name, skills=_skills(person.skills),
         size=target.member_count, max=tx.event.team_max_size,
@@ -376,7 +377,14 @@ async def merge(tx: Transaction, team_id: int, into_id: int, *, actor: str) -> T
     target.member_count += len(moving)
     source.member_count = 0
     _audit(tx, actor, "team.merge", team=source.id, name=source.name, into=target.id, members=moving)
-    tx.record("team.merged", team=source.id, into=target.id, size=target.member_count)
+    tx.record(
+        "team.merged",
+        team=source.id,
+        name=source.name,
+        into=target.id,
+        into_name=target.name,
+        size=target.member_count,
+    )
     await post(tx, target, message_key(target, f"merged:{source.join_code}"), "team.merged_in",
         invite=moving, source=source.name, size=target.member_count, max=tx.event.team_max_size,
     )  # fmt: skip

@@ -30,6 +30,7 @@ from hackserver.sprint import announcements
 from hackserver.sprint.phases import shift_phase
 from hackserver.teams import matching
 from hackserver.web.api import STATUS
+from hackserver.web.dashboard_feed import LANGUAGE
 from hackserver.web.dashboard_hub import Hub, snapshot
 from hackserver.web.visitors import read_form, same_origin
 
@@ -37,7 +38,6 @@ COOKIE = "hackserver_organiser"
 SALT = "dashboard"
 AGE = 4 * 24 * 3600  # seconds: the 48 hours, the judging and the awards
 ACTOR = "organiser:dashboard"
-LANGUAGE = "en"  # the dashboard's pages are in English
 # The page's own script and style only: a name that slipped past escaping still could not run.
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -24,11 +24,10 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
-
 from hackserver.dashboard import numbers
 from hackserver.foundation.bus import DomainEvent
 from hackserver.runtime import Runtime
+from hackserver.web import dashboard_feed
 
 log = logging.getLogger(__name__)
 INTERVAL = 0.2  # seconds: at most five frames a second to each viewer
@@ -37,7 +36,8 @@ FEED_SENT = 20
 SAMPLE_EVERY = 10.0  # real seconds between the chart's points; the newest point moves until then
 SAMPLES = 360
 CHARTED = ("registrations", "in_teams", "pool", "teams", "bookings", "submissions_final")
-QUIET = {"channel.message", "outbox.delivered", "outbox.retry", "participant.profile"}  # not in the feed
+# Not in the feed: too many to read, and nothing for a human to do.
+QUIET = {"channel.message", "outbox.delivered", "outbox.retry", "participant.profile", "booking.reminded"}
 
 
 async def snapshot(runtime: Runtime) -> dict[str, Any]:
@@ -45,34 +45,6 @@ async def snapshot(runtime: Runtime) -> dict[str, Any]:
         # A shift drops the cached phases before anyone in this process hears of it (see Runtime). Read
         # before the first statement: a reload takes a connection of its own, and tx holds none yet.
         return await numbers.snapshot(tx, await runtime.cached_phases(), runtime.clock.speed)
-
-
-def describe(event: DomainEvent) -> str:
-    """One line of the feed; names are the participants' own text, escaped where they are shown."""
-    data = event.data
-    match event.kind:
-        case "team.created":
-            return f"team created: {data.get('name', '')}"
-        case "team.joined" | "team.left":
-            verb = "joined" if event.kind == "team.joined" else "left"
-            return f"someone {verb} team #{data.get('team')} (now {data.get('size')})"
-        case "team.dissolved":
-            return f"team dissolved: {data.get('name', '')} ({data.get('why', '')})"
-        case "match.pool_joined":
-            return "someone joined the matching pool"
-        case "announcement.sent":
-            text = data.get("text")
-            return f"announcement sent: {text}" if text else f"scheduled announcement sent: {data.get('id')}"
-        case "phase.changed":
-            return f"phase began: {data.get('phase')}"
-        case "phase.shifted":
-            return f"phase shifted: {data.get('phase')} {data.get('by')}"
-        case "outbox.dead":
-            return f"dead letter #{data.get('id')} on {data.get('platform')}: {data.get('error', '')}"
-        case "outbox.requeued":
-            return f"dead letter #{data.get('id')} sent again"
-    details = ", ".join(f"{k}={v}" for k, v in data.items() if isinstance(v, str | int | float | bool))
-    return f"{event.kind}: {details}"[:300]
 
 
 class Frames:
@@ -140,16 +112,7 @@ class Hub:
         if event.kind in QUIET:
             return
         self.seq += 1
-        local = format_skeleton("EHms", event.at, tzinfo=self.zone, locale=numbers.TIMES)
-        self.feed.append(
-            {
-                "n": self.seq,
-                "at": event.at.isoformat(),
-                "local": local,
-                "kind": event.kind,
-                "text": describe(event),
-            }
-        )
+        self.feed.append(dashboard_feed.entry(self.seq, event, self.zone))
 
     def join(self) -> Viewer:
         viewer = Viewer()

@@ -216,7 +216,7 @@ async def test_the_dashboard_and_its_sign_in(page: Page, site: Site) -> None:
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{site.base}/dashboard")
     await expect(page.locator("#live")).to_have_text("● live")
-    await expect(page.locator("#feed")).to_contain_text("team created: Luftretter")
+    await expect(page.locator("#feed")).to_contain_text("Team “Luftretter” was created")
     await audit(page, "dashboard, a team and one in the pool")
 
 

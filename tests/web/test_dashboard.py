@@ -225,7 +225,7 @@ async def test_a_team_created_changes_the_numbers_and_the_feed_live(
         await create_team(runtime_of(server), "U1", "Luftretter")
         frame = await screen.until(showing(teams=1, in_teams=1, registrations=1))
     assert frame["team_sizes"] == [[1, 1]]
-    assert any(entry["text"] == "team created: Luftretter" for entry in frame["feed"])
+    assert any(entry["text"] == "Team “Luftretter” was created" for entry in frame["feed"])
 
 
 async def test_times_are_the_events_own_and_the_page_names_its_zone(
@@ -261,7 +261,7 @@ async def test_a_team_name_with_markup_is_shown_as_text(
     async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
         await Screen(ws).until(showing(teams=1))  # the feed now holds the name
     page = (await organiser.get("/dashboard")).text
-    assert "team created: &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Team “&lt;script&gt;alert(1)&lt;/script&gt;” was created" in page
     assert EVIL not in page
 
 
@@ -504,7 +504,7 @@ async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another
                 )
                 assert sent.status_code == 201
             frame = await screen.until(
-                lambda shown: any(e["text"] == "announcement sent: From process A" for e in shown["feed"])
+                lambda shown: any(e["text"] == "Announcement sent: From process A" for e in shown["feed"])
             )
     assert frame["counts"]["teams"] == 0
 

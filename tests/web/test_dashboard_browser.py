@@ -73,7 +73,7 @@ async def test_an_organiser_signs_in_sees_a_slack_team_arrive_and_sends_an_annou
     await slack(server, "team create Stadtgrün", "U3")
     await expect(page.locator("#count-teams")).to_have_text("3", timeout=LIVE_TIMEOUT_MS)
     await expect(page.locator("#count-pool")).to_have_text("1")
-    await expect(page.locator("#feed")).to_contain_text("team created: Stadtgrün")
+    await expect(page.locator("#feed")).to_contain_text("Team “Stadtgrün” was created")
 
     await page.get_by_label("Text").fill("Pizza is in the kitchen")
     await page.get_by_role("button", name="Preview").click()
@@ -81,7 +81,7 @@ async def test_an_organiser_signs_in_sees_a_slack_team_arrive_and_sends_an_annou
     await expect(page.locator("#preview-target")).to_have_text("Goes to: every platform")
     await page.get_by_role("button", name="Send", exact=True).click()
     await expect(page.locator("#result")).to_contain_text("Announcement sent to builtin announcements")
-    await expect(page.locator("#feed")).to_contain_text("announcement sent: Pizza is in the kitchen")
+    await expect(page.locator("#feed")).to_contain_text("Announcement sent: Pizza is in the kitchen")
     await expect(page.get_by_label("Text")).to_have_value("")
     assert await page.evaluate("window.sameDocument === true")
     await page.screenshot(path=tmp_path / "dashboard.png", full_page=True)  # docs/dashboard.png is one
@@ -95,14 +95,14 @@ async def test_markup_in_a_team_name_and_an_announcement_is_shown_as_text(
     runtime: Runtime = runtime_of(server)
     await markup_team(runtime)
     await sign_in(page, server)
-    await expect(page.locator("#feed")).to_contain_text(f"team created: {EVIL}")
+    await expect(page.locator("#feed")).to_contain_text(f"Team “{EVIL}” was created")
     await page.get_by_label("Text").fill(EVIL)
     await page.get_by_role("button", name="Preview").click()
     await expect(page.locator("#preview-text")).to_have_text(EVIL)
     await page.get_by_role("button", name="Send", exact=True).click()
-    await expect(page.locator("#feed")).to_contain_text(f"announcement sent: {EVIL}")
+    await expect(page.locator("#feed")).to_contain_text(f"Announcement sent: {EVIL}")
     await page.reload()  # the server-rendered page escapes it too
-    await expect(page.locator("#feed")).to_contain_text(f"team created: {EVIL}")
+    await expect(page.locator("#feed")).to_contain_text(f"Team “{EVIL}” was created")
     assert await page.locator("main script").count() == 0
     assert dialogs == []
 
