@@ -49,15 +49,18 @@ if TYPE_CHECKING:
     from hackserver.foundation.transaction import Transaction
 
 LISTED = 10  # names an alert or a list shows; the count says how many more
+ALERTS_ONLY = ("experts", "experts_unbooked", "experts_without_slots")  # counts the alerts use, not shown
 TIMES = "en_GB"  # the dashboard is in English; times as the organisers write them: 24 hours, day first
 WAITING = ("pending", "sending")
 
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # small_team | uncovered_challenge | idle_expert | dead_letters
+    kind: str  # dead_letters | small_team | uncovered_challenge | experts_without_slots | experts_unbooked
     count: int
-    names: list[str]
+    names: list[str]  # the first LISTED; none where a count says enough
+    level: str = "act"  # act: someone must do something now; note: worth a look when there is time
+    of: int | None = None  # out of how many, where that is what makes the count telling
 
 
 def begun(phases: dict[str, datetime], name: str, now: datetime) -> bool:
@@ -79,7 +82,7 @@ async def snapshot(tx: Transaction, phases: dict[str, datetime], speed: float) -
         "phase": current_phase(phases, now),
         "next": {"phase": coming[0], "at": coming[1].isoformat()} if coming else None,
         "phases": [{"name": n, "at": phases[n].isoformat()} for n in PHASES if n in phases],
-        "counts": {name: n for name, n in counts.items() if name != "idle_experts"},  # an alert's only
+        "counts": {name: n for name, n in counts.items() if name not in ALERTS_ONLY},
         "team_sizes": [[size, n] for size, n in sorted(sizes.items())],
         "team_limits": [tx.event.team_min_size, tx.event.team_max_size],
         "delivery": delivery,
@@ -130,8 +133,10 @@ async def _counts(tx: Transaction, event_id: int) -> dict[str, int]:
         "help_wait_p90_s": p90,
         "submissions_draft": submissions.where(Submission.status == "draft").scalar_subquery(),
         "submissions_final": submissions.where(Submission.status != "draft").scalar_subquery(),
-        # Experts nobody booked: the idle_expert alert's count.
-        "idle_experts": _count(Expert, Expert.event_id == event_id, ~_booked_expert()),
+        # For the alerts: experts nobody booked yet, and those who offer no slot at all.
+        "experts": _count(Expert, Expert.event_id == event_id),
+        "experts_unbooked": _count(Expert, Expert.event_id == event_id, ~_booked_expert()),
+        "experts_without_slots": _count(Expert, Expert.event_id == event_id, ~_offering_expert()),
     }
     row = (await tx.session.execute(select(*(q.label(name) for name, q in numbers.items())))).one()
     found = {name: int(n or 0) for name, n in row._mapping.items()}
@@ -279,16 +284,23 @@ async def _alerts(
                 .where(Challenge.event_id == event_id, ~_taken())
                 .order_by(Challenge.external_id),
             )
-            found.append(Alert("uncovered_challenge", untaken, names))
-    if begun(phases, "kickoff", now) and (idle := counts["idle_experts"]):
-        names = await _names(
-            tx,
-            select(Expert.name).where(Expert.event_id == event_id, ~_booked_expert()).order_by(Expert.name),
-        )
-        found.append(Alert("idle_expert", idle, names))
+            found.append(Alert("uncovered_challenge", untaken, names, "note"))
+    if begun(phases, "kickoff", now):
+        # Many experts are unbooked for hours, and that is no fault: a count says enough. Those who
+        # offer no slot at all can be asked to, so they are named.
+        if without := counts["experts_without_slots"]:
+            names = await _names(
+                tx,
+                select(Expert.name)
+                .where(Expert.event_id == event_id, ~_offering_expert())
+                .order_by(Expert.name),
+            )
+            found.append(Alert("experts_without_slots", without, names, "note"))
+        if unbooked := counts["experts_unbooked"]:
+            found.append(Alert("experts_unbooked", unbooked, [], "note", of=counts["experts"]))
     if delivery["dead_count"]:
         dead = [f"#{d['id']} {d['platform']}" for d in delivery["dead"]]
-        found.append(Alert("dead_letters", delivery["dead_count"], dead))
+        found.insert(0, Alert("dead_letters", delivery["dead_count"], dead))
     return found
 
 
@@ -302,6 +314,10 @@ def _taken() -> Exists:  # of a challenge: some team works on it
 
 def _live_booking() -> Exists:  # of a slot
     return exists().where(Booking.slot_id == Slot.id, Booking.cancelled_at.is_(None))
+
+
+def _offering_expert() -> Exists:  # of an expert: some slot of theirs is not withdrawn
+    return exists().where(Slot.expert_id == Expert.id, Slot.withdrawn_at.is_(None))
 
 
 def _booked_expert() -> Exists:  # of an expert: some slot of theirs has a live booking

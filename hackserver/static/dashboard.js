@@ -82,8 +82,9 @@
 
   function alerts(items) {
     replaceList($("alerts"), items, "Nothing right now.", (a) => {
-      const li = element("li", "", "alert");
-      li.append(element("strong", `${words(a.kind)}: ${a.count}`), " " + a.names.join(", "));
+      const li = element("li", "", `alert ${a.level}`);
+      li.append(element("strong", a.text));
+      if (a.names.length) li.append(`: ${a.names.join(", ")}` + (a.more ? ` ${a.more}` : ""));
       return li;
     });
   }

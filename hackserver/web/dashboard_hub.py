@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from hackserver.dashboard import numbers
 from hackserver.foundation.bus import DomainEvent
 from hackserver.runtime import Runtime
-from hackserver.web import dashboard_feed
+from hackserver.web import dashboard_alerts, dashboard_feed
 
 log = logging.getLogger(__name__)
 INTERVAL = 0.2  # seconds: at most five frames a second to each viewer
@@ -44,7 +44,8 @@ async def snapshot(runtime: Runtime) -> dict[str, Any]:
     async with runtime.reading() as tx:
         # A shift drops the cached phases before anyone in this process hears of it (see Runtime). Read
         # before the first statement: a reload takes a connection of its own, and tx holds none yet.
-        return await numbers.snapshot(tx, await runtime.cached_phases(), runtime.clock.speed)
+        state = await numbers.snapshot(tx, await runtime.cached_phases(), runtime.clock.speed)
+    return state | {"alerts": [dashboard_alerts.worded(alert) for alert in state["alerts"]]}
 
 
 class Frames:

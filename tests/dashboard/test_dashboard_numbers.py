@@ -109,8 +109,29 @@ async def test_counts_of_people_teams_challenges_bookings_and_submissions(
     }
     state = await numbers(runtime)
     assert state["team_sizes"] == [[1, 1], [3, 1]]
-    idle = next(a for a in state["alerts"] if a["kind"] == "idle_expert")
-    assert idle == {"kind": "idle_expert", "count": 1, "names": ["Dr. Idle"]}
+    assert state["alerts"] == [
+        {"kind": "experts_without_slots", "count": 1, "names": ["Dr. Idle"], "level": "note", "of": None},
+        {"kind": "experts_unbooked", "count": 1, "names": [], "level": "note", "of": 2},
+    ]
+
+
+async def test_a_hundred_idle_experts_are_one_quiet_count_and_only_those_without_slots_are_named(
+    runtime_at: tuple[Runtime, FakeClock], kickoff: datetime
+) -> None:
+    runtime, clock = runtime_at
+    async with runtime.transaction() as tx:
+        experts = [Expert(event_id=runtime.event_id, name=f"Dr. {n:03}") for n in range(100)]
+        tx.session.add_all(experts)
+        await tx.session.flush()
+        later = kickoff + timedelta(hours=5)
+        tx.session.add_all(Slot(expert_id=e.id, starts_at=later, ends_at=later) for e in experts[12:])
+    clock.set(kickoff + timedelta(hours=3))
+    alerts = (await numbers(runtime))["alerts"]
+    assert [(a["kind"], a["count"], a["level"], a["of"]) for a in alerts] == [
+        ("experts_without_slots", 12, "note", None),
+        ("experts_unbooked", 100, "note", 100),
+    ]
+    assert alerts[0]["names"] == [f"Dr. {n:03}" for n in range(10)] and alerts[1]["names"] == []
 
 
 async def test_after_team_formation_small_teams_and_untaken_challenges_need_a_human(
@@ -125,7 +146,13 @@ async def test_after_team_formation_small_teams_and_untaken_challenges_need_a_hu
     assert (await numbers(runtime))["alerts"] == []  # teams may still grow
     clock.set(kickoff + timedelta(hours=17))
     alerts = {a["kind"]: a for a in (await numbers(runtime))["alerts"]}
-    assert alerts["small_team"] == {"kind": "small_team", "count": 1, "names": ["Alone"]}
+    assert alerts["small_team"] == {
+        "kind": "small_team",
+        "count": 1,
+        "names": ["Alone"],
+        "level": "act",
+        "of": None,
+    }
     assert alerts["uncovered_challenge"]["names"] == ["C7: Nobody's"]
 
 
@@ -145,7 +172,9 @@ async def test_dead_letters_are_listed_and_raise_an_alert(runtime_at: tuple[Runt
         {"platform": "slack", "pending": 1, "sending": 0, "delivered": 1, "dead": 2}
     ]
     assert [d["error"] for d in delivery["dead"]] == ["boom", "boom"]
-    assert {"kind": "dead_letters", "count": 2, "names": ["#4 slack", "#1 slack"]} in state["alerts"]
+    assert state["alerts"][0] == {
+        "kind": "dead_letters", "count": 2, "names": ["#4 slack", "#1 slack"], "level": "act", "of": None
+    }  # fmt: skip
 
 
 async def test_the_schedule_lists_what_has_not_fired_at_its_shifted_instant(
@@ -240,7 +269,13 @@ async def test_a_snapshot_of_a_busy_event_takes_a_handful_of_statements(
         finally:
             event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
     alerts = {alert["kind"] for alert in state["alerts"]}
-    assert alerts == {"small_team", "uncovered_challenge", "idle_expert", "dead_letters"}
+    assert alerts == {
+        "small_team",
+        "uncovered_challenge",
+        "experts_without_slots",
+        "experts_unbooked",
+        "dead_letters",
+    }
     assert state["counts"]["help_wait_p90_s"] == 150 and state["counts"]["bookings"] == 1
     assert 0 < len(statements) <= SNAPSHOT_STATEMENTS, "\n\n".join(statements)
 

@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from hackserver.app import create_app
-from hackserver.foundation.models import AuditEntry, ChannelMessage, OutboxMessage, Team
+from hackserver.foundation.models import AuditEntry, ChannelMessage, Expert, OutboxMessage, Team
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import shift_phase
@@ -242,6 +242,22 @@ async def test_times_are_the_events_own_and_the_page_names_its_zone(
     assert shown["schedule"][0]["local"] == "Sat 20 Mar, 09:00"
     assert '<time datetime="2027-03-19T17:20:00+00:00">Fri 18:20:00</time>' in page
     assert page.count("times in Europe/Berlin") == 2
+
+
+async def test_what_needs_a_human_is_said_in_a_sentence_and_only_what_must_be_acted_on_is_red(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    async with runtime.transaction() as tx:
+        tx.session.add_all(Expert(event_id=runtime.event_id, name=f"Dr. {n:02}") for n in range(12))
+        tx.session.add(OutboxMessage(key="k", platform="slack", channel="C1", payload={}, status="dead"))
+    page = (await organiser.get("/dashboard")).text
+    names = ", ".join(f"Dr. {n:02}" for n in range(10))
+    assert '<li class="alert act"><strong>1 message could not be delivered</strong>: #' in page
+    assert (
+        f'<li class="alert note"><strong>12 experts offer no slot</strong>: {names} and 2 more</li>' in page
+    )
+    assert '<li class="alert note"><strong>12 of 12 experts have no booking yet</strong></li>' in page
 
 
 async def markup_team(runtime: Runtime) -> None:
