@@ -9,8 +9,11 @@
   let state = null; // the whole state as last shown
   let next = null; // {phase, at (ms), speed, offset (server event time - local time, ms)}
   const FEED_SHOWN = 50;
-  const SAMPLE_EVERY = 10; // seconds, as the server samples
   const SVG = "http://www.w3.org/2000/svg";
+  // The chart's time axis, at the event's clock and in its zone, as the lists below write their times.
+  const span = new Intl.DateTimeFormat("en-GB", {
+    timeZone: $("chart").dataset.zone, weekday: "short", hour: "2-digit", minute: "2-digit",
+  });
   const DELIVERY = [["pending", "Pending"], ["sending", "Sending"], ["delivered", "Delivered"], ["dead", "Dead"], ["rate_limited", "Rate-limited"]];
 
   function element(tag, text, className) {
@@ -58,7 +61,10 @@
     if (has("delivery")) delivery(state.delivery);
     if (has("schedule")) schedule(state.schedule);
     if (frame.feed.length) addFeed(frame.feed);
-    addSamples(frame.samples);
+    // The whole chart when a point was added or dropped, else only the newest point, which moves.
+    if (frame.chart) samples = frame.chart;
+    else if (frame.sample) samples[samples.length - 1] = frame.sample;
+    draw();
   }
 
   function sprint(s) {
@@ -134,19 +140,6 @@
     });
   }
 
-  function addSamples(points) {
-    // As the server keeps them: a point every SAMPLE_EVERY seconds, the newest one moving until then.
-    for (const point of points) {
-      const same = samples.findIndex((p) => p[0] === point[0]);
-      if (same >= 0) samples[same] = point;
-      else if (samples.length && point[0] < samples[samples.length - 1][0]) continue;
-      else if (samples.length > 1 && point[0] - samples[samples.length - 2][0] < SAMPLE_EVERY) samples[samples.length - 1] = point;
-      else samples.push(point);
-    }
-    samples = samples.slice(-360);
-    draw();
-  }
-
   function draw() {
     const svg = $("chart");
     const title = svg.querySelector("title");
@@ -172,6 +165,8 @@
     label.setAttribute("y", "14");
     label.textContent = `max ${top}`;
     svg.append(label);
+    const at = (seconds) => span.format(new Date(seconds * 1000));
+    $("chart-span").textContent = `${at(t0)} – ${at(last)}`;
   }
 
   function countdown() {
@@ -189,7 +184,7 @@
     ws.onopen = () => { $("live").textContent = "● live"; $("live").className = "live on"; };
     ws.onmessage = (message) => {
       const frame = JSON.parse(message.data);
-      if (frame.type === "history") { addFeed(frame.feed); samples = []; addSamples(frame.samples); }
+      if (frame.type === "history") addFeed(frame.feed);
       else if (frame.type === "snapshot" || (frame.type === "change" && state)) show(frame);
     };
     ws.onclose = () => {

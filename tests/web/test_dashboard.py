@@ -30,8 +30,8 @@ from hackserver.sprint.phases import shift_phase
 from hackserver.teams import teams
 from hackserver.teams.participants import Identity, identify
 from hackserver.web.dashboard import COOKIE
-from hackserver.web.dashboard_hub import INTERVAL, Hub
-from tests.dbstate import migrate, settled_outbox
+from hackserver.web.dashboard_hub import CHARTED, INTERVAL, Hub
+from tests.dbstate import eventually, migrate, settled_outbox
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
 
@@ -279,6 +279,40 @@ async def test_a_team_name_with_markup_is_shown_as_text(
     page = (await organiser.get("/dashboard")).text
     assert "Team “&lt;script&gt;alert(1)&lt;/script&gt;” was created" in page
     assert EVIL not in page
+
+
+def test_the_chart_spans_everything_since_it_began_however_long_the_event_runs() -> None:
+    hub = Hub()
+    counts = dict.fromkeys(CHARTED, 0)
+    for n in range(2000):  # ten real seconds apart: five and a half hours
+        hub.sample(10.0 * n, 1_000_000.0 + 600 * n, counts | {"teams": n})
+    assert len(hub.samples) <= 360
+    assert hub.samples[0][0] == 1_000_000.0 and hub.samples[-1][0] == 1_000_000.0 + 600 * 1999
+    assert hub.samples[-1][CHARTED.index("teams") + 1] == 1999
+
+
+async def test_the_chart_is_drawn_while_nobody_watches_at_the_events_time(
+    server: uvicorn.Server, organiser: httpx.AsyncClient, kickoff: datetime
+) -> None:
+    hub: Hub = server.lifespan.state["dashboard"]
+    hub.spacing = 0.0  # a point for every change
+    runtime = runtime_of(server)
+    for n, hours in enumerate((1, 2, 3)):
+        runtime.clock.set(kickoff + timedelta(hours=hours))  # type: ignore[attr-defined]
+        await create_team(runtime, f"U{n}", f"Team {n}")
+        at = (kickoff + timedelta(hours=hours)).timestamp()
+
+        async def charted(at: float = at) -> bool:
+            return bool(hub.samples) and hub.samples[-1][0] == at
+
+        await eventually(charted, within=RECEIVE_TIMEOUT)
+    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
+        screen = Screen(ws)
+        shown = await screen.until(showing(teams=3))
+    teams = CHARTED.index("teams") + 1
+    assert [(p[0], p[teams]) for p in shown["chart"][:3]] == [
+        ((kickoff + timedelta(hours=hours)).timestamp(), n + 1) for n, hours in enumerate((1, 2, 3))
+    ]
 
 
 async def test_many_viewers_share_one_snapshot_a_tick(

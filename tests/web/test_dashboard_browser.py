@@ -3,6 +3,7 @@ created through the Slack endpoint, an announcement previewed and sent, and mark
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -121,6 +122,16 @@ async def test_the_delivery_table_fits_its_panel_with_every_header_whole(
         await page.set_viewport_size({"width": width, "height": 700})
         scroll = await table.evaluate("t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
         assert scroll[0] <= scroll[1], f"cut at {width} px: {scroll}"
+
+
+async def test_the_chart_draws_its_lines_and_says_the_time_it_spans(
+    page: Page, server: uvicorn.Server
+) -> None:
+    await slack(server, "team create Luftretter", "U1")
+    await sign_in(page, server)
+    await expect(page.locator("#chart polyline")).to_have_count(4)
+    # The example event's clock, in Berlin: a weekday and a 24-hour time at either end.
+    await expect(page.locator("#chart-span")).to_have_text(re.compile(r"^\w{3} \d\d:\d\d – \w{3} \d\d:\d\d$"))
 
 
 async def test_the_browser_checks_a_phase_shift_as_the_server_reads_it(
