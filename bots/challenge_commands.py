@@ -25,7 +25,7 @@ async def challenges(ctx: Context, args: str) -> Reply:
         room = (
             ctx.say("challenge.unlimited")
             if free is None
-            else ctx.say("challenge.free", free=free, max=c.max_teams)
+            else ctx.say("challenge.free", free=free, n=c.max_teams)
         )
         if standing.first_choice:
             room += " · " + ctx.say("challenge.wanted", n=standing.first_choice)

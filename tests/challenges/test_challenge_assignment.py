@@ -232,7 +232,7 @@ async def test_challenges_are_found_by_words_in_any_case_and_spelling_with_free_
     await team_with_picks(runtime, "anna", "C1")
     found = await ask(runtime, "anna", "challenges LUFTQUALITAET")
     assert found.ok and found.text.startswith(
-        "1. `C1` Luftqualität messen (1 of 1 places free · first choice of 1 team)"
+        "1. `C1` Luftqualität messen (1 of 1 place free · first choice of 1 team)"
     )
     everything = await ask(runtime, "anna", "challenges")
     assert [line.split("`")[1] for line in everything.text.splitlines()[:4]] == ["C1", "C2", "C3", "C4"]
