@@ -40,7 +40,9 @@ class AssignmentRun:
 
     def summary(self, language: str) -> str:
         """What the run did, for the organisers."""
-        ranks = ", ".join(f"{name}: {n}" for name, n in sorted(self.by_rank.items()))
+        ranks = ", ".join(
+            f"{say(language, f'assignment.rank.{how}')}: {n}" for how, n in sorted(self.by_rank.items())
+        )
         teams = Count("assignment.done.teams", self.teams)
         lines = [say(language, "assignment.done", teams=teams, changed=self.changed, ranks=ranks)]
         if self.unplaced:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bots.commands import Bot, Invocation, Reply
+from hackserver.challenges.assignment import AssignmentRun
 from hackserver.clock import SprintClock
 from hackserver.foundation.models import (
     AuditEntry,
@@ -246,3 +247,14 @@ async def test_a_new_import_is_searched_at_once(runtime: Runtime) -> None:
     async with runtime.transaction() as tx:
         tx.session.add(Challenge(event_id=runtime.event_id, external_id="C5", title="Radwege kartieren"))
     assert "`C5` Radwege kartieren" in (await ask(runtime, "anna", "challenges radweg")).text
+
+
+def test_an_assignment_says_in_words_how_the_teams_got_their_challenges() -> None:
+    run = AssignmentRun(7, 3, 1, {"1st": 1, "2nd": 1, "no_choices": 1}, ["Night Owls"])
+    assert run.summary("en") == (
+        "Assignment done: 3 teams, 1 changed. first choice: 1, second choice: 1, picked none: 1\n"
+        "Without a challenge (no room left): Night Owls"
+    )
+    assert run.summary("de").startswith(
+        "Zuteilung fertig: 3 Teams, 1 geändert. erste Wahl: 1, zweite Wahl: 1"
+    )
