@@ -285,6 +285,8 @@ def test_a_dead_link_gets_a_clear_page(site: Site, kickoff: datetime, ending: st
     page = site.client.get(f"/book/{link}")
     assert page.status_code == {"revoked": 403, "expired": 410, "changed": 404}[ending]
     assert "This link does not work" in page.text or "Dieser Link geht nicht" in page.text
+    assert ending == "expired" or "<code>/hack experts</code>" in page.text  # past the end, the organisers
+    assert "`" not in page.text
     assert (
         site.client.post(f"/book/{link}/bookings", data={"slot": s["slots"][0], "question": "x"}).status_code
         >= 400
