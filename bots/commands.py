@@ -108,7 +108,7 @@ async def profile(ctx: Context, args: str) -> Reply:
             if "skills" in values:
                 participants.set_skills(person, " ".join(values["skills"]))
             if "langs" in values:
-                participants.set_languages(person, "".join(values["langs"]), ctx.runtime.event.languages)
+                participants.set_languages(person, " ".join(values["langs"]), ctx.runtime.event.languages)
             if "tz" in values:
                 participants.set_timezone(person, " ".join(values["tz"]))
             if "wants" in values:

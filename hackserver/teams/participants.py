@@ -150,12 +150,16 @@ def set_skills(participant: Participant, raw: str) -> list[str]:
 
 
 def set_languages(participant: Participant, raw: str, known: tuple[str, ...]) -> list[str]:
-    codes = list(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
-    bad = [c for c in codes if len(c) != 2 or not c.isalpha() or not c.isascii()]
+    """Only the event's languages: matching puts people together by them, so any other code would
+    leave its speaker unmatched."""
+    codes = list(dict.fromkeys(part.strip().lower() for part in re.split(r"[,\s]+", raw) if part.strip()))
+    bad = [c for c in codes if c not in known]
     if not codes or bad:
-        raise ProfileError("bad_languages")
+        raise ProfileError(
+            "bad_languages", codes=", ".join(bad)[:40] or raw.strip()[:40], known=", ".join(known)
+        )
     participant.languages = codes
-    participant.language = next((c for c in codes if c in known), participant.language)
+    participant.language = codes[0]
     return codes
 
 

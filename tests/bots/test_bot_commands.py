@@ -177,12 +177,19 @@ async def test_a_profile_is_normalised_saved_and_shown(runtime_at: tuple[Runtime
     assert ("Zeitzone", "Europe/Berlin") in shown.fields or ("Time zone", "Europe/Berlin") in shown.fields
 
 
+async def test_languages_may_be_written_with_spaces_or_commas(runtime_at: tuple[Runtime, FakeClock]) -> None:
+    runtime, _ = runtime_at
+    saved = await ask(runtime, "profile langs en de", locale="en")
+    assert saved.ok and ("Languages", "en, de") in saved.fields
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [
         ("profile skills", "`skills` needs a value"),
         ("profile tz Mars/Olympus", "`Mars/Olympus` is not a time zone"),
-        ("profile langs english", "two-letter codes"),
+        ("profile langs english", "`english` is not a language of this event: its languages are de, en"),
+        ("profile langs de,xx", "`xx` is not a language of this event: its languages are de, en"),
         ("profile colour blue", "Use skills, langs, tz and wants"),
         ("profil skills python", "Did you mean `/hack profile"),
         ("stauts", "Did you mean `/hack status`"),
