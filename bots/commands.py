@@ -104,9 +104,10 @@ async def profile(ctx: Context, args: str) -> Reply:
         for key, words in values.items():
             if not words:
                 raise UsageError(ctx.say("profile.needs_value", field=key))
+        renamed: list[tuple[str, str]] = []
         try:
             if "skills" in values:
-                participants.set_skills(person, " ".join(values["skills"]))
+                renamed = participants.set_skills(person, " ".join(values["skills"]))
             if "langs" in values:
                 participants.set_languages(person, " ".join(values["langs"]), ctx.runtime.event.languages)
             if "tz" in values:
@@ -117,8 +118,15 @@ async def profile(ctx: Context, args: str) -> Reply:
             raise UsageError(problem.say(ctx.language)) from None
         ctx.tx.record("participant.profile", participant=person.id)
     unset = ctx.say("profile.unset")
+    if not args.strip():
+        text = ctx.say("profile.usage_hint")
+    elif renamed:  # stored under another name than typed: say so, not silently
+        names = ", ".join(f"{word} → {name}" for word, name in renamed)
+        text = ctx.say("profile.saved") + "\n" + ctx.say("profile.skills_renamed", renamed=names)
+    else:
+        text = ctx.say("profile.saved")
     return Reply(
-        ctx.say("profile.saved") if args.strip() else ctx.say("profile.usage_hint"),
+        text,
         title=ctx.say("profile.title"),
         fields=[
             (ctx.say("profile.skills"), ", ".join(person.skills) or unset),

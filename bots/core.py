@@ -311,8 +311,9 @@ async def dispatch(ctx: Context, text: str) -> Reply:
             try:
                 return await sub.handler(ctx, " ".join(tokens[length:]))
             except UsageError as problem:
-                detail = f"{problem}. " if str(problem) else ""
-                return Reply(detail + ctx.say("usage", usage=sub.usage), ok=False)
+                # Each on its own line: the problem ends with its own punctuation, in any language.
+                said = [str(problem)] if str(problem) else []
+                return Reply("\n".join([*said, ctx.say("usage", usage=sub.usage)]), ok=False)
     return unknown(ctx, tokens)
 
 

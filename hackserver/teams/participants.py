@@ -136,8 +136,11 @@ class ProfileError(DomainError):
         super().__init__(f"profile.{code}", **params)
 
 
-def set_skills(participant: Participant, raw: str) -> list[str]:
-    names = [skills.normalise(part) for part in raw.split(",") if part.strip()]
+def set_skills(participant: Participant, raw: str) -> list[tuple[str, str]]:
+    """Stores the skills by their common names; returns those typed otherwise, each with the name it
+    was stored under ("react", "javascript"), so that the person can be told."""
+    typed = [" ".join(part.split()) for part in raw.split(",") if part.strip()]
+    names = [skills.normalise(word) for word in typed]
     if not names:
         raise ProfileError("no_skills")
     for name in names:
@@ -146,7 +149,9 @@ def set_skills(participant: Participant, raw: str) -> list[str]:
     if len(unique) > skills.MAX_SKILLS:
         raise ProfileError("too_many_skills", limit=skills.MAX_SKILLS)
     participant.skills = unique
-    return unique
+    return list(
+        dict.fromkeys((word, name) for word, name in zip(typed, names, strict=True) if word.lower() != name)
+    )
 
 
 def set_languages(participant: Participant, raw: str, known: tuple[str, ...]) -> list[str]:

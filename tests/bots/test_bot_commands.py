@@ -169,12 +169,37 @@ async def test_a_shift_in_another_process_reaches_status_over_redis(
 async def test_a_profile_is_normalised_saved_and_shown(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     saved = await ask(runtime, "profile skills JS, python,UX langs en,de tz Europe/Berlin", locale="en")
-    assert saved.ok and saved.text == "Profile saved."
+    assert saved.ok and saved.text.startswith("Profile saved.")
     assert ("Skills", "javascript, python, design") in saved.fields
     shown = await ask(runtime, "profile")
     # The first event language in the profile becomes the reply language from now on.
     assert ("Sprachen", "en, de") in shown.fields or ("Languages", "en, de") in shown.fields
     assert ("Zeitzone", "Europe/Berlin") in shown.fields or ("Time zone", "Europe/Berlin") in shown.fields
+
+
+async def test_a_skill_stored_under_another_name_is_named_in_the_reply(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    saved = await ask(runtime, "profile skills react, Python, UX , js", locale="en")
+    assert saved.text == (
+        "Profile saved.\nSkills stored under their common names, so that the matching can compare them: "
+        "react → javascript, UX → design, js → javascript"
+    )
+    plain = await ask(runtime, "profile skills python", locale="en")
+    assert plain.text == "Profile saved."
+
+
+async def test_a_usage_hint_is_joined_to_the_problem_without_doubling_its_punctuation(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    await ask(runtime, "team create Mappers", locale="en")
+    reply = await ask(runtime, "help-request law", locale="en")
+    assert reply.text == (
+        "Give a topic and your question: `/hack help-request law May we show photos?`\n"
+        "Write it like this: `/hack help-request <topic> <question> | help-request cancel`"
+    )
 
 
 async def test_languages_may_be_written_with_spaces_or_commas(runtime_at: tuple[Runtime, FakeClock]) -> None:
