@@ -1,6 +1,7 @@
 """Challenges as teams see them: the catalogue to search (cached until an import changes it), each
 challenge's standing, and preferences: a team ranks up to three challenges; a solo participant's picks
-become the interests that the team matching weighs. Picking again replaces the earlier picks."""
+become the interests that the team matching weighs, and their team's choices when it forms
+(hackserver.teams.picks). Picking again replaces the earlier picks."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ from hackserver.challenges.search import Catalogue
 from hackserver.foundation.errors import Conflict, NotFound
 from hackserver.foundation.models import AuditEntry, Challenge, ChallengePreference, Participant, Team
 from hackserver.teams import teams
+from hackserver.teams.picks import MAX_PICKS
 
 if TYPE_CHECKING:
     from hackserver.foundation.transaction import Transaction
-
-MAX_PICKS = 3
 
 
 @dataclass(frozen=True)

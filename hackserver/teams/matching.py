@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from hackserver.foundation.errors import Conflict
 from hackserver.foundation.i18n import Count, say
 from hackserver.foundation.models import AuditEntry, Channel, MatchRun, Membership, Participant, Team
-from hackserver.teams import matcher, team_fit, teams
+from hackserver.teams import matcher, picks, team_fit, teams
 
 if TYPE_CHECKING:
     from hackserver.foundation.transaction import Transaction
@@ -153,6 +153,7 @@ async def run(tx: Transaction, *, actor: str, seed: int | None = None) -> MatchR
             .values(in_match_pool=False)
             .execution_options(synchronize_session=False)
         )
+    await picks.inherit(tx, [team.id for team, _ in formed])  # before the assignment that follows
     for team, group in formed:
         await welcome(tx, team, group, names_of, new=team.matched_by == match_run.id)
 

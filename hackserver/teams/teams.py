@@ -22,6 +22,7 @@ from hackserver.foundation.i18n import say
 from hackserver.foundation.models import AuditEntry, Membership, Participant, PlatformIdentity, Team
 from hackserver.foundation.text_limits import LIMITS, bounded
 from hackserver.sprint.phases import current_phase
+from hackserver.teams import picks
 
 if TYPE_CHECKING:
     from hackserver.foundation.event import Event
@@ -135,6 +136,8 @@ async def create(tx: Transaction, person: Participant, raw_name: str) -> Team:
     await tx.session.flush()  # a competing create of the same name or code fails here; the bot retries
     await ensure_channel(tx.session, tx.event_id, channel_name(team), kind="team", team_id=team.id, new=True)
     await _enrol(tx, team, person)
+    if person.interests:
+        await picks.inherit(tx, [team.id])
     tx.record("team.created", team=team.id, name=team.name, by=person.id)
     await post(tx, team, message_key(team, "created"), "team.welcome_created",
         invite=[person.id], name=team.name, code=team.join_code, person=person.display_name,
@@ -158,6 +161,8 @@ async def join(tx: Transaction, person: Participant, code: str) -> Team:
             "team.already_member" if current.id == team.id else "team.already_in", team=current.name
         )
     await _add_member(tx, team, person)
+    if person.interests:
+        await picks.inherit(tx, [team.id])
     tx.record("team.joined", team=team.id, name=team.name, participant=person.id, size=team.member_count)
     await post(tx, team, message_key(team, f"joined:{person.id}:{tx.now.timestamp()}"), "team.joined",
         invite=[person.id], person=person.display_name, skills=_skills(person.skills),

@@ -116,6 +116,50 @@ async def test_a_solo_participants_picks_become_their_interests_for_matching(run
     assert person is not None and person.interests == ["c3", "c1"]
 
 
+async def test_a_matched_team_inherits_its_members_picks_merged_by_rank_before_the_assignment(
+    runtime_at: tuple[Runtime, FakeClock], runtime: Runtime
+) -> None:
+    _, clock = runtime_at
+    for name, picked in (("anna", "C4 C3"), ("ben", "C3")):
+        assert (await ask(runtime, name, "profile skills python langs de")).ok
+        assert (await ask(runtime, name, f"challenge pick {picked}")).ok
+        assert (await ask(runtime, name, "match me")).ok
+    clock.set(runtime.event.phases["team_formation_close"])
+    await SprintClock(runtime).fire_due()
+    await settled_outbox(runtime)
+    async with runtime.sessions() as session:
+        team = await session.scalar(select(Team))
+        assert team is not None and team.matched_by is not None
+        ranked = (
+            await session.scalars(
+                select(Challenge.external_id)
+                .join(ChallengePreference)
+                .where(ChallengePreference.team_id == team.id)
+                .order_by(ChallengePreference.rank)
+            )
+        ).all()
+        told = (await session.scalars(select(ChannelMessage.translations))).all()
+    assert ranked == ["C3", "C4"]  # C3: a first and a second choice; C4: one first choice
+    assert await challenge_of(runtime, team.name) == ("C3", "choice", 0)
+    assert any("Your first choice!" in t["en"] for t in told)
+    assert not any("You picked none" in t["en"] for t in told)
+
+
+async def test_a_team_made_by_hand_inherits_its_founders_picks(runtime: Runtime) -> None:
+    assert (await ask(runtime, "anna", "challenge pick C2 C1")).ok
+    assert (await ask(runtime, "anna", "team create Mappers")).ok
+    assert (await ask(runtime, "ben", "challenge pick C4")).ok
+    code = (await ask(runtime, "anna", "team info")).fields[1][1]
+    assert (await ask(runtime, "ben", f"team join {code}")).ok  # the team's own choices stay
+    async with runtime.sessions() as session:
+        ranked = (
+            await session.scalars(
+                select(Challenge.external_id).join(ChallengePreference).order_by(ChallengePreference.rank)
+            )
+        ).all()
+    assert ranked == ["C2", "C1"]
+
+
 async def test_picks_close_with_team_formation(
     runtime_at: tuple[Runtime, FakeClock], runtime: Runtime
 ) -> None:
