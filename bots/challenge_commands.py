@@ -9,7 +9,7 @@ from hackserver.challenges import assignment, preferences
 SHOWN = 10  # challenges a search answers with
 
 
-@command("challenges", "challenges [search words]", read_only=True)
+@command("challenges", read_only=True)
 async def challenges(ctx: Context, args: str) -> Reply:
     catalogue = await ctx.runtime.catalogue.get(ctx.tx.session, ctx.runtime.event_id)
     if not len(catalogue):
@@ -39,7 +39,7 @@ async def challenges(ctx: Context, args: str) -> Reply:
     return Reply("\n".join(lines), title=title)
 
 
-@command("challenge pick", "challenge pick <id> [<id> <id>]")
+@command("challenge pick")
 async def challenge_pick(ctx: Context, args: str) -> Reply:
     if not args.strip():
         raise UsageError("")
@@ -51,7 +51,7 @@ async def challenge_pick(ctx: Context, args: str) -> Reply:
     return Reply("\n".join(lines))
 
 
-@command("assignment run", "assignment run [seed]", organiser_only=True)
+@command("assignment run", organiser_only=True)
 async def assignment_run(ctx: Context, args: str) -> Reply:
     words = args.split()
     if len(words) > 1 or (words and not words[0].isdigit()):

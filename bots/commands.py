@@ -44,12 +44,16 @@ PROFILE_KEYS = {
 async def help_(ctx: Context, args: str) -> Reply:
     lines = [ctx.say("help.intro")]
     lines += [
-        f"• `{c.usage}` — {ctx.say('cmd.' + c.name)}" for c in COMMANDS.values() if not c.organiser_only
+        f"• `{c.usage(ctx.language)}` — {ctx.say('cmd.' + c.name)}"
+        for c in COMMANDS.values()
+        if not c.organiser_only
     ]
     if ctx.organiser:
         lines.append(ctx.say("help.organiser"))
         lines += [
-            f"• `{c.usage}` — {ctx.say('cmd.' + c.name)}" for c in COMMANDS.values() if c.organiser_only
+            f"• `{c.usage(ctx.language)}` — {ctx.say('cmd.' + c.name)}"
+            for c in COMMANDS.values()
+            if c.organiser_only
         ]
     return Reply("\n".join(lines), title=ctx.say("help.title"))
 
@@ -85,9 +89,7 @@ async def status(ctx: ViewContext) -> Reply:
     return Reply(text, title=title, fields=fields)
 
 
-@command(
-    "profile", "profile skills <a,b,..> [langs <de,en>] [tz <Area/City>] [wants <topics or challenge ids>]"
-)
+@command("profile")
 async def profile(ctx: Context, args: str) -> Reply:
     person = ctx.participant
     if args.strip():
@@ -137,7 +139,7 @@ async def profile(ctx: Context, args: str) -> Reply:
     )
 
 
-@command("link", "link [code]")
+@command("link")
 async def profile_link(ctx: Context, args: str) -> Reply:
     """Without a code: a code to type on another chat account. With one: this account joins that one."""
     secret = ctx.runtime.links.secret

@@ -107,21 +107,26 @@ View = Callable[[ViewContext], Awaitable[Reply]]
 @dataclass(frozen=True)
 class SubCommand:
     name: str
-    usage: str
     handler: Handler
     organiser_only: bool = False
     read_only: bool = False  # changes nothing: runs in a read transaction, without the write lock
     view: View | None = None  # shows the asker's status: answered from memory when it is kept
+
+    def usage(self, language: str) -> str:
+        """How to write it, its placeholders in the reader's language: "team create <Name>"."""
+        return say(language, f"grammar.{self.name}")
 
 
 COMMANDS: dict[str, SubCommand] = {}
 
 
 def command(
-    name: str, usage: str = "", *, organiser_only: bool = False, read_only: bool = False
+    name: str, *, organiser_only: bool = False, read_only: bool = False
 ) -> Callable[[Handler], Handler]:
+    """Registers a sub-command; its grammar is the catalogue's `grammar.<name>`."""
+
     def register(handler: Handler) -> Handler:
-        COMMANDS[name] = SubCommand(name, usage or name, handler, organiser_only, read_only)
+        COMMANDS[name] = SubCommand(name, handler, organiser_only, read_only)
         return handler
 
     return register
@@ -138,7 +143,7 @@ def view(name: str) -> Callable[[View], View]:
             phases = ctx.runtime.phase_cache.kept() or await ctx.tx.phases()
             return await show(ViewContext(ctx.runtime, status, ctx.tx.now, ctx.language, phases))
 
-        COMMANDS[name] = SubCommand(name, name, in_transaction, read_only=True, view=show)
+        COMMANDS[name] = SubCommand(name, in_transaction, read_only=True, view=show)
         return show
 
     return register
@@ -313,7 +318,7 @@ async def dispatch(ctx: Context, text: str) -> Reply:
             except UsageError as problem:
                 # Each on its own line: the problem ends with its own punctuation, in any language.
                 said = [str(problem)] if str(problem) else []
-                return Reply("\n".join([*said, ctx.say("usage", usage=sub.usage)]), ok=False)
+                return Reply("\n".join([*said, ctx.say("usage", usage=sub.usage(ctx.language))]), ok=False)
     return unknown(ctx, tokens)
 
 
@@ -323,7 +328,9 @@ def unknown(ctx: Context, tokens: list[str]) -> Reply:
     guess = difflib.get_close_matches(" ".join(tokens[:2]).lower(), names, n=1, cutoff=0.6)
     guess = guess or difflib.get_close_matches(tokens[0].lower(), names, n=1, cutoff=0.6)
     if guess:
-        return Reply(ctx.say("unknown", word=word, suggestion=COMMANDS[guess[0]].usage), ok=False)
+        return Reply(
+            ctx.say("unknown", word=word, suggestion=COMMANDS[guess[0]].usage(ctx.language)), ok=False
+        )
     return Reply(ctx.say("unknown.plain", word=word), ok=False)
 
 

@@ -23,14 +23,10 @@ class Option:
     required: bool = False
     keyword: bool = False  # written `name value` in the grammar, not just `value`
     choices: tuple[str, ...] = ()
-    usage: str = ""  # for an option not in the table: described by the grammar, in no language
+    key: str = ""  # its description's key in the catalogue, if not discord.option.<command>.<name>
 
     def definition(self, command: str) -> dict[str, Any]:
-        described = (
-            {"name": self.name, "description": self.usage[:100], "description_localizations": {}}
-            if self.usage
-            else _described(self.name, f"discord.option.{command}.{self.name}")
-        )
+        described = _described(self.name, self.key or f"discord.option.{command}.{self.name}")
         option: dict[str, Any] = {"type": STRING, **described, "required": self.required}
         if self.choices:
             option["choices"] = [{"name": choice, "value": choice} for choice in self.choices[:25]]
@@ -85,8 +81,8 @@ def options_of(name: str) -> tuple[Option, ...]:
     if name in OPTIONS:
         return OPTIONS[name]
     sub = COMMANDS.get(name)
-    if sub is not None and sub.usage.strip() != name:  # a sub-command with arguments not in the table
-        return (Option("args", usage=sub.usage),)
+    if sub is not None and sub.usage(FALLBACK) != name:  # a sub-command with arguments not in the table
+        return (Option("args", key=f"grammar.{name}"),)
     return ()
 
 
@@ -141,7 +137,7 @@ def grammar(data: Mapping[str, Any]) -> str:
         if isinstance(o, dict) and o.get("type") not in (SUB_COMMAND, SUB_COMMAND_GROUP)
     }
     parts = [name]
-    for option in options_of(name):
+    for option in OPTIONS.get(name, ()):  # the options of no table's entry follow in the order given
         if value := given.pop(option.name, ""):
             parts += [option.name, value] if option.keyword else [value]
     parts += [value for value in given.values() if value]

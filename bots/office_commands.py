@@ -14,7 +14,7 @@ from hackserver.teams import teams
 SHOWN = 10  # experts a reply lists
 
 
-@command("experts", "experts [topic]")
+@command("experts")
 async def experts(ctx: Context, args: str) -> Reply:
     team = await teams.team_of(ctx.tx.session, ctx.participant.id)
     if team is None:
@@ -50,7 +50,7 @@ async def experts(ctx: Context, args: str) -> Reply:
     )
 
 
-@command("help-request", "help-request <topic> <question> | help-request cancel")
+@command("help-request")
 async def help_request(ctx: Context, args: str) -> Reply:
     team = await teams.team_of(ctx.tx.session, ctx.participant.id)
     if team is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bots.core import Context, Reply, UsageError, command, local_time
-from hackserver.foundation.event import PHASES, parse_duration
+from hackserver.foundation.errors import Unreadable
+from hackserver.foundation.event import parse_duration
 from hackserver.foundation.models import OutboxMessage, Participant, Submission, Team
 from hackserver.sprint import announcements
 from hackserver.sprint.phases import current_phase, shift_phase
@@ -13,7 +14,7 @@ from hackserver.submissions import entries
 from hackserver.teams import teams
 
 
-@command("extend", "extend <team join code> <+15m>", organiser_only=True)
+@command("extend", organiser_only=True)
 async def extend(ctx: Context, args: str) -> Reply:
     words = args.split()
     if len(words) != 2:
@@ -21,8 +22,8 @@ async def extend(ctx: Context, args: str) -> Reply:
     team = await teams.by_code(ctx.tx.session, ctx.runtime.event_id, words[0])
     try:
         delta = parse_duration(words[1].lstrip("+"))
-    except ValueError as problem:
-        raise UsageError(str(problem)) from None
+    except Unreadable as problem:
+        raise UsageError(problem.say(ctx.language)) from None
     phases = await ctx.tx.phases()
     until = entries.regular_deadline(ctx.runtime.event, phases) + delta
     actor = f"organiser:{ctx.participant.display_name}"
@@ -30,7 +31,7 @@ async def extend(ctx: Context, args: str) -> Reply:
     return Reply(ctx.say("submission.extended", team=team.name, until=local_time(until, ctx)))
 
 
-@command("announce", "announce <text>", organiser_only=True)
+@command("announce", organiser_only=True)
 async def announce(ctx: Context, args: str) -> Reply:
     text = args.strip()
     if not text:
@@ -40,17 +41,17 @@ async def announce(ctx: Context, args: str) -> Reply:
     return Reply(ctx.say("announce.sent", channels=", ".join(f"{p} {c}" for p, c in sent)))
 
 
-@command("phase", "phase [shift <phase> <+30m|-10m>]", organiser_only=True)
+@command("phase", organiser_only=True)
 async def phase(ctx: Context, args: str) -> Reply:
     words = args.split()
     if words and words[0].lower() == "shift":
-        if len(words) != 3 or words[1] not in PHASES:
-            raise UsageError(f"phases: {', '.join(PHASES)}" if len(words) == 3 else "")
+        if len(words) != 3:
+            raise UsageError("")
         amount = words[2]
         try:
             delta = parse_duration(amount.lstrip("+-")) * (-1 if amount.startswith("-") else 1)
-        except ValueError as problem:
-            raise UsageError(str(problem)) from None
+        except Unreadable as problem:
+            raise UsageError(problem.say(ctx.language)) from None
         await shift_phase(ctx.tx, words[1], delta, actor=f"organiser:{ctx.participant.display_name}")
     elif words:
         raise UsageError("")

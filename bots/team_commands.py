@@ -9,7 +9,7 @@ from hackserver.submissions import entries
 from hackserver.teams import matching, skills, teams
 
 
-@command("team create", "team create <name>")
+@command("team create")
 async def team_create(ctx: Context, args: str) -> Reply:
     if not args.strip():
         raise UsageError("")
@@ -20,7 +20,7 @@ async def team_create(ctx: Context, args: str) -> Reply:
     )
 
 
-@command("team join", "team join <code>")
+@command("team join")
 async def team_join(ctx: Context, args: str) -> Reply:
     if len(args.split()) != 1:
         raise UsageError("")
@@ -60,7 +60,7 @@ async def team_info(ctx: Context, args: str) -> Reply:
     )
 
 
-@command("teams open", "teams open [skill]", read_only=True)
+@command("teams open", read_only=True)
 async def teams_open(ctx: Context, args: str) -> Reply:
     skill = skills.normalise(args) if args.strip() else None
     found = await teams.open_for(
@@ -91,7 +91,7 @@ async def match_me(ctx: Context, args: str) -> Reply:
     return Reply(ctx.say("match.already" if already else "match.pooled", at=local_time(close, ctx)))
 
 
-@command("match run", "match run [seed]", organiser_only=True)
+@command("match run", organiser_only=True)
 async def match_run(ctx: Context, args: str) -> Reply:
     words = args.split()
     if len(words) > 1 or (words and not words[0].isdigit()):

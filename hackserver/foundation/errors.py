@@ -11,7 +11,9 @@ HackserverError
     ├── Conflict       competing writes, already exists, already done
     │   └── FieldError one field of a form is wrong: pages show it beside that field
     │       └── TooLong    a typed text past its field's limit (hackserver.foundation.text_limits; 422 on the API)
-    └── TooLate        a deadline or phase has passed
+    ├── TooLate        a deadline or phase has passed
+    └── Unreadable     a typed value that is not what it should be (a duration, a local time); also
+                       a ValueError, so that a reader of files (the event file's loader) says str()
 
 Edges (HTTP routes, chat adapters, the CLI) turn these into replies; nothing else reaches a user.
 """
@@ -63,3 +65,7 @@ class FieldError(Conflict):
     def __init__(self, field: str, key: str, **params: object) -> None:
         super().__init__(key, **params)
         self.field = field
+
+
+class Unreadable(DomainError, ValueError):
+    pass

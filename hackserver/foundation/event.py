@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hackserver.foundation import i18n
-from hackserver.foundation.errors import EventFileError
+from hackserver.foundation.errors import EventFileError, Unreadable
 from hackserver.foundation.event_forms import (
     DEFAULT_FORM,
     DEFAULT_RUBRIC,
@@ -123,12 +123,12 @@ def parse_event(raw: dict[str, Any], source: str = "<event>") -> Event:
 def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip().replace(" ", ""))
     if not text.strip() or not match or not any(match.groups()):
-        raise ValueError(f"{text!r} is not a duration like 10m, 1h, 1h30m or 2d")
+        raise Unreadable("duration.bad", text=text.strip()[:40])
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
     try:
         return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     except OverflowError:
-        raise ValueError(f"{text[:40]!r} is longer than any calendar can hold") from None
+        raise Unreadable("duration.too_long", text=text.strip()[:40]) from None
 
 
 def format_duration(delta: timedelta) -> str:
@@ -148,9 +148,8 @@ def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
     if first.utcoffset() != second.utcoffset():
         back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-        if back != local:
-            raise ValueError(f"{local:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks jump forward)")
-        raise ValueError(f"{local:%Y-%m-%d %H:%M} happens twice in {zone.key}; add the UTC offset")
+        said = {"at": f"{local:%Y-%m-%d %H:%M}", "zone": zone.key}
+        raise Unreadable("time.skipped" if back != local else "time.repeated", **said)
     return first.astimezone(UTC)
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import gettext
+import re
 import string
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,8 +38,11 @@ class Catalogue:
         self.plurals: dict[str, dict[str, tuple[str, ...]]] = {}  # a text's forms, by the form's number
         self.plural_form: dict[str, Callable[[int], int]] = {}  # a count's form's number
         self.pages: dict[tuple[str, str], dict[str, str]] = {}
+        self.twice: dict[str, list[str]] = {}  # keys given twice: the reader keeps only the last
         for path in sorted(directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
             language = path.parent.parent.name
+            keys = Counter(re.findall(r'^msgid "(.+)"$', path.read_text(encoding="utf-8"), re.MULTILINE))
+            self.twice[language] = sorted(key for key, n in keys.items() if n > 1)
             with path.open("rb") as po:
                 catalog = read_po(po, locale=language, domain=DOMAIN)
             kept = [m for m in catalog if m.id and not m.fuzzy]  # a fuzzy text is a guess, not a translation
@@ -52,9 +57,9 @@ class Catalogue:
         return tuple(self.texts)
 
     def problems(self) -> list[str]:
-        """What keeps the catalogue from being complete: a key one language lacks, an empty text, a
-        text whose placeholders differ from the English one's."""
-        found: list[str] = []
+        """What keeps the catalogue from being complete: a key given twice, a key one language lacks,
+        an empty text, a text whose placeholders differ from the English one's."""
+        found = [f"{language}: {key} is given twice" for language, keys in self.twice.items() for key in keys]
         keys = sorted(set().union(*self.texts.values(), *self.plurals.values()))
         counted = self.plurals.get(FALLBACK, {})
         english = self.texts.get(FALLBACK, {}) | {key: forms[-1] for key, forms in counted.items()}

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hackserver.foundation import channels, i18n
-from hackserver.foundation.errors import DomainError
+from hackserver.foundation.errors import DomainError, Unreadable
 from hackserver.foundation.event import to_utc
 from hackserver.foundation.models import Booking, Challenge, Expert, Slot, Team
 from hackserver.foundation.transaction import Transaction
@@ -96,11 +96,13 @@ async def render(
 def local_instant(form: dict[str, str], name: str, zone: ZoneInfo, page: Page) -> datetime:
     raw = form.get(name, "").strip()
     try:
-        return to_utc(datetime.fromisoformat(raw).replace(tzinfo=None, second=0, microsecond=0), zone)
-    except ValueError as problem:
-        said = str(problem)  # a wall-clock time a daylight-saving switch skips or repeats says so
-        message = said if ("does not exist" in said or "twice" in said) else ""
-        raise BadInput(name, message or page.t["bad_time"]) from None
+        local = datetime.fromisoformat(raw).replace(tzinfo=None, second=0, microsecond=0)
+    except ValueError:
+        raise BadInput(name, page.t["bad_time"]) from None
+    try:
+        return to_utc(local, zone)
+    except Unreadable as problem:  # a wall-clock time a daylight-saving switch skips or repeats
+        raise BadInput(name, problem.say(page.lang)) from None
 
 
 def minutes(form: dict[str, str], name: str, page: Page) -> int | None:

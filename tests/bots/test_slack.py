@@ -173,8 +173,8 @@ async def test_help_is_answered_in_block_kit_within_3_seconds(client: httpx.Asyn
         "type": "header",
         "text": {"type": "plain_text", "text": "So funktioniert /hack", "emoji": True},
     }
-    assert "`team create &lt;name&gt;`" in message["blocks"][1]["text"]["text"]  # mrkdwn, escaped
-    assert "team create &lt;name&gt;" in message["text"]  # the fallback for notifications
+    assert "`team create &lt;Name&gt;`" in message["blocks"][1]["text"]["text"]  # mrkdwn, escaped
+    assert "team create &lt;Name&gt;" in message["text"]  # the fallback for notifications
 
 
 async def test_status_is_answered_with_phase_and_team_as_block_kit_fields(client: httpx.AsyncClient) -> None:

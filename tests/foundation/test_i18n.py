@@ -71,9 +71,10 @@ def test_every_key_the_code_names_is_in_the_catalogue() -> None:
     assert [f"{where}: {key}" for where, key in found if key not in known | languages] == []
 
 
-def write_po(path: Path, entries: dict[str, str]) -> None:
+def write_po(path: Path, entries: dict[str, str] | list[tuple[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = "".join(f'\nmsgid "{key}"\nmsgstr "{text}"\n' for key, text in entries.items())
+    pairs = entries.items() if isinstance(entries, dict) else entries
+    body = "".join(f'\nmsgid "{key}"\nmsgstr "{text}"\n' for key, text in pairs)
     path.write_text(
         f'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n{body}', encoding="utf-8"
     )
@@ -117,6 +118,11 @@ def test_the_plural_forms_are_read_as_the_file_says_and_checked_like_the_rest(tm
     ]  # fmt: skip
     assert catalogue.plural("en", "n", 1) == "{n} file"
     assert catalogue.problems() == ["pl: n has ['count'], en has ['n']"]
+
+
+def test_the_check_names_a_key_given_twice(tmp_path: Path) -> None:
+    write_po(tmp_path / "en/LC_MESSAGES/hackserver.po", [("a", "One {name}"), ("a", "Other {phase}")])
+    assert i18n.Catalogue(tmp_path).problems() == ["en: a is given twice"]
 
 
 @pytest.fixture

@@ -160,6 +160,14 @@ def test_a_publication_with_several_wrong_fields_names_each_and_changes_nothing(
     assert len(site.slots()) == before
 
 
+def test_a_time_the_clocks_skip_is_refused_in_the_experts_language(site: Site, kickoff: datetime) -> None:
+    s = scene(site, kickoff)
+    form = {"start": "2027-03-28T02:30", "end": "2027-03-28T03:30", "length": "20"}
+    reply = site.client.post(f"/expert/{s['anna_link']}/slots?lang=de", data=form)
+    assert reply.status_code == 422
+    assert "2027-03-28 02:30 gibt es in Europe/Berlin nicht (die Uhren werden vorgestellt)" in reply.text
+
+
 def test_an_expert_link_cannot_withdraw_another_experts_slot(site: Site, kickoff: datetime) -> None:
     s = scene(site, kickoff)
     reply = site.client.post(f"/expert/{s['anna_link']}/slots/{s['jonas_slot']}/withdraw")
