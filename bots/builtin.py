@@ -25,7 +25,7 @@ from bots.commands import Bot, Invocation, Reply  # importing the commands regis
 from hackserver.foundation import channels
 from hackserver.foundation.outbox import Sender
 from hackserver.runtime import Runtime
-from hackserver.teams.participants import Identity
+from hackserver.teams.participants import ORGANISERS, Identity
 
 SALT = "participant"
 SESSION_AGE = 30 * 24 * 3600  # seconds: from registration to the awards, with room to spare
@@ -86,6 +86,12 @@ def is_organiser(session: Session, organiser_token: str | None) -> bool:
 
 def newcomer(name: str) -> Identity:
     return Identity("builtin", "web", secrets.token_urlsafe(12), name)
+
+
+def organiser(name: str) -> Identity:
+    """The account of an organiser who signs in with the token: one per name, however often they
+    sign in again."""
+    return Identity("builtin", ORGANISERS, name.casefold()[:64], name)
 
 
 def clean_name(raw: str) -> str | None:

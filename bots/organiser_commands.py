@@ -12,6 +12,7 @@ from hackserver.sprint import announcements
 from hackserver.sprint.phases import current_phase, shift_phase
 from hackserver.submissions import entries
 from hackserver.teams import teams
+from hackserver.teams.participants import only_organising
 
 
 @command("extend", organiser_only=True)
@@ -73,7 +74,9 @@ async def stats(ctx: Context, args: str) -> Reply:
         return int(await session.scalar(query) or 0)  # type: ignore[call-overload]
 
     people = await count(
-        select(func.count()).select_from(Participant).where(Participant.event_id == event_id)
+        select(func.count())
+        .select_from(Participant)
+        .where(Participant.event_id == event_id, ~only_organising(ctx.runtime.event.organisers))
     )
     pool = await count(
         select(func.count())

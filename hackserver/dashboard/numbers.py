@@ -44,6 +44,7 @@ from hackserver.foundation.models import (
 )
 from hackserver.sprint.phases import current_phase, next_phase
 from hackserver.sprint.schedule import schedule
+from hackserver.teams.participants import only_organising
 
 if TYPE_CHECKING:
     from hackserver.foundation.transaction import Transaction
@@ -104,7 +105,9 @@ async def _counts(tx: Transaction, event_id: int) -> dict[str, int]:
     submissions = select(func.count()).select_from(Submission).join(Team).where(Team.event_id == event_id)
     p50, p90 = _help_waits(event_id)
     numbers = {
-        "registrations": _count(Participant, Participant.event_id == event_id),
+        "registrations": _count(
+            Participant, Participant.event_id == event_id, ~only_organising(tx.event.organisers)
+        ),
         "in_teams": _count(Participant, Participant.event_id == event_id, in_team),
         "pool": _count(Participant, Participant.event_id == event_id, Participant.in_match_pool, ~in_team),
         "teams": _count(Team, Team.event_id == event_id),

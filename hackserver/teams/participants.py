@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from hackserver.foundation import db
 from hackserver.foundation.errors import DomainError
@@ -79,6 +81,31 @@ async def register(session: AsyncSession, event_id: int, identity: Identity) -> 
         await session.flush()
         return (await session.scalars(_by_identity(), _params(identity))).one()
     return participant
+
+
+ORGANISERS = "organisers"  # the built-in channels' workspace of accounts signed in with the organiser token
+
+
+def organiser_account(
+    identity: type[PlatformIdentity], organisers: Mapping[str, tuple[str, ...]]
+) -> ColumnElement[bool]:
+    """An organiser's chat account: signed in with the organiser token on the built-in channels, or
+    listed under [organisers] in the event file."""
+    listed = [and_(identity.platform == p, identity.user_id.in_(ids)) for p, ids in organisers.items() if ids]
+    return or_(and_(identity.platform == "builtin", identity.workspace == ORGANISERS), *listed)
+
+
+def only_organising(organisers: Mapping[str, tuple[str, ...]]) -> ColumnElement[bool]:
+    """A participant who is only an organiser: every account an organiser's, in no team and not in the
+    matching pool. Organisers are counted as participants only once they act as one."""
+    # Aliases: a query that selects these tables itself must not correlate them away.
+    theirs, other, joined = aliased(PlatformIdentity), aliased(PlatformIdentity), aliased(Membership)
+    return and_(
+        Participant.id.in_(select(theirs.participant_id).where(organiser_account(theirs, organisers))),
+        ~Participant.in_match_pool,
+        ~exists().where(joined.participant_id == Participant.id),
+        ~exists().where(other.participant_id == Participant.id, ~organiser_account(other, organisers)),
+    )
 
 
 LINK_SALT = "link-account"

@@ -17,6 +17,7 @@ from hackserver.foundation.models import Challenge, MatchRun, Membership, Partic
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
 from hackserver.teams import matching, teams
+from hackserver.teams.participants import only_organising
 from hackserver.web.api import MAX_ID, STATUS, error, organiser
 
 MAX_PAGE = 500
@@ -103,7 +104,7 @@ async def list_participants(request: Request) -> JSONResponse:
     query = (
         select(Participant, Membership.team_id)
         .outerjoin(Membership)
-        .where(Participant.event_id == runtime.event_id)
+        .where(Participant.event_id == runtime.event_id, ~only_organising(runtime.event.organisers))
         .order_by(Participant.id)
         .offset(offset)
         .limit(limit)

@@ -212,7 +212,7 @@ class Chat:
             name = builtin.clean_name(form.get("name", "")) or "Orga"
             if (refusal := too_long("display_name", name, "name")) is not None:
                 return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
-            identity = builtin.newcomer(name)
+            identity = builtin.organiser(name)
             async with runtime.transaction() as tx:
                 participant_id = (await identify(tx.session, runtime.event_id, identity)).id
         else:

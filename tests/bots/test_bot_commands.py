@@ -302,8 +302,13 @@ async def test_an_organiser_shifts_the_deadline_from_chat(organisers: Runtime) -
     assert not refused.ok and "in the past" in refused.text
 
 
-async def test_stats_counts_for_organisers(organisers: Runtime) -> None:
+async def test_stats_counts_participants_and_an_organiser_only_once_they_act_as_one(
+    organisers: Runtime,
+) -> None:
     await ask(organisers, "status")
+    reply = await ask(organisers, "stats", ORGANISER, locale="en")
+    assert ("Participants", "1") in reply.fields
+    assert (await ask(organisers, "match me", ORGANISER, locale="en")).ok
     reply = await ask(organisers, "stats", ORGANISER, locale="en")
     assert ("Participants", "2") in reply.fields
 

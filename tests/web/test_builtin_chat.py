@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -360,6 +361,29 @@ async def test_markup_shows_as_html_live_and_after_a_reload_and_all_else_is_esca
     assert shown in frame["html"]
     assert shown in page
     assert "<script>alert" not in page
+
+
+async def test_an_organiser_signing_in_again_is_one_account_and_no_registration(
+    browser_like: ClientFactory,
+) -> None:
+    auth = {"Authorization": f"Bearer {ORGANISER_TOKEN}"}
+    channels_of = []
+    for _ in range(2):  # another browser, or the cookie gone: the same organiser signs in again
+        async with browser_like() as organiser:
+            signed_in = await organiser.post(
+                "/channels/organiser?lang=en", data={"token": ORGANISER_TOKEN, "name": "Orga"}
+            )
+            channels_of.append(httpx.URL(signed_in.headers["location"]).params["channel"])
+            channel = channels_of[-1]
+            await organiser.post(f"/channels/{channel}/messages?lang=en", data={"text": "stats"})
+            page = (await organiser.get("/channels", params={"channel": channel, "lang": "en"})).text
+            assert re.search(r"Participants</th><td[^>]*>0<", page)
+    assert channels_of[0] == channels_of[1]
+    async with browser_like() as alice:
+        await join(alice, "Alice")
+        counts = (await alice.get("/api/v1/dashboard", headers=auth)).json()["counts"]
+        listed = (await alice.get("/api/v1/participants", headers=auth)).json()["participants"]
+    assert counts["registrations"] == 1 and [p["name"] for p in listed] == ["Alice"]
 
 
 async def test_html_in_a_display_name_and_a_command_is_escaped(browser_like: ClientFactory) -> None:
