@@ -15,6 +15,7 @@ from hackserver.challenges.search import Catalogue
 from hackserver.foundation.errors import Conflict, NotFound
 from hackserver.foundation.models import AuditEntry, Challenge, ChallengePreference, Participant, Team
 from hackserver.teams import teams
+from hackserver.teams.participants import MAX_INTERESTS
 from hackserver.teams.picks import MAX_PICKS
 
 if TYPE_CHECKING:
@@ -106,8 +107,11 @@ async def pick(tx: Transaction, person: Participant, ids: list[str]) -> Picked:
         raise NotFound("challenge.unknown", ids=", ".join(unknown))
     chosen = [found[i] for i in wanted if i in found]
     team = await teams.team_of(tx.session, person.id)
-    if team is None:
-        person.interests = [c.external_id.lower() for c in chosen]
+    if team is None:  # the new picks first; the topics the person wants stay, earlier picks go
+        any_id = select(func.lower(Challenge.external_id)).where(Challenge.event_id == tx.event_id)
+        challenge_ids: set[str] = set(await tx.session.scalars(any_id))
+        topics = [wish for wish in person.interests if wish not in challenge_ids]
+        person.interests = ([c.external_id.lower() for c in chosen] + topics)[:MAX_INTERESTS]
         tx.record("participant.profile", participant=person.id)
         return Picked(None, chosen, unknown)
     await tx.session.execute(delete(ChallengePreference).where(ChallengePreference.team_id == team.id))

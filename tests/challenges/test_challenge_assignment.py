@@ -116,6 +116,17 @@ async def test_a_solo_participants_picks_become_their_interests_for_matching(run
     assert person is not None and person.interests == ["c3", "c1"]
 
 
+async def test_a_solo_participants_picks_replace_their_earlier_picks_and_keep_their_topics(
+    runtime: Runtime,
+) -> None:
+    assert (await ask(runtime, "solo", "profile wants mobility")).ok
+    assert (await ask(runtime, "solo", "challenge pick C3 C1")).ok
+    assert (await ask(runtime, "solo", "challenge pick C4")).ok
+    async with runtime.sessions() as session:
+        person = await session.scalar(select(Participant).where(Participant.display_name == "solo"))
+    assert person is not None and person.interests == ["c4", "mobility"]
+
+
 async def test_a_matched_team_inherits_its_members_picks_merged_by_rank_before_the_assignment(
     runtime_at: tuple[Runtime, FakeClock], runtime: Runtime
 ) -> None:
