@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import secrets
 import time
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -92,13 +91,6 @@ def organiser(name: str) -> Identity:
     """The account of an organiser who signs in with the token: one per name, however often they
     sign in again."""
     return Identity("builtin", ORGANISERS, name.casefold()[:64], name)
-
-
-def clean_name(raw: str) -> str | None:
-    """A display name without control or formatting characters; None when nothing is left."""
-    kept = "".join(c for c in raw if unicodedata.category(c)[0] != "C")
-    name = " ".join(kept.split())
-    return name or None
 
 
 def to_invocation(

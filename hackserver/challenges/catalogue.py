@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from hackserver.challenges.search import id_key
 from hackserver.foundation.errors import CatalogueError
 from hackserver.foundation.models import AuditEntry, Challenge
+from hackserver.foundation.plain_text import free_text, one_line
 from hackserver.foundation.text_limits import CATALOGUES
 
 if TYPE_CHECKING:
@@ -244,10 +245,11 @@ def _text(
     if multiline is None:
         multiline = name == "description"
     value = (raw or "").strip() if multiline else " ".join((raw or "").split())
-    if not value and required:
-        fail(name, "required")
     if (bad := _CONTROL.search(value)) is not None:
         fail(name, f"has a control character (U+{ord(bad.group()):04X})")
+    value = free_text(value) if multiline else one_line(value)  # bidi overrides and the like go
+    if not value and required:
+        fail(name, "required")
     limit = MAX_LENGTH[name] if limit is None else limit
     if len(value) > limit:
         fail(name, f"longer than {limit} characters (it has {len(value)})")
@@ -261,9 +263,9 @@ def _list(
     if raw is None:
         return []
     if isinstance(raw, str):
-        return [part.strip() for part in separators.split(raw) if part.strip()]
+        raw = separators.split(raw)
     if isinstance(raw, list) and all(isinstance(part, str) for part in raw):
-        return [" ".join(part.split()) for part in raw if part.strip()]
+        return [item for part in raw if (item := one_line(part))]
     fail(name, 'expected a list of texts like ["de", "en"]')
     return []
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from hackserver.foundation.errors import CatalogueError
 from hackserver.foundation.models import AuditEntry, Juror
+from hackserver.foundation.plain_text import one_line
 from hackserver.foundation.text_limits import CATALOGUES
 
 if TYPE_CHECKING:
@@ -38,17 +39,17 @@ def _list(value: Any) -> list[str]:
         items = [str(v) for v in value]
     else:
         items = str(value or "").replace(",", ";").split(";")
-    return [" ".join(i.split()) for i in items if i.strip()]
+    return [item for i in items if (item := one_line(i))]
 
 
 def parse_one(raw: dict[str, Any], where: str) -> tuple[JurorRow | None, list[str]]:
     problems = []
-    name = " ".join(str(raw.get("name") or "").split())
+    name = one_line(str(raw.get("name") or ""))
     if not name:
         problems.append(f"{where}: name: missing")
     elif len(name) > CATALOGUES["juror"]["name"]:
         problems.append(f"{where}: name: longer than {CATALOGUES['juror']['name']} characters")
-    organisation = " ".join(str(raw.get("organisation") or "").split()) or None
+    organisation = one_line(str(raw.get("organisation") or "")) or None
     if organisation and len(organisation) > CATALOGUES["juror"]["organisation"]:
         problems.append(
             f"{where}: organisation: longer than {CATALOGUES['juror']['organisation']} characters"

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 
 from hackserver.foundation.errors import Conflict, NotFound, TooLate
 from hackserver.foundation.models import AuditEntry, Challenge, Juror, JuryAssignment, Score, Submission, Team
+from hackserver.foundation.plain_text import free_text
 from hackserver.foundation.text_limits import too_long
 from hackserver.judging import jury_assignment, ranking
 from hackserver.judging.jury_assignment import Entry, JurorInfo
@@ -139,7 +140,7 @@ async def score(
             )
         else:
             values[criterion.id] = float(int(text))
-    comment = entries.clean(comment)
+    comment = free_text(comment)
     if (refusal := too_long("comment", comment)) is not None:
         problems["comment"] = entries.Problem(refusal.key, refusal.params)
     if problems:

@@ -11,7 +11,6 @@ is frozen as final.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from hackserver.foundation.errors import Conflict, DomainError, NotFound, TooLat
 from hackserver.foundation.event_forms import FormField, SubmissionForm
 from hackserver.foundation.i18n import Moment
 from hackserver.foundation.models import AuditEntry, Participant, Submission, SubmissionVersion, Team
+from hackserver.foundation.plain_text import free_text
 from hackserver.teams import teams
 
 if TYPE_CHECKING:
@@ -84,11 +84,6 @@ class Saved:
     deadline: datetime
 
 
-def clean(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C").strip()
-
-
 def url_ok(text: str) -> bool:
     if any(c.isspace() for c in text):
         return False
@@ -107,7 +102,7 @@ def validate(
     """The cleaned values and the problems by field id; pure."""
     values, problems = {}, {}
     for item in form.fields:
-        value = clean(raw.get(item.id, ""))
+        value = free_text(raw.get(item.id, ""))
         values[item.id] = value
         label = item.label(language)
         if len(value) > item.max_length:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from hackserver.foundation import db
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.models import Membership, Participant, PlatformIdentity
+from hackserver.foundation.plain_text import one_line
 from hackserver.foundation.text_limits import LIMITS, bounded
 from hackserver.teams import skills
 
@@ -62,7 +63,9 @@ async def identify(session: AsyncSession, event_id: int, identity: Identity) -> 
 async def register(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
     """The participant of a chat account just found to be new (or made by its other first command
     meanwhile)."""
-    participant = Participant(event_id=event_id, display_name=identity.name[:120] or identity.user_id)
+    # Platforms pass on whatever a person put in their profile: bidi overrides and the like go here.
+    name = one_line(identity.name)[:120]
+    participant = Participant(event_id=event_id, display_name=name or identity.user_id)
     session.add(participant)
     await session.flush()
     claimed = await session.scalar(
@@ -72,7 +75,7 @@ async def register(session: AsyncSession, event_id: int, identity: Identity) -> 
             platform=identity.platform,
             workspace=identity.workspace,
             user_id=identity.user_id,
-            user_name=identity.name[:120],
+            user_name=name,
         )
         .returning(PlatformIdentity.id)
     )

@@ -30,6 +30,7 @@ from hackserver.foundation import channels, i18n
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.channels import ANNOUNCEMENTS
 from hackserver.foundation.event import PHASES
+from hackserver.foundation.plain_text import one_line
 from hackserver.foundation.text_limits import too_long
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import BEFORE, current_phase, next_phase
@@ -181,8 +182,8 @@ class Chat:
         viewer = await viewer_of(request, runtime)
         if viewer is not None:  # already in: joining again must not make a second participant
             return RedirectResponse(where(channels.bot_channel(viewer.participant_id), lang), status_code=303)
-        name = builtin.clean_name(form.get("name", ""))
-        if name is None:
+        name = one_line(form.get("name", ""))
+        if not name:
             return await self.render(request, None, ANNOUNCEMENTS, notice="bad_name", status=400)
         if (refusal := too_long("display_name", name, "name")) is not None:
             return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
@@ -209,7 +210,7 @@ class Chat:
         if not builtin.is_organiser_token(form.get("token", ""), configured):
             return await self.render(request, viewer, ANNOUNCEMENTS, notice="bad_token", status=403)
         if viewer is None:
-            name = builtin.clean_name(form.get("name", "")) or "Orga"
+            name = one_line(form.get("name", "")) or "Orga"
             if (refusal := too_long("display_name", name, "name")) is not None:
                 return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
             identity = builtin.organiser(name)

@@ -26,7 +26,13 @@ from bots import slack, slack_render
 from bots.core import COMMANDS, Context, Reply, command
 from bots.slack_delivery import ChannelPacer, SlackSender
 from hackserver.app import create_app
-from hackserver.foundation.models import AuditEntry, HandledRequest, OutboxMessage, Participant
+from hackserver.foundation.models import (
+    AuditEntry,
+    HandledRequest,
+    OutboxMessage,
+    Participant,
+    PlatformIdentity,
+)
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
@@ -200,6 +206,19 @@ async def test_a_team_formed_by_slash_commands_gets_its_slack_channel_with_both_
     texts = [post.text for post in fake_slack.posts_to(channel.id)]
     assert any(code in text and "ua1" in text for text in texts)  # the welcome, with the join code
     assert any("ua2" in text for text in texts[1:])  # then who joined
+
+
+async def test_a_display_name_reaches_the_pages_without_bidi_overrides_or_nul(
+    client: httpx.AsyncClient, server: uvicorn.Server
+) -> None:
+    # U+202E turns "Mallory" around on the jury page; a NUL is refused by PostgreSQL on every command.
+    body = command_body("status", user="UBIDI", user_name="\u202eMal\u200blory\u2066\x00 \ufeffX")
+    assert (await post_command(client, body)).status_code == 200
+    assert (await post_command(client, body)).json()["blocks"][0]["text"]["text"] == "Test Sprint: Kickoff"
+    async with runtime_of(server).sessions() as session:
+        names = (await session.execute(select(Participant.display_name, PlatformIdentity.user_name).join(
+            PlatformIdentity).where(PlatformIdentity.user_id == "UBIDI"))).all()  # fmt: skip
+    assert [tuple(n) for n in names] == [("Mallory X", "Mallory X")]
 
 
 def _wrong_signature(body: str) -> tuple[str, dict[str, str]]:

@@ -225,6 +225,13 @@ async def test_the_csv_export_never_hands_a_spreadsheet_a_formula(
     assert cells == ["'+1", "'\t=1", "'\r=1", "a=1", 1, -1, None]  # numbers stay numbers
 
 
+def test_a_jurors_name_is_imported_without_bidi_overrides() -> None:
+    (row,) = jurors.parse_csv(
+        "name,organisation,conflicts\n\u202eAda\u2066 Love\u200flace,Cha\u202drit\u00e9,Te\u200bam 1\n".encode()
+    )
+    assert (row.name, row.organisation, row.conflicts) == ("Ada Lovelace", "Charité", ["team 1"])
+
+
 def test_jurors_import_from_the_command_line(
     sqlite_url: str, event_file: Callable[..., Path], kickoff: datetime, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
