@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bots.core import Context, Reply, UsageError, command
 from hackserver.challenges import assignment, preferences
+from hackserver.foundation.numbers import whole
 
 SHOWN = 10  # challenges a search answers with
 
@@ -54,8 +55,9 @@ async def challenge_pick(ctx: Context, args: str) -> Reply:
 @command("assignment run", organiser_only=True)
 async def assignment_run(ctx: Context, args: str) -> Reply:
     words = args.split()
-    if len(words) > 1 or (words and not words[0].isdigit()):
+    seed = whole(words[0]) if words else None
+    if len(words) > 1 or (words and seed is None):
         raise UsageError("")
     actor = f"organiser:{ctx.participant.display_name}"
-    run = await assignment.run(ctx.tx, actor=actor, seed=int(words[0]) if words else None)
+    run = await assignment.run(ctx.tx, actor=actor, seed=seed)
     return Reply(run.summary(ctx.language))

@@ -24,7 +24,7 @@ from hackserver.foundation.db import unreachable
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.i18n import Moment, say
 from hackserver.foundation.models import HandledRequest, Participant
-from hackserver.foundation.text_limits import LIMITS, too_long
+from hackserver.foundation.text_limits import LIMITS, refused
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
 from hackserver.teams.participants import Identity, find, identify, register
@@ -178,7 +178,7 @@ class Bot:
         account = f"{identity.platform}:{identity.workspace}:{identity.user_id}"
         if not invocation.retry and not await limit.allow(account):
             return Reply(say(language, "slow_down", limit=limit.limit, seconds=int(limit.window)), ok=False)
-        if (refusal := too_long("command", invocation.text)) is not None:  # before any work
+        if (refusal := refused("command", invocation.text)) is not None:  # before any work
             return Reply(say(language, "refused", reason=refusal.say(language)), ok=False)
         try:
             for attempt in range(3):

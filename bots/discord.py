@@ -11,7 +11,6 @@ definition (`command_definition`) is built from the same registry the grammar di
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from bots.discord_delivery import USER_AGENT, WEBHOOK, DiscordError, DiscordSend
 from bots.discord_limits import retry_after
 from bots.discord_render import EPHEMERAL, interaction_response, render
 from bots.http import Background, bounded_body, tls, too_large
+from hackserver.foundation import json_input
 from hackserver.foundation.errors import SettingsError
 from hackserver.foundation.outbox import Sender
 from hackserver.foundation.settings import Settings
@@ -131,7 +131,7 @@ def routes() -> list[BaseRoute]:
         if not is_signed(key, body, request.headers, time.time()):
             return JSONResponse({"error": "invalid request signature"}, status_code=401)
         try:
-            interaction = json.loads(body)
+            interaction = json_input.loads(body)
         except ValueError:
             return JSONResponse({"error": "expected a JSON body"}, status_code=400)
         kind = interaction.get("type") if isinstance(interaction, dict) else None

@@ -14,14 +14,16 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from hackserver.foundation.numbers import whole
+
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024  # a chat platform's request is a few kilobytes; more is not one of theirs
 
 
 async def bounded_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
     """The raw body, or None when it is larger than `limit` (judged before reading when it can be)."""
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit() or int(length) > limit:
+    length = whole(request.headers.get("content-length", "0"))
+    if length is None or length > limit:
         return None
     body = await request.body()
     return None if len(body) > limit else body

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 import time
@@ -31,7 +30,7 @@ from bots.commands import Bot, Invocation, Reply  # importing the commands regis
 from bots.http import Background, bounded_body, tls, too_large
 from bots.slack_delivery import SlackSender, web_client, why
 from bots.slack_render import render
-from hackserver.foundation import outbox
+from hackserver.foundation import json_input, outbox
 from hackserver.foundation.i18n import say
 from hackserver.foundation.outbox import Sender
 from hackserver.runtime import Runtime
@@ -169,7 +168,7 @@ def routes() -> list[BaseRoute]:
         if isinstance(body, Response):
             return body
         try:
-            payload = json.loads(dict(parse_qsl(body.decode())).get("payload", ""))
+            payload = json_input.loads(dict(parse_qsl(body.decode())).get("payload", ""))
         except ValueError:
             return JSONResponse({"error": "expected a form field `payload` with JSON"}, status_code=400)
         # Buttons are links: Slack opens them itself and tells us only for the record.
@@ -183,7 +182,7 @@ def routes() -> list[BaseRoute]:
         if isinstance(body, Response):
             return body
         try:
-            envelope = json.loads(body)
+            envelope = json_input.loads(body)
         except ValueError:
             return JSONResponse({"error": "expected a JSON body"}, status_code=400)
         if not isinstance(envelope, dict):

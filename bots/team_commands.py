@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bots.core import Context, Reply, UsageError, command, local_time
 from hackserver.foundation import links
+from hackserver.foundation.numbers import whole
 from hackserver.submissions import entries
 from hackserver.teams import matching, skills, teams
 
@@ -94,9 +95,9 @@ async def match_me(ctx: Context, args: str) -> Reply:
 @command("match run", organiser_only=True)
 async def match_run(ctx: Context, args: str) -> Reply:
     words = args.split()
-    if len(words) > 1 or (words and not words[0].isdigit()):
+    seed = whole(words[0]) if words else None
+    if len(words) > 1 or (words and seed is None):
         raise UsageError("")
-    seed = int(words[0]) if words else None
     run = await matching.run(ctx.tx, actor=f"organiser:{ctx.participant.display_name}", seed=seed)
     lines = [
         f"• {entry['name']}: {ctx.say('match.alone.' + entry['reason'], **entry['params'])}"

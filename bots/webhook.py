@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email.utils
 import hmac
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
 from bots.core import in_language
 from bots.http import bounded_body, tls, too_large
+from hackserver.foundation import json_input
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing, Sender
 from hackserver.runtime import Runtime
 from hackserver.teams.participants import Identity
@@ -100,7 +100,7 @@ def _fields(body: bytes, content_type: str) -> dict[str, Any]:
     text = body.decode(errors="replace")
     if content_type.split(";")[0].strip().lower() == "application/json":
         try:
-            raw = json.loads(text)
+            raw = json_input.loads(text)
         except ValueError:
             return {}
         return raw if isinstance(raw, dict) else {}

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hackserver.challenges.search import id_key
+from hackserver.foundation import json_input
 from hackserver.foundation.errors import CatalogueError
 from hackserver.foundation.models import AuditEntry, Challenge
 from hackserver.foundation.plain_text import free_text, one_line
@@ -39,7 +40,8 @@ _ID = re.compile(r"[A-Za-z0-9_-]+")
 _LIST_SEPARATORS = re.compile(r"[;,]")
 _LANGUAGE_SEPARATORS = re.compile(r"[;,\s]+")
 _EMAIL = re.compile(r"(mailto:)?[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]{2,}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # newlines and tabs are fine, NUL breaks PostgreSQL
+# Newlines and tabs are fine; NUL breaks PostgreSQL, a lone surrogate (JSON's "\ud800") has no UTF-8.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def _csv_records(
 
 def _json_records(text: str) -> list[_Record]:
     try:
-        items = json.loads(text)
+        items = json_input.loads(text)
     except json.JSONDecodeError as error:
         raise CatalogueError(
             f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"

@@ -10,7 +10,8 @@ HackserverError
     ├── NotFound
     ├── Conflict       competing writes, already exists, already done
     │   └── FieldError one field of a form is wrong: pages show it beside that field
-    │       └── TooLong    a typed text past its field's limit (hackserver.foundation.text_limits; 422 on the API)
+    │       └── BadText    a typed text past its field's limit or with a NUL or lone surrogate
+    │                      (hackserver.foundation.text_limits; 422 on the API)
     ├── TooLate        a deadline or phase has passed
     └── Unreadable     a typed value that is not what it should be (a duration, a local time); also
                        a ValueError, so that a reader of files (the event file's loader) says str()

@@ -35,7 +35,9 @@ PHASES = (
 PLATFORMS = ("builtin", "slack", "discord", "webhook")
 DEFAULT_TOO_LATE = timedelta(minutes=15)
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)(?:m|min))?(?:(\d+)s)?$")
+_DURATION = re.compile(r"(?:([0-9]{1,9})d)?(?:([0-9]{1,9})h)?(?:([0-9]{1,9})(?:m|min))?(?:([0-9]{1,9})s)?")
+# Longer is a typo, and an instant moved by it could leave the calendar (datetime ends in year 9999).
+MAX_DURATION = timedelta(days=3650)
 _RELATIVE = re.compile(r"^\s*([a-z_]+)\s*(?:([+-])\s*(\S+))?\s*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -121,14 +123,14 @@ def parse_event(raw: dict[str, Any], source: str = "<event>") -> Event:
 
 
 def parse_duration(text: str) -> timedelta:
-    match = _DURATION.match(text.strip().replace(" ", ""))
+    match = _DURATION.fullmatch(text.strip().replace(" ", ""))
     if not text.strip() or not match or not any(match.groups()):
         raise Unreadable("duration.bad", text=text.strip()[:40])
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    try:
-        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    except OverflowError:
-        raise Unreadable("duration.too_long", text=text.strip()[:40]) from None
+    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if duration > MAX_DURATION:
+        raise Unreadable("duration.too_long", text=text.strip()[:40], days=MAX_DURATION.days)
+    return duration
 
 
 def format_duration(delta: timedelta) -> str:
@@ -143,9 +145,13 @@ def format_duration(delta: timedelta) -> str:
 
 def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     """A wall-clock time in `zone` as UTC; refuses times a daylight-saving switch skips or repeats."""
-    if local.tzinfo is not None:
-        return local.astimezone(UTC)
-    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    try:
+        if local.tzinfo is not None:
+            return local.astimezone(UTC)
+        first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+        first.astimezone(UTC)  # raises when the instant falls outside the calendar
+    except OverflowError:
+        raise Unreadable("time.outside", at=f"{local:%Y-%m-%d %H:%M}") from None
     if first.utcoffset() != second.utcoffset():
         back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
         said = {"at": f"{local:%Y-%m-%d %H:%M}", "zone": zone.key}

@@ -2,12 +2,15 @@
 calls before it stores or sends the text: the bot's commands, the pages' forms, the JSON API.
 
 A longer text is refused, never cut: the refusal names the field and its limit, and nothing
-changes. Catalogue files and the API bodies that add to them (challenges, experts, jurors) report
+changes. So is a text with a character no database or chat platform takes: a NUL (PostgreSQL
+refuses it) or a lone surrogate such as JSON's "\\ud800" (it has no UTF-8, so every delivery fails). Catalogue files and the API bodies that add to them (challenges, experts, jurors) report
 every bad row at once, each in its own words, with the limits of CATALOGUES. Submission fields are not
 here: the event file sets each one's `max_length`.
 """
 
 from __future__ import annotations
+
+import re
 
 from hackserver.foundation.errors import FieldError
 from hackserver.foundation.i18n import Term
@@ -39,20 +42,40 @@ CATALOGUES = {  # characters, by catalogue and column; a list's columns bound ea
 }
 
 
-class TooLong(FieldError):
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class BadText(FieldError):
+    code = "bad_text"
+
+
+class TooLong(BadText):
+    code = "too_long"
+
     def __init__(self, kind: str, length: int, field: str | None = None) -> None:
         super().__init__(
             field or kind, "text.too_long", what=Term(f"field.{kind}"), length=length, limit=LIMITS[kind]
         )
 
 
-def too_long(kind: str, text: str, field: str | None = None) -> TooLong | None:
-    """The refusal for `text` in a field of this kind, or None when it fits."""
+class Unstorable(BadText):
+    code = "unstorable"
+
+    def __init__(self, kind: str, character: str, field: str | None = None) -> None:
+        super().__init__(
+            field or kind, "text.unstorable", what=Term(f"field.{kind}"), character=f"U+{ord(character):04X}"
+        )
+
+
+def refused(kind: str, text: str, field: str | None = None) -> BadText | None:
+    """The refusal for `text` in a field of this kind, or None when it fits and can be stored."""
+    if (bad := _UNSTORABLE.search(text)) is not None:
+        return Unstorable(kind, bad.group(), field)
     return TooLong(kind, len(text), field) if len(text) > LIMITS[kind] else None
 
 
 def bounded(kind: str, text: str, field: str | None = None) -> str:
-    """The text itself when it fits its field; else raises TooLong."""
-    if (refusal := too_long(kind, text, field)) is not None:
+    """The text itself when it fits its field and can be stored; else raises BadText."""
+    if (refusal := refused(kind, text, field)) is not None:
         raise refusal
     return text

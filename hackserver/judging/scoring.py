@@ -10,8 +10,9 @@ from sqlalchemy import delete, func, select
 
 from hackserver.foundation.errors import Conflict, NotFound, TooLate
 from hackserver.foundation.models import AuditEntry, Challenge, Juror, JuryAssignment, Score, Submission, Team
+from hackserver.foundation.numbers import whole
 from hackserver.foundation.plain_text import free_text
-from hackserver.foundation.text_limits import too_long
+from hackserver.foundation.text_limits import refused
 from hackserver.judging import jury_assignment, ranking
 from hackserver.judging.jury_assignment import Entry, JurorInfo
 from hackserver.submissions import entries
@@ -133,15 +134,15 @@ async def score(
     low, high = rubric.scale
     values, problems = {}, {}
     for criterion in rubric.criteria:
-        text = raw.get(criterion.id, "").strip()
-        if not text.lstrip("-").isdigit() or not low <= int(text) <= high:
+        value = whole(raw.get(criterion.id, "").strip(), signed=True)
+        if value is None or not low <= value <= high:
             problems[criterion.id] = entries.Problem(
                 "jury.score_range", {"criterion": criterion.label(language), "low": low, "high": high}
             )
         else:
-            values[criterion.id] = float(int(text))
+            values[criterion.id] = float(value)
     comment = free_text(comment)
-    if (refusal := too_long("comment", comment)) is not None:
+    if (refusal := refused("comment", comment)) is not None:
         problems["comment"] = entries.Problem(refusal.key, refusal.params)
     if problems:
         raise InvalidScores(problems)

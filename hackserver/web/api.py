@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -11,13 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hackserver.foundation import json_input
 from hackserver.foundation.errors import Conflict, DomainError, NotFound, TooLate
 from hackserver.foundation.event import parse_duration
-from hackserver.foundation.text_limits import TooLong
+from hackserver.foundation.text_limits import TooLong, Unstorable
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import current_phase, next_phase, shift_phase
 
-STATUS = {NotFound: 404, Conflict: 409, TooLate: 409, TooLong: 422}
+STATUS = {NotFound: 404, Conflict: 409, TooLate: 409, TooLong: 422, Unstorable: 422}
 MAX_ID = 2**31 - 1  # ids are database integers; a larger one names nothing
 
 
@@ -77,7 +77,7 @@ async def shift(request: Request) -> JSONResponse:
     if isinstance(actor := organiser(request), JSONResponse):
         return actor
     try:
-        body: Any = json.loads(await request.body() or b"{}")
+        body: Any = json_input.loads(await request.body() or b"{}")
         by = str(body["by"]).strip()
         delta = parse_duration(by.lstrip("+-")) * (-1 if by.startswith("-") else 1)
         later_too = body.get("later_too", False)

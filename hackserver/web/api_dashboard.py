@@ -3,14 +3,13 @@ snapshot itself, sending an announcement, and sending a dead letter again."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver.foundation import outbox
+from hackserver.foundation import json_input, outbox
 from hackserver.foundation.errors import DomainError
 from hackserver.runtime import Runtime
 from hackserver.sprint import announcements
@@ -31,7 +30,7 @@ async def announce(request: Request) -> JSONResponse:
     if isinstance(actor := organiser(request), JSONResponse):
         return actor
     try:
-        body: Any = json.loads(await request.body() or b"{}")
+        body: Any = json_input.loads(await request.body() or b"{}")
         text = str(body["text"]).strip()
         target = str(body.get("target", announcements.EVERYWHERE))
         language = str(body.get("language", runtime.event.default_language))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver.foundation.event import parse_duration
+from hackserver.foundation.event import parse_duration, to_utc
 from hackserver.foundation.models import Submission, SubmissionVersion, Team
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
@@ -30,7 +31,10 @@ def _instant(text: Any) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise BadField("field 'until' needs its UTC offset, like 2027-03-21T18:15:00+01:00 or ...Z")
-    return value.astimezone(UTC)
+    try:
+        return to_utc(value, ZoneInfo("UTC"))
+    except ValueError as problem:
+        raise BadField(f"field 'until': {problem}") from None
 
 
 async def extension(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@ organisers' moves (move a person, merge, dissolve, run the matching), each audit
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -12,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hackserver.foundation import json_input
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.models import Challenge, MatchRun, Membership, Participant, Team
+from hackserver.foundation.numbers import whole
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
 from hackserver.teams import matching, teams
@@ -92,12 +93,9 @@ async def list_participants(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
     if isinstance(actor := organiser(request), JSONResponse):
         return actor
-    try:
-        offset = int(request.query_params.get("offset", "0"))
-        limit = int(request.query_params.get("limit", "100"))
-        if not 0 <= offset <= MAX_ID or not 1 <= limit <= MAX_PAGE:
-            raise ValueError
-    except ValueError:
+    offset = whole(request.query_params.get("offset", "0"))
+    limit = whole(request.query_params.get("limit", "100"))
+    if offset is None or limit is None or not 0 <= offset <= MAX_ID or not 1 <= limit <= MAX_PAGE:
         return error(
             f"offset must be a whole number from 0 to {MAX_ID} and limit one from 1 to {MAX_PAGE}", 422
         )
@@ -144,7 +142,7 @@ def organiser_change(change: Change) -> Callable[[Request], Awaitable[JSONRespon
         if isinstance(actor := organiser(request), JSONResponse):
             return actor
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json_input.loads(await request.body() or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("expected a JSON object")
         except ValueError as problem:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from hackserver.foundation.errors import DomainError, FieldError
 from hackserver.foundation.i18n import say
 from hackserver.foundation.models import Booking, Expert, Participant, Slot, Team
+from hackserver.foundation.numbers import whole
 from hackserver.officehours import bookings, ics, slots
 from hackserver.teams.teams import team_of
 from hackserver.web.dead_links import refused_page
@@ -106,8 +107,7 @@ async def render(
 
 
 def _slot_id(form: dict[str, str]) -> int | None:
-    raw = form.get("slot", "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
+    return whole(form.get("slot", "").strip())
 
 
 def _back(request: Request, form: dict[str, str], done: str) -> Response:

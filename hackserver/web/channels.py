@@ -26,12 +26,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
 from bots.builtin_markup import to_html
-from hackserver.foundation import channels, i18n
+from hackserver.foundation import channels, i18n, json_input
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.channels import ANNOUNCEMENTS
 from hackserver.foundation.event import PHASES
+from hackserver.foundation.numbers import whole
 from hackserver.foundation.plain_text import one_line
-from hackserver.foundation.text_limits import too_long
+from hackserver.foundation.text_limits import refused
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import BEFORE, current_phase, next_phase
 from hackserver.teams.participants import identify
@@ -185,7 +186,7 @@ class Chat:
         name = one_line(form.get("name", ""))
         if not name:
             return await self.render(request, None, ANNOUNCEMENTS, notice="bad_name", status=400)
-        if (refusal := too_long("display_name", name, "name")) is not None:
+        if (refusal := refused("display_name", name, "name")) is not None:
             return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
         identity = builtin.newcomer(name)
         async with runtime.transaction() as tx:
@@ -211,7 +212,7 @@ class Chat:
             return await self.render(request, viewer, ANNOUNCEMENTS, notice="bad_token", status=403)
         if viewer is None:
             name = one_line(form.get("name", "")) or "Orga"
-            if (refusal := too_long("display_name", name, "name")) is not None:
+            if (refusal := refused("display_name", name, "name")) is not None:
                 return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
             identity = builtin.organiser(name)
             async with runtime.transaction() as tx:
@@ -265,8 +266,8 @@ class Chat:
         if not self.limit.allow(viewer.participant_id):
             return "too_fast", words(lang)["too_fast"]
         text = message.get("text")
-        if isinstance(text, str) and (refusal := too_long("message", text, "text")) is not None:
-            return "too_long", refusal.say(lang)
+        if isinstance(text, str) and (refusal := refused("message", text, "text")) is not None:
+            return refusal.code, refusal.say(lang)
         if channel.kind == "bot":
             invocation = builtin.to_invocation(
                 viewer.identity, message, locale=lang, organiser=viewer.organiser
@@ -285,10 +286,7 @@ class Chat:
 
     async def websocket(self, ws: WebSocket) -> None:
         runtime: Runtime = ws.state.runtime
-        try:
-            after = int(ws.query_params.get("after", "0"))
-        except ValueError:
-            after = 0
+        after = whole(ws.query_params.get("after", "0")) or 0
         lang = language(ws, runtime)
         viewer = await viewer_of(ws, runtime)
         async with runtime.sessions() as session:
@@ -306,7 +304,8 @@ class Chat:
 
         async def send(frame: dict[str, Any]) -> None:
             async with lock:  # frames from the listener and the pusher never interleave
-                await ws.send_json(frame)
+                # ASCII JSON: a frame that echoes a lone surrogate someone sent still encodes.
+                await ws.send_text(json.dumps(frame))
 
         try:
             # Subscribe before reading the history, so nothing posted in between is missed.
@@ -371,7 +370,7 @@ class Chat:
             if received["type"] == "websocket.disconnect":
                 return
             try:
-                frame = json.loads(received.get("text") or "")
+                frame = json_input.loads(received.get("text") or "")
             except ValueError:
                 frame = None
             if not isinstance(frame, dict) or frame.get("type") != "say":

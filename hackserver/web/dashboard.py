@@ -24,6 +24,7 @@ from hackserver.challenges import assignment
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.event import PHASES, parse_duration
+from hackserver.foundation.numbers import whole
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
 from hackserver.sprint import announcements
@@ -180,17 +181,17 @@ class Dashboard:
                 later_too=form.get("later_too") == "on",
             )
             return f"Phase {form.get('phase')} shifted by {by}."
-        seed = form.get("seed", "").strip()
-        if seed and not seed.isdigit():
+        written = form.get("seed", "").strip()
+        if (seed := whole(written)) is None and written:
             raise ValueError("A seed is a whole number, or empty.")
         if action == "matching":
-            run = await matching.run(tx, actor=ACTOR, seed=int(seed) if seed else None)
+            run = await matching.run(tx, actor=ACTOR, seed=seed)
             return matching.summary(run, LANGUAGE)
         if action == "assignment":
-            done = await assignment.run(tx, actor=ACTOR, seed=int(seed) if seed else None)
+            done = await assignment.run(tx, actor=ACTOR, seed=seed)
             return done.summary(LANGUAGE)
-        if action == "retry" and target is not None and target.isdigit():
-            message = await outbox.requeue_dead(tx, int(target), actor=ACTOR)
+        if action == "retry" and (dead := whole(target or "")) is not None:
+            message = await outbox.requeue_dead(tx, dead, actor=ACTOR)
             return f"Dead letter #{message.id} queued again."
         raise ValueError(f"No such action: {action[:40]}.")
 

@@ -19,6 +19,7 @@ from hackserver.foundation import channels, i18n
 from hackserver.foundation.errors import DomainError, Unreadable
 from hackserver.foundation.event import to_utc
 from hackserver.foundation.models import Booking, Challenge, Expert, Slot, Team
+from hackserver.foundation.numbers import whole
 from hackserver.foundation.transaction import Transaction
 from hackserver.officehours import bookings, help_queue, ics, slots
 from hackserver.officehours.experts import expert_channel
@@ -109,9 +110,9 @@ def minutes(form: dict[str, str], name: str, page: Page) -> int | None:
     raw = form.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 5:
+    if (value := whole(raw)) is None or value > 99_999:
         raise BadInput(name, page.t["bad_minutes"])
-    return int(raw)
+    return value
 
 
 FIELDS = ("start", "end", "length", "buffer", "daily_limit", "topic")  # in the form's order

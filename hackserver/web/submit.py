@@ -19,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from hackserver.foundation import i18n, links
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.i18n import say
+from hackserver.foundation.numbers import whole
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
 from hackserver.submissions import entries
@@ -115,20 +116,19 @@ async def render(
 
 async def page(request: Request) -> Response:
     notice = ""
-    if (saved := request.query_params.get("saved", "")).isdigit():
-        notice = words(language(request, request.state.runtime))["saved"].format(n=int(saved))
+    if (saved := whole(request.query_params.get("saved", ""))) is not None:
+        notice = words(language(request, request.state.runtime))["saved"].format(n=saved)
     return await render(request, request.path_params["token"], notice=notice)
 
 
 def _entry(form: dict[str, str], raw: list[tuple[str, str]], saved_by: int) -> entries.Entry:
-    credits = [int(v) for k, v in raw if k == "credits" and v.isdigit()]
-    based_on = form.get("based_on", "")
+    credits = [n for k, v in raw if k == "credits" and (n := whole(v)) is not None]
     return entries.Entry(
         values={k: v for k, v in form.items() if not k.startswith("_")},
         credits=credits,
         saved_by=saved_by,
         submit=form.get("action") == "submit",
-        based_on=int(based_on) if based_on.isdigit() else 0,  # unknown: refused if anything was saved
+        based_on=whole(form.get("based_on", "")) or 0,  # unknown: refused if anything was saved
     )
 
 

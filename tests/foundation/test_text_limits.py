@@ -78,6 +78,18 @@ async def test_an_over_long_announcement_sends_nothing(runtime_at: tuple[Runtime
     assert await count(runtime, OutboxMessage) == 0
 
 
+async def test_an_announcement_with_a_lone_surrogate_or_a_nul_sends_nothing(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    # Neither has UTF-8 that a platform or PostgreSQL takes: every delivery failed into a dead letter.
+    runtime, _ = runtime_at
+    runtime.event.organisers["discord"] = ("ORG1",)
+    for odd, code in (("\ud800", "U+D800"), ("\x00", "U+0000")):
+        reply = await ask(runtime, f"announce Pizza {odd} im Foyer", ORGANISER_IDENTITY, locale="de")
+        assert not reply.ok and f"ein Zeichen, das sich nicht speichern lässt ({code})" in reply.text
+    assert await count(runtime, OutboxMessage) == 0
+
+
 async def test_an_over_long_command_is_refused_before_it_runs(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     reply = await ask(runtime, f"team create Luftretter {past('command')}", locale="en")

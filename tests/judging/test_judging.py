@@ -160,7 +160,9 @@ async def test_scores_out_of_range_are_refused_by_criterion(runtime_at: tuple[Ru
     submission, juror, _ = (await assignments(runtime))[0]
     with pytest.raises(scoring.InvalidScores) as bad:
         async with runtime.transaction() as tx:
-            await scoring.score(tx, juror, submission, {"impact": "11", "feasibility": "x"}, "")
+            await scoring.score(
+                tx, juror, submission, {"impact": "11", "feasibility": "x", "quality": "²"}, ""
+            )
     assert set(bad.value.problems) == {"impact", "feasibility", "quality"}
 
 

@@ -160,6 +160,15 @@ async def test_matching_fills_a_team_below_its_minimum_before_forming_new_ones(
     assert info.title == "Team “Lonely Owls”" and "solo" in info.text
 
 
+async def test_a_seed_that_only_looks_like_digits_gets_the_usage(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    for text in ("match run ²", "assignment run ²", "match run 99999999999"):
+        reply = await ask_as_organiser(runtime, text)
+        assert not reply.ok and text.rsplit(" ", 1)[0] + " [seed]" in reply.text, reply.text
+
+
 def runtime_of(client: TestClient) -> Runtime:
     runtime: Runtime = client.app_state["runtime"]
     return runtime

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from hackserver.app import create_app
+from hackserver.foundation import json_input
+from hackserver.foundation.models import ChannelMessage, OutboxMessage
 from hackserver.foundation.settings import Settings
+from hackserver.runtime import Runtime
 from tests.fakes import ORGANISER, ORGANISER_TOKEN, FakeClock
 
 
@@ -96,3 +101,45 @@ def test_numbers_too_large_and_unknown_paths_get_a_json_refusal(
     assert reply.status_code == status
     assert reply.json()["error"]
     assert api.get("/api/v1/phases", headers=ORGANISER).json()["phases"] == before
+
+
+DEEP = "[" * 5000 + "]" * 5000  # json.loads alone raises RecursionError on this
+
+
+async def outgoing(runtime: Runtime) -> int:
+    async with runtime.reading() as tx:
+        counts = [
+            await tx.session.scalar(select(func.count()).select_from(m))
+            for m in (OutboxMessage, ChannelMessage)
+        ]
+        return sum(int(n or 0) for n in counts)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "says"),
+    [
+        ("/api/v1/phases/submission_deadline/shift", DEEP, "nested deeper than 64 levels"),
+        ("/api/v1/announcements", '{"text": ' + DEEP + "}", "nested deeper than 64 levels"),
+        ("/api/v1/teams/1/merge", '{"into": ' + DEEP + "}", "nested deeper than 64 levels"),
+        ("/api/v1/announcements", '{"text": "Pizza \\ud800 im Foyer"}', "cannot be stored (U+D800)"),
+        ("/api/v1/announcements", '{"text": "Pizza \\u0000 im Foyer"}', "cannot be stored (U+0000)"),
+        ("/api/v1/phases/submission_deadline/shift", '{"by": "+3000000d"}', "longer than 3650 days"),
+        ("/api/v1/phases/submission_deadline/shift", '{"by": "+1\u00b2h"}', "not a duration"),
+    ],
+)
+def test_odd_bodies_are_refused_with_a_reason_and_change_nothing(
+    api: TestClient, path: str, body: str, says: str
+) -> None:
+    runtime: Runtime = api.app_state["runtime"]
+    before = api.get("/api/v1/phases", headers=ORGANISER).json()["phases"]
+    reply = api.post(path, content=body.encode(), headers={**ORGANISER, "Content-Type": "application/json"})
+    assert reply.status_code == 422 and says in reply.json()["error"], reply.text
+    assert api.get("/api/v1/phases", headers=ORGANISER).json()["phases"] == before
+    assert api.portal.call(outgoing, runtime) == 0  # type: ignore[union-attr]
+
+
+def test_the_json_reader_keeps_every_real_body_and_refuses_only_the_deep_ones() -> None:
+    assert json_input.loads('{"a": ["[[[[", {"b": "\\"{"}], "c": 1}') == {"a": ["[[[[", {"b": '"{'}], "c": 1}
+    assert json_input.loads(b"[" * 64 + b"]" * 64) is not None
+    with pytest.raises(json.JSONDecodeError, match="nested deeper than 64 levels"):
+        json_input.loads("[" * 65 + "]" * 65)

@@ -423,6 +423,26 @@ async def test_an_over_long_message_over_the_websocket_is_refused_and_not_kept(
     assert len(await messages_in(runtime_of(server), channel)) < 2 * 20
 
 
+async def test_a_lone_surrogate_or_a_nul_is_refused_at_the_door_and_the_socket_stays_open(
+    server: uvicorn.Server, alice: httpx.AsyncClient
+) -> None:
+    channel = await bot_channel_of(alice)
+    before = len(await messages_in(runtime_of(server), channel))
+    async with connect(ws_url(server, channel), additional_headers=as_cookie(alice)) as ws:
+        await say_over(ws, channel, "announce Pizza \ud800 im Foyer")
+        frame = await receive_until(ws, lambda f: f["type"] == "error")
+        assert frame["error"] == "unstorable"
+        assert frame["message"] == (
+            "The message contains a character that cannot be stored (U+D800); please remove it and try again."
+        )
+        await ws.send(json.dumps({"type": "say", "channel": "\ud800", "text": "hello"}))
+        frame = await receive_until(ws, lambda f: f["type"] == "error")
+        assert frame["error"] == "not_found"  # echoed back, and the socket still works
+    refused = await alice.post(f"/channels/{channel}/messages", data={"text": "team create Null\x00Team"})
+    assert refused.status_code == 400 and "(U+0000)" in refused.text
+    assert len(await messages_in(runtime_of(server), channel)) == before
+
+
 async def test_a_team_formed_in_the_bot_channel_gets_a_channel_its_members_alone_see(
     server: uvicorn.Server, alice: httpx.AsyncClient, bob: httpx.AsyncClient
 ) -> None:

@@ -184,6 +184,29 @@ async def test_bad_input_is_shown_beside_its_field_and_saves_nothing(
     assert await versions(runtime, team_id) == []
 
 
+async def test_numbers_that_only_look_like_digits_are_not_a_server_error(
+    server: uvicorn.Server, client: httpx.AsyncClient
+) -> None:
+    # "²".isdigit() is True, int("²") raises; 99999999999 is digits but no database integer.
+    runtime = runtime_of(server)
+    team_id, _ = await new_team(runtime, "Luftretter")
+    path = await link_of(runtime, "submit", team_id) + "?lang=en"
+    page = await client.get(path + "&saved=²")
+    assert page.status_code == 200 and "Saved: version" not in page.text
+    for odd in ("²", "99999999999", "-1", "①"):
+        pairs = [
+            *COMPLETE.items(),
+            ("saved_by", odd),
+            ("credits", odd),
+            ("based_on", odd),
+            ("action", "draft"),
+        ]
+        body = {"content": urlencode(pairs), "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+        reply = await client.post(path, **body)  # type: ignore[arg-type]
+        assert reply.status_code in (303, 409, 422), (odd, reply.status_code)
+    assert [v for v, _ in await versions(runtime, team_id)] in ([], [1])
+
+
 async def test_a_link_opens_only_its_own_teams_submission(
     server: uvicorn.Server, client: httpx.AsyncClient
 ) -> None:
@@ -236,6 +259,8 @@ async def test_organisers_extend_one_team_through_the_api(
         ({}, "either"),
         ({"by": "soon"}, "'by'"),
         ({"until": "2027-03-21T18:15:00"}, "offset"),
+        ({"by": "3000000d"}, "longer than 3650 days"),
+        ({"until": "0001-01-01T00:00:00+01:00"}, "outside the calendar"),
     ):
         refused = await client.post(url, json=body, headers=AUTH)
         assert refused.status_code == 422 and field in refused.json()["error"], refused.text
