@@ -202,6 +202,13 @@ async def test_a_signed_ping_is_answered_with_pong(client: httpx.AsyncClient) ->
     assert (response.status_code, response.json()) == (200, {"type": 1})
 
 
+async def test_a_signed_body_nested_thousands_deep_is_a_bad_request_not_a_crash(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await post(client, '{"type": 1, "data": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert (response.status_code, response.json()) == (400, {"error": "expected a JSON body"})
+
+
 def _wrong_signature(body: str) -> tuple[str, dict[str, str]]:
     return body, signed(body, key=SigningKey(bytes(32)))
 

@@ -197,6 +197,14 @@ async def test_rocket_chat_json_is_accepted(client: httpx.AsyncClient) -> None:
     assert response.json()["text"].startswith("**Test Sprint: Kickoff**")
 
 
+async def test_json_nested_thousands_deep_is_refused_not_a_crash(client: httpx.AsyncClient) -> None:
+    body = '{"token": "' + TOKEN + '", "text": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = await client.post(
+        "/webhook/commands", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401, response.text
+
+
 async def test_without_the_token_setting_the_endpoint_is_404(settings: Settings, kickoff: datetime) -> None:
     async for server in serve(replace(settings, webhook_token=None), kickoff):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.config.port}") as client:
