@@ -189,8 +189,8 @@ async def test_numbers_that_only_look_like_digits_are_not_a_server_error(
 ) -> None:
     # "²".isdigit() is True, int("²") raises; 99999999999 is digits but no database integer.
     runtime = runtime_of(server)
-    team_id, _ = await new_team(runtime, "Luftretter")
-    path = await link_of(runtime, "submit", team_id) + "?lang=en"
+    team_id, members = await new_team(runtime, "Luftretter")
+    path = await link_of(runtime, "submit", team_id, members[0]) + "?lang=en"
     page = await client.get(path + "&saved=²")
     assert page.status_code == 200 and "Saved: version" not in page.text
     for odd in ("²", "99999999999", "-1", "①"):
