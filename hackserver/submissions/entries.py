@@ -54,8 +54,11 @@ class Stale(Conflict):
     """Another member saved since this member's form was loaded; nothing was saved, so that a later
     save never silently replaces one the saver has not seen."""
 
-    def __init__(self, version: int, person: str | None, at: Moment) -> None:
-        super().__init__("submission.stale", version=version, person=person or "?", at=at)
+    def __init__(self, version: int, person: str | None, at: Moment | None) -> None:
+        if at is None:  # the form named a version this submission never had
+            super().__init__("submission.stale_unknown", version=version)
+        else:
+            super().__init__("submission.stale", version=version, person=person or "?", at=at)
         self.version = version
 
 
@@ -185,8 +188,8 @@ async def save(
         raise TooLate("submission.final_already", version=submission.version)
     # Still FINAL here only for a save that arrived before the freeze: its version becomes the final one.
     submit = entry.submit or submission.status != DRAFT  # once submitted, it stays submitted
-    if entry.based_on < submission.version:
-        raise await _stale(tx, submission)
+    if entry.based_on != submission.version:  # also one above: a form never shows a version not saved
+        raise await _stale(tx, submission, entry.based_on)
     values, problems = validate(tx.event.submission, entry.values, submit=submit, language=language)
     if not entry.credits:
         problems["credits"] = Problem("submission.no_credits")
@@ -222,7 +225,9 @@ async def save(
     return Saved(submission.status, submission.version, deadline)
 
 
-async def _stale(tx: Transaction, submission: Submission) -> Stale:
+async def _stale(tx: Transaction, submission: Submission, based_on: int) -> Stale:
+    if based_on > submission.version:  # no one saved it: nobody to name
+        return Stale(submission.version, None, None)
     person, saved_at = (
         await tx.session.execute(
             select(Participant.display_name, SubmissionVersion.saved_at)

@@ -229,6 +229,24 @@ async def test_a_save_based_on_an_older_version_is_refused_naming_who_saved_sinc
         assert (await entries.save(tx, team_id, entry(members, title="Mine", based_on=2))).version == 3
 
 
+async def test_a_save_based_on_a_version_above_the_stored_one_is_refused_as_stale(
+    runtime_at: tuple[Runtime, FakeClock], team: tuple[int, list[int]]
+) -> None:
+    runtime, _ = runtime_at
+    team_id, members = team
+    with pytest.raises(entries.Stale) as refused:  # nothing saved yet, a forged "version 5"
+        async with runtime.transaction() as tx:
+            await entries.save(tx, team_id, entry(members, title="Forged", based_on=5))
+    assert refused.value.version == 0 and "nothing of yours was saved" in refused.value.say("en")
+    await save(runtime, team_id, entry(members, title="Luftretter"))
+    for above in (2, 99):  # would silently replace version 1, which this form never showed
+        with pytest.raises(entries.Stale) as refused:
+            async with runtime.transaction() as tx:
+                await entries.save(tx, team_id, entry(members, title="Forged", based_on=above))
+        assert refused.value.version == 1 and "Version 1" in refused.value.say("de")
+    assert [f["title"] for _, f in await versions(runtime, team_id)] == ["Luftretter"]
+
+
 async def test_two_members_saving_the_same_version_at_once_make_one_version(
     runtime_at: tuple[Runtime, FakeClock], team: tuple[int, list[int]]
 ) -> None:
