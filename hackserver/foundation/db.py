@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, event
+from sqlalchemy import BigInteger, Boolean, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
@@ -170,6 +170,26 @@ def _microseconds_between_sqlite(element: microseconds_between, compiler: SQLCom
 def _microseconds_between_postgresql(element: microseconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"CAST(EXTRACT(EPOCH FROM {end} - {start}) * 1000000 AS BIGINT)"
+
+
+class inside(FunctionElement[bool]):  # lower case, as SQL functions are
+    """inside(part, text): whether part occurs in text, exactly (case and all), as Python's `in`
+    does; LIKE would read % and _ in a stored text as wildcards."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(inside, "sqlite")
+def _inside_sqlite(element: inside, compiler: SQLCompiler, **kw: Any) -> str:
+    part, text = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(instr({text}, {part}) > 0)"
+
+
+@compiles(inside, "postgresql")
+def _inside_postgresql(element: inside, compiler: SQLCompiler, **kw: Any) -> str:
+    part, text = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(strpos({text}, {part}) > 0)"
 
 
 def alembic_config() -> Config:

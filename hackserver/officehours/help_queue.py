@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hackserver.foundation import outbox
+from hackserver.foundation import db, outbox
 from hackserver.foundation.errors import Conflict, NotFound
 from hackserver.foundation.i18n import say
 from hackserver.foundation.models import Expert, FiredItem, HelpTicket, Team
@@ -27,8 +27,27 @@ if TYPE_CHECKING:
 
 
 def _matching(expert: Expert, topic: str) -> bool:
-    wanted = topic.casefold()
-    return any(wanted in t.casefold() or t.casefold() in wanted for t in expert.topics)
+    # As offered() says it in SQL: lower(), as a stored topic is, and either within the other.
+    wanted = topic.lower()
+    return any(wanted in t.lower() or t.lower() in wanted for t in expert.topics)
+
+
+def offered(expert: Expert) -> ColumnElement[bool]:
+    """The open tickets an expert is shown and may take: of their topics, or any sent to every
+    expert. One definition for the page and the claim, so neither offers what the other refuses."""
+    return and_(
+        HelpTicket.event_id == expert.event_id,
+        HelpTicket.claimed_at.is_(None),
+        HelpTicket.cancelled_at.is_(None),
+        or_(
+            HelpTicket.to_everyone,
+            HelpTicket.escalated_at.is_not(None),
+            *(
+                or_(db.inside(t.lower(), HelpTicket.topic), db.inside(HelpTicket.topic, t.lower()))
+                for t in expert.topics
+            ),
+        ),
+    )
 
 
 async def ask(tx: Transaction, team: Team, topic: str, question: str) -> HelpTicket:
@@ -70,21 +89,20 @@ async def cancel(tx: Transaction, team: Team) -> HelpTicket:
 
 
 async def claim(tx: Transaction, expert_id: int, ticket_id: int) -> HelpTicket:
+    expert = await tx.session.get_one(Expert, expert_id)
     claimed = await tx.session.execute(
         update(HelpTicket)
-        .where(
-            HelpTicket.id == ticket_id,
-            HelpTicket.event_id == tx.event_id,
-            HelpTicket.claimed_at.is_(None),
-            HelpTicket.cancelled_at.is_(None),
-        )
+        .where(HelpTicket.id == ticket_id, offered(expert))
         .values(claimed_at=tx.now, expert_id=expert_id)
     )
     if not claimed.rowcount:  # type: ignore[attr-defined]
-        raise Conflict("help.taken")
+        ticket = await tx.session.get(HelpTicket, ticket_id, populate_existing=True)  # only to say why
+        still_open = (
+            ticket and ticket.event_id == tx.event_id and not (ticket.claimed_at or ticket.cancelled_at)
+        )
+        raise Conflict("help.not_offered" if still_open else "help.taken")
     ticket = await tx.session.get_one(HelpTicket, ticket_id)
     await tx.session.refresh(ticket)
-    expert = await tx.session.get_one(Expert, expert_id)
     team = await tx.session.get_one(Team, ticket.team_id)
     waited = max(0, round((tx.now - ticket.created_at).total_seconds() / 60))
     await teams.post(tx, team, teams.message_key(team, f"help:{ticket.id}:claimed"), "help.claimed_team",
@@ -99,14 +117,10 @@ async def waiting(tx: Transaction, expert: Expert) -> list[tuple[HelpTicket, Tea
     rows = await tx.session.execute(
         select(HelpTicket, Team)
         .join(Team, Team.id == HelpTicket.team_id)
-        .where(
-            HelpTicket.event_id == tx.event_id,
-            HelpTicket.claimed_at.is_(None),
-            HelpTicket.cancelled_at.is_(None),
-        )
+        .where(offered(expert))
         .order_by(HelpTicket.created_at)
     )
-    return [(t, team) for t, team in rows if for_everyone(t) or _matching(expert, t.topic)]
+    return [(t, team) for t, team in rows]
 
 
 def for_everyone(ticket: HelpTicket) -> bool:

@@ -64,6 +64,34 @@ async def test_a_request_no_expert_lists_goes_to_every_expert_and_each_can_take_
         await help_queue.claim(tx, priya.id, ticket.id)
 
 
+async def test_an_expert_can_take_only_a_request_offered_to_them(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    jonas = await expert(runtime, "Jonas Weber", ("Law",))
+    priya = await expert(runtime, "Priya Raman", ("ux",))
+    team = await our_team(runtime)
+    async with runtime.transaction() as tx:
+        ticket = await help_queue.ask(tx, team, "law", "Dürfen wir Fotos zeigen?")
+    async with runtime.reading() as tx:  # the page shows it to Jonas only
+        assert [[t.id for t, _ in await help_queue.waiting(tx, e)] for e in (jonas, priya)] == [
+            [ticket.id],
+            [],
+        ]
+    try:
+        async with runtime.transaction() as tx:
+            await help_queue.claim(tx, priya.id, ticket.id)  # its id, guessed
+        refused = ""
+    except DomainError as error:
+        refused = error.say("en")
+    assert refused == "this question was not sent to you: it is for the experts of its topic"
+    async with runtime.reading() as tx:
+        assert (await tx.session.get_one(HelpTicket, ticket.id)).claimed_at is None
+    assert await told(runtime, "%help:%:claimed%") == []
+    async with runtime.transaction() as tx:
+        assert (await help_queue.claim(tx, jonas.id, ticket.id)).expert_id == jonas.id
+
+
 async def test_a_request_before_any_expert_joined_says_so_and_waits_for_the_first(
     runtime_at: tuple[Runtime, FakeClock],
 ) -> None:
