@@ -145,8 +145,9 @@ class Chat:
             if current is None:
                 return PlainTextResponse(words(lang)["no_channel"], status_code=404)
             messages = await channels.history(session, runtime.event_id, current.name)
+        # Never the request's Host header: whoever sends the request could name any server there.
         link = (
-            str(request.base_url).rstrip("/") + builtin.sign_in_path(runtime.links.secret, viewer.identity)
+            (runtime.settings.public_url or "") + builtin.sign_in_path(runtime.links.secret, viewer.identity)
             if viewer
             else ""
         )

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,25 @@ async def test_a_personal_link_signs_in_and_leaves_the_address_bar(
     assert "as=" not in response.headers["location"]
     assert "Uma" in page
     assert ">@hackbot</a>" in page
+
+
+async def test_the_personal_link_never_names_the_host_a_request_gave(
+    server: uvicorn.Server, alice: httpx.AsyncClient
+) -> None:
+    page = (await alice.get("/channels?lang=en", headers={"host": "evil.example"})).text
+    link = re.search(r'id="personal-link" readonly value="([^"]*)"', page)
+    assert link is not None and link.group(1).startswith("/channels?as=")  # no public address set: a path
+
+
+async def test_the_personal_link_starts_with_the_public_address(
+    settings: Settings, kickoff: datetime, free_port: int
+) -> None:
+    public = replace(settings, public_url="https://hack.example.org")
+    app = create_app(public, clock=FakeClock(kickoff + timedelta(minutes=20)), run_clock=False)
+    async with serving(app, free_port), httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port}") as client:
+        await join(client, "Alice")
+        page = (await client.get("/channels?lang=en", headers={"host": "evil.example"})).text
+    assert 'value="https://hack.example.org/channels?as=' in page and "evil.example" not in page
 
 
 async def test_an_expired_link_is_refused(server: uvicorn.Server, browser_like: ClientFactory) -> None:
