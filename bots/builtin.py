@@ -38,6 +38,8 @@ class Session:
     workspace: str
     user_id: str
     organiser: str = ""  # fingerprint of the organiser token, when signed in with it
+    # The account's sign-outs when it was signed: a cookie from before a sign-out is refused.
+    generation: int = 0
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
@@ -46,7 +48,7 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
 
 def sign(secret: str, session: Session) -> str:
     return _serializer(secret).dumps(
-        [session.platform, session.workspace, session.user_id, session.organiser]
+        [session.platform, session.workspace, session.user_id, session.organiser, session.generation]
     )
 
 
@@ -56,9 +58,12 @@ def read(secret: str, token: str, max_age: int = SESSION_AGE) -> Session | None:
         raw = _serializer(secret).loads(token, max_age=max_age)
     except BadData:
         return None
-    if not (isinstance(raw, list) and len(raw) == 4 and all(isinstance(part, str) for part in raw)):
+    if not (isinstance(raw, list) and len(raw) in (4, 5) and all(isinstance(part, str) for part in raw[:4])):
         return None
-    return Session(*raw)
+    generation = raw[4] if len(raw) == 5 else 0  # signed before sign-outs were counted: none since
+    if type(generation) is not int:
+        return None
+    return Session(raw[0], raw[1], raw[2], raw[3], generation)
 
 
 def sign_in_path(secret: str, identity: Identity) -> str:

@@ -30,6 +30,7 @@ from hackserver.foundation import channels, i18n, json_input
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.channels import ANNOUNCEMENTS
 from hackserver.foundation.event import PHASES
+from hackserver.foundation.models import AuditEntry
 from hackserver.foundation.numbers import whole
 from hackserver.foundation.plain_text import one_line
 from hackserver.foundation.text_limits import refused
@@ -40,8 +41,11 @@ from hackserver.web.health import Metrics
 from hackserver.web.languages import language
 from hackserver.web.visitors import (
     COOKIE,
+    SIGNED_OUT,
     Viewer,
+    account,
     find_viewer,
+    generation,
     read_form,
     same_origin,
     signed_in,
@@ -117,11 +121,12 @@ class Chat:
         lang = language(request, runtime)
         if "as" in request.query_params:
             session = builtin.read(runtime.links.secret, request.query_params["as"])
-            if session is not None and await find_viewer(runtime, session) is not None:
+            if session is not None and (found := await find_viewer(runtime, session)) is not None:
                 # The token leaves the address bar (and the history) at once; the cookie keeps it.
                 # A link never makes an organiser, even one made from an organiser's cookie.
                 redirect = RedirectResponse(where(ANNOUNCEMENTS, lang), status_code=303)
-                return signed_in(redirect, request, runtime, replace(session, organiser=""))
+                fresh = replace(session, organiser="", generation=found.generation)
+                return signed_in(redirect, request, runtime, fresh)
             return await self.render(request, None, ANNOUNCEMENTS, notice="bad_link", status=403)
         viewer = await viewer_of(request, runtime)
         return await self.render(request, viewer, request.query_params.get("channel", ANNOUNCEMENTS))
@@ -216,12 +221,17 @@ class Chat:
             if (refusal := refused("display_name", name, "name")) is not None:
                 return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
             identity = builtin.organiser(name)
-            async with runtime.transaction() as tx:
+            async with runtime.transaction() as tx:  # the same name is the same account, signed out or not
                 participant_id = (await identify(tx.session, runtime.event_id, identity)).id
+                signed_out = await generation(tx.session, runtime.event_id, account(participant_id))
         else:
-            identity, participant_id = viewer.identity, viewer.participant_id
+            identity, participant_id, signed_out = viewer.identity, viewer.participant_id, viewer.generation
         session = builtin.Session(
-            identity.platform, identity.workspace, identity.user_id, builtin.fingerprint(configured)
+            identity.platform,
+            identity.workspace,
+            identity.user_id,
+            builtin.fingerprint(configured),
+            signed_out,
         )
         redirect = RedirectResponse(where(channels.bot_channel(participant_id), lang), status_code=303)
         return signed_in(redirect, request, runtime, session)
@@ -231,6 +241,17 @@ class Chat:
         lang = language(request, runtime)
         if not same_origin(request):
             return PlainTextResponse(words(lang)["refused"], status_code=403)
+        if (viewer := await viewer_of(request, runtime)) is not None:
+            # Ended in the database, not only in this browser: a copy of the cookie is refused too.
+            async with runtime.transaction() as tx:
+                tx.session.add(
+                    AuditEntry(
+                        event_id=tx.event_id,
+                        actor=account(viewer.participant_id),
+                        action=SIGNED_OUT,
+                        at=tx.now,
+                    )
+                )
         response = RedirectResponse(where(ANNOUNCEMENTS, lang), status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
         return response

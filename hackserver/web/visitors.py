@@ -6,17 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlparse
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from bots import builtin
 from bots.http import bounded_body
-from hackserver.foundation.models import Participant, PlatformIdentity
+from hackserver.foundation.models import AuditEntry, Participant, PlatformIdentity
 from hackserver.runtime import Runtime
 from hackserver.teams.participants import Identity
 
 COOKIE = "hackserver_session"
+SIGNED_OUT = "session.ended"  # the audit log's action for a sign-out
 MAX_FORM = 16 * 1024
 
 
@@ -28,9 +30,27 @@ class Viewer:
     participant_id: int
     name: str
     organiser: bool
+    generation: int  # the account's sign-outs so far: a session signed with fewer has ended
+
+
+def account(participant_id: int) -> str:
+    """The audit log's actor for an account of the built-in channels."""
+    return f"participant:{participant_id}"
+
+
+async def generation(db: AsyncSession, event_id: int, actor: str) -> int:
+    """How often an account signed out, counted in the database so every web process agrees."""
+    found = await db.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.event_id == event_id, AuditEntry.action == SIGNED_OUT, AuditEntry.actor == actor)
+    )
+    return found or 0
 
 
 async def find_viewer(runtime: Runtime, session: builtin.Session | None) -> Viewer | None:
+    """Whom a signed session names, whether or not it has ended since (a personal link's session
+    never ends: it is how a participant signs in again)."""
     if session is None:
         return None
     async with runtime.sessions() as db:
@@ -46,19 +66,23 @@ async def find_viewer(runtime: Runtime, session: builtin.Session | None) -> View
                 )
             )
         ).first()
-    if row is None:  # signed by us, but for a participant this database does not know
-        return None
-    found, person = row
+        if row is None:  # signed by us, but for a participant this database does not know
+            return None
+        found, person = row
+        signed_out = await generation(db, runtime.event_id, account(person.id))
     identity = Identity(
         found.platform, found.workspace, found.user_id, found.user_name or person.display_name
     )
     organiser = builtin.is_organiser(session, runtime.settings.organiser_token)
-    return Viewer(identity, person.id, person.display_name, organiser)
+    return Viewer(identity, person.id, person.display_name, organiser, signed_out)
 
 
 async def viewer_of(connection: HTTPConnection, runtime: Runtime) -> Viewer | None:
+    """Who the session cookie names, unless that session ended with a sign-out."""
     token = connection.cookies.get(COOKIE, "")
-    return await find_viewer(runtime, builtin.read(runtime.links.secret, token) if token else None)
+    session = builtin.read(runtime.links.secret, token) if token else None
+    viewer = await find_viewer(runtime, session)
+    return viewer if viewer and session and session.generation == viewer.generation else None
 
 
 def same_origin(connection: HTTPConnection) -> bool:

@@ -5,6 +5,7 @@ Real uvicorn on loopback, httpx and websockets clients."""
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import time
@@ -198,6 +199,29 @@ async def test_the_personal_link_starts_with_the_public_address(
         await join(client, "Alice")
         page = (await client.get("/channels?lang=en", headers={"host": "evil.example"})).text
     assert 'value="https://hack.example.org/channels?as=' in page and "evil.example" not in page
+
+
+async def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
+    server: uvicorn.Server, browser_like: ClientFactory
+) -> None:
+    runtime = runtime_of(server)
+    async with browser_like() as client:
+        await join(client, "Alice")
+        cookie = client.cookies[COOKIE]
+        page = (await client.get("/channels?lang=en")).text
+        link = re.search(r'id="personal-link" readonly value="([^"]*)"', page)
+        assert link is not None
+        assert (await client.post("/channels/leave?lang=en")).status_code == 303
+    async with browser_like() as thief:  # the cookie as it was, copied before the sign-out
+        thief.cookies.set(COOKIE, cookie)
+        page = (await thief.get("/channels?lang=en")).text
+        assert 'id="join"' in page and "Alice" not in page
+        assert (await thief.post("/channels/leave?lang=en")).status_code == 303  # changes nothing
+    async with browser_like() as client:  # the personal link signs in again, with a new session
+        await client.get(html.unescape(link.group(1)) + "&lang=en")
+        assert "Alice" in (await client.get("/channels?lang=en")).text
+        builtin_session = builtin.read(runtime.links.secret, client.cookies[COOKIE])
+        assert builtin_session is not None and builtin_session.generation == 1
 
 
 async def test_an_expired_link_is_refused(server: uvicorn.Server, browser_like: ClientFactory) -> None:
