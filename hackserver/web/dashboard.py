@@ -1,7 +1,8 @@
 """The organisers' dashboard: a sign-in with the organiser token, the page, its actions and its
 websocket. The token is typed once; after that a signed, HttpOnly, SameSite=Strict cookie carries a
-fingerprint of it (changing HACKSERVER_ORGANISER_TOKEN ends every dashboard session), and no token
-ever travels in an address. Forms and the websocket also refuse other origins.
+fingerprint of it and a session id (changing HACKSERVER_ORGANISER_TOKEN ends every dashboard session,
+signing out ends that one in the database), and no token ever travels in an address. Forms and the
+websocket also refuse other origins.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hackserver.challenges import assignment
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.event import PHASES, parse_duration
+from hackserver.foundation.models import AuditEntry
 from hackserver.foundation.numbers import whole
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
@@ -33,7 +35,7 @@ from hackserver.teams import matching
 from hackserver.web.api import STATUS
 from hackserver.web.dashboard_feed import LANGUAGE
 from hackserver.web.dashboard_hub import Hub, snapshot
-from hackserver.web.visitors import read_form, same_origin
+from hackserver.web.visitors import SIGNED_OUT, generation, read_form, same_origin
 
 COOKIE = "hackserver_organiser"
 SALT = "dashboard"
@@ -47,16 +49,28 @@ POLICY = (
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 
 
-def signed_in(connection: HTTPConnection, runtime: Runtime) -> bool:
+def _session(connection: HTTPConnection, runtime: Runtime) -> str | None:
+    """The id of the dashboard session the cookie carries, if it was signed for the current token."""
     configured = runtime.settings.organiser_token
     cookie = connection.cookies.get(COOKIE, "")
     if not configured or not cookie:
-        return False
+        return None
     try:
         given = URLSafeTimedSerializer(runtime.links.secret, salt=SALT).loads(cookie, max_age=AGE)
     except BadData:
+        return None
+    if not (isinstance(given, list) and len(given) == 2 and all(isinstance(part, str) for part in given)):
+        return None
+    fingerprint, session = given
+    return session if secrets.compare_digest(fingerprint, builtin.fingerprint(configured)) else None
+
+
+async def signed_in(connection: HTTPConnection, runtime: Runtime) -> bool:
+    """A valid cookie whose session was not signed out (in the database: every web process agrees)."""
+    if (session := _session(connection, runtime)) is None:
         return False
-    return isinstance(given, str) and secrets.compare_digest(given, builtin.fingerprint(configured))
+    async with runtime.sessions() as db:
+        return await generation(db, runtime.event_id, ACTOR + ":" + session) == 0
 
 
 class Dashboard:
@@ -70,7 +84,7 @@ class Dashboard:
         runtime: Runtime = request.state.runtime
         if not runtime.settings.organiser_token:
             return PlainTextResponse("The dashboard is off: set HACKSERVER_ORGANISER_TOKEN.", status_code=404)
-        if not signed_in(request, runtime):
+        if not await signed_in(request, runtime):
             return self.login_form(request, status=401)
         state = self.hub.latest if self.hub.fresh and self.hub.latest else None
         if state is None:
@@ -123,7 +137,10 @@ class Dashboard:
         response = RedirectResponse("/dashboard", status_code=303)
         response.set_cookie(
             COOKIE,
-            URLSafeTimedSerializer(runtime.links.secret, salt=SALT).dumps(builtin.fingerprint(configured)),
+            # A session id of its own, so signing out ends this session and no other organiser's.
+            URLSafeTimedSerializer(runtime.links.secret, salt=SALT).dumps(
+                [builtin.fingerprint(configured), secrets.token_urlsafe(16)]
+            ),
             max_age=AGE,
             path="/",
             httponly=True,
@@ -135,6 +152,13 @@ class Dashboard:
     async def logout(self, request: Request) -> Response:
         if not same_origin(request):
             return PlainTextResponse("Refused.", status_code=403)
+        if (session := _session(request, request.state.runtime)) is not None:
+            async with request.state.runtime.transaction() as tx:  # a copy of the cookie is refused too
+                tx.session.add(
+                    AuditEntry(
+                        event_id=tx.event_id, actor=ACTOR + ":" + session, action=SIGNED_OUT, at=tx.now
+                    )
+                )
         response = RedirectResponse("/dashboard", status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
@@ -145,7 +169,7 @@ class Dashboard:
         """One organiser action; the script asks for JSON, a plain form post is redirected back."""
         runtime: Runtime = request.state.runtime
         wants_json = "application/json" in request.headers.get("accept", "")
-        if not signed_in(request, runtime):
+        if not await signed_in(request, runtime):
             return self.answer(wants_json, "", "Sign in first.", 401)
         form = await read_form(request)
         if form is None or not same_origin(request):
@@ -208,7 +232,7 @@ class Dashboard:
 
     async def websocket(self, ws: WebSocket) -> None:
         runtime: Runtime = ws.state.runtime
-        if not signed_in(ws, runtime) or not same_origin(ws):
+        if not await signed_in(ws, runtime) or not same_origin(ws):
             await ws.close(code=1008)  # before accepting: the handshake is refused with 403
             return
         await ws.accept()

@@ -192,10 +192,16 @@ async def test_signing_in_from_another_origin_is_refused(server: uvicorn.Server)
         assert response.status_code == 403 and COOKIE not in client.cookies
 
 
-async def test_signing_out_ends_the_session(organiser: httpx.AsyncClient) -> None:
+async def test_signing_out_ends_the_session(server: uvicorn.Server, organiser: httpx.AsyncClient) -> None:
     assert (await organiser.get("/dashboard")).status_code == 200
-    await organiser.post("/dashboard/logout")
-    assert (await organiser.get("/dashboard")).status_code == 401
+    copied = organiser.cookies[COOKIE]
+    async with httpx.AsyncClient(base_url=base(server)) as colleague:  # another organiser's session
+        await colleague.post("/dashboard/login", data={"token": TOKEN})
+        await organiser.post("/dashboard/logout")
+        assert (await organiser.get("/dashboard")).status_code == 401
+        assert (await colleague.get("/dashboard")).status_code == 200  # theirs goes on
+    async with httpx.AsyncClient(base_url=base(server), cookies={COOKIE: copied}) as thief:
+        assert (await thief.get("/dashboard")).status_code == 401  # the old cookie, ended on the server
 
 
 async def test_without_an_organiser_token_configured_there_is_no_dashboard(
