@@ -36,6 +36,7 @@ class Settings:
     webhook_token: str | None = None  # Mattermost/Rocket.Chat slash commands
     webhook_url: str | None = None  # an incoming webhook for announcements: a secret
     public_url: str | None = None  # where participants reach this server; private links start with it
+    metrics_token: str | None = None  # a bearer token /metrics asks for; unset: /metrics is open
 
     @property
     def database(self) -> URL:
@@ -103,6 +104,9 @@ class Settings:
             _check_url(
                 "HACKSERVER_WEBHOOK_URL", webhook_url, ("http", "https"), "https://chat.example.org/hooks/ID"
             )
+        metrics_token = get("HACKSERVER_METRICS_TOKEN")
+        if metrics_token is not None and len(metrics_token) < 16:
+            raise SettingsError("HACKSERVER_METRICS_TOKEN: expected at least 16 characters")
         public_url = get("HACKSERVER_PUBLIC_URL")
         if public_url is not None:
             _check_url("HACKSERVER_PUBLIC_URL", public_url, ("http", "https"), "https://hack.example.org")
@@ -128,6 +132,7 @@ class Settings:
             webhook_token=webhook_token,
             webhook_url=webhook_url,
             public_url=public_url.rstrip("/") if public_url else None,
+            metrics_token=metrics_token,
         )
 
 

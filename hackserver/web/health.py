@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from hackserver.foundation.models import FiredItem, OutboxMessage
@@ -55,6 +56,14 @@ class Metrics:
 
     async def render(self, request: Request) -> Response:
         runtime: Runtime = request.state.runtime
+        if (expected := runtime.settings.metrics_token) is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), expected.encode()):
+                return PlainTextResponse(
+                    "metrics token missing or wrong: send Authorization: Bearer <HACKSERVER_METRICS_TOKEN>",
+                    status_code=401,
+                    headers={"www-authenticate": "Bearer"},
+                )
         async with runtime.sessions() as session:
             for status, count in await session.execute(
                 select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)

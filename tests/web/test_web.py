@@ -7,6 +7,7 @@ import json
 import socket
 import struct
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,28 @@ async def test_metrics_are_prometheus_text_counting_outbox_messages(
     assert response.headers["content-type"].startswith("text/plain")
     assert "# TYPE hackserver_outbox_messages gauge" in response.text
     assert 'hackserver_outbox_messages{status="delivered"} 1.0' in response.text.splitlines()
+
+
+async def test_metrics_ask_for_the_metrics_token_when_one_is_set(
+    settings: Settings, clock: FakeClock, free_port: int
+) -> None:
+    guarded = replace(settings, metrics_token="metrics-token-for-tests-0123")
+    async with (
+        serving(create_app(guarded, clock=clock, run_clock=False), free_port),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port}", timeout=10) as client,
+    ):
+        for headers in (
+            {},
+            {"authorization": "Bearer wrong"},
+            {"authorization": "Basic metrics-token-for-tests-0123"},
+        ):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status_code == 401 and "hackserver_" not in refused.text
+            assert "Bearer" in refused.text and refused.headers["www-authenticate"] == "Bearer"
+        allowed = await client.get(
+            "/metrics", headers={"authorization": "Bearer metrics-token-for-tests-0123"}
+        )
+        assert allowed.status_code == 200 and "# TYPE hackserver_outbox_messages gauge" in allowed.text
 
 
 @pytest.mark.parametrize(
