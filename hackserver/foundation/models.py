@@ -377,6 +377,8 @@ class FiredItem(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    # A session cookie is checked against its account's sign-outs on every request.
+    __table_args__ = (Index("ix_audit_log_actor_action", "actor", "action"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = _event_fk()
     actor: Mapped[str] = mapped_column(String(120))
