@@ -159,6 +159,13 @@ def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     return first.astimezone(UTC)
 
 
+def _offset(at: datetime) -> str:
+    """`+03:00`, `-04:30`, `+00:00` (Z)."""
+    minutes = int((at.utcoffset() or timedelta(0)).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 class _Parser:
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -273,6 +280,8 @@ class _Parser:
             if value is None:
                 self.fail(path, "missing")
             elif isinstance(value, datetime):
+                if zone is not None and value.tzinfo is not None and not self.zone_offset(value, zone, path):
+                    continue
                 if zone is not None or value.tzinfo is not None:
                     try:
                         phases[name] = to_utc(value, zone) if zone else value.astimezone(UTC)
@@ -290,6 +299,22 @@ class _Parser:
                     f"must come after {before}; phases are in the order {', '.join(PHASES)}",
                 )
         return phases
+
+    def zone_offset(self, value: datetime, zone: ZoneInfo, path: str) -> bool:
+        """Whether an explicit offset is the zone's own at that instant; a wrong one would silently
+        move the phase by the difference."""
+        try:
+            local = value.astimezone(zone)
+        except OverflowError:
+            return True  # to_utc says that the instant is outside the calendar
+        if local.utcoffset() == value.utcoffset():
+            return True
+        self.fail(
+            path,
+            f"the offset {_offset(value)} is not {zone.key}'s at that instant ({_offset(local)}): "
+            f"write the local time without an offset, like {local:%Y-%m-%dT%H:%M:%S}",
+        )
+        return False
 
     def teams(self, raw: Any) -> tuple[int, int, int]:
         raw = self.table(raw, "teams", {"min_size", "max_size", "match_size"})

@@ -106,7 +106,25 @@ def test_a_repeated_wall_clock_time_is_accepted_with_its_utc_offset(tmp_path: Pa
     assert load_event(path).phases["end"] == datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
 
 
+def test_either_offset_of_a_repeated_wall_clock_time_is_the_zones_own(tmp_path: Path) -> None:
+    text = broken(("end = 2027-03-23T20:00:00", "end = 2027-10-31T02:30:00+02:00"))
+    assert parse_event(tomllib.loads(text)).phases["end"] == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
+
+
 BROKEN_FILES = [
+    pytest.param(
+        [("end = 2027-03-23T20:00:00", "end = 2027-10-31T02:30:00+03:00")],
+        "phases.end",
+        "the offset +03:00 is not Europe/Berlin's at that instant (+02:00): write the local time "
+        "without an offset, like 2027-10-31T01:30:00",
+        id="offset-not-the-zones",
+    ),
+    pytest.param(
+        [("end = 2027-03-23T20:00:00", "end = 2027-03-23T20:00:00Z")],
+        "phases.end",
+        "the offset +00:00 is not Europe/Berlin's at that instant (+01:00)",
+        id="utc-offset-in-another-zone",
+    ),
     pytest.param(
         [('at = "kickoff"', 'at = "kickof + 1h"')],
         "announcements[kickoff].at",
