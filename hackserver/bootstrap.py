@@ -8,7 +8,8 @@ import contextlib
 import math
 import secrets
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -48,13 +49,6 @@ async def bootstrap(
     """write_plan: the event file's instants (a demo's: shifted to now) replace the stored ones, as
     starting the server does; any other process (an import, an export) leaves them as they are."""
     event = load_event(settings.event_path)
-    if clock is None:
-        clock = EventClock(speed)
-    if demo:
-        # Whole seconds keep stored instants exact; kickoff is now or a moment ago.
-        event = event.shifted(
-            timedelta(seconds=math.floor((clock.now() - event.phases["kickoff"]).total_seconds()))
-        )
     engine = db.create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     try:
@@ -63,6 +57,13 @@ async def bootstrap(
         if settings.is_sqlite:
             await db.upgrade(engine)
         sessions, writers = db.session_factory(engine), db.session_factory(engine, writer=True)
+        rehearsal = None if demo else await rehearsal_of(sessions, event.slug)
+        if clock is None:
+            clock = rehearsal.clock() if rehearsal else EventClock(speed)
+        if demo:  # kickoff is now or a moment ago
+            event = event.shifted(whole_seconds(clock.now() - event.phases["kickoff"]))
+        elif rehearsal is not None:
+            event = event.shifted(whole_seconds(rehearsal.kickoff_at - event.phases["kickoff"]))
         event_id = await sync_event(writers, event, write_plan=write_plan or demo)
         link_secret = settings.secret_key or await stored_secret(writers, "link_signing_key")
         # Pub/sub channels are shared by every database of a Redis server; keys are not.
@@ -104,6 +105,55 @@ async def bootstrap(
     finally:
         if redis is not None:
             await redis.aclose()
+        await engine.dispose()
+
+
+def whole_seconds(delta: timedelta) -> timedelta:
+    """Whole seconds keep stored instants exact."""
+    return timedelta(seconds=math.floor(delta.total_seconds()))
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """`hackserver rehearse`: the event runs `speed` times as fast from started_at, kickoff at
+    kickoff_at; every process that starts while it is stored follows the same clock."""
+
+    started_at: datetime
+    kickoff_at: datetime
+    speed: float
+
+    def clock(self) -> EventClock:
+        return EventClock(self.speed, origin=self.started_at, real_origin=self.started_at)
+
+
+async def rehearsal_of(sessions: async_sessionmaker[AsyncSession], slug: str) -> Rehearsal | None:
+    async with sessions() as session:
+        row = await session.scalar(select(EventRow).where(EventRow.slug == slug))
+    if row is None or row.rehearsal_started_at is None:
+        return None
+    assert row.rehearsal_kickoff_at is not None and row.rehearsal_speed is not None
+    return Rehearsal(row.rehearsal_started_at, row.rehearsal_kickoff_at, row.rehearsal_speed)
+
+
+async def rehearse(settings: Settings, rehearsal: Rehearsal | None) -> Event:
+    """Stores the rehearsal (None: ends it) and writes the event's instants it gives, as the next
+    process to start would; the event as it now stands."""
+    engine = db.create_engine(settings.database_url)
+    try:
+        if settings.is_sqlite:
+            await db.upgrade(engine)
+        event = load_event(settings.event_path)
+        if rehearsal is not None:
+            event = event.shifted(whole_seconds(rehearsal.kickoff_at - event.phases["kickoff"]))
+        writers = db.session_factory(engine, writer=True)
+        event_id = await sync_event(writers, event, write_plan=True)
+        async with writers() as session, session.begin():
+            row = await session.get_one(EventRow, event_id)
+            row.rehearsal_started_at = rehearsal.started_at if rehearsal else None
+            row.rehearsal_kickoff_at = rehearsal.kickoff_at if rehearsal else None
+            row.rehearsal_speed = rehearsal.speed if rehearsal else None
+        return event
+    finally:
         await engine.dispose()
 
 

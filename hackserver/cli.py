@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,6 +39,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="N web processes sharing the port (needs HACKSERVER_REDIS_URL and PostgreSQL)",
     )
+    rehearse = commands.add_parser(
+        "rehearse",
+        help="move kickoff to now and speed the event's clock up for every process (scaled out too)",
+        description="Stores the rehearsal in the database: every process started afterwards (web, worker,"
+        " clock) follows it, so restart them. Use a database of its own: what has fired stays fired.",
+    )
+    rehearse.add_argument(
+        "--speed", type=positive_float, default=1.0, help="the event's clock runs X times faster"
+    )
+    rehearse.add_argument(
+        "--kickoff-in",
+        default="0s",
+        metavar="DURATION",
+        help="event time until kickoff, like 5m (default: now)",
+    )
+    rehearse.add_argument("--off", action="store_true", help="end the rehearsal: the event file's plan again")
     commands.add_parser("worker", help="run an RQ worker that delivers outbound messages (needs Redis)")
     commands.add_parser("clock", help="fire phase changes and scheduled announcements")
     database = commands.add_parser("db", help="database maintenance")
@@ -90,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--connections", type=positive_int, default=200, help="open HTTP connections at most"
     )
     simulate.add_argument("--json", type=Path, metavar="FILE", help="also write the report to FILE")
+    simulate.add_argument(
+        "--wait", type=positive_float, default=60.0, metavar="SECONDS", help="for a server still starting"
+    )
     discord = commands.add_parser("discord", help="Discord set-up")
     discord.add_subparsers(dest="discord_command", required=True, metavar="ACTION").add_parser(
         "register-commands", help="register the /hack command and its sub-commands with Discord"
@@ -200,7 +220,8 @@ def check_workers(settings: Settings, args: argparse.Namespace) -> None:
         )
     if args.demo or args.speed != 1.0:
         raise SettingsError(
-            f"--workers {args.workers}: --demo and --speed run in one process; drop --workers"
+            f"--workers {args.workers}: --demo and --speed run in one process; for several, drop them"
+            " and run `hackserver rehearse --speed X` first"
         )
 
 
@@ -233,6 +254,30 @@ def cmd_clock(args: argparse.Namespace) -> int:
             await SprintClock(runtime).run()
 
     asyncio.run(tick())
+    return 0
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from hackserver.bootstrap import Rehearsal, rehearse
+    from hackserver.foundation.event import parse_duration
+    from hackserver.foundation.i18n import Moment
+
+    settings = settings_and_event()
+    if args.off:
+        event = asyncio.run(rehearse(settings, None))
+        print(f"rehearsal ended: {event.name} follows its event file again, in real time")
+    else:
+        try:
+            lead = parse_duration(args.kickoff_in)
+        except ValueError as error:
+            raise SettingsError(f"--kickoff-in {args.kickoff_in!r}: {error}") from None
+        now = datetime.now(UTC).replace(microsecond=0)
+        event = asyncio.run(rehearse(settings, Rehearsal(now, now + lead, args.speed)))
+        kickoff = Moment(event.phases["kickoff"], event.timezone)
+        print(
+            f"rehearsal: kickoff at {kickoff.written('en')}, the event's clock runs {args.speed:g}x real time"
+        )
+    print("restart every process (web, workers, clocks) so that they all follow it")
     return 0
 
 
@@ -386,8 +431,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the bar
     options = Options(
-        args.url, args.participants, args.speed, args.seed, args.until, args.kickoff_minutes, args.connections
-    )
+        args.url, args.participants, args.speed, args.seed, args.until, args.kickoff_minutes, args.connections,
+        args.wait,
+    )  # fmt: skip
     console = Console()
     report = asyncio.run(simulate(options, console))
     show(report, console)
@@ -412,6 +458,7 @@ def cmd_discord(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run,
+    "rehearse": cmd_rehearse,
     "worker": cmd_worker,
     "clock": cmd_clock,
     "db": cmd_db,

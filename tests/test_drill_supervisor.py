@@ -85,14 +85,13 @@ async def supervised(
 ) -> AsyncIterator[tuple[Supervisor, int]]:
     event_path = event_file(kickoff=kickoff)
     port = another_port()
-    shipped = (ROOT / "deploy" / "supervisord.conf").read_text()
-    assert shipped.count("--port 8000") == 1
     config = tmp_path / "deploy" / "supervisord.conf"
     config.parent.mkdir()
-    config.write_text(shipped.replace("--port 8000", f"--port {port}").replace("0.0.0.0", "127.0.0.1"))
+    config.write_text((ROOT / "deploy" / "supervisord.conf").read_text().replace("0.0.0.0", "127.0.0.1"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HACKSERVER_", "SLACK_"))}
     env |= {
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        "PORT": str(port),
         "HACKSERVER_DATABASE_URL": database_url,
         "HACKSERVER_REDIS_URL": redis_url,
         "HACKSERVER_EVENT": str(event_path),

@@ -62,6 +62,11 @@ class EventRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A rehearsal (`hackserver rehearse`): from its real start the event's clock runs at its speed,
+    # with kickoff moved to kickoff_at; every process reads it when it starts. None: the real plan.
+    rehearsal_started_at: Mapped[datetime | None]
+    rehearsal_kickoff_at: Mapped[datetime | None]
+    rehearsal_speed: Mapped[float | None]
 
 
 class Phase(Base):

@@ -15,11 +15,16 @@ class Clock(Protocol):
 
 
 class EventClock:
-    def __init__(self, speed: float = 1.0, origin: datetime | None = None) -> None:
+    """From real_origin (default: now) on, the event's time runs `speed` times as fast, starting at
+    origin (default: real_origin)."""
+
+    def __init__(
+        self, speed: float = 1.0, origin: datetime | None = None, real_origin: datetime | None = None
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
-        self.real_origin = datetime.now(UTC)
+        self.real_origin = real_origin or datetime.now(UTC)
         self.origin = origin or self.real_origin
 
     def now(self) -> datetime:

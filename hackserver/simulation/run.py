@@ -3,7 +3,9 @@ server reads), casts the participants, runs the stages under a progress bar and 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ class Options:
     until: str
     kickoff_minutes: float
     connections: int
+    wait: float = 60.0  # seconds to wait for a server that is still starting
 
 
 def secrets_from_env() -> tuple[str | None, SigningKey | None, str]:
@@ -66,6 +69,7 @@ async def simulate(options: Options, console: Console) -> dict[str, Any]:
     # 15 s, and a request sent just as the server closed its connection failed as "disconnected".
     connector = aiohttp.TCPConnector(limit=options.connections, keepalive_timeout=4.0)
     async with aiohttp.ClientSession(connector=connector) as client:
+        await until_serving(client, options.url, options.wait)
         wire = Wire(
             options.url, client, tally, slack_secret=slack, discord_key=discord, organiser_token=token
         )
@@ -94,6 +98,23 @@ async def simulate(options: Options, console: Console) -> dict[str, Any]:
         "platforms": list(platforms),
     }
     return summary(simulation.counts, tally, simulation.checks, settings)
+
+
+async def until_serving(client: aiohttp.ClientSession, url: str, within: float) -> None:
+    """Waits for the server to say it is healthy: started together with it, the simulator begins
+    when it can rather than failing at once."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            async with client.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=5)) as response:
+                if response.status == 200:
+                    return
+                said = f"/healthz answers HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            said = f"no answer ({type(error).__name__})"
+        if time.monotonic() >= deadline:
+            raise SettingsError(f"--url {url}: the server is not serving within {within:g} s: {said}")
+        await asyncio.sleep(0.5)
 
 
 @contextmanager
