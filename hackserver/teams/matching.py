@@ -171,7 +171,7 @@ async def run(tx: Transaction, *, actor: str, seed: int | None = None) -> MatchR
     )  # fmt: skip
     tx.record(
         "matching.done", run=match_run.id, teams=match_run.teams_formed,
-        placed=match_run.placed_in_open_teams, alone=len(alone),
+        placed=match_run.placed_in_open_teams, alone=len(alone), members=placed,
     )  # fmt: skip
     return match_run
 

@@ -25,6 +25,7 @@ from hackserver.sprint.phases import current_phase
 from hackserver.teams import picks
 
 if TYPE_CHECKING:
+    from hackserver.foundation.bus import DomainEvent
     from hackserver.foundation.event import Event
     from hackserver.foundation.transaction import Transaction
 
@@ -389,6 +390,7 @@ async def merge(tx: Transaction, team_id: int, into_id: int, *, actor: str) -> T
         into=target.id,
         into_name=target.name,
         size=target.member_count,
+        members=moving,
     )
     await post(tx, target, message_key(target, f"merged:{source.join_code}"), "team.merged_in",
         invite=moving, source=source.name, size=target.member_count, max=tx.event.team_max_size,
@@ -410,8 +412,21 @@ async def dissolve(tx: Transaction, team_id: int, *, actor: str) -> list[int]:
     await tx.session.execute(delete(Membership).where(Membership.team_id == team.id))
     await tx.session.delete(team)
     _audit(tx, actor, "team.dissolve", team=team.id, name=team.name, members=former)
-    tx.record("team.dissolved", team=team.id, name=team.name, why="organiser")
+    tx.record("team.dissolved", team=team.id, name=team.name, why="organiser", members=former)
     return former
+
+
+def members_changed(event: DomainEvent) -> list[int]:
+    """The participants whose team an event changed: who may read which team channel changed with it."""
+    data = event.data
+    match event.kind:
+        case "team.created":
+            return [data["by"]]
+        case "team.joined" | "team.left" | "team.member_moved":
+            return [data["participant"]]
+        case "team.merged" | "team.dissolved" | "matching.done":
+            return list(data.get("members", []))  # a team dissolved as its last member left: none
+    return []
 
 
 def _audit(tx: Transaction, actor: str, action: str, **details: object) -> None:

@@ -4,7 +4,8 @@ Anyone may read #announcements. Joining with a display name (or opening a person
 signing in with the organiser token) sets a signed, HttpOnly session cookie; with it the page also
 shows the participant's team channel and their conversation with the bot, where `/hack …` typed in
 the page is answered live. Who is asking is checked on every request, every websocket and every
-message sent over it; a channel someone may not read does not exist for them (404).
+message sent over it; a channel someone may not read does not exist for them (404). An open websocket
+follows its viewer's team: joining, leaving or being moved starts or stops its channel at once.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from hackserver.foundation.plain_text import one_line
 from hackserver.foundation.text_limits import refused
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import BEFORE, current_phase, next_phase
+from hackserver.teams import teams
 from hackserver.teams.participants import identify
 from hackserver.web.health import Metrics
 from hackserver.web.languages import language
@@ -84,6 +86,11 @@ def where(channel: str, lang: str) -> str:
     return "/channels?" + urlencode(query)
 
 
+async def readable_names(runtime: Runtime, participant_id: int | None) -> set[str]:
+    async with runtime.sessions() as session:
+        return {c.name for c in await channels.readable(session, runtime.event_id, participant_id)}
+
+
 class SharedState:
     """One sprint-state query per phase event, however many viewers are waiting for it."""
 
@@ -102,6 +109,7 @@ class Chat:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self.shared = SharedState()
+        self.moves: tuple[DomainEvent, frozenset[int]] | None = None
         self.limit = builtin.RateLimit()
         self.rendered: dict[tuple[int, str], str] = {}  # a message never changes: rendered once a language
 
@@ -113,6 +121,13 @@ class Chat:
                 self.rendered.clear()
             self.rendered[key] = shown(message, lang)
         return self.rendered[key]
+
+    def moved(self, event: DomainEvent) -> frozenset[int]:
+        """Whose team an event changed, worked out once for all the viewers in this process (a
+        matching run names thousands)."""
+        if self.moves is None or self.moves[0] is not event:
+            self.moves = (event, frozenset(teams.members_changed(event)))
+        return self.moves[1]
 
     # -- the page ---------------------------------------------------------------------------
 
@@ -311,28 +326,27 @@ class Chat:
         after = whole(ws.query_params.get("after", "0")) or 0
         lang = language(ws, runtime)
         viewer = await viewer_of(ws, runtime)
-        async with runtime.sessions() as session:
-            readable = await channels.readable(
-                session, runtime.event_id, viewer.participant_id if viewer else None
-            )
-        names = {c.name for c in readable}
-        current = ws.query_params.get("channel", ANNOUNCEMENTS)
-        if current not in names or not same_origin(ws):
-            await ws.close(code=1008)  # before accepting: the handshake is refused with 403
-            return
-        await ws.accept()
-        self.metrics.viewers.inc()
-        lock = asyncio.Lock()
+        reader = viewer.participant_id if viewer else None
+        # Subscribe before reading who may read what and the history, so no change in between is missed.
+        async with runtime.bus.subscribe() as events:
+            names = await readable_names(runtime, reader)
+            current = ws.query_params.get("channel", ANNOUNCEMENTS)
+            if current not in names or not same_origin(ws):
+                await ws.close(code=1008)  # before accepting: the handshake is refused with 403
+                return
+            await ws.accept()
+            self.metrics.viewers.inc()
+            lock = asyncio.Lock()
 
-        async def send(frame: dict[str, Any]) -> None:
-            async with lock:  # frames from the listener and the pusher never interleave
-                # ASCII JSON: a frame that echoes a lone surrogate someone sent still encodes.
-                await ws.send_text(json.dumps(frame))
+            async def send(frame: dict[str, Any]) -> None:
+                async with lock:  # frames from the listener and the pusher never interleave
+                    # ASCII JSON: a frame that echoes a lone surrogate someone sent still encodes.
+                    await ws.send_text(json.dumps(frame))
 
-        try:
-            # Subscribe before reading the history, so nothing posted in between is missed.
-            async with runtime.bus.subscribe() as events:
-                pushing = asyncio.create_task(self.push(send, runtime, events, current, names, after, lang))
+            try:
+                pushing = asyncio.create_task(
+                    self.push(send, runtime, events, current, reader, names, after, lang)
+                )
                 listening = asyncio.create_task(self.listen(ws, send, runtime, viewer, lang))
                 done, pending = await asyncio.wait({pushing, listening}, return_when=asyncio.FIRST_COMPLETED)
                 for task in pending:
@@ -342,10 +356,10 @@ class Chat:
                 for task in done:
                     with contextlib.suppress(WebSocketDisconnect):
                         task.result()
-        finally:
-            self.metrics.viewers.dec()
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # it may be gone already
-                await ws.close()
+            finally:
+                self.metrics.viewers.dec()
+                with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # it may be gone already
+                    await ws.close()
 
     async def push(
         self,
@@ -353,10 +367,13 @@ class Chat:
         runtime: Runtime,
         events: asyncio.Queue[DomainEvent],
         current: str,
+        reader: int | None,
         names: set[str],
         after: int,
         lang: str,
     ) -> None:
+        """Pushes what the viewer may read. Who may read a team channel is read again only when an
+        event says the viewer's team changed, so a message costs no query however many are watching."""
         async with runtime.sessions() as session:
             missed = await channels.history(session, runtime.event_id, current, after_id=after)
         for message in missed:
@@ -369,14 +386,18 @@ class Chat:
         while True:
             event = await events.get()
             if event.kind == "channel.message":
+                if event.data["channel"] not in names:  # never readable, or not any more
+                    continue
                 if event.data["channel"] == current and event.data["message"]["id"] > after:
                     await send(
                         {"type": "message", **event.data, "html": self.shown(event.data["message"], lang)}
                     )
-                elif event.data["channel"] in names:
+                else:
                     await send({"type": "message", **event.data})
             elif event.kind in ("phase.changed", "phase.shifted"):
                 await send(await self.shared.after(event, runtime))
+            elif reader is not None and reader in self.moved(event):
+                names = await readable_names(runtime, reader)
 
     async def listen(
         self,

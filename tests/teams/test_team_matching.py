@@ -3,12 +3,15 @@ closes, organisers run it and move people by API, and every move is audit-logged
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import event, func, select, update
 from starlette.testclient import TestClient
 
 from bots.commands import Bot, Invocation, Reply
 from hackserver.clock import SprintClock
+from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.models import (
     AuditEntry,
     Channel,
@@ -19,6 +22,7 @@ from hackserver.foundation.models import (
     Team,
 )
 from hackserver.runtime import Runtime
+from hackserver.teams import matching
 from hackserver.teams import teams as team_ops
 from hackserver.teams.participants import Identity
 from tests.dbstate import settled_outbox
@@ -303,3 +307,46 @@ def test_matching_runs_by_api_and_reports_who_is_left_alone(api: TestClient) -> 
     assert [a["name"] for a in body["alone"]] == ["gio"]
     assert api.get("/api/v1/matching", headers=ORGANISER).json()["id"] == body["id"]
     assert ("matching.run", "organiser:api") in audit(api)
+
+
+def whose_team_changed(events: asyncio.Queue[DomainEvent]) -> set[int]:
+    """The participants the events published so far name as having another team now."""
+    found: set[int] = set()
+    while not events.empty():
+        found.update(team_ops.members_changed(events.get_nowait()))
+    return found
+
+
+async def teams_now(runtime: Runtime) -> dict[int, int]:
+    """Each member's team."""
+    async with runtime.sessions() as session:
+        rows = await session.execute(select(Membership.participant_id, Membership.team_id))
+        return {participant: team for participant, team in rows}
+
+
+async def test_matching_and_each_organiser_move_name_everyone_whose_team_changed(
+    runtime_at: tuple[Runtime, FakeClock],
+) -> None:
+    runtime, _ = runtime_at
+    await pool_everyone(runtime)
+    async with runtime.bus.subscribe() as events:
+        async with runtime.transaction() as tx:
+            await matching.run(tx, actor="organiser:test")
+        matched = await teams_now(runtime)
+        assert whose_team_changed(events) == set(matched)
+        first, second = sorted(set(matched.values()))[:2]
+        mover = min(p for p, team in matched.items() if team == first)
+        async with runtime.transaction() as tx:
+            await team_ops.move(tx, mover, second, actor="organiser:test")
+        assert whose_team_changed(events) == {mover}
+        members_of_second = {p for p, team in (await teams_now(runtime)).items() if team == second}
+        async with runtime.transaction() as tx:
+            await team_ops.dissolve(tx, second, actor="organiser:test")
+        assert whose_team_changed(events) == members_of_second
+        async with runtime.transaction() as tx:
+            person = await tx.session.get_one(Participant, mover)
+            founded = await team_ops.create(tx, person, "Spätzünder")
+        assert whose_team_changed(events) == {mover}
+        async with runtime.transaction() as tx:
+            await team_ops.merge(tx, founded.id, first, actor="organiser:test")
+        assert whose_team_changed(events) == {mover}

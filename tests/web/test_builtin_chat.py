@@ -506,3 +506,55 @@ async def test_a_team_formed_in_the_bot_channel_gets_a_channel_its_members_alone
     await settled_outbox(runtime_of(server))
     page = await bob.get("/channels", params={"channel": team_channel, "lang": "en"})
     assert page.status_code == 200 and "Bob joined" in page.text  # the team channel says who came
+
+
+# -- who reads a team channel, while connected -------------------------------------------------
+
+
+async def team_of_two(alice: httpx.AsyncClient, bob: httpx.AsyncClient) -> str:
+    """Alice creates a team and Bob joins it, in their bot channels; the team channel's name."""
+    created = await alice.post(
+        f"/channels/{await bot_channel_of(alice)}/messages?lang=en", data={"text": "team create Night Owls"}
+    )
+    assert created.status_code == 303
+    page = (await alice.get("/channels", params={"channel": await bot_channel_of(alice)})).text
+    found = re.search(r"(team-night-owls-[a-z0-9]+)", page)
+    assert found is not None
+    team_channel = found.group(1)
+    code = team_channel.rsplit("-", 1)[1].upper()
+    await bob.post(
+        f"/channels/{await bot_channel_of(bob)}/messages?lang=en", data={"text": f"team join {code}"}
+    )
+    return team_channel
+
+
+async def test_a_member_who_leaves_no_longer_receives_the_team_channel_on_an_open_socket(
+    server: uvicorn.Server, alice: httpx.AsyncClient, bob: httpx.AsyncClient
+) -> None:
+    team_channel = await team_of_two(alice, bob)
+    channel = await bot_channel_of(alice)
+    seen: list[dict[str, Any]] = []
+    async with connect(ws_url(server, channel), additional_headers=as_cookie(alice)) as ws:
+        await receive_until(ws, lambda f: f["type"] == "phase")
+        await bob.post(f"/channels/{team_channel}/messages?lang=en", data={"text": "before"})
+        await receive_until(ws, lambda f: f.get("channel") == team_channel)
+        await say_over(ws, channel, "/hack team leave")
+        await receive_until(ws, a_reply)
+        await bob.post(f"/channels/{team_channel}/messages?lang=en", data={"text": "after"})
+        await say_over(ws, channel, "/hack help")  # the bus keeps order: this comes after Bob's
+        await receive_until(ws, lambda f: seen.append(f) or a_reply(f))
+    assert [f for f in seen if f.get("channel") == team_channel] == []
+
+
+async def test_someone_who_joins_a_team_receives_its_channel_on_an_open_socket(
+    server: uvicorn.Server, alice: httpx.AsyncClient, bob: httpx.AsyncClient
+) -> None:
+    channel = await bot_channel_of(bob)
+    async with connect(ws_url(server, channel), additional_headers=as_cookie(bob)) as ws:
+        await receive_until(ws, lambda f: f["type"] == "phase")
+        team_channel = await team_of_two(alice, bob)
+        await alice.post(f"/channels/{team_channel}/messages?lang=en", data={"text": "welcome, Bob"})
+        frame = await receive_until(
+            ws, lambda f: f.get("channel") == team_channel and f["message"]["author"] == "Alice"
+        )
+    assert frame["message"]["text"] == "welcome, Bob"

@@ -1,5 +1,6 @@
-"""`hackserver run --workers 2` on PostgreSQL and Redis: two web processes share one port, and a team
-created through one shows on an organiser's dashboard connected to the other (the bus over Redis)."""
+"""`hackserver run --workers 2` on PostgreSQL and Redis: two web processes share one port; a team
+created through one shows on an organiser's dashboard connected to the other, and a member leaving
+through one stops receiving the team's channel on the other (the bus over Redis)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from hackserver.web.dashboard import COOKIE
+from hackserver.web.visitors import COOKIE as CHANNELS_COOKIE
 from tests.bots.test_slack import SECRET, command_body, signed
 from tests.dbstate import migrate
 from tests.fakes import ORGANISER_TOKEN
@@ -172,6 +175,77 @@ async def test_a_team_created_through_one_web_process_shows_on_a_dashboard_of_th
             "/api/v1/teams", headers={"Authorization": f"Bearer {ORGANISER_TOKEN}"}
         )
         assert [team["name"] for team in listed.json()["teams"]] == ["Luftretter"]
+
+
+async def channels_on(pid: int, port: int, pids: list[int], cookie: str, channel: str) -> ClientConnection:
+    for _ in range(ATTEMPTS):
+        ws = await connect(
+            f"ws://127.0.0.1:{port}/ws/channels?channel={channel}&lang=en",
+            additional_headers={"Cookie": f"{CHANNELS_COOKIE}={cookie}"},
+        )
+        if owner(ws.local_address[1], port, pids) == pid:
+            return ws
+        await ws.close()
+    raise AssertionError(f"no channels connection landed on process {pid}")
+
+
+async def frames_until(
+    ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        while not wanted(frame := json.loads(await ws.recv())):
+            seen.append(frame)
+    return [*seen, frame]
+
+
+def a_reply(frame: dict[str, Any]) -> bool:
+    return frame["type"] == "message" and frame["message"]["reply"] is not None
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_member_who_leaves_through_one_web_process_no_longer_receives_the_team_channel_on_the_other(
+    server: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    process, port = server
+    pids = web_processes(process.pid)
+    async with clients_on_each(port, pids) as clients:
+        assert set(clients) == set(pids), "the connections never reached both processes"
+        first, second = pids
+        people: dict[str, tuple[str, str]] = {}  # name: session cookie, bot channel
+        for name in ("Alice", "Bob"):
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as browser:
+                joined = await browser.post("/channels/join?lang=en", data={"name": name})
+            people[name] = (
+                joined.cookies[CHANNELS_COOKIE],
+                httpx.URL(joined.headers["location"]).params["channel"],
+            )
+
+        async def say(name: str, channel: str, text: str) -> None:
+            cookie = {"Cookie": f"{CHANNELS_COOKIE}={people[name][0]}"}
+            said = await clients[first].post(
+                f"/channels/{channel}/messages", data={"text": text}, headers=cookie
+            )
+            assert said.status_code == 303, said.text
+
+        await say("Alice", people["Alice"][1], "team create Luftretter")
+        organiser = {"Authorization": f"Bearer {ORGANISER_TOKEN}"}
+        [team] = (await clients[first].get("/api/v1/teams", headers=organiser)).json()["teams"]
+        await say("Bob", people["Bob"][1], f"team join {team['join_code']}")
+        ws = await channels_on(second, port, pids, people["Alice"][0], people["Alice"][1])
+        try:
+            await frames_until(ws, lambda f: f["type"] == "phase")
+            await say("Bob", team["channel"], "before")
+            await frames_until(ws, lambda f: f.get("channel") == team["channel"])
+            await say("Alice", people["Alice"][1], "team leave")
+            await frames_until(ws, a_reply)
+            await say("Bob", team["channel"], "after")
+            await say("Alice", people["Alice"][1], "help")  # one process publishes both, in this order
+            seen = await frames_until(ws, a_reply)
+        finally:
+            await ws.close()
+    assert [f for f in seen if f.get("channel") == team["channel"]] == []
 
 
 def test_several_web_processes_need_redis_and_postgresql(tmp_path: Path) -> None:
