@@ -3,7 +3,7 @@
 Anyone may read #announcements. Joining with a display name (or opening a personal sign-in link, or
 signing in with the organiser token) sets a signed, HttpOnly session cookie; with it the page also
 shows the participant's team channel and their conversation with the bot, where `/hack …` typed in
-the page is answered live. Who is asking is checked on every request, every websocket and every
+the page is answered live. Someone else's link, opened while signed in, asks before it switches. Who is asking is checked on every request, every websocket and every
 message sent over it; a channel someone may not read does not exist for them (404). An open websocket
 follows its viewer's team: joining, leaving or being moved starts or stops its channel at once.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -51,6 +52,7 @@ from hackserver.web.visitors import (
     read_form,
     same_origin,
     signed_in,
+    switch_key,
     viewer_of,
 )
 
@@ -134,17 +136,61 @@ class Chat:
     async def page(self, request: Request) -> Response:
         runtime: Runtime = request.state.runtime
         lang = language(request, runtime)
-        if "as" in request.query_params:
-            session = builtin.read(runtime.links.secret, request.query_params["as"])
-            if session is not None and (found := await find_viewer(runtime, session)) is not None:
-                # The token leaves the address bar (and the history) at once; the cookie keeps it.
-                # A link never makes an organiser, even one made from an organiser's cookie.
-                redirect = RedirectResponse(where(ANNOUNCEMENTS, lang), status_code=303)
-                fresh = replace(session, organiser="", generation=found.generation)
-                return signed_in(redirect, request, runtime, fresh)
-            return await self.render(request, None, ANNOUNCEMENTS, notice="bad_link", status=403)
         viewer = await viewer_of(request, runtime)
-        return await self.render(request, viewer, request.query_params.get("channel", ANNOUNCEMENTS))
+        if "as" not in request.query_params:
+            return await self.render(request, viewer, request.query_params.get("channel", ANNOUNCEMENTS))
+        token = request.query_params["as"]
+        session = builtin.read(runtime.links.secret, token)
+        if session is None or (found := await find_viewer(runtime, session)) is None:
+            return await self.render(request, None, ANNOUNCEMENTS, notice="bad_link", status=403)
+        if viewer is None:
+            return self.signed_in_by_link(request, session, found)
+        if viewer.participant_id == found.participant_id:  # their own link: nothing to ask or change
+            return RedirectResponse(where(ANNOUNCEMENTS, lang), status_code=303)
+        # Someone else's link, opened by a page or a mail as much as by hand: only a POST of this form
+        # switches, so nobody is signed in as another person without knowing it.
+        return templates.TemplateResponse(
+            request,
+            "channels_switch.html",
+            {
+                "event": runtime.event,
+                "lang": lang,
+                "t": words(lang),
+                "viewer": viewer,
+                "other": found,
+                "token": token,
+                "key": switch_key(runtime, request, token),
+                "stay": where(ANNOUNCEMENTS, lang),
+            },
+            # Its address holds the token: never a Referer to another site (no-referrer would make the
+            # browser's Origin of the form "null", which is refused).
+            headers={"Referrer-Policy": "same-origin", "Cache-Control": "no-store"},
+        )
+
+    async def switch(self, request: Request) -> Response:
+        """The question page's form: signs in as the person the link names, instead of the viewer."""
+        runtime: Runtime = request.state.runtime
+        lang = language(request, runtime)
+        form = await read_form(request)
+        if form is None or not same_origin(request):
+            return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
+        token = form.get("as", "")
+        if not hmac.compare_digest(
+            form.get("key", "").encode(), switch_key(runtime, request, token).encode()
+        ):
+            return PlainTextResponse(words(lang)["refused"], status_code=403)
+        session = builtin.read(runtime.links.secret, token)
+        if session is None or (found := await find_viewer(runtime, session)) is None:
+            return await self.render(request, None, ANNOUNCEMENTS, notice="bad_link", status=403)
+        return self.signed_in_by_link(request, session, found)
+
+    def signed_in_by_link(self, request: Request, session: builtin.Session, found: Viewer) -> Response:
+        runtime: Runtime = request.state.runtime
+        # The token leaves the address bar (and the history) at once; the cookie keeps it.
+        # A link never makes an organiser, even one made from an organiser's cookie.
+        redirect = RedirectResponse(where(ANNOUNCEMENTS, language(request, runtime)), status_code=303)
+        fresh = replace(session, organiser="", generation=found.generation)
+        return signed_in(redirect, request, runtime, fresh)
 
     async def render(
         self,
@@ -431,6 +477,7 @@ class Chat:
             Route("/channels/join", self.join, methods=["POST"]),
             Route("/channels/organiser", self.organiser, methods=["POST"]),
             Route("/channels/leave", self.leave, methods=["POST"]),
+            Route("/channels/switch", self.switch, methods=["POST"]),
             Route("/channels/{name}/messages", self.post_form, methods=["POST"]),
             WebSocketRoute("/ws/channels", self.websocket),
         ]

@@ -3,6 +3,8 @@ database confirms), and the checks every form and websocket passes first."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlparse
 
@@ -89,6 +91,13 @@ def same_origin(connection: HTTPConnection) -> bool:
     """A browser's cross-site form or websocket is refused, whatever cookies it carries."""
     origin = connection.headers.get("origin")
     return origin is None or urlparse(origin).netloc == connection.headers.get("host", "")
+
+
+def switch_key(runtime: Runtime, connection: HTTPConnection, token: str) -> str:
+    """What the form that switches to the person a link names carries: made from this browser's
+    session, so another site can neither know it nor have a browser send it."""
+    made_of = f"switch\0{connection.cookies.get(COOKIE, '')}\0{token}".encode()
+    return hmac.new(runtime.links.secret.encode(), made_of, hashlib.sha256).hexdigest()
 
 
 def signed_in(response: Response, request: Request, runtime: Runtime, session: builtin.Session) -> Response:

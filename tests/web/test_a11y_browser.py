@@ -15,11 +15,12 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
+from bots import builtin
 from hackserver.app import create_app
 from hackserver.foundation.settings import Settings
 from hackserver.officehours import help_queue
 from hackserver.runtime import Runtime
-from hackserver.teams.participants import Identity
+from hackserver.teams.participants import Identity, identify
 from tests.bots.test_bot_commands import ask
 from tests.fakes import FakeClock, event_toml
 from tests.judging.test_judging import finals_ready
@@ -120,6 +121,21 @@ async def test_the_channels_page_before_and_after_joining(page: Page, site: Site
     await audit(page, "channels, joined, with the bot's answers")
     await page.get_by_role("link", name="#announcements").click()
     await audit(page, "channels, joined, the announcements")
+
+
+async def test_someone_elses_link_asks_before_switching_and_its_form_switches(page: Page, site: Site) -> None:
+    async with site.runtime.transaction() as tx:
+        await identify(tx.session, site.runtime.event_id, BOB)
+    await opened(page, f"{site.base}/channels?lang=en")
+    await page.get_by_label("Your name").fill("Ada")
+    await page.get_by_role("button", name="Join").click()
+    await page.wait_for_url("**/channels?channel=bot-*")
+    await opened(page, site.base + builtin.sign_in_path(site.runtime.links.secret, BOB) + "&lang=en")
+    await expect(page.locator("#question")).to_have_text("You are signed in as Ada. Sign in as bob instead?")
+    await audit(page, "channels, someone else's link")
+    await page.get_by_role("button", name="Sign in as bob").click()
+    await page.wait_for_url("**/channels?lang=en")
+    await expect(page.locator("#me")).to_have_text("bob")
 
 
 async def test_the_booking_page_with_free_slots_an_error_and_a_booking(

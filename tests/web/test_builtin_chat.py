@@ -182,6 +182,76 @@ async def test_a_personal_link_signs_in_and_leaves_the_address_bar(
     assert ">@hackbot</a>" in page
 
 
+async def uma_link(server: uvicorn.Server) -> str:
+    """The personal sign-in link of Uma, a participant from Slack."""
+    runtime = runtime_of(server)
+    identity = Identity("slack", "T1", "U1", "Uma")
+    async with runtime.transaction() as tx:
+        await identify(tx.session, runtime.event_id, identity)
+    return builtin.sign_in_path(runtime.links.secret, identity) + "&lang=en"
+
+
+def switch_form(page: str) -> dict[str, str]:
+    """The fields of the form that switches person, as the question page has them."""
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    return {name: html.unescape(value) for name, value in fields.items()}
+
+
+def same_site(server: uvicorn.Server) -> dict[str, str]:
+    return {"Origin": f"http://127.0.0.1:{server.config.port}"}
+
+
+async def test_someone_elses_link_asks_first_and_leaves_the_session_as_it_was(
+    server: uvicorn.Server, alice: httpx.AsyncClient
+) -> None:
+    cookie = alice.cookies[COOKIE]
+    link = await uma_link(server)
+    german = await alice.get(link.replace("lang=en", "lang=de"))
+    response = await alice.get(link)
+    assert response.status_code == 200
+    assert COOKIE not in response.cookies
+    assert "You are signed in as Alice. Sign in as Uma instead?" in response.text
+    assert "Du bist als Alice angemeldet. Stattdessen als Uma anmelden?" in german.text
+    assert response.headers["referrer-policy"] == "same-origin"  # the page's address holds the token
+    assert alice.cookies[COOKIE] == cookie
+    assert '<strong id="me">Alice</strong>' in (await alice.get("/channels?lang=en")).text
+
+
+async def test_switching_person_is_the_question_pages_form(
+    server: uvicorn.Server, alice: httpx.AsyncClient
+) -> None:
+    question = (await alice.get(await uma_link(server))).text
+    switched = await alice.post(
+        "/channels/switch?lang=en", data=switch_form(question), headers=same_site(server)
+    )
+    assert switched.status_code == 303
+    assert "as=" not in switched.headers["location"]
+    assert '<strong id="me">Uma</strong>' in (await alice.get("/channels?lang=en")).text
+
+
+async def test_a_switch_without_the_pages_key_or_from_another_site_is_refused(
+    server: uvicorn.Server, alice: httpx.AsyncClient
+) -> None:
+    link = await uma_link(server)
+    fields = switch_form((await alice.get(link)).text)
+    forged = await alice.post("/channels/switch?lang=en", data={"as": fields["as"]})
+    elsewhere = await alice.post(
+        "/channels/switch?lang=en", data=fields, headers={"Origin": "https://evil.example"}
+    )
+    assert (forged.status_code, elsewhere.status_code) == (403, 403)
+    assert COOKIE not in forged.cookies and COOKIE not in elsewhere.cookies
+    assert '<strong id="me">Alice</strong>' in (await alice.get("/channels?lang=en")).text
+
+
+async def test_ones_own_link_while_signed_in_goes_on_without_a_question(alice: httpx.AsyncClient) -> None:
+    page = (await alice.get("/channels?lang=en")).text
+    link = re.search(r'id="personal-link" readonly value="([^"]*)"', page)
+    assert link is not None
+    response = await alice.get(html.unescape(link.group(1)) + "&lang=en")
+    assert response.status_code == 303 and "as=" not in response.headers["location"]
+    assert '<strong id="me">Alice</strong>' in (await alice.get(response.headers["location"])).text
+
+
 async def test_the_personal_link_never_names_the_host_a_request_gave(
     server: uvicorn.Server, alice: httpx.AsyncClient
 ) -> None:
