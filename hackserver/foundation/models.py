@@ -224,6 +224,9 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[datetime | None]
     no_show: Mapped[bool] = mapped_column(default=False)
+    # The first booking of its reschedules (None: itself): one entry in a calendar, which a move
+    # updates rather than adding another.
+    series_id: Mapped[int | None]
 
 
 class HelpTicket(Base):

@@ -48,11 +48,13 @@ async def book(
     slot_id: int,
     question: str,
     *,
-    replacing: int | None = None,
+    replacing: Booking | None = None,
 ) -> Booking:
     asked = clean_question(question)
     team = await locked_team(tx, team_id)
     booking = await _take(tx, team, slot_id, asked)
+    if replacing is not None:
+        booking.series_id = replacing.series_id or replacing.id
     slot = await tx.session.get_one(Slot, booking.slot_id)
     expert = await tx.session.get_one(Expert, slot.expert_id)
     what = "booking.rescheduled" if replacing else "booking.made"
@@ -143,7 +145,7 @@ async def reschedule(
     _before_cutoff(tx, slot)
     old.cancelled_at = tx.now
     await tx.session.flush()
-    return await book(tx, team.id, slot_id, question or old.question, replacing=old.id)
+    return await book(tx, team.id, slot_id, question or old.question, replacing=old)
 
 
 async def mark_no_show(tx: Transaction, expert_id: int, booking_id: int) -> Booking:

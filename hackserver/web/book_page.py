@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -20,7 +20,7 @@ from hackserver.foundation.numbers import whole
 from hackserver.officehours import bookings, ics, slots
 from hackserver.teams.teams import team_of
 from hackserver.web.dead_links import refused_page
-from hackserver.web.office import Page, form_of, open_page, templates, two_zones, zone_or_none
+from hackserver.web.office import Page, form_of, open_page, organizer, templates, two_zones, zone_or_none
 from hackserver.web.visitors import viewer_of
 
 
@@ -166,26 +166,30 @@ async def one_ics(request: Request) -> Response:
         return opened
     runtime = opened.runtime
     async with runtime.reading() as tx:
-        row = (
+        asked = await tx.session.get(Booking, request.path_params["booking_id"])
+        if asked is None or asked.team_id != opened.link.subject_id:
+            return Response(opened.say("booking.gone"), status_code=404, media_type="text/plain")
+        # The series as it stands now: an older booking's link gives the entry where it moved to.
+        key = ics.series(asked)
+        rows = (
             await tx.session.execute(
                 select(Booking, Slot, Expert, Team)
                 .join(Slot, Slot.id == Booking.slot_id)
                 .join(Expert, Expert.id == Slot.expert_id)
                 .join(Team, Team.id == Booking.team_id)
-                .where(
-                    Booking.id == request.path_params["booking_id"], Booking.team_id == opened.link.subject_id
-                )
+                .where(or_(Booking.id == key, Booking.series_id == key))
+                .order_by(Booking.id)
             )
-        ).first()
-    if row is None:
-        return Response(opened.say("booking.gone"), status_code=404, media_type="text/plain")
-    booking, slot, expert, team = row
+        ).all()
+    booking, slot, expert, team = rows[-1]
     entry = ics.Entry(
-        f"booking-{booking.id}@{runtime.event.slug}", slot.starts_at, slot.ends_at,
+        f"booking-{key}@{runtime.event.slug}", slot.starts_at, slot.ends_at,
         f"{runtime.event.name}: {expert.name}", booking.question, expert.join_url,
-        booking.cancelled_at or booking.created_at, cancelled=booking.cancelled_at is not None,
+        booking.cancelled_at or booking.created_at, organizer(runtime, expert),
+        ics.version(booking, (b.id for b, *_ in rows)), cancelled=booking.cancelled_at is not None,
     )  # fmt: skip
-    body = ics.calendar(f"{runtime.event.name} · {team.name}", [entry])
+    method = "CANCEL" if entry.cancelled else "PUBLISH"
+    body = ics.calendar(f"{runtime.event.name} · {team.name}", [entry], method=method)
     headers = {"content-disposition": f'attachment; filename="booking-{booking.id}.ics"'}
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -25,7 +25,7 @@ from hackserver.officehours import bookings, help_queue, ics, slots
 from hackserver.officehours.experts import expert_channel
 from hackserver.runtime import Runtime
 from hackserver.web.dead_links import refused_page
-from hackserver.web.office import Page, form_of, open_page, templates, two_zones
+from hackserver.web.office import Page, form_of, open_page, organizer, templates, two_zones
 
 T = TypeVar("T")
 SHOWN_AFTER = timedelta(hours=12)  # past slots stay in view this long, to mark no-shows
@@ -224,16 +224,31 @@ async def feed(request: Request) -> Response:
             .join(Slot, Slot.id == Booking.slot_id)
             .join(Team, Team.id == Booking.team_id)
             .where(Slot.expert_id == expert.id)
-            .order_by(Slot.starts_at, Booking.id)
+            .order_by(Booking.id)
         )
-        entries = [
-            ics.Entry(
-                f"booking-{booking.id}@{runtime.event.slug}", slot.starts_at, slot.ends_at,
-                f"{runtime.event.name}: {team.name}", booking.question, expert.join_url,
-                booking.cancelled_at or booking.created_at, cancelled=booking.cancelled_at is not None,
+        found = rows.all()
+        keys = {ics.series(booking) for booking, _, _ in found}
+        # Every booking of these series, also those with another expert, counts to their versions.
+        members = (
+            await tx.session.execute(
+                select(Booking.id, Booking.series_id).where(
+                    or_(Booking.id.in_(keys), Booking.series_id.in_(keys))
+                )
             )
-            for booking, slot, team in rows
-        ]  # fmt: skip
+        ).all()
+    of_series: dict[int, list[int]] = {}
+    for booking_id, series_id in members:
+        of_series.setdefault(series_id or booking_id, []).append(booking_id)
+    latest = {ics.series(booking): (booking, slot, team) for booking, slot, team in found}  # by id
+    entries = [
+        ics.Entry(
+            f"booking-{key}@{runtime.event.slug}", slot.starts_at, slot.ends_at,
+            f"{runtime.event.name}: {team.name}", booking.question, expert.join_url,
+            booking.cancelled_at or booking.created_at, organizer(runtime, expert),
+            ics.version(booking, of_series[key]), cancelled=booking.cancelled_at is not None,
+        )
+        for key, (booking, slot, team) in sorted(latest.items(), key=lambda item: item[1][1].starts_at)
+    ]  # fmt: skip
     body = ics.calendar(f"{runtime.event.name} · {expert.name}", entries)
     return Response(body, media_type="text/calendar; charset=utf-8")
 

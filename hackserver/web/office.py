@@ -15,7 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from hackserver.foundation import i18n, links
 from hackserver.foundation.i18n import say
-from hackserver.foundation.models import Link
+from hackserver.foundation.models import Expert, Link
 from hackserver.foundation.signing import Scope
 from hackserver.runtime import Runtime
 from hackserver.web.dead_links import refused_page
@@ -82,3 +82,9 @@ def two_zones(instant: datetime, viewer: ZoneInfo, event: ZoneInfo, lang: str) -
         if viewer.key == event.key
         else f"{i18n.weekday_time(instant, lang, event)} {event.key}",
     }
+
+
+def organizer(runtime: Runtime, expert: Expert) -> tuple[str, str]:
+    """A calendar entry's ORGANIZER: the expert leads the meeting; experts give no address, so the
+    event's stands for theirs."""
+    return expert.name, runtime.settings.public_url or f"urn:hackserver:{runtime.event.slug}"

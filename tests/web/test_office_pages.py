@@ -232,6 +232,46 @@ def test_a_team_reschedules_and_cancels_its_booking(site: Site, kickoff: datetim
     assert site.bookings() == []
 
 
+def calendar_of(site: Site, path: str) -> tuple[str, list[Any]]:
+    """The calendar's METHOD and its entries."""
+    reply = site.client.get(path)
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/calendar")
+    cal = Calendar.from_ical(reply.content)
+    return str(cal["method"]), cal.walk("VEVENT")
+
+
+def test_a_moved_booking_moves_in_the_calendar_and_a_cancelled_one_is_withdrawn(
+    site: Site, kickoff: datetime
+) -> None:
+    s = scene(site, kickoff)
+    site.client.post(f"/book/{s['our_link']}/bookings", data={"slot": s["slots"][0], "question": "Frage"})
+    first = site.run(_booking_id)
+    feed = f"/expert/{s['anna_link']}/bookings.ics"
+    _, (booked,) = calendar_of(site, f"/book/{s['our_link']}/bookings/{first}.ics")
+    assert booked["sequence"] == 0 and str(booked["status"]) == "CONFIRMED"
+    assert booked["organizer"].params["cn"] == "Anna Schäfer"
+
+    site.client.post(f"/book/{s['our_link']}/bookings/{first}/reschedule", data={"slot": s["slots"][2]})
+    second = site.run(_booking_id)
+    for link in (first, second):  # the file behind the first message shows where it moved to
+        method, (moved,) = calendar_of(site, f"/book/{s['our_link']}/bookings/{link}.ics")
+        assert method == "PUBLISH" and str(moved["uid"]) == str(booked["uid"])
+        assert moved["sequence"] == 1 and moved.decoded("dtstart") != booked.decoded("dtstart")
+    _, entries = calendar_of(site, feed)  # one entry, moved: not the old one beside the new one
+    assert [(str(e["uid"]), e["sequence"], e.decoded("dtstart")) for e in entries] == [
+        (str(booked["uid"]), 1, moved.decoded("dtstart"))
+    ]
+
+    site.client.post(f"/book/{s['our_link']}/bookings/{second}/cancel")
+    method, (cancelled,) = calendar_of(site, f"/book/{s['our_link']}/bookings/{first}.ics")
+    assert method == "CANCEL" and str(cancelled["status"]) == "CANCELLED" and cancelled["sequence"] == 2
+    assert str(cancelled["uid"]) == str(booked["uid"])
+    _, entries = calendar_of(site, feed)
+    assert [(str(e["uid"]), str(e["status"]), e["sequence"]) for e in entries] == [
+        (str(booked["uid"]), "CANCELLED", 2)
+    ]
+
+
 async def _booking_id(runtime: Runtime) -> int:
     async with runtime.reading() as tx:
         found = await tx.session.scalar(select(Booking.id).where(Booking.cancelled_at.is_(None)))
