@@ -40,8 +40,7 @@ class Invocation:
     identity: Identity
     text: str  # what followed `/hack`
     locale: str | None = None  # the platform's idea of the asker's language, e.g. "de-DE"
-    request_key: str | None = None  # the platform's id for this request: a retry is not run again
-    retry: bool = False  # the platform says it is sending this request again
+    request_key: str | None = None  # the platform's id for this request: it runs once, however often sent
     organiser: bool = False  # vouched for by the adapter (e.g. a built-in session with the token)
 
 
@@ -172,11 +171,12 @@ class Bot:
         )
 
     async def handle(self, invocation: Invocation) -> Reply | None:
-        """The reply to one command; None when this request was already handled (a retry)."""
+        """The reply to one command; None when this request was already handled (a retry or a replay)."""
         language = self.language(None, invocation.locale)
         identity, limit = invocation.identity, self.runtime.command_limit
         account = f"{identity.platform}:{identity.workspace}:{identity.user_id}"
-        if not invocation.retry and not await limit.allow(account):
+        # Every request counts, however it says it was sent: a retry header is not signed.
+        if not await limit.allow(account):
             return Reply(say(language, "slow_down", limit=limit.limit, seconds=int(limit.window)), ok=False)
         if (refusal := refused("command", invocation.text)) is not None:  # before any work
             return Reply(say(language, "refused", reason=refusal.say(language)), ok=False)
@@ -214,15 +214,15 @@ class Bot:
             return refused.reply
 
     async def arrive(self, tx: Transaction, invocation: Invocation) -> Participant:
-        """Claims the request's key (a retry of a handled request goes no further) and finds the
-        asker, made on their first contact."""
+        """Claims the request's key (a request handled before, or being handled, goes no further) and
+        finds the asker, made on their first contact."""
         if invocation.request_key is not None:
             first = await tx.session.scalar(
                 db.insert_unless_there(tx.session, HandledRequest)
                 .values(platform=invocation.identity.platform, key=invocation.request_key)
                 .returning(HandledRequest.id)
             )
-            if first is None and invocation.retry:  # its first delivery ran (or is running): not again
+            if first is None:  # its first delivery ran (or is running): not again
                 raise AlreadyHandled
         return await identify(tx.session, self.runtime.event_id, invocation.identity)
 
@@ -232,7 +232,7 @@ class Bot:
         first contact (which writes)."""
         key = f"{invocation.identity.platform}:{invocation.request_key}" if invocation.request_key else None
         claimed = key is not None and await self.runtime.handled.claim(key)
-        if key is not None and not claimed and invocation.retry:
+        if key is not None and not claimed:
             raise AlreadyHandled
         try:
             if sub.view is not None:

@@ -59,9 +59,7 @@ def to_invocation(interaction: Mapping[str, Any]) -> Invocation | None:
         identity,
         grammar(data) if isinstance(data, dict) else "",
         locale=str(locale) if locale else None,
-        request_key=str(interaction.get("id", ""))[:100] or None,
-        # Discord sends an interaction once: the same id again is a replay, never run twice.
-        retry=True,
+        request_key=str(interaction.get("id", ""))[:100] or None,  # the same id again is a replay
     )
 
 

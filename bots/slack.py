@@ -3,7 +3,8 @@ is set), Block Kit replies, and delivery through chat.postMessage paced per chan
 
 Every request is verified on its raw body before it is parsed. Slack wants an answer within 3 s:
 a command that takes longer is acknowledged with "working on it" and answered later through its
-`response_url`. A retried request (X-Slack-Retry-Num) that was already handled is not run again.
+`response_url`. A request runs once per Slack id (a command's trigger_id, an event's event_id):
+sent again, as a retry (X-Slack-Retry-Num) or a replay, it changes nothing.
 """
 
 from __future__ import annotations
@@ -45,18 +46,16 @@ MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # -- from Slack to the command layer, and back -------------------------------------------------
 
 
-def to_invocation(form: Mapping[str, str], *, retry: bool = False) -> Invocation:
+def to_invocation(form: Mapping[str, str]) -> Invocation:
     """A slash command's form fields as an invocation."""
     team, user, text = form.get("team_id", ""), form.get("user_id", ""), form.get("text", "")
     identity = Identity("slack", team, user, form.get("user_name", "") or user)
     trigger = form.get("trigger_id", "")[:100]
     digest = hashlib.sha256(f"{team}\0{user}\0{text}".encode()).hexdigest()[:24]
-    return Invocation(
-        identity, text, request_key=f"command:{trigger}:{digest}" if trigger else None, retry=retry
-    )
+    return Invocation(identity, text, request_key=f"command:{trigger}:{digest}" if trigger else None)
 
 
-def event_invocation(envelope: Mapping[str, Any], *, retry: bool = False) -> Invocation | None:
+def event_invocation(envelope: Mapping[str, Any]) -> Invocation | None:
     """An app mention or a direct message as an invocation; None for what is not meant for the bot."""
     event = envelope.get("event")
     if not isinstance(event, dict):
@@ -73,9 +72,7 @@ def event_invocation(envelope: Mapping[str, Any], *, retry: bool = False) -> Inv
     team = str(envelope.get("team_id") or event.get("team") or "")
     event_id = envelope.get("event_id")
     key = f"event:{str(event_id)[:100]}" if event_id else None
-    return Invocation(
-        Identity("slack", team, user, user), MENTION.sub("", text).strip(), request_key=key, retry=retry
-    )
+    return Invocation(Identity("slack", team, user, user), MENTION.sub("", text).strip(), request_key=key)
 
 
 # -- handling, whichever way the request came ------------------------------------------------
@@ -87,12 +84,10 @@ class SlackHandler(Background):
     def __init__(self) -> None:
         super().__init__("Slack work after the acknowledgement")
 
-    async def command(
-        self, runtime: Runtime, form: Mapping[str, str], *, retry: bool
-    ) -> dict[str, Any] | None:
-        """The acknowledgement's body: the reply, "working on it", or None for a retry already handled."""
+    async def command(self, runtime: Runtime, form: Mapping[str, str]) -> dict[str, Any] | None:
+        """The acknowledgement's body: the reply, "working on it", or None for a request already handled."""
         bot = Bot(runtime)
-        invocation = to_invocation(form, retry=retry)
+        invocation = to_invocation(form)
         task = self.keep(bot.handle(invocation))
         done, _ = await asyncio.wait((task,), timeout=ACK_BUDGET)  # the task goes on if it times out
         if not done:
@@ -126,9 +121,9 @@ class SlackHandler(Background):
                     await asyncio.sleep(2**attempt)
         log.error("a late reply could not be posted to Slack's response_url")
 
-    async def event(self, runtime: Runtime, envelope: Mapping[str, Any], *, retry: bool) -> None:
+    async def event(self, runtime: Runtime, envelope: Mapping[str, Any]) -> None:
         """Answers a mention or direct message through the outbox; returns within the budget."""
-        invocation = event_invocation(envelope, retry=retry)
+        invocation = event_invocation(envelope)
         if invocation is None:
             return
         if "slack" not in runtime.senders:
@@ -160,7 +155,7 @@ def routes() -> list[BaseRoute]:
         if isinstance(body, Response):
             return body
         form = dict(parse_qsl(body.decode(), keep_blank_values=True))
-        ack = await handler.command(runtime, form, retry=_retried(request))
+        ack = await handler.command(runtime, form)
         return Response(status_code=200) if ack is None else JSONResponse(ack)
 
     async def interactions(request: Request) -> Response:
@@ -190,7 +185,7 @@ def routes() -> list[BaseRoute]:
         if envelope.get("type") == "url_verification":
             return JSONResponse({"challenge": str(envelope.get("challenge", ""))})
         if envelope.get("type") == "event_callback":
-            await handler.event(runtime, envelope, retry=_retried(request))
+            await handler.event(runtime, envelope)
         return Response(status_code=200)
 
     return [
@@ -226,10 +221,6 @@ def is_signed(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
         return False
 
 
-def _retried(request: Request) -> bool:
-    return "x-slack-retry-num" in request.headers
-
-
 # -- over Socket Mode -------------------------------------------------------------------------
 
 
@@ -241,15 +232,14 @@ async def socket_mode(runtime: Runtime) -> None:
     handler, delay = SlackHandler(), 1.0
 
     async def on_request(client: Any, request: SocketModeRequest) -> None:
-        retry = (request.retry_attempt or 0) > 0
         if request.type == "slash_commands":
             form = {k: str(v) for k, v in request.payload.items()}
-            ack = await handler.command(runtime, form, retry=retry)
+            ack = await handler.command(runtime, form)
             await client.send_socket_mode_response(SocketModeResponse(request.envelope_id, ack))
             return
         await client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
         if request.type == "events_api" and request.payload.get("type") == "event_callback":
-            await handler.event(runtime, request.payload, retry=retry)
+            await handler.event(runtime, request.payload)
 
     while True:
         client = SocketModeClient(

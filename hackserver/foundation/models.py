@@ -396,7 +396,7 @@ class AuditEntry(Base):
 
 
 class HandledRequest(Base):
-    """A platform request (Slack trigger, Discord interaction) already run: a retry is not run again."""
+    """A platform request (Slack trigger, Discord interaction) already run: sent again, it is not run again."""
 
     __tablename__ = "handled_requests"
     __table_args__ = (UniqueConstraint("platform", "key"),)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bots.commands import Bot, Invocation, Reply
+from bots.core import COMMANDS, Context, command
 from hackserver.foundation.i18n import Moment
 from hackserver.foundation.models import (
     AuditEntry,
@@ -253,9 +255,7 @@ async def test_the_first_contact_creates_one_participant_per_chat_account(
 async def test_a_retried_request_runs_once(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     first = await Bot(runtime).handle(Invocation(ALICE, "profile skills go", request_key="trigger-1"))
-    retry = await Bot(runtime).handle(
-        Invocation(ALICE, "profile skills go", request_key="trigger-1", retry=True)
-    )
+    retry = await Bot(runtime).handle(Invocation(ALICE, "profile skills go", request_key="trigger-1"))
     assert first is not None and first.ok
     assert retry is None
 
@@ -269,16 +269,28 @@ async def test_a_refused_command_keeps_its_first_contact_and_runs_once(
     assert first is not None and not first.ok and "NOPE99" in first.text
     async with runtime.sessions() as session:
         assert await find(session, ALICE) is not None  # the refusal undid the command, not the contact
-    retry = await bot.handle(Invocation(ALICE, "team join NOPE99", request_key="trigger-1", retry=True))
+    retry = await bot.handle(Invocation(ALICE, "team join NOPE99", request_key="trigger-1"))
     assert retry is None
 
 
-async def test_the_same_key_without_the_retry_mark_runs_again(runtime_at: tuple[Runtime, FakeClock]) -> None:
+@pytest.fixture
+def exploding_command() -> Iterator[None]:
+    async def explode(ctx: Context, args: str) -> Reply:
+        raise RuntimeError("a bug")
+
+    command("explode")(explode)
+    yield
+    COMMANDS.pop("explode", None)
+
+
+@pytest.mark.usefixtures("exploding_command")
+async def test_a_request_that_failed_may_run_again(runtime_at: tuple[Runtime, FakeClock]) -> None:
     runtime, _ = runtime_at
     bot = Bot(runtime)
-    first = await bot.handle(Invocation(ALICE, "status", request_key="same"))
-    second = await bot.handle(Invocation(ALICE, "status", request_key="same"))
-    assert first is not None and second is not None and second.text == first.text
+    first = await bot.handle(Invocation(ALICE, "explode", locale="en", request_key="trigger-1"))
+    again = await bot.handle(Invocation(ALICE, "profile skills go", request_key="trigger-1"))
+    assert first is not None and not first.ok
+    assert again is not None and again.ok  # the key was not kept by the request that failed
 
 
 async def test_an_organiser_announces_and_it_is_audited(organisers: Runtime) -> None:

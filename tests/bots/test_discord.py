@@ -30,6 +30,7 @@ from bots.discord_delivery import DiscordSender
 from hackserver.app import create_app
 from hackserver.foundation import outbox
 from hackserver.foundation.models import HandledRequest, OutboxMessage, Participant
+from hackserver.foundation.ratelimit import MemoryLimit
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from hackserver.teams.participants import Identity
@@ -304,6 +305,16 @@ async def test_a_repeated_interaction_id_runs_once(
     again = await post(client, payload)
     assert first.json()["data"]["content"] == "Counted."
     assert again.status_code == 409
+    assert counted_command == [""]
+
+
+async def test_past_the_command_limit_an_interaction_is_told_to_slow_down(
+    server: uvicorn.Server, client: httpx.AsyncClient, counted_command: list[str]
+) -> None:
+    runtime_of(server).command_limit = MemoryLimit(1, 60)
+    await ask(client, interaction("counted", id="1199000000000000011"))
+    refused = await ask(client, interaction("counted", id="1199000000000000012"))
+    assert "1 commands in 60 seconds" in shown(refused["data"])[1]
     assert counted_command == [""]
 
 

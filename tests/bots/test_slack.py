@@ -34,6 +34,7 @@ from hackserver.foundation.models import (
     PlatformIdentity,
 )
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing
+from hackserver.foundation.ratelimit import MemoryLimit
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from tests.dbstate import migrate, queue_messages, settled_outbox
@@ -214,7 +215,8 @@ async def test_a_display_name_reaches_the_pages_without_bidi_overrides_or_nul(
     # U+202E turns "Mallory" around on the jury page; a NUL is refused by PostgreSQL on every command.
     body = command_body("status", user="UBIDI", user_name="\u202eMal\u200blory\u2066\x00 \ufeffX")
     assert (await post_command(client, body)).status_code == 200
-    assert (await post_command(client, body)).json()["blocks"][0]["text"]["text"] == "Test Sprint: Kickoff"
+    again = body.replace("trigger_id=13345224609", "trigger_id=23345224609")
+    assert (await post_command(client, again)).json()["blocks"][0]["text"]["text"] == "Test Sprint: Kickoff"
     async with runtime_of(server).sessions() as session:
         names = (await session.execute(select(Participant.display_name, PlatformIdentity.user_name).join(
             PlatformIdentity).where(PlatformIdentity.user_id == "UBIDI"))).all()  # fmt: skip
@@ -277,6 +279,30 @@ async def test_a_retried_command_that_was_handled_does_not_run_again(
     assert before["AuditEntry"] == 1
 
 
+async def test_a_command_sent_again_without_a_retry_header_does_not_run_again(
+    server: uvicorn.Server, client: httpx.AsyncClient
+) -> None:
+    body = command_body("announce Free pizza", user="UORG")
+    first = await post_command(client, body)
+    assert first.status_code == 200 and first.json()["blocks"]
+    before = await counts(runtime_of(server))
+    replay = await post_command(client, body)  # the same signed request, within its 5 minutes
+    assert replay.status_code == 200 and replay.content == b""
+    assert await counts(runtime_of(server)) == before
+    assert before["AuditEntry"] == 1
+
+
+async def test_a_retry_header_does_not_pass_the_command_limit(
+    server: uvicorn.Server, client: httpx.AsyncClient
+) -> None:
+    runtime_of(server).command_limit = MemoryLimit(1, 60)
+    assert (await post_command(client, command_body("status", trigger="1.1.1"))).json()["blocks"]
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    refused = await post_command(client, command_body("team create Owls", trigger="2.2.2"), **retry)
+    assert "1 Befehle in 60 Sekunden" in refused.text, refused.text
+    assert (await counts(runtime_of(server)))["HandledRequest"] == 0
+
+
 async def test_url_verification_answers_the_challenge(client: httpx.AsyncClient) -> None:
     body = json.dumps(
         {
@@ -321,6 +347,16 @@ async def test_a_retried_event_that_was_handled_is_answered_once(
     )
     rows = await settled_outbox(runtime_of(server))
     assert len(rows) == 1 and len(fake_slack.posts) == 1
+
+
+async def test_an_event_sent_again_without_a_retry_header_is_answered_once(
+    server: uvicorn.Server, client: httpx.AsyncClient
+) -> None:
+    body = event_body("announce Free pizza", user="UORG")
+    await post_event(client, body)
+    await post_event(client, body)
+    await settled_outbox(runtime_of(server))
+    assert (await counts(runtime_of(server)))["AuditEntry"] == 1
 
 
 @pytest.mark.parametrize(
@@ -578,8 +614,8 @@ def test_text_from_a_participant_cannot_mention_the_whole_channel() -> None:
     assert message["blocks"][0]["text"]["text"] == "I don't know `&lt;!channel&gt;`"
 
 
-def test_a_command_retried_by_slack_keeps_its_request_key() -> None:
+def test_a_commands_request_key_is_its_trigger_and_what_it_says() -> None:
     form = dict(parse_qsl(command_body("status")))
-    first, retry = slack.to_invocation(form), slack.to_invocation(form, retry=True)
-    assert first.request_key == retry.request_key and retry.retry
+    first = slack.to_invocation(form)
+    assert first.request_key is not None and first.request_key == slack.to_invocation(form).request_key
     assert slack.to_invocation({**form, "text": "help"}).request_key != first.request_key

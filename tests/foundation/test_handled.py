@@ -45,7 +45,7 @@ async def test_a_retried_status_runs_once_and_writes_no_request_row(
     runtime, _ = runtime_at
     first = await Bot(runtime).handle(Invocation(ALICE, "status", request_key="trigger-1"))
     again = await Bot(runtime).handle(Invocation(ALICE, "status", request_key="trigger-2"))
-    retry = await Bot(runtime).handle(Invocation(ALICE, "status", request_key="trigger-2", retry=True))
+    retry = await Bot(runtime).handle(Invocation(ALICE, "status", request_key="trigger-2"))
     assert first is not None and first.ok and again is not None and again.ok
     assert retry is None
     async with runtime.sessions() as session:

@@ -51,13 +51,6 @@ async def test_past_the_limit_a_person_is_told_to_slow_down_and_nothing_runs(
     assert await teams(runtime) == 1
 
 
-async def test_a_platform_retry_is_not_counted(runtime_at: tuple[Runtime, FakeClock]) -> None:
-    runtime, _ = runtime_at
-    runtime.command_limit = MemoryLimit(1, 60)
-    assert (await ask(runtime, "status", request_key="r1")).ok
-    assert await Bot(runtime).handle(Invocation(ALICE, "status", request_key="r1", retry=True)) is None
-
-
 @pytest.mark.redis
 async def test_with_redis_two_web_processes_count_together(redis_url: str) -> None:
     first, second = Redis.from_url(redis_url), Redis.from_url(redis_url)
