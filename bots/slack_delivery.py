@@ -2,13 +2,18 @@
 worth-retrying (429 with its Retry-After, 5xx, network) and permanent (dead at once).
 
 A row whose payload has `channel_members` is for a team channel addressed by name: the channel is
-made (conversations.create) unless it exists, those members are invited, then the message is posted."""
+made (conversations.create) unless it exists, those members are invited, then the message is posted.
+
+Slack has no idempotency key: each message carries its row's id in its metadata, and a row whose
+earlier attempt died with its process is looked for in the channel's history before it is posted
+again. A history that cannot be read posts it anyway: at least once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +30,7 @@ from bots.core import Reply
 from bots.slack_render import render, render_announcement
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing
 
+log = logging.getLogger(__name__)
 CONNECTIONS = 64  # posts in flight to Slack at once
 API_URL = "https://slack.com/api/"
 POST_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -32,6 +38,10 @@ USER_AGENT = get_user_agent("hackserver")
 CHANNEL_TYPES = "public_channel,private_channel"
 LIST_LIMIT = 1000  # channels a conversations.list page, Slack's most
 NOT_AN_INVITE_ERROR = {"already_in_channel", "cant_invite_self"}  # the member is there, or is the bot
+METADATA_TYPE = "hackserver_outbox"
+HISTORY_MARGIN = 60.0  # seconds our clock may be ahead of Slack's
+HISTORY_PAGE = 200  # messages a conversations.history page (Slack advises at most 200)
+HISTORY_PAGES = 5  # looked through at most; a busier channel is posted to again
 
 # Errors no retry can fix: the row goes dead at once, with Slack's word for why.
 PERMANENT = {
@@ -160,13 +170,20 @@ class SlackSender:
         try:
             if "channel_members" in payload:
                 channel = await self.team_channel(message.channel, members(payload["channel_members"]))
-            async with self.pacer.turn(channel):
-                if payload.get("user"):
+            if payload.get("user"):  # seen by one user: neither metadata nor history
+                async with self.pacer.turn(channel):
                     await self.post(
                         "chat.postEphemeral", {"channel": channel, "user": payload["user"], **body}
                     )
-                else:
-                    await self.post("chat.postMessage", {"channel": channel, "unfurl_links": False, **body})
+                return
+            if message.in_doubt_since is not None and (ts := await self.posted_before(channel, message)):
+                log.info("outbox message %s reached Slack before its process died (ts %s)", message.id, ts)
+                return
+            async with self.pacer.turn(channel):
+                await self.post(
+                    "chat.postMessage",
+                    {"channel": channel, "unfurl_links": False, "metadata": marker(message.id), **body},
+                )
         except SlackApiError as error:
             if "channel_members" in payload and code(error) == "channel_not_found":
                 # The team channel was deleted since it was looked up: made again on the next try.
@@ -204,6 +221,51 @@ class SlackSender:
                 status_code=got.status,
             )
         answer.validate()  # type: ignore[no-untyped-call]
+
+    async def posted_before(self, channel: str, message: Outgoing) -> str | None:
+        """The ts of the message's post by an attempt that died with its process, found by its
+        metadata in the channel's history since that attempt began; None if it is not there."""
+        assert message.in_doubt_since is not None
+        oldest = f"{message.in_doubt_since.timestamp() - HISTORY_MARGIN:.6f}"
+        cursor: str | None = None
+        try:
+            for _ in range(HISTORY_PAGES):
+                page = await self.client.conversations_history(
+                    channel=channel,
+                    oldest=oldest,
+                    limit=HISTORY_PAGE,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+                for found in page.get("messages") or []:
+                    if isinstance(found, dict) and found.get("metadata") == marker(message.id):
+                        return str(found.get("ts"))
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not page.get("has_more") or not cursor:
+                    return None
+        except SlackApiError as error:  # e.g. missing_scope, not_in_channel, ratelimited
+            log.warning(
+                "Slack: channel %s's history is unreadable (%s); outbox message %s is posted again",
+                channel,
+                code(error) or f"HTTP {error.response.status_code}",
+                message.id,
+            )
+            return None
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            log.warning(
+                "Slack: channel %s's history is unreachable (%s); outbox message %s is posted again",
+                channel,
+                why(error),
+                message.id,
+            )
+            return None
+        log.warning(
+            "Slack: outbox message %s not in channel %s's latest %d messages; posted again",
+            message.id,
+            channel,
+            HISTORY_PAGES * HISTORY_PAGE,
+        )
+        return None
 
     async def team_channel(self, name: str, users: list[str]) -> str:
         """The id of the team channel `name`, made if need be, with `users` in it."""
@@ -274,6 +336,11 @@ def code(error: SlackApiError) -> str:
     """Slack's word for what went wrong, e.g. channel_not_found."""
     data = error.response.data
     return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+def marker(message_id: int) -> dict[str, Any]:
+    """A post's metadata naming its outbox row, as Slack hands it back in the history."""
+    return {"event_type": METADATA_TYPE, "event_payload": {"outbox_id": message_id}}
 
 
 def members(raw: Any) -> list[str]:

@@ -1,12 +1,14 @@
 """A fake Slack on loopback, for slack-sdk's clients pointed at it with `base_url`.
 
 `FakeSlack` serves the Web API methods hackserver calls (chat.postMessage, chat.postEphemeral,
-auth.test, apps.connections.open, conversations.create/list/invite) and fake `response_url`s. It
-records every post with its channel and ts, paces each channel as Slack does (about one post a
-second, short bursts) by answering 429 itself when a channel is posted to faster (counted in
-`throttled`), and can be told to answer 429 with Retry-After or 500 for the next calls, or to refuse
-a channel for good, or to take `delay` seconds over every call. Channels it made (or was given with `add_channel`) have ids "C" + a counter and
-their members; conversations.list pages them `page_size` at a time with a cursor, as Slack does.
+auth.test, apps.connections.open, conversations.create/list/invite/history) and fake `response_url`s.
+It records every post with its channel, ts and metadata, and serves them back, newest first, from
+conversations.history (the metadata only with `include_all_metadata`); it can answer a post
+`answer_delay` seconds after taking it, as a Slack whose answer is late. It paces each channel as
+Slack does (about one post a second, short bursts) by answering 429 itself when a channel is posted
+to faster (counted in `throttled`), and can be told to answer 429 with Retry-After or 500 for the
+next calls, or to refuse a channel for good, or to take `delay` seconds over every call. Channels it
+made (or was given with `add_channel`) have ids "C" + a counter and their members; conversations.list pages them `page_size` at a time with a cursor, as Slack does.
 `FakeSocketMode` is Slack's end of a Socket Mode websocket: it says hello, sends envelopes and
 collects the acknowledgements.
 """
@@ -38,6 +40,23 @@ class Post:
     blocks: list[dict[str, Any]]
     at: float  # time.monotonic() when it was accepted
     user: str | None = None  # set for chat.postEphemeral: only this user sees it
+    metadata: dict[str, Any] | None = None  # chat.postMessage's `metadata`
+
+    def history_json(self, with_metadata: bool) -> dict[str, Any]:
+        """The message as conversations.history shows a bot's post."""
+        shown: dict[str, Any] = {
+            "type": "message",
+            "subtype": "bot_message",
+            "user": BOT,
+            "bot_id": "BBOT",
+            "app_id": "A1",
+            "text": self.text,
+            "ts": self.ts,
+            "blocks": self.blocks,
+        }
+        if with_metadata and self.metadata is not None:
+            shown["metadata"] = self.metadata
+        return shown
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,7 @@ class FakeSlack:
     page_size: int = 2  # channels a conversations.list page at most (Slack: `limit`, up to 1000)
     lose_creates: int = 0  # channels made, then answered 500 as if the answer were lost
     delay: float = 0.0  # seconds every Web API call takes: a Slack having a bad day
+    answer_delay: float = 0.0  # seconds a post is answered after it was taken
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     def __post_init__(self) -> None:
@@ -181,11 +201,12 @@ class FakeSlack:
             return JSONResponse(answer, status_code=status, headers=headers)
         ts = f"{time.time():.6f}"
         user = str(body["user"]) if method == "chat.postEphemeral" else None
-        self.posts.append(
-            Post(
-                channel, ts, str(body.get("text", "")), list(body.get("blocks") or []), time.monotonic(), user
-            )
-        )
+        metadata = body.get("metadata")
+        if isinstance(metadata, str):  # a form field carries it as JSON
+            metadata = json.loads(metadata)
+        text, blocks = str(body.get("text", "")), list(body.get("blocks") or [])
+        self.posts.append(Post(channel, ts, text, blocks, time.monotonic(), user, metadata))
+        await asyncio.sleep(self.answer_delay)
         return JSONResponse({"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text")}})
 
     async def conversations(self, method: str, request: Request) -> Response:
@@ -204,6 +225,8 @@ class FakeSlack:
             return self.list_channels(args)
         if method == "conversations.invite":
             return self.invite_users(args)
+        if method == "conversations.history":
+            return self.history(args)
         return JSONResponse({"ok": False, "error": "unknown_method"}, status_code=404)
 
     def create_channel(self, args: dict[str, str]) -> Response:
@@ -268,6 +291,34 @@ class FakeSlack:
             return JSONResponse({"ok": False, "error": errors[0]["error"], "errors": errors})
         found.members.update(users)
         return JSONResponse({"ok": True, "channel": found.json(BOT)})
+
+    def history(self, args: dict[str, str]) -> Response:
+        """A channel's messages after `oldest`, newest first, `limit` a page with a cursor."""
+        channel = args.get("channel", "")
+        shown = [post for post in reversed(self.posts) if post.channel == channel and post.user is None]
+        if channel not in self.channels and not shown:
+            return JSONResponse({"ok": False, "error": "channel_not_found"})
+        oldest = float(args.get("oldest") or 0)
+        shown = [post for post in shown if float(post.ts) > oldest]
+        limit = min(int(args.get("limit") or 100), 999)
+        cursor = args.get("cursor", "")
+        start = int(base64.b64decode(cursor).decode().removeprefix("next_ts:")) if cursor else 0
+        page = shown[start : start + limit]
+        more = start + limit < len(shown)
+        with_metadata = args.get("include_all_metadata", "0").lower() in ("1", "true")
+        answer: dict[str, Any] = {
+            "ok": True,
+            "messages": [post.history_json(with_metadata) for post in page],
+            "has_more": more,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
+        if more:
+            answer["response_metadata"] = {
+                "next_cursor": base64.b64encode(f"next_ts:{start + limit}".encode()).decode()
+            }
+        return JSONResponse(answer)
 
     def decide(self, channel: str) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
         """The fault to answer with, if any: (status, body, headers); body None means accept."""

@@ -367,6 +367,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    # When a send to a platform began, kept until an attempt fails: a row claimed again with it set
+    # lost an attempt with its process, and the platform may have that message already.
+    attempted_at: Mapped[datetime | None]
 
 
 class FiredItem(Base):

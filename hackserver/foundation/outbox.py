@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
 
 from hackserver.foundation.errors import Conflict, NotFound
 from hackserver.foundation.models import AuditEntry, OutboxMessage
@@ -51,11 +51,14 @@ class Outgoing:
     platform: str
     channel: str
     payload: dict[str, Any]  # {"author", "texts": {language: text}} or {"reply": Reply.to_json()}
+    # When an earlier attempt began that died with its process: it may have reached the platform.
+    in_doubt_since: datetime | None = None
 
 
 class Sender(Protocol):
     """Sends to an external platform, outside any transaction, within the platform's rate limits;
-    raises DeliveryFailed (with retry_after when the platform said when) to be retried later."""
+    raises DeliveryFailed (with retry_after when the platform said when) to be retried later. A
+    message `in_doubt_since` is looked for first where the platform can tell, and not sent again."""
 
     async def send(self, message: Outgoing) -> None: ...
 
@@ -177,21 +180,28 @@ async def _claim(
     """Claims the claimable rows of external platforms in one statement, without loading them. On
     PostgreSQL an UPDATE that waited for a row another worker holds checks its WHERE again on the row
     as that worker left it, so a row claimed meanwhile is left to it; the rows are taken through the
-    primary key in id order, as every claim takes them, so two claims do not deadlock."""
+    primary key in id order, as every claim takes them, so two claims do not deadlock. A row whose
+    earlier attempt was never marked keeps that attempt's start, and goes out in doubt."""
+    began = func.coalesce(OutboxMessage.attempted_at, literal(now, OutboxMessage.attempted_at.type))
     claimed = await tx.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.platform.in_(platforms), _claimable(now))
-        .values(status="sending", next_attempt_at=now + LEASE)
+        .values(status="sending", next_attempt_at=now + LEASE, attempted_at=began)
         .returning(
             OutboxMessage.id,
             OutboxMessage.key,
             OutboxMessage.platform,
             OutboxMessage.channel,
             OutboxMessage.payload,
+            OutboxMessage.attempted_at,
         ),
         execution_options={"synchronize_session": False},
     )
-    return sorted((Outgoing(*row) for row in claimed), key=lambda message: message.id)
+    outgoing = [
+        Outgoing(message_id, key, platform, channel, payload, attempted if attempted < now else None)
+        for message_id, key, platform, channel, payload, attempted in claimed
+    ]
+    return sorted(outgoing, key=lambda message: message.id)
 
 
 async def _deliver_inside(
@@ -286,6 +296,7 @@ def _fail(
     """Records a failed attempt; returns (delay, attempt) when it is to be tried again."""
     message.attempts += 1
     message.last_error = str(failure)[:500]
+    message.attempted_at = None  # this attempt's outcome is known: nothing was delivered
     if final or message.attempts >= MAX_ATTEMPTS:
         message.status = "dead"
         tx.record("outbox.dead", id=message.id, platform=message.platform, error=message.last_error)

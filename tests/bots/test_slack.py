@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -24,8 +24,9 @@ from sqlalchemy import func, select
 
 from bots import slack, slack_render
 from bots.core import COMMANDS, Context, Reply, command
-from bots.slack_delivery import ChannelPacer, SlackSender
+from bots.slack_delivery import ChannelPacer, SlackSender, marker
 from hackserver.app import create_app
+from hackserver.foundation import outbox
 from hackserver.foundation.models import (
     AuditEntry,
     HandledRequest,
@@ -38,7 +39,7 @@ from hackserver.foundation.ratelimit import MemoryLimit
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from tests.dbstate import migrate, queue_messages, settled_outbox
-from tests.fake_slack import FakeSlack, FakeSocketMode
+from tests.fake_slack import FakeSlack, FakeSocketMode, Post
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
 
@@ -508,6 +509,68 @@ async def test_delivery_under_429_and_500_loses_nothing_and_duplicates_nothing(
     assert Counter(post.channel for post in fake_slack.posts) == Counter(channels)
     assert sorted(post.text for post in fake_slack.posts) == sorted(f"Message {n}" for n in range(10))
     assert Counter(attempt.status for attempt in fake_slack.attempts) == {200: 10, 500: 3, 429: 2}
+    assert fake_slack.called("conversations.history") == []  # a failed attempt is known not to have posted
+
+
+async def lapsed(runtime: Runtime, channel: str) -> int:
+    """A row whose process died three minutes ago while posting it; its lease has run out."""
+    now = datetime.now(UTC)
+    async with runtime.transaction() as tx:
+        row = OutboxMessage(
+            key=f"lapsed:{channel}",
+            platform="slack",
+            channel=channel,
+            payload={"author": "Orga", "texts": {"en": "Lunch is served"}},
+            status="sending",
+            next_attempt_at=now - timedelta(minutes=1),
+            attempted_at=now - timedelta(minutes=3),
+        )
+        tx.session.add(row)
+        await tx.session.flush()
+        return row.id
+
+
+async def status_of(runtime: Runtime, message_id: int) -> str:
+    async with runtime.sessions() as session:
+        return str(await session.scalar(select(OutboxMessage.status).where(OutboxMessage.id == message_id)))
+
+
+async def test_a_lapsed_row_missing_from_the_channels_history_is_posted_with_its_id(
+    runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    channel = fake_slack.add_channel("general").id
+    message_id = await lapsed(runtime, channel)
+    await outbox.deliver(runtime, message_id)
+    [post] = fake_slack.posts
+    assert post.metadata == {"event_type": "hackserver_outbox", "event_payload": {"outbox_id": message_id}}
+    [looked] = fake_slack.called("conversations.history")
+    assert looked.args["channel"] == channel and looked.args["include_all_metadata"] in ("1", "true")
+    assert await status_of(runtime, message_id) == "delivered"
+
+
+async def test_a_lapsed_row_found_in_the_channels_history_is_delivered_without_posting_again(
+    runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    channel = fake_slack.add_channel("general").id
+    message_id = await lapsed(runtime, channel)
+    posted = Post(
+        channel, f"{time.time() - 170:.6f}", "Lunch is served", [], 0.0, metadata=marker(message_id)
+    )
+    fake_slack.posts.append(posted)  # the dead process's post reached Slack
+    await outbox.deliver(runtime, message_id)
+    assert fake_slack.posts == [posted] and fake_slack.attempts == []
+    assert await status_of(runtime, message_id) == "delivered"
+
+
+async def test_a_lapsed_row_is_posted_when_the_history_cannot_be_read(
+    runtime: Runtime, fake_slack: FakeSlack
+) -> None:
+    channel = fake_slack.add_channel("general").id
+    message_id = await lapsed(runtime, channel)
+    fake_slack.fail_next(1)  # conversations.history answers 500
+    await outbox.deliver(runtime, message_id)
+    assert [call.method for call in fake_slack.calls] == ["conversations.history"]
+    assert len(fake_slack.posts) == 1 and await status_of(runtime, message_id) == "delivered"
 
 
 async def test_retry_after_is_honoured(runtime: Runtime, fake_slack: FakeSlack) -> None:
