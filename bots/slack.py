@@ -139,7 +139,11 @@ class SlackHandler(Background):
         payload: dict[str, Any] = {"reply": reply.to_json()}
         if event.get("channel_type") != "im" and not reply.public:
             payload["user"] = event["user"]  # seen only by the asker, in the channel that mentioned us
-        key = f"slack:reply:{invocation.request_key or time.time_ns()}"
+        # One answer per request; a refusal (slow down, failed) must not take the key of the answer
+        # a retry of the same request may still earn.
+        key = (
+            f"slack:reply:{invocation.request_key if reply.ok and invocation.request_key else time.time_ns()}"
+        )
         async with runtime.transaction() as tx:
             await outbox.add(tx, key, "slack", str(event["channel"]), payload)
 

@@ -360,6 +360,22 @@ async def test_an_event_sent_again_without_a_retry_header_is_answered_once(
     assert (await counts(runtime_of(server)))["AuditEntry"] == 1
 
 
+async def test_an_event_told_to_slow_down_is_answered_when_slack_retries_it_later(
+    server: uvicorn.Server, client: httpx.AsyncClient, fake_slack: FakeSlack
+) -> None:
+    runtime = runtime_of(server)
+    runtime.command_limit = MemoryLimit(1, 60)
+    await post_event(client, event_body("status", event_id="Ev1"))
+    await post_event(client, event_body("status", event_id="Ev2"))  # over the limit: slow down
+    await settled_outbox(runtime)
+    runtime.command_limit = MemoryLimit(10, 60)  # a later window
+    await post_event(client, event_body("status", event_id="Ev2"), **{"X-Slack-Retry-Num": "1"})
+    rows = await settled_outbox(runtime)
+    assert [row.status for row in rows] == ["delivered"] * 3  # the retry's answer was not lost
+    assert "1 Befehle in 60 Sekunden" in json.dumps(fake_slack.posts[1].blocks)
+    assert fake_slack.posts[2].blocks[0]["text"]["text"] == "Test Sprint: Kickoff"
+
+
 @pytest.mark.parametrize(
     "event", [{"bot_id": "B2", "user": "U2"}, {"user": "UBOT"}, {"subtype": "message_changed"}]
 )
