@@ -1,7 +1,7 @@
 """Drill: the shipped supervisord configuration runs the whole scaled-out deployment (web processes,
 two workers, two clocks). A worker and a clock are killed by SIGKILL in the middle of a burst of
 deliveries: supervisord starts both again, the other processes carry on, and every message
-arrives (at most the one in flight twice). The systemd units are checked by systemd-analyze."""
+arrives once. The systemd units are checked by systemd-analyze."""
 
 from __future__ import annotations
 
@@ -178,8 +178,7 @@ async def test_a_killed_worker_and_clock_are_started_again_and_no_message_is_los
     except TimeoutError:
         raise AssertionError(f"{await undelivered(database_url)}\n{supervisor.logs()}") from None
     per_channel = Counter(post.channel for post in fake_slack.posts)
-    assert set(per_channel) == set(CHANNELS)
-    assert sum(n - 1 for n in per_channel.values()) <= 1  # only the one in flight may have gone twice
+    assert per_channel == dict.fromkeys(CHANNELS, 1)  # the one in flight was found in Slack's history
     connection = Redis.from_url(redis_url)  # one clock leads again
     assert connection.keys("hackserver:*:clock")
     connection.close()
