@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
-from bots.http import Background, bounded_body, tls, too_large
+from bots.http import MAX_BODY, Background, bounded_body, tls, too_large
 from bots.slack_delivery import SlackSender, web_client, why
 from bots.slack_render import render
 from hackserver.foundation import json_input, outbox
@@ -39,6 +39,9 @@ from hackserver.teams.participants import Identity
 
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.5  # seconds of work before the acknowledgement; Slack gives up at 3
+# An interaction's payload (block_actions) and an event carry a whole message, several hundred KB at
+# most: they get the app's own 1 MiB cap, slash commands the chat platforms' 64 KiB.
+MESSAGE_BODY = 1024 * 1024
 RESPONSE_URL_ATTEMPTS = 3
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -155,6 +158,8 @@ def routes() -> list[BaseRoute]:
     handler = SlackHandler()
 
     async def commands(request: Request) -> Response:
+        if await _ssl_check(request):  # Slack checking our certificate: nothing to run, nobody to sign
+            return Response(status_code=200)
         runtime, body = await _verified(request)
         if isinstance(body, Response):
             return body
@@ -163,7 +168,7 @@ def routes() -> list[BaseRoute]:
         return Response(status_code=200) if ack is None else JSONResponse(ack)
 
     async def interactions(request: Request) -> Response:
-        _, body = await _verified(request)
+        _, body = await _verified(request, MESSAGE_BODY)
         if isinstance(body, Response):
             return body
         try:
@@ -177,7 +182,7 @@ def routes() -> list[BaseRoute]:
         return Response(status_code=200)
 
     async def events(request: Request) -> Response:
-        runtime, body = await _verified(request)
+        runtime, body = await _verified(request, MESSAGE_BODY)
         if isinstance(body, Response):
             return body
         try:
@@ -199,7 +204,14 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-async def _verified(request: Request) -> tuple[Runtime, bytes | Response]:
+async def _ssl_check(request: Request) -> bool:
+    body = await bounded_body(request)
+    return (
+        body is not None and b"ssl_check" in body and ("ssl_check", "1") in parse_qsl(body.decode("latin-1"))
+    )
+
+
+async def _verified(request: Request, limit: int = MAX_BODY) -> tuple[Runtime, bytes | Response]:
     """The raw body if Slack signed it, else the response that refuses it."""
     runtime: Runtime = request.state.runtime
     secret = runtime.settings.slack_signing_secret
@@ -208,7 +220,7 @@ async def _verified(request: Request) -> tuple[Runtime, bytes | Response]:
             {"error": "Slack is not enabled on this server (SLACK_SIGNING_SECRET is not set)"},
             status_code=404,
         )
-    if (body := await bounded_body(request)) is None:
+    if (body := await bounded_body(request, limit)) is None:
         return runtime, too_large()
     if not is_signed(secret, body, request.headers):
         return runtime, JSONResponse({"error": "invalid or missing Slack signature"}, status_code=401)

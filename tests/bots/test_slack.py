@@ -304,6 +304,41 @@ async def test_a_retry_header_does_not_pass_the_command_limit(
     assert (await counts(runtime_of(server)))["HandledRequest"] == 0
 
 
+@pytest.mark.parametrize("sign", [False, True])
+async def test_slacks_certificate_check_is_answered_and_runs_nothing(
+    server: uvicorn.Server, client: httpx.AsyncClient, sign: bool
+) -> None:
+    body = urlencode({"ssl_check": "1", "token": "gIkuvaNzQIHg97ATvDxqgjtO"})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **(signed(body) if sign else {})}
+    response = await client.post("/slack/commands", content=body, headers=headers)
+    assert response.status_code == 200 and response.content == b""
+    assert await counts(runtime_of(server)) == dict.fromkeys(
+        ("Participant", "HandledRequest", "OutboxMessage", "AuditEntry"), 0
+    )
+
+
+async def test_a_block_actions_payload_carrying_a_large_message_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}} for _ in range(100)]
+    payload = {"type": "block_actions", "user": {"id": "U1"}, "message": {"blocks": blocks}, "actions": []}
+    body = urlencode({"payload": json.dumps(payload)})
+    assert len(body) > 300_000  # Slack sends the whole message with a button click
+    response = await client.post(
+        "/slack/interactions",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **signed(body)},
+    )
+    assert response.status_code == 200
+
+
+async def test_a_large_event_is_accepted_and_a_large_command_is_not(client: httpx.AsyncClient) -> None:
+    event = event_body("status", files=[{"name": "x" * 1000} for _ in range(200)])
+    assert (await post_event(client, event)).status_code == 200
+    command = command_body("team create " + "x" * 70_000)
+    assert (await post_command(client, command)).status_code == 413
+
+
 async def test_url_verification_answers_the_challenge(client: httpx.AsyncClient) -> None:
     body = json.dumps(
         {
