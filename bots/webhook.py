@@ -79,9 +79,12 @@ async def commands(request: Request) -> Response:
             {"error": "webhooks are not enabled on this server (HACKSERVER_WEBHOOK_TOKEN is not set)"},
             status_code=404,
         )
-    if (body := await bounded_body(request)) is None:
+    if request.method == "GET":  # Mattermost's admins may choose GET: the same fields, in the query
+        form: dict[str, Any] = dict(request.query_params)
+    elif (body := await bounded_body(request)) is None:
         return too_large()
-    form = _fields(body, request.headers.get("content-type", ""))
+    else:
+        form = _fields(body, request.headers.get("content-type", ""))
     given = str(form.get("token") or "")
     authorization = request.headers.get("authorization", "")
     if not given and authorization.lower().startswith("token "):  # Mattermost sends both
@@ -108,7 +111,7 @@ def _fields(body: bytes, content_type: str) -> dict[str, Any]:
 
 
 def routes() -> list[BaseRoute]:
-    return [Route("/webhook/commands", commands, methods=["POST"])]
+    return [Route("/webhook/commands", commands, methods=["GET", "POST"])]
 
 
 # -- to the incoming webhook ------------------------------------------------------------------

@@ -191,6 +191,19 @@ async def test_the_token_in_mattermosts_authorization_header_is_accepted(client:
     assert response.status_code == 200
 
 
+async def test_a_command_mattermost_sends_as_get_is_answered(
+    server: uvicorn.Server, client: httpx.AsyncClient
+) -> None:
+    response = await client.get(
+        "/webhook/commands", params=command("status", token=None), headers={"Authorization": f"Token {TOKEN}"}
+    )
+    assert response.status_code == 200
+    assert response.json()["text"].startswith("**Test Sprint: Kickoff**")
+    refused = await client.get("/webhook/commands", params=command("team create Owls", token="wrong" * 4))
+    assert refused.status_code == 401
+    assert await counts(runtime_of(server)) == (1, 0)
+
+
 async def test_rocket_chat_json_is_accepted(client: httpx.AsyncClient) -> None:
     response = await client.post("/webhook/commands", json=command("status"))
     assert response.status_code == 200
