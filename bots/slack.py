@@ -44,6 +44,26 @@ ACK_BUDGET = 2.5  # seconds of work before the acknowledgement; Slack gives up a
 MESSAGE_BODY = 1024 * 1024
 RESPONSE_URL_ATTEMPTS = 3
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+SPECIAL = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")  # <https://x.org|label>, <#C1|name>, <!here>
+
+
+def decoded(text: str) -> str:
+    """Slack's message text as the person typed it: links and channel names plain, and `&`, `<`,
+    `>`, which Slack sends as `&amp;`, `&lt;`, `&gt;`, as themselves (last, so that a typed `&lt;`
+    stays one)."""
+
+    def plain(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith("#"):
+            return f"#{label or target[1:]}"
+        if target.startswith("!"):
+            return f"@{(label or target[1:]).split('^')[0]}"
+        if target.startswith("@"):
+            return f"@{label or target[1:]}"
+        return target.removeprefix("mailto:")  # a link: its address, which the person typed
+
+    text = SPECIAL.sub(plain, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 # -- from Slack to the command layer, and back -------------------------------------------------
@@ -55,7 +75,7 @@ def to_invocation(form: Mapping[str, str]) -> Invocation:
     identity = Identity("slack", team, user, form.get("user_name", "") or user)
     trigger = form.get("trigger_id", "")[:100]
     digest = hashlib.sha256(f"{team}\0{user}\0{text}".encode()).hexdigest()[:24]
-    return Invocation(identity, text, request_key=f"command:{trigger}:{digest}" if trigger else None)
+    return Invocation(identity, decoded(text), request_key=f"command:{trigger}:{digest}" if trigger else None)
 
 
 def event_invocation(envelope: Mapping[str, Any]) -> Invocation | None:
@@ -75,7 +95,9 @@ def event_invocation(envelope: Mapping[str, Any]) -> Invocation | None:
     team = str(envelope.get("team_id") or event.get("team") or "")
     event_id = envelope.get("event_id")
     key = f"event:{str(event_id)[:100]}" if event_id else None
-    return Invocation(Identity("slack", team, user, user), MENTION.sub("", text).strip(), request_key=key)
+    return Invocation(
+        Identity("slack", team, user, user), decoded(MENTION.sub("", text)).strip(), request_key=key
+    )
 
 
 # -- handling, whichever way the request came ------------------------------------------------

@@ -13,6 +13,15 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def cut(text: str, size: int) -> str:
+    """At most `size` characters of an escaped text, never ending inside an entity (`&amp;`)."""
+    if len(text) <= size:
+        return text
+    head = text[:size]
+    entity = head.rfind("&", size - 4)  # the longest, "&amp;", is 5 characters
+    return head[:entity] if entity != -1 and ";" not in head[entity:] else head
+
+
 def render(reply: Reply) -> dict[str, Any]:
     """A reply as a Slack message: Block Kit, with a plain `text` for notifications and old clients."""
     blocks: list[dict[str, Any]] = []
@@ -28,7 +37,7 @@ def render(reply: Reply) -> dict[str, Any]:
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"[:2000]} for k, v in fields
+                    {"type": "mrkdwn", "text": cut(f"*{escape(k)}*\n{escape(v)}", 2000)} for k, v in fields
                 ],
             }
         )
@@ -49,7 +58,7 @@ def render(reply: Reply) -> dict[str, Any]:
     lines += [f"{label}: {url}" for label, url in reply.links]
     return {
         "response_type": "in_channel" if reply.public else "ephemeral",
-        "text": escape("\n".join(line for line in lines if line))[:3000],
+        "text": cut(escape("\n".join(line for line in lines if line)), 3000),
         "blocks": blocks[:50],
     }
 
@@ -60,20 +69,20 @@ def render_announcement(payload: Mapping[str, Any]) -> dict[str, Any]:
     several = len(texts) > 1
     lines = [escape(in_language(lang, text)) if several else escape(text) for lang, text in texts.items()]
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines[:45]
+        {"type": "section", "text": {"type": "mrkdwn", "text": cut(line, 3000)}} for line in lines[:45]
     ]
     if payload.get("author"):
         blocks.append(
             {"type": "context", "elements": [{"type": "plain_text", "text": str(payload["author"])[:150]}]}
         )
-    return {"text": "\n".join(lines)[:3000], "blocks": blocks}
+    return {"text": cut("\n".join(lines), 3000), "blocks": blocks}
 
 
 def _chunks(text: str, size: int) -> list[str]:
     chunks: list[str] = []
     while text:
-        cut = text.rfind("\n", 0, size) if len(text) > size else len(text)
-        cut = cut if cut > 0 else size
-        chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n")
+        end = text.rfind("\n", 0, size) if len(text) > size else len(text)
+        chunk = text[:end] if end > 0 else cut(text, size)
+        chunks.append(chunk)
+        text = text[len(chunk) :].lstrip("\n")
     return chunks

@@ -30,9 +30,11 @@ from hackserver.foundation import outbox
 from hackserver.foundation.models import (
     AuditEntry,
     HandledRequest,
+    HelpTicket,
     OutboxMessage,
     Participant,
     PlatformIdentity,
+    Team,
 )
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing
 from hackserver.foundation.ratelimit import MemoryLimit
@@ -208,6 +210,46 @@ async def test_a_team_formed_by_slash_commands_gets_its_slack_channel_with_both_
     texts = [post.text for post in fake_slack.posts_to(channel.id)]
     assert any(code in text and "ua1" in text for text in texts)  # the welcome, with the join code
     assert any("ua2" in text for text in texts[1:])  # then who joined
+
+
+async def test_slacks_escaping_is_decoded_on_the_way_in_and_applied_once_on_the_way_out(
+    client: httpx.AsyncClient, server: uvicorn.Server, fake_slack: FakeSlack
+) -> None:
+    created = (await post_command(client, command_body("team create R&amp;D Labs", user="UA1"))).json()
+    assert "R&amp;D Labs" in created["text"] and "&amp;amp;" not in json.dumps(created)
+    await post_event(
+        client,
+        event_body("help-request law A &amp; B when x &lt; 5? See <https://x.org/a?b=1&amp;c=2>", user="UA1"),
+    )
+    await settled_outbox(runtime_of(server))
+    async with runtime_of(server).sessions() as session:
+        assert [t.name for t in await session.scalars(select(Team))] == ["R&D Labs"]
+        (ticket,) = await session.scalars(select(HelpTicket))
+    assert ticket.question == "A & B when x < 5? See https://x.org/a?b=1&c=2"
+
+
+@pytest.mark.parametrize(
+    ("slack_sent", "typed"),
+    [
+        ("<#C024BE7LR|general> &amp; <!here>", "#general & @here"),
+        ("<mailto:ada@example.org|ada@example.org>", "ada@example.org"),
+        ("&amp;lt; stays", "&lt; stays"),  # someone typed "&lt;"
+        ("a <https://example.org|example.org> link", "a https://example.org link"),
+    ],
+)
+def test_slack_text_reads_as_it_was_typed(slack_sent: str, typed: str) -> None:
+    assert slack.decoded(slack_sent) == typed
+
+
+@pytest.mark.parametrize("tail", ["&", "<", ">"])
+def test_a_long_text_is_not_cut_inside_an_entity(tail: str) -> None:
+    for filler in range(2990, 3000):  # the cut falls on every position of the entity
+        message = slack_render.render(Reply("x" * filler + tail * 3))
+        for text in [
+            message["text"],
+            *(b["text"]["text"] for b in message["blocks"] if b["type"] == "section"),
+        ]:
+            assert len(text) <= 3000 and text.count("&") == text.count(";"), text[-8:]
 
 
 async def test_a_display_name_reaches_the_pages_without_bidi_overrides_or_nul(
