@@ -11,7 +11,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import httpx
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
 from hackserver.foundation.numbers import whole
@@ -36,8 +36,23 @@ def tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def client_address(connection: HTTPConnection) -> str:
+    """Whom limits per address count: behind a reverse proxy, the address it forwarded (uvicorn's
+    proxy headers, trusted from the addresses in FORWARDED_ALLOW_IPS, 127.0.0.1 unless set)."""
+    return connection.client.host if connection.client else "unknown"
+
+
 def too_large() -> JSONResponse:
     return JSONResponse({"error": "body too large"}, status_code=413)
+
+
+def too_many_attempts(wait: int) -> JSONResponse:
+    """An address past its wrong secrets, refused before what it sent is compared."""
+    return JSONResponse(
+        {"error": f"too many wrong tokens from this address: try again in {wait} seconds"},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 class Background:

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
 from bots.core import in_language
-from bots.http import bounded_body, tls, too_large
+from bots.http import bounded_body, client_address, tls, too_large, too_many_attempts
 from hackserver.foundation import json_input
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing, Sender
 from hackserver.runtime import Runtime
@@ -79,6 +79,8 @@ async def commands(request: Request) -> Response:
             {"error": "webhooks are not enabled on this server (HACKSERVER_WEBHOOK_TOKEN is not set)"},
             status_code=404,
         )
+    if wait := await runtime.attempts.wait(address := client_address(request)):
+        return too_many_attempts(wait)
     if request.method == "GET":  # Mattermost's admins may choose GET: the same fields, in the query
         form: dict[str, Any] = dict(request.query_params)
     elif (body := await bounded_body(request)) is None:
@@ -90,6 +92,8 @@ async def commands(request: Request) -> Response:
     if not given and authorization.lower().startswith("token "):  # Mattermost sends both
         given = authorization[6:].strip()
     if not hmac.compare_digest(given.encode(), expected.encode()):
+        if given:
+            await runtime.attempts.failed(address, "webhook commands")
         return JSONResponse({"error": "invalid or missing token"}, status_code=401)
     invocation = to_invocation(form)
     if invocation is None:

@@ -27,7 +27,7 @@ from hackserver.foundation.handled import RedisKeys
 from hackserver.foundation.jobs import EmbeddedJobs, RQJobs
 from hackserver.foundation.models import EventRow, Phase, ServerSecret
 from hackserver.foundation.outbox import Jobs
-from hackserver.foundation.ratelimit import MemoryLimit, RedisLimit
+from hackserver.foundation.ratelimit import ATTEMPTS, ATTEMPTS_WINDOW, Attempts, MemoryLimit, RedisLimit
 from hackserver.foundation.settings import Settings
 from hackserver.foundation.signing import Signer
 from hackserver.foundation.timekeeping import Clock, EventClock
@@ -82,6 +82,9 @@ async def bootstrap(
         if redis is not None:
             runtime.handled = RedisKeys(redis, f"hackserver:{event.slug}:handled:")
             runtime.command_limit = RedisLimit(redis, f"hackserver:{event.slug}:commands:", *command_limit)
+            runtime.attempts = Attempts(
+                RedisLimit(redis, f"hackserver:{event.slug}:attempts:", ATTEMPTS, ATTEMPTS_WINDOW)
+            )
             runtime.status_cache = StatusCache(RedisChanges(redis, f"hackserver:{event.slug}:status"))
         else:
             runtime.command_limit = MemoryLimit(*command_limit)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bots.http import client_address, too_many_attempts
 from hackserver.foundation import json_input
 from hackserver.foundation.errors import Conflict, DomainError, NotFound, TooLate
 from hackserver.foundation.event import parse_duration
@@ -41,21 +42,25 @@ def error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def organiser(request: Request) -> str | JSONResponse:
+async def organiser(request: Request) -> str | JSONResponse:
     """The acting organiser's name for the audit log, or the response refusing the request."""
     runtime: Runtime = request.state.runtime
     expected = runtime.settings.organiser_token
     if expected is None:
         return error("the organiser API is off: set HACKSERVER_ORGANISER_TOKEN", 403)
+    if wait := await runtime.attempts.wait(address := client_address(request)):
+        return too_many_attempts(wait)
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), expected.encode()):
+        if given:  # a token that was sent and is wrong; none at all guesses nothing
+            await runtime.attempts.failed(address, "organiser API")
         return error("organiser token missing or wrong: send Authorization: Bearer <token>", 401)
     return "organiser:api"
 
 
 async def phases(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
         instants = await tx.phases()
@@ -74,7 +79,7 @@ async def phases(request: Request) -> JSONResponse:
 async def shift(request: Request) -> JSONResponse:
     """POST {"by": "+30m", "later_too": false}: moves a phase that has not begun."""
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     try:
         body: Any = json_input.loads(await request.body() or b"{}")

@@ -35,7 +35,7 @@ def challenge_json(challenge: Challenge, standing: preferences.Standing) -> dict
 
 async def list_challenges(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
         standings = await preferences.standings(tx.session, runtime.event_id)
@@ -49,7 +49,7 @@ async def list_challenges(request: Request) -> JSONResponse:
 async def one_challenge(request: Request) -> JSONResponse:
     """A challenge with the teams working on it."""
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     external_id = request.path_params["challenge_id"]
     async with runtime.reading() as tx:

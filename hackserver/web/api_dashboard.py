@@ -19,7 +19,7 @@ from hackserver.web.dashboard_hub import snapshot
 
 async def numbers(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     return JSONResponse(await snapshot(runtime))
 
@@ -27,7 +27,7 @@ async def numbers(request: Request) -> JSONResponse:
 async def announce(request: Request) -> JSONResponse:
     """POST {"text": "…", "target": "all" | "slack:C123" | …, "language": "en"}."""
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     try:
         body: Any = json_input.loads(await request.body() or b"{}")
@@ -49,7 +49,7 @@ async def announce(request: Request) -> JSONResponse:
 
 async def retry(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     try:
         async with runtime.transaction() as tx:

@@ -30,7 +30,7 @@ def expert_json(expert: Expert, slots: int, booked: int) -> dict[str, Any]:
 
 async def list_experts(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
         found = await with_counts(tx, Expert.event_id == tx.event_id)
@@ -77,7 +77,7 @@ async def expert_link(tx: Transaction, body: dict[str, Any], actor: str) -> dict
 
 async def one_expert(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     expert_id = request.path_params["expert_id"]
     async with runtime.reading() as tx:

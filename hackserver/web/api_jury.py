@@ -99,7 +99,7 @@ def standing_json(standing: scoring.Standing) -> dict[str, Any]:
 async def get_ranking(request: Request) -> JSONResponse:
     """GET /api/v1/ranking[?category=health]: best first, with how many scored each and their spread."""
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     category = request.query_params.get("category")
     async with runtime.reading() as tx:

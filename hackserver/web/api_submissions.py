@@ -57,7 +57,7 @@ async def extension(tx: Transaction, body: dict[str, Any], actor: str) -> dict[s
 
 async def list_submissions(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
         phases = await tx.phases()

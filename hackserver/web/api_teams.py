@@ -26,7 +26,7 @@ MAX_PAGE = 500
 
 async def list_teams(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
         rows = list(
@@ -38,7 +38,7 @@ async def list_teams(request: Request) -> JSONResponse:
 
 async def one_team(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
         team = await tx.session.get(Team, request.path_params["team_id"])
@@ -91,7 +91,7 @@ def _team_json(team: Team, people: list[teams.Member], challenge: Challenge | No
 async def list_participants(request: Request) -> JSONResponse:
     """?pool=true for the matching pool only; ?offset=&limit= (at most 500) to page."""
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     offset = whole(request.query_params.get("offset", "0"))
     limit = whole(request.query_params.get("limit", "100"))
@@ -139,7 +139,7 @@ def organiser_change(change: Change) -> Callable[[Request], Awaitable[JSONRespon
 
     async def endpoint(request: Request) -> JSONResponse:
         runtime: Runtime = request.state.runtime
-        if isinstance(actor := organiser(request), JSONResponse):
+        if isinstance(actor := await organiser(request), JSONResponse):
             return actor
         try:
             body = json_input.loads(await request.body() or b"{}")
@@ -195,7 +195,7 @@ async def run_matching(tx: Transaction, body: dict[str, Any], actor: str) -> dic
 
 async def last_matching(request: Request) -> JSONResponse:
     runtime: Runtime = request.state.runtime
-    if isinstance(actor := organiser(request), JSONResponse):
+    if isinstance(actor := await organiser(request), JSONResponse):
         return actor
     async with runtime.reading() as tx:
         run = await tx.session.scalar(

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
 from bots.builtin_markup import to_html
+from bots.http import client_address
 from hackserver.foundation import channels, i18n, json_input
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.channels import ANNOUNCEMENTS
@@ -200,7 +202,9 @@ class Chat:
         *,
         notice: str = "",
         status: int = 200,
+        wait: int = 0,
     ) -> Response:
+        """wait: the seconds a refused client is asked to wait (Retry-After), if any."""
         runtime: Runtime = request.state.runtime
         lang = language(request, runtime)
         async with runtime.sessions() as session:
@@ -217,7 +221,7 @@ class Chat:
             if viewer
             else ""
         )
-        return templates.TemplateResponse(
+        response = templates.TemplateResponse(
             request,
             "channels.html",
             {
@@ -238,6 +242,9 @@ class Chat:
             },
             status_code=status,
         )
+        if wait:
+            response.headers["retry-after"] = str(wait)
+        return response
 
     # -- joining and signing in --------------------------------------------------------------
 
@@ -275,7 +282,12 @@ class Chat:
         if form is None or not same_origin(request):
             return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
         viewer = await viewer_of(request, runtime)
-        if not builtin.is_organiser_token(form.get("token", ""), configured):
+        if wait := await runtime.attempts.wait(address := client_address(request)):
+            notice = i18n.say(lang, "page.channels.too_many_attempts", n=math.ceil(wait / 60))
+            return await self.render(request, viewer, ANNOUNCEMENTS, notice=notice, status=429, wait=wait)
+        if not builtin.is_organiser_token(given := form.get("token", ""), configured):
+            if given:
+                await runtime.attempts.failed(address, "organiser sign-in on /channels")
             return await self.render(request, viewer, ANNOUNCEMENTS, notice="bad_token", status=403)
         if viewer is None:
             name = one_line(form.get("name", "")) or "Orga"

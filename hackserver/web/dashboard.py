@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from starlette.templating import Jinja2Templates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bots import builtin
+from bots.http import client_address
 from hackserver.challenges import assignment
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import DomainError
@@ -76,7 +78,6 @@ async def signed_in(connection: HTTPConnection, runtime: Runtime) -> bool:
 class Dashboard:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.attempts = builtin.RateLimit(rate=0.5, burst=5)  # sign-in guesses, per client address
 
     # -- signing in --------------------------------------------------------------------------
 
@@ -130,9 +131,18 @@ class Dashboard:
         form = await read_form(request)
         if form is None or not same_origin(request):
             return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
-        if not self.attempts.allow(request.client.host if request.client else "?"):
-            return self.login_form(request, status=429, problem="Too many attempts; wait a minute.")
-        if not secrets.compare_digest(form.get("token", "").encode(), configured.encode()):
+        if wait := await runtime.attempts.wait(address := client_address(request)):
+            refused = self.login_form(
+                request,
+                status=429,
+                problem=f"Too many wrong tokens from this address: try again in {math.ceil(wait / 60)} min.",
+            )
+            refused.headers["retry-after"] = str(wait)
+            return refused
+        given = form.get("token", "")
+        if not secrets.compare_digest(given.encode(), configured.encode()):
+            if given:
+                await runtime.attempts.failed(address, "dashboard sign-in")
             return self.login_form(request, status=401, problem="That organiser token is not right.")
         response = RedirectResponse("/dashboard", status_code=303)
         response.set_cookie(

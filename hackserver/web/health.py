@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bots.http import client_address
 from hackserver.foundation.models import FiredItem, OutboxMessage
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import current_phase
@@ -57,8 +58,16 @@ class Metrics:
     async def render(self, request: Request) -> Response:
         runtime: Runtime = request.state.runtime
         if (expected := runtime.settings.metrics_token) is not None:
+            if wait := await runtime.attempts.wait(address := client_address(request)):
+                return PlainTextResponse(
+                    f"too many wrong tokens from this address: try again in {wait} seconds",
+                    status_code=429,
+                    headers={"Retry-After": str(wait)},
+                )
             scheme, _, given = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not secrets.compare_digest(given.encode(), expected.encode()):
+                if given:
+                    await runtime.attempts.failed(address, "metrics")
                 return PlainTextResponse(
                     "metrics token missing or wrong: send Authorization: Bearer <HACKSERVER_METRICS_TOKEN>",
                     status_code=401,

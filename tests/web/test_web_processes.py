@@ -101,7 +101,7 @@ async def clients_on_each(port: int, pids: list[int]) -> AsyncIterator[dict[int,
     """One single-connection client per web process (signed in to the dashboard)."""
     found: dict[int, httpx.AsyncClient] = {}
     spare: list[httpx.AsyncClient] = []
-    # Sign in once: every process limits sign-in attempts per address, and honours the same cookie.
+    # Sign in once: every process honours the same cookie.
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as signing_in:
         signed_in = await signing_in.post("/dashboard/login", data={"token": ORGANISER_TOKEN})
         assert signed_in.status_code == 303, signed_in.text
