@@ -154,6 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hackserver.app import create_app
+    from hackserver.web.limits import HeaderTimeout
 
     settings = settings_and_event()
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
@@ -178,6 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "log_level": "warning",
         "lifespan": "on",
         "proxy_headers": True,
+        "http": HeaderTimeout,
         "ws_max_size": WS_MAX_MESSAGE,
         "ws_per_message_deflate": False,
     }

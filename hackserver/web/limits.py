@@ -1,16 +1,58 @@
 """Request bodies past a limit are refused with 413 before any route reads them, whether the client
 announced the size (Content-Length) or streams it. Every body we accept (a chat platform's payload,
-a form, an API call) is a few kilobytes; a megabyte is room to spare, not a way to fill memory."""
+a form, an API call) is a few kilobytes; a megabyte is room to spare, not a way to fill memory.
+A request's headers must be complete within HEADER_TIMEOUT seconds, or its connection is closed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hackserver.web import MACHINE_PATHS
 
 MAX_BODY = 1024 * 1024
+HEADER_TIMEOUT = 10.0  # seconds from connecting, or from a request's first byte, to its last header
+
+
+class HeaderTimeout(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, closing a connection whose request headers are late. uvicorn itself
+    waits for them as long as bytes keep coming: a client trickling them a byte a second (slowloris)
+    held a connection for ever, and a few thousand such clients every file descriptor. Between
+    requests, uvicorn's keep-alive timeout applies as before."""
+
+    timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.start_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.timer is None:  # the next request on a kept-alive connection
+            self.start_timer()
+
+    def on_headers_complete(self) -> None:
+        self.stop_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop_timer()
+        super().connection_lost(exc)
+
+    def start_timer(self) -> None:
+        self.timer = self.loop.call_later(HEADER_TIMEOUT, self.too_slow)
+
+    def stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def too_slow(self) -> None:
+        self.timer = None
+        self.transport.close()
 
 
 class BodyLimit:
