@@ -27,7 +27,14 @@ from hackserver.foundation.handled import RedisKeys
 from hackserver.foundation.jobs import EmbeddedJobs, RQJobs
 from hackserver.foundation.models import EventRow, Phase, ServerSecret
 from hackserver.foundation.outbox import Jobs
-from hackserver.foundation.ratelimit import ATTEMPTS, ATTEMPTS_WINDOW, Attempts, MemoryLimit, RedisLimit
+from hackserver.foundation.ratelimit import (
+    ATTEMPTS,
+    ATTEMPTS_WINDOW,
+    SIGNUPS_WINDOW,
+    Attempts,
+    MemoryLimit,
+    RedisLimit,
+)
 from hackserver.foundation.settings import Settings
 from hackserver.foundation.signing import Signer
 from hackserver.foundation.timekeeping import Clock, EventClock
@@ -85,9 +92,13 @@ async def bootstrap(
             runtime.attempts = Attempts(
                 RedisLimit(redis, f"hackserver:{event.slug}:attempts:", ATTEMPTS, ATTEMPTS_WINDOW)
             )
+            runtime.signups = RedisLimit(
+                redis, f"hackserver:{event.slug}:signups:", event.signup_limit, SIGNUPS_WINDOW
+            )
             runtime.status_cache = StatusCache(RedisChanges(redis, f"hackserver:{event.slug}:status"))
         else:
             runtime.command_limit = MemoryLimit(*command_limit)
+            runtime.signups = MemoryLimit(event.signup_limit, SIGNUPS_WINDOW)
         runtime.deliverers = {"builtin": BuiltinChannels(event_id, event.default_language)}
         runtime.senders = platforms.senders(runtime)
         await bus.start()

@@ -20,7 +20,15 @@ from hackserver.foundation import outbox
 from hackserver.foundation.bus import Bus
 from hackserver.foundation.event import Event
 from hackserver.foundation.handled import HandledKeys, MemoryKeys
-from hackserver.foundation.ratelimit import ATTEMPTS, ATTEMPTS_WINDOW, Attempts, Limit, MemoryLimit
+from hackserver.foundation.ratelimit import (
+    ATTEMPTS,
+    ATTEMPTS_WINDOW,
+    SIGNUPS,
+    SIGNUPS_WINDOW,
+    Attempts,
+    Limit,
+    MemoryLimit,
+)
 from hackserver.foundation.settings import Settings
 from hackserver.foundation.signing import Signer
 from hackserver.foundation.timekeeping import Clock
@@ -53,6 +61,9 @@ class Runtime:
     catalogue: CachedCatalogue = field(default_factory=CachedCatalogue)  # the challenges, to search
     command_limit: Limit = field(default_factory=MemoryLimit)  # commands per person and window
     attempts: Attempts = field(default_factory=lambda: Attempts(MemoryLimit(ATTEMPTS, ATTEMPTS_WINDOW)))
+    signups: Limit = field(
+        default_factory=lambda: MemoryLimit(SIGNUPS, SIGNUPS_WINDOW)
+    )  # accounts per address
     phase_cache: PhaseCache = field(default_factory=PhaseCache)
     status_cache: StatusCache = field(default_factory=lambda: StatusCache(MemoryChanges()))
 

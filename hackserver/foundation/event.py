@@ -95,6 +95,7 @@ class Event:
     office_hours: OfficeHours = field(default_factory=OfficeHours)
     submission: SubmissionForm = DEFAULT_FORM
     jury: Rubric = DEFAULT_RUBRIC
+    signup_limit: int = 20  # new accounts of the built-in channels per client address in 10 minutes
 
     @property
     def default_language(self) -> str:
@@ -219,7 +220,7 @@ class _Parser:
         channels = self.channels(raw.get("channels", {}))
         announcements = self.announcements(raw.get("announcements", []), phases, languages, channels)
         organisers = self.organisers(raw.get("organisers", {}))
-        command_limit = self.limits(raw.get("limits", {}))
+        command_limit, signup_limit = self.limits(raw.get("limits", {}))
         office_hours = self.office_hours(raw.get("office_hours", {}))
         forms = FormsParser(self.fail, languages, parse_duration)
         submission, jury = forms.submission(raw.get("submission")), forms.jury(raw.get("jury"))
@@ -241,6 +242,7 @@ class _Parser:
             office_hours,
             submission,
             jury,
+            signup_limit,
         )
 
     def timezone(self, value: Any) -> ZoneInfo | None:
@@ -335,12 +337,16 @@ class _Parser:
             self.fail("teams.match_size", f"must lie between teams.min_size and teams.max_size ({sizes[1]})")
         return sizes[0], sizes[1], sizes[2]
 
-    def limits(self, raw: Any) -> tuple[int, timedelta]:
-        raw = self.table(raw, "limits", {"commands", "per"})
-        commands, per = raw.get("commands", 10), raw.get("per", "10s")
+    def limits(self, raw: Any) -> tuple[tuple[int, timedelta], int]:
+        """The command limit (commands, window) and the sign-ups per address in 10 minutes."""
+        raw = self.table(raw, "limits", {"commands", "per", "signups"})
+        commands, per, signups = raw.get("commands", 10), raw.get("per", "10s"), raw.get("signups", 20)
         if not isinstance(commands, int) or isinstance(commands, bool) or not 1 <= commands <= 100_000:
             self.fail("limits.commands", "expected a whole number from 1 to 100000")
             commands = 10
+        if not isinstance(signups, int) or isinstance(signups, bool) or not 1 <= signups <= 100_000:
+            self.fail("limits.signups", "expected a whole number from 1 to 100000")
+            signups = 20
         try:
             window = parse_duration(str(per))
         except ValueError as error:
@@ -348,7 +354,7 @@ class _Parser:
             window = timedelta(seconds=10)
         if not timedelta(seconds=1) <= window <= timedelta(hours=1):
             self.fail("limits.per", "expected a duration from 1s to 1h")
-        return commands, window
+        return (commands, window), signups
 
     def channels(self, raw: Any) -> dict[str, dict[str, str]]:
         raw = self.table(raw, "channels", set(PLATFORMS))

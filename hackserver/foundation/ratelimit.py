@@ -1,8 +1,9 @@
 """Windows that count something per key: the commands one person may send (so that a script or a
 stuck key cannot crowd out everyone else at kickoff), the wrong secrets one client address may send
-(so that a token cannot be guessed). In Redis when it is configured (every web process counts
-together), else in this process's memory. While Redis is away nothing is counted and nobody is
-refused: the event goes on."""
+(so that a token cannot be guessed), the accounts of the built-in channels one address may make (so
+that a script cannot make thousands, each with a command limit of its own). In Redis when it is
+configured (every web process counts together), else in this process's memory. While Redis is away
+nothing is counted and nobody is refused: the event goes on."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ COMMANDS, WINDOW = 10, 10.0  # commands per window of seconds: a person typing n
 # Wrong secrets per client address and window: an organiser mistyping never gets there, a script
 # guessing gets 10 tries in 5 minutes instead of a thousand a second.
 ATTEMPTS, ATTEMPTS_WINDOW = 10, 300.0
+# New accounts of the built-in channels per client address and window (the event's limits.signups):
+# a classroom or an office shares one address, so a group of 20 joins at once, more a few minutes later.
+SIGNUPS, SIGNUPS_WINDOW = 20, 600.0
 MAX_ACCOUNTS = 100_000  # memory: windows kept at most, the oldest forgotten first
 
 

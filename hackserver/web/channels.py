@@ -262,6 +262,10 @@ class Chat:
             return await self.render(request, None, ANNOUNCEMENTS, notice="bad_name", status=400)
         if (refusal := refused("display_name", name, "name")) is not None:
             return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
+        if not await runtime.signups.allow(address := client_address(request)):
+            wait = max(1, await runtime.signups.wait(address))
+            notice = i18n.say(lang, "page.channels.too_many_signups", n=math.ceil(wait / 60))
+            return await self.render(request, None, ANNOUNCEMENTS, notice=notice, status=429, wait=wait)
         identity = builtin.newcomer(name)
         async with runtime.transaction() as tx:
             person = await identify(tx.session, runtime.event_id, identity)

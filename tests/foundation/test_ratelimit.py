@@ -78,6 +78,7 @@ async def test_without_redis_reachable_commands_are_not_refused(free_port: int) 
         ("commands = 0", "limits.commands: expected a whole number from 1 to 100000"),
         ('per = "2h"', "limits.per: expected a duration from 1s to 1h"),
         ('per = "soon"', "limits.per: 'soon' is not a duration"),
+        ("signups = 0", "limits.signups: expected a whole number from 1 to 100000"),
     ],
 )
 def test_a_bad_limit_in_the_event_file_is_reported(
