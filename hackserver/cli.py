@@ -147,7 +147,26 @@ def settings_and_event() -> Settings:
 
     settings = Settings.from_env()
     load_event(settings.event_path)  # validate before anything starts
+    if not settings.is_sqlite:  # SQLite is migrated by whoever opens it; PostgreSQL by `db upgrade`
+        asyncio.run(check_schema(settings.database_url))
     return settings
+
+
+async def check_schema(database_url: str) -> None:
+    from hackserver.foundation import db
+
+    engine = db.create_engine(database_url)
+    try:
+        missing = await db.missing_schema(engine)
+    except Exception as error:
+        if not db.unreachable(error):
+            raise
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise SettingsError(f"HACKSERVER_DATABASE_URL: cannot reach the database ({reason})") from None
+    finally:
+        await engine.dispose()
+    if missing:
+        raise SettingsError(missing)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -251,9 +270,13 @@ def cmd_clock(args: argparse.Namespace) -> int:
     settings = settings_and_event()
 
     async def tick() -> None:
+        # A stop ends the round under way and frees the leader lock, for another clock to take at once.
+        stopping = asyncio.Event()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(stop_signal, stopping.set)
         async with bootstrap(settings, write_plan=True) as runtime:
             log.info("clock running for %s", runtime.event.name)
-            await SprintClock(runtime).run()
+            await SprintClock(runtime).run(stopping)
 
     asyncio.run(tick())
     return 0

@@ -127,14 +127,21 @@ class SprintClock:
         self.fired.append((item.key, item.instant, status))
         log.info("clock %s %s (due %s)", status, item.key, item.instant.isoformat())
 
-    async def run(self) -> None:
-        """Fires items forever; cancel the task to stop. Wakes early when a phase is shifted."""
+    async def run(self, stopping: asyncio.Event | None = None) -> None:
+        """Fires items until `stopping` is set (the round under way ends first) or the task is
+        cancelled, then lets go of the leader lock. Wakes early when a phase is shifted."""
+        stopping = stopping or asyncio.Event()
         async with self.runtime.bus.subscribe() as events:
             try:
-                while True:
+                while not stopping.is_set():
                     wait = await self.step()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.shifted(events), timeout=wait)
+                    woken = [
+                        asyncio.ensure_future(self.shifted(events)),
+                        asyncio.ensure_future(stopping.wait()),
+                    ]
+                    await asyncio.wait(woken, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                    for waiting in woken:
+                        waiting.cancel()
             finally:
                 if self.lock is not None:
                     await self.lock.release()

@@ -22,10 +22,10 @@ async def rows(database_url: str, statement: Executable) -> list[Any]:
         await engine.dispose()
 
 
-async def migrate(database_url: str) -> None:
+async def migrate(database_url: str, revision: str = "head") -> None:
     engine = db.create_engine(database_url)
     try:
-        await db.upgrade(engine)
+        await db.upgrade(engine, revision)
     finally:
         await engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -16,13 +17,17 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 
+from hackserver.foundation import db
+from tests.dbstate import migrate
 from tests.fakes import event_toml
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLE_EVENT = PROJECT / "config" / "event.example.toml"
 HACKSERVER = Path(sys.executable).parent / "hackserver"
 OWN_SETTINGS = ("HACKSERVER_", "SLACK_", "DISCORD_")
+HEAD = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
 
 
 @pytest.fixture
@@ -226,3 +231,28 @@ def test_a_second_server_that_cannot_listen_changes_nothing(
             f"cannot listen on 127.0.0.1:{free_port}: address already in use"
         )
         assert stored_phases(tmp_path / "hs.db") == shifted
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("command", ["run", "clock", "worker"])
+def test_a_process_on_a_postgresql_database_without_its_schema_says_to_run_db_upgrade(
+    command: str, database_url: str, redis_url: str, base_env: dict[str, str], tmp_path: Path, free_port: int
+) -> None:
+    env = base_env | {"HACKSERVER_DATABASE_URL": database_url, "HACKSERVER_REDIS_URL": redis_url}
+    env["PORT"] = str(free_port)
+    line = one_error_line(hackserver(command, env=env, cwd=tmp_path))
+    assert (
+        line
+        == f'hackserver: the database has no schema, this version needs {HEAD}: run "hackserver db upgrade"'
+    )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_clock_on_a_postgresql_database_behind_the_code_names_both_revisions(
+    database_url: str, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    asyncio.run(migrate(database_url, "0010"))
+    env = {**base_env, "HACKSERVER_DATABASE_URL": database_url}
+    line = one_error_line(hackserver("clock", env=env, cwd=tmp_path))
+    needs = f'this version needs {HEAD}: run "hackserver db upgrade"'
+    assert line == f"hackserver: the database is at revision 0010, {needs}"

@@ -15,6 +15,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
+from hackserver.clock import LOCK_TTL
 from hackserver.foundation import jobs
 from hackserver.foundation.models import OutboxMessage
 from hackserver.foundation.settings import Settings
@@ -132,3 +133,43 @@ async def test_when_the_leading_clock_is_killed_the_other_takes_over_and_fires_t
         SimpleWorker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(burst=True)
     connection.close()
     assert (await texts(database_url)).count(TEXT) == 1
+
+
+@pytest.mark.redis
+async def test_a_clock_stopped_with_sigterm_lets_go_of_its_lock_and_the_other_takes_over_at_once(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    event_path, _ = drill_event(tmp_path)
+    await migrate(database_url)
+    env = clock_env(database_url, event_path, redis_url)
+    lock_key = "hackserver:test-sprint:clock"
+    connection = Redis.from_url(redis_url)
+    logs = [tmp_path / "clock-a.log", tmp_path / "clock-b.log"]
+    outputs = [log.open("ab") for log in logs]
+    clocks = [await hackserver("clock", env=env, output=output) for output in outputs]
+    try:
+
+        async def leading() -> list[int]:
+            assert all(clock.returncode is None for clock in clocks)
+            return [n for n, log in enumerate(logs) if "fired phase:registration" in read(log)]
+
+        await eventually(leading, within=LEAD.total_seconds())
+        [leader] = await leading()
+        token = connection.get(lock_key)
+        assert token is not None
+
+        clocks[leader].send_signal(signal.SIGTERM)
+        assert await clocks[leader].wait() == 0, read(logs[leader])
+        assert connection.get(lock_key) != token  # let go of, not left to run out
+
+        async def taken_over() -> bool:
+            assert clocks[1 - leader].returncode is None, read(logs[1 - leader])
+            return connection.get(lock_key) is not None
+
+        await eventually(taken_over, within=LOCK_TTL)  # its next try, every LOCK_TTL / 3
+    finally:
+        for clock in clocks:
+            await stop(clock)
+        for output in outputs:
+            output.close()
+        connection.close()

@@ -11,6 +11,8 @@ from typing import Any
 import aiosqlite
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import BigInteger, Boolean, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
@@ -206,3 +208,20 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+async def missing_schema(engine: AsyncEngine) -> str | None:
+    """What to run when the database is behind the code's migrations (or has none), as one line;
+    None when it is at the newest schema (or past it: a newer version's, not this one's to judge)."""
+
+    def compare(connection: Connection) -> str | None:
+        script = ScriptDirectory.from_config(alembic_config())
+        head = script.get_current_head()
+        current = MigrationContext.configure(connection).get_current_heads()
+        if current == (head,) or not set(current) <= {r.revision for r in script.walk_revisions()}:
+            return None
+        where = f"is at revision {', '.join(current)}" if current else "has no schema"
+        return f'the database {where}, this version needs {head}: run "hackserver db upgrade"'
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(compare)
