@@ -14,14 +14,17 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from redis import Redis
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
 from rq import Queue, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job
+from rq.scheduler import RQScheduler
+from rq.worker import WorkerStatus
 
 from hackserver.bootstrap import bootstrap
 from hackserver.foundation import outbox
@@ -95,7 +98,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         connection = Redis.from_url(settings.redis_url)
         queue = Queue(QUEUE_NAME, connection=connection)
         reclaim_abandoned(runtime, queue)
-        worker = SimpleWorker(
+        worker = DeliveryWorker(
             [queue],
             connection=connection,
             name=worker_name(),
@@ -103,6 +106,73 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
             worker_ttl=WORKER_TTL,
         )
         worker.work(burst=burst, with_scheduler=True)
+
+
+class SteadyScheduler(RQScheduler):
+    """RQ's scheduler (a child process), riding out a Redis outage: it tries again each second
+    rather than ending, so delayed jobs run on time once Redis is back (RQ's worker would start
+    another only at a later maintenance round, after the dead one's lock ran out)."""
+
+    def work(self) -> None:
+        while True:
+            try:
+                super().work()  # type: ignore[no-untyped-call]
+                return
+            except (ConnectionError, TimeoutError) as error:
+                if self._stop_requested:  # going anyway: its lock runs out by itself
+                    raise
+                self.log.warning("scheduler cannot reach Redis (%s); trying again", error)
+                time.sleep(self.interval)
+
+
+class DeliveryWorker(SimpleWorker):
+    """RQ's SimpleWorker, riding out a Redis outage: RQ's quits at the first refused call outside its
+    wait for jobs (a job's end reported, its state set, a maintenance round). This one waits for
+    Redis and carries on; a job that ended meanwhile stands (its outbox row records the delivery)."""
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        except (ConnectionError, TimeoutError) as error:
+            log.warning("Redis went away as job %s ended (%s); waiting for it", job.id, error)
+            self._once_redis_answers(lambda: self.set_state(WorkerStatus.IDLE))
+
+    def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> tuple[Job, Queue] | None:
+        return self._once_redis_answers(
+            lambda: super(DeliveryWorker, self).dequeue_job_and_maintain_ttl(*args, **kwargs)
+        )
+
+    def check_for_suspension(self, burst: bool) -> None:
+        self._once_redis_answers(lambda: super(DeliveryWorker, self).check_for_suspension(burst))
+
+    def run_maintenance_tasks(self) -> None:
+        self._once_redis_answers(super().run_maintenance_tasks)
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        self._once_redis_answers(lambda: super(DeliveryWorker, self).heartbeat(*args, **kwargs))
+
+    def teardown(self) -> None:
+        with contextlib.suppress(RedisError):  # stopping while Redis is away: nothing to record
+            super().teardown()  # type: ignore[no-untyped-call]
+
+    @staticmethod
+    def _once_redis_answers(call: Callable[[], T]) -> T:
+        while True:
+            try:
+                return call()
+            except (ConnectionError, TimeoutError) as error:
+                log.warning("worker cannot reach Redis (%s); trying again", error)
+                time.sleep(1.0)
+
+    def _start_scheduler(self, burst: bool = False, *args: Any, **kwargs: Any) -> None:
+        if burst:  # no child process to keep
+            super()._start_scheduler(burst, *args, **kwargs)
+            return
+        # As RQ's own does, with the scheduler above (RQ names its class in the method).
+        self.scheduler = SteadyScheduler(self.queues, connection=self.connection, serializer=self.serializer)
+        self.scheduler.acquire_locks()  # type: ignore[no-untyped-call]
+        if self.scheduler.acquired_locks:
+            self.scheduler.start()  # type: ignore[no-untyped-call]
 
 
 def _end_with_parent(parent: int) -> None:

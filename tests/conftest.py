@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,6 +27,7 @@ from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from tests.dbstate import migrate
 from tests.fakes import ORGANISER_TOKEN, FakeClock, event_toml
+from tests.servers import RedisServer
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLE_EVENT = PROJECT / "config" / "event.example.toml"
@@ -94,6 +96,23 @@ def redis_url() -> Iterator[str]:
     test_client.flushdb()
     test_client.close()
     client.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own on a free port, for a test that stops and starts it."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = RedisServer(port)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
 
 
 @pytest.fixture

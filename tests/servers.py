@@ -1,11 +1,15 @@
-"""Real servers for tests: the app under uvicorn on a loopback port, and a TCP proxy the test can cut."""
+"""Real servers for tests: the app under uvicorn on a loopback port, a TCP proxy the test can cut,
+and a Redis server the test can stop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import time
 from collections.abc import AsyncIterator
 
+import redis
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -112,3 +116,42 @@ class TcpProxy:
         self.writers.clear()
         if server is not None:
             await server.wait_closed()
+
+
+class RedisServer:
+    """A Redis of a test's own, so that stopping it disturbs nobody else. It keeps nothing on disk: a
+    restart comes back empty, as a Redis that lost its memory does."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.process = port, None
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def start(self) -> None:
+        command = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+        client = redis.Redis.from_url(self.url)
+        try:
+            for _ in range(200):
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+        finally:
+            client.close()
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: what it held in memory is gone
+        self.process.wait()

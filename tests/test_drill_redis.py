@@ -6,10 +6,7 @@ clock's sweep. Every team's welcome arrives exactly once."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,60 +24,9 @@ from hackserver.worker import worker_runtime
 from tests.bots.test_slack import SECRET, command_body, post_command
 from tests.dbstate import eventually, migrate
 from tests.fakes import FakeClock
-from tests.servers import runtime_of, serving
+from tests.servers import RedisServer, runtime_of, serving
 
 pytestmark = pytest.mark.redis
-
-
-class RedisServer:
-    """A Redis of this test's own, so that stopping it disturbs nobody else."""
-
-    def __init__(self, port: int) -> None:
-        self.port, self.process = port, None
-        self.url = f"redis://127.0.0.1:{port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                subprocess.run(["sleep", "0.02"], check=True)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()  # SIGKILL: what it held in memory is gone
-        self.process.wait()
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = RedisServer(port)
-    server.start()
-    yield server
-    if server.process is not None and server.process.poll() is None:
-        server.kill()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ worker's scheduler ends with it, and the next worker runs delayed jobs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -26,13 +27,14 @@ from rq.scheduler import RQScheduler
 from sqlalchemy import func, select
 
 from bots.slack_delivery import marker
-from hackserver.foundation import jobs
+from hackserver.foundation import jobs, outbox
 from hackserver.foundation.models import OutboxMessage
+from tests import processes
 from tests.bots.test_slack import TOKEN
 from tests.dbstate import eventually, queue_messages, rows
 from tests.fake_slack import FakeSlack
 from tests.fakes import FakeClock
-from tests.servers import serving
+from tests.servers import RedisServer, serving
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 HACKSERVER = Path(sys.executable).parent / "hackserver"
@@ -48,9 +50,32 @@ async def fake_slack(free_port: int) -> AsyncIterator[FakeSlack]:
 
 
 async def start_worker(env: dict[str, str], output: IO[bytes]) -> asyncio.subprocess.Process:
+    """`hackserver worker` in a process group of its own, which `stop_worker` ends whole."""
     return await asyncio.create_subprocess_exec(
-        str(HACKSERVER), "worker", env=env, stdout=output, stderr=output
+        str(HACKSERVER), "worker", env=env, stdout=output, stderr=output, start_new_session=True
     )
+
+
+async def stop_worker(worker: asyncio.subprocess.Process) -> None:
+    """RQ's warm shutdown (SIGTERM); then whatever is left of its group (its scheduler) is killed."""
+    if worker.returncode is None:
+        worker.send_signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.wait(), timeout=20)
+    processes.end_group(worker.pid)
+    await worker.wait()
+
+
+def worker_env(
+    database_url: str, redis_url: str, event_path: Path, slack_url: str | None = None
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HACKSERVER_", "SLACK_"))}
+    env |= {
+        "HACKSERVER_DATABASE_URL": database_url,
+        "HACKSERVER_REDIS_URL": redis_url,
+        "HACKSERVER_EVENT": str(event_path),
+    }
+    return env | ({"SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": f"{slack_url}/api/"} if slack_url else {})
 
 
 async def undelivered(database_url: str) -> list[Any]:
@@ -75,14 +100,7 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_none(
     event_path = event_file(kickoff=kickoff)
     async with make_runtime(database_url, event_path, FakeClock(kickoff), redis_url) as runtime:
         await queue_messages(runtime, "slack", CHANNELS)  # one RQ job a row, queued in Redis
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HACKSERVER_", "SLACK_"))}
-    env |= {
-        "HACKSERVER_DATABASE_URL": database_url,
-        "HACKSERVER_REDIS_URL": redis_url,
-        "HACKSERVER_EVENT": str(event_path),
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_API_URL": f"{fake_slack.url}/api/",
-    }
+    env = worker_env(database_url, redis_url, event_path, fake_slack.url)
     log = tmp_path / "worker.log"
     connection = Redis.from_url(redis_url)
     with log.open("ab") as output:
@@ -92,8 +110,7 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_none(
             first.kill()  # SIGKILL: no warm shutdown, its job stays "started" in Redis
             assert await first.wait() == -signal.SIGKILL, log.read_text()
         finally:
-            if first.returncode is None:
-                first.kill()
+            await stop_worker(first)
         sent_before = len(fake_slack.posts)
         assert sent_before < len(CHANNELS)
         started = StartedJobRegistry(jobs.QUEUE_NAME, connection=connection)
@@ -114,8 +131,7 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_none(
                     f"{await undelivered(database_url)} undelivered\n{log.read_text()}"
                 ) from None
         finally:
-            second.send_signal(signal.SIGTERM)  # RQ's warm shutdown
-            await second.wait()
+            await stop_worker(second)
 
     per_channel = Counter(post.channel for post in fake_slack.posts)
     assert set(per_channel) == set(CHANNELS), log.read_text()  # every message arrived
@@ -202,12 +218,7 @@ def children_of(pid: int) -> set[int]:
 async def test_a_worker_killed_by_sigkill_takes_its_scheduler_with_it_and_the_next_one_schedules(
     sqlite_url: str, redis_url: str, event_file: Callable[..., Path], kickoff: datetime, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HACKSERVER_", "SLACK_"))}
-    env |= {
-        "HACKSERVER_DATABASE_URL": sqlite_url,
-        "HACKSERVER_REDIS_URL": redis_url,
-        "HACKSERVER_EVENT": str(event_file(kickoff=kickoff)),
-    }
+    env = worker_env(sqlite_url, redis_url, event_file(kickoff=kickoff))
     connection = Redis.from_url(redis_url)
     log = tmp_path / "worker.log"
     scheduler: set[int] = set()
@@ -225,8 +236,7 @@ async def test_a_worker_killed_by_sigkill_takes_its_scheduler_with_it_and_the_ne
             await first.wait()
             await eventually(lambda: asyncio.sleep(0, not any(alive(pid) for pid in scheduler)), 15, 0.1)
         finally:
-            if first.returncode is None:
-                first.kill()
+            await stop_worker(first)
             for pid in scheduler:
                 if alive(pid):
                     os.kill(pid, signal.SIGKILL)
@@ -249,6 +259,66 @@ async def test_a_worker_killed_by_sigkill_takes_its_scheduler_with_it_and_the_ne
             except TimeoutError:
                 raise AssertionError(f"the delayed job did not run\n{log.read_text()}") from None
         finally:
-            second.send_signal(signal.SIGTERM)
-            await second.wait()
+            await stop_worker(second)
     connection.close()
+
+
+OUTAGE = 10.0  # seconds Redis is away
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+async def test_a_worker_rides_out_a_redis_outage_in_the_middle_of_a_job_and_delivers_every_row_once(
+    database_url: str,
+    private_redis: RedisServer,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+    tmp_path: Path,
+    free_port: int,
+) -> None:
+    slow = FakeSlack(token=TOKEN, delay=1.0)  # each post takes a second: Redis drops during one
+    channels = CHANNELS[:12]
+    event_path = event_file(kickoff=kickoff)
+    log = tmp_path / "worker.log"
+    async with (
+        serving(slow.app, free_port),
+        make_runtime(database_url, event_path, FakeClock(kickoff), private_redis.url) as runtime,
+    ):
+        await queue_messages(runtime, "slack", channels)
+        env = worker_env(database_url, private_redis.url, event_path, f"http://127.0.0.1:{free_port}")
+        with log.open("ab") as output:
+            worker = await start_worker(env, output)
+            try:
+                await eventually(lambda: asyncio.sleep(0, len(slow.posts) >= 3 or worker.returncode), 30)
+                scheduler = children_of(worker.pid)
+                assert len(scheduler) == 1, log.read_text()
+                private_redis.kill()  # in the middle of a post: its job ends while Redis is away
+                await asyncio.sleep(OUTAGE)
+                private_redis.start()  # empty: the queued jobs are gone, their rows wait in the outbox
+                assert worker.returncode is None, log.read_text()
+
+                await outbox.recover(runtime)  # what the clock's sweep runs
+
+                async def all_delivered() -> bool:
+                    assert worker.returncode is None, log.read_text()
+                    return not await undelivered(database_url)
+
+                await eventually(all_delivered, within=60, interval=0.2)
+                # The scheduler rode it out too: a delayed retry runs on time, not after a
+                # maintenance round has started a new scheduler.
+                assert children_of(worker.pid) == scheduler and all(alive(pid) for pid in scheduler)
+                connection = Redis.from_url(private_redis.url)
+                probe = Queue(jobs.QUEUE_NAME, connection=connection).enqueue_in(
+                    timedelta(seconds=2), jobs.DELIVER_JOB, 0, job_id="probe"
+                )
+
+                async def probe_ran() -> bool:
+                    return probe.get_status(refresh=True) == JobStatus.FINISHED
+
+                await eventually(probe_ran, within=2 + 5, interval=0.2)
+                connection.close()
+            finally:
+                await stop_worker(worker)
+    per_channel = Counter(post.channel for post in slow.posts)
+    assert per_channel == Counter(dict.fromkeys(channels, 1)), log.read_text()
