@@ -20,6 +20,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from hackserver.foundation import db
+from tests import processes
 from tests.dbstate import migrate
 from tests.fakes import event_toml
 
@@ -46,9 +47,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 def hackserver(
     *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(HACKSERVER), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+    return processes.run([str(HACKSERVER), *args], env=env, cwd=cwd, text=True, timeout=timeout)
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -151,6 +150,7 @@ def test_run_demo_serves_prints_its_url_and_stops_cleanly_on_sigterm(
             cwd=tmp_path,
             stdout=out,
             stderr=err,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 20
@@ -169,9 +169,8 @@ def test_run_demo_serves_prints_its_url_and_stops_cleanly_on_sigterm(
         assert process.wait(timeout=10) == 0, stderr.read_text()
         assert "Traceback" not in stderr.read_text()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        processes.end_group(process.pid)
+        process.wait(timeout=10)
 
 
 def stored_phases(database: Path) -> list[tuple[str, str, int]]:
@@ -186,7 +185,12 @@ def demo_server(env: dict[str, str], cwd: Path, port: int) -> Iterator[subproces
     """`hackserver run --demo` until the block ends, once it answers /healthz."""
     with (cwd / "server.log").open("w") as log:
         process = subprocess.Popen(
-            [str(HACKSERVER), "run", "--demo", "--port", str(port)], env=env, cwd=cwd, stdout=log, stderr=log
+            [str(HACKSERVER), "run", "--demo", "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 20
@@ -200,7 +204,10 @@ def demo_server(env: dict[str, str], cwd: Path, port: int) -> Iterator[subproces
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        finally:
+            processes.end_group(process.pid)
 
 
 def test_a_command_beside_a_running_demo_leaves_the_events_instants_alone(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from hackserver.foundation.models import ChannelMessage, FiredItem
+from tests import processes
 from tests.dbstate import eventually, rows
 
 HACKSERVER = Path(sys.executable).parent / "hackserver"
@@ -66,7 +68,10 @@ def write_event(path: Path, start: datetime) -> dict[str, datetime]:
 
 
 async def hackserver(*args: str, env: dict[str, str], output: IO[bytes]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(str(HACKSERVER), *args, env=env, stdout=output, stderr=output)
+    """The command in a process group of its own, which `stop` ends whole."""
+    return await asyncio.create_subprocess_exec(
+        str(HACKSERVER), *args, env=env, stdout=output, stderr=output, start_new_session=True
+    )
 
 
 async def fired(database_url: str) -> list[tuple[str, datetime, str, datetime]]:
@@ -101,11 +106,10 @@ async def sleep_until(instant: datetime) -> None:
 async def stop(process: asyncio.subprocess.Process) -> None:
     if process.returncode is None:
         process.send_signal(signal.SIGINT)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), timeout=10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+    processes.end_group(process.pid)
+    await process.wait()
 
 
 @pytest.fixture

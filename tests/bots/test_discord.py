@@ -34,6 +34,7 @@ from hackserver.foundation.ratelimit import MemoryLimit
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from hackserver.teams.participants import Identity
+from tests import processes
 from tests.conftest import EXAMPLE_EVENT
 from tests.dbstate import migrate, queue_messages, settled_outbox
 from tests.fake_discord import FakeDiscord
@@ -569,8 +570,12 @@ async def hackserver(*args: str, **env: str) -> tuple[int, str, str]:
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 30)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        processes.end_group(process.pid)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 

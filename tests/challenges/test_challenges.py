@@ -28,6 +28,7 @@ from hackserver.challenges.search import fold, search
 from hackserver.foundation.errors import CatalogueError
 from hackserver.foundation.models import Challenge, ChallengePreference, Team
 from hackserver.runtime import Runtime
+from tests import processes
 from tests.fakes import FakeClock
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -397,9 +398,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def hackserver(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(HACKSERVER), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
-    )
+    return processes.run([str(HACKSERVER), *args], env=env, cwd=cwd, text=True, timeout=60)
 
 
 def test_the_command_imports_a_file_and_prints_one_summary_line(env: dict[str, str], tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from hackserver.foundation.jobs import EmbeddedJobs
 from hackserver.foundation.models import ChannelMessage, OutboxMessage
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
-from tests import crash_after_commit
+from tests import crash_after_commit, processes
 from tests.conftest import PROJECT
 from tests.dbstate import eventually, migrate, rows
 from tests.fakes import FakeClock
@@ -282,8 +282,12 @@ async def test_a_message_committed_by_a_process_killed_before_delivery_is_delive
         "crash",
         cwd=PROJECT,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        processes.end_group(process.pid)
     assert process.returncode == -signal.SIGKILL, stderr.decode()
     stranded = await rows(database_url, select(OutboxMessage.key, OutboxMessage.status))
     assert [tuple(r) for r in stranded] == [("crash:builtin:announcements", "pending")]

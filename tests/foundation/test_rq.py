@@ -28,6 +28,7 @@ from hackserver.foundation import jobs, outbox
 from hackserver.foundation.models import ChannelMessage, OutboxMessage
 from hackserver.foundation.settings import Settings
 from hackserver.worker import deliver_message, reclaim_abandoned, worker_runtime
+from tests import processes
 from tests.dbstate import rows
 from tests.fakes import FakeClock
 
@@ -150,6 +151,7 @@ def test_the_hackserver_worker_command_delivers_a_pending_message(
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 30
@@ -161,8 +163,8 @@ def test_the_hackserver_worker_command_delivers_a_pending_message(
             worker.send_signal(signal.SIGTERM)  # RQ's warm shutdown
             try:
                 worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            finally:
+                processes.end_group(worker.pid)  # its scheduler, too
                 worker.wait()
     assert worker.returncode == 0, log.read_text()
     assert texts(sqlite_url) == [TEXTS["de"]]
@@ -201,7 +203,7 @@ def test_a_send_whose_lease_ran_out_is_handed_over_as_a_new_job_beside_the_dead_
 def dead_worker(queue: Queue, connection: Redis) -> SimpleWorker:
     """A worker of this host whose process is gone, registered in Redis as RQ registers one."""
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
+    gone.wait()  # nothing of it to kill: it ended
     worker = SimpleWorker([queue], connection=connection, name=f"{socket.gethostname()}.{gone.pid}.gone")
     worker.register_birth()
     return worker

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from hackserver.foundation.models import Expert
 from hackserver.officehours import experts
 from hackserver.runtime import Runtime
+from tests import processes
 from tests.fakes import FakeClock
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -82,8 +83,9 @@ def test_the_command_reports_bad_rows_one_a_line(tmp_path: Path) -> None:
     bad.write_text(HEADER + "A,data,de,,,,\nB,,de,,,,\n", encoding="utf-8")
 
     def run(path: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(HACKSERVER), "experts", "import", str(path)], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        return processes.run(
+            [str(HACKSERVER), "experts", "import", str(path)], env=env, cwd=tmp_path, text=True, timeout=60
+        )
 
     result = run(bad)
     assert result.returncode == 2 and "Traceback" not in result.stderr

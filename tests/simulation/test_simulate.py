@@ -19,6 +19,8 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from tests import processes
+
 PROJECT = Path(__file__).resolve().parents[2]
 HACKSERVER = Path(sys.executable).parent / "hackserver"
 ORGANISER_TOKEN = "organiser-token-for-the-simulation"
@@ -50,12 +52,14 @@ def running_demo(tmp_path: Path, free_port: int) -> Iterator[tuple[str, dict[str
     """A `hackserver run --demo` with the example catalogue: its URL and the environment it runs in."""
     env = server_env(tmp_path, free_port)
     catalogue = str(PROJECT / "config" / "challenges.example.csv")
-    subprocess.run(
-        [str(HACKSERVER), "challenges", "import", catalogue], env=env, check=True, capture_output=True
-    )
+    processes.run([str(HACKSERVER), "challenges", "import", catalogue], env=env, check=True)
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
-        [str(HACKSERVER), "run", "--demo", "--port", str(free_port)], env=env, stdout=log, stderr=log
+        [str(HACKSERVER), "run", "--demo", "--port", str(free_port)],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{free_port}"
     try:
@@ -72,16 +76,19 @@ def running_demo(tmp_path: Path, free_port: int) -> Iterator[tuple[str, dict[str
         yield url, env
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
-        log.close()
+        try:
+            process.wait(timeout=15)
+        finally:
+            processes.end_group(process.pid)
+            log.close()
         assert "Traceback" not in (tmp_path / "server.log").read_text()
 
 
 def simulate(url: str, env: dict[str, str], out: Path, *args: str) -> dict[str, Any]:
-    result = subprocess.run(
+    result = processes.run(
         [str(HACKSERVER), "simulate", "--url", url, "--participants", str(PEOPLE), "--speed", str(SPEED),
          "--seed", str(SEED), "--json", str(out), *args],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env, text=True, timeout=600,
     )  # fmt: skip
     assert "Traceback" not in result.stderr, result.stderr
     report: dict[str, Any] = json.loads(out.read_text())
@@ -134,9 +141,7 @@ def test_the_same_seed_gives_the_same_counts(demo: tuple[str, dict[str, str]], t
 
 def test_without_the_organiser_token_simulate_says_so_in_one_line(tmp_path: Path) -> None:
     env = server_env(tmp_path, 1) | {"HACKSERVER_ORGANISER_TOKEN": ""}
-    result = subprocess.run(
-        [str(HACKSERVER), "simulate"], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = processes.run([str(HACKSERVER), "simulate"], env=env, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "hackserver: HACKSERVER_ORGANISER_TOKEN: the simulator needs the server's organiser token"
@@ -145,8 +150,6 @@ def test_without_the_organiser_token_simulate_says_so_in_one_line(tmp_path: Path
 
 def test_a_discord_key_that_does_not_match_the_servers_public_key_is_refused(tmp_path: Path) -> None:
     env = server_env(tmp_path, 1) | {"SIMULATE_DISCORD_SIGNING_KEY": bytes(32).hex()}
-    result = subprocess.run(
-        [str(HACKSERVER), "simulate"], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = processes.run([str(HACKSERVER), "simulate"], env=env, text=True, timeout=60)
     assert result.returncode == 2
     assert "its public key is not DISCORD_PUBLIC_KEY" in result.stderr and "Traceback" not in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from hackserver.teams.matcher import Group, OpenTeam, Result, Rules, match
 from hackserver.teams.team_fit import Person, quality
+from tests import processes
 
 RULES = Rules(min_size=2, max_size=4, target_size=3)
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,11 +166,10 @@ def test_the_result_does_not_depend_on_string_hashing() -> None:
         "print([[m.id for m in g.members] for g in result.groups], result.alone)\n"
     )
     outputs = {
-        subprocess.run(
+        processes.run(
             [sys.executable, "-c", script],
             cwd=ROOT,
             env={**os.environ, "PYTHONHASHSEED": hash_seed},
-            capture_output=True,
             text=True,
             check=True,
         ).stdout

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from tests import processes
 from tests.conftest import EXAMPLE_EVENT, unavailable
 
 pytestmark = pytest.mark.browser
@@ -53,6 +54,7 @@ def demo_server(tmp_path: Path, free_port: int) -> Iterator[str]:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         yield f"http://127.0.0.1:{free_port}"
@@ -60,8 +62,8 @@ def demo_server(tmp_path: Path, free_port: int) -> Iterator[str]:
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        finally:
+            processes.end_group(process.pid)
             process.wait()
         log.close()
 

@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 from hackserver.app import create_app
 from hackserver.foundation.settings import Settings
 from hackserver.web.openapi import document
+from tests import processes
 from tests.conftest import EXAMPLE_EVENT
 from tests.fakes import ORGANISER, ORGANISER_TOKEN
 
@@ -85,7 +86,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     with socket_port() as port, (home / "server.log").open("wb") as log:
         process = subprocess.Popen(
-            [executable, "run", "--demo", "--port", str(port)], cwd=home, env=env, stdout=log, stderr=log
+            [executable, "run", "--demo", "--port", str(port)],
+            cwd=home,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
@@ -104,8 +110,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            finally:
+                processes.end_group(process.pid)
                 process.wait()
     log_text = (home / "server.log").read_text()
     assert "Traceback" not in log_text, log_text

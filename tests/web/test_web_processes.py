@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from hackserver.web.dashboard import COOKIE
 from hackserver.web.visitors import COOKIE as CHANNELS_COOKIE
+from tests import processes
 from tests.bots.test_slack import SECRET, command_body, signed
 from tests.dbstate import migrate
 from tests.fakes import ORGANISER_TOKEN
@@ -79,7 +80,7 @@ def server(
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(HACKSERVER), "run", "--workers", str(PROCESSES), "--port", str(free_port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -91,9 +92,8 @@ def server(
         assert process.wait(timeout=20) == 0, log.read_text()
         assert "Traceback" not in log.read_text()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        processes.end_group(process.pid)  # the web processes uvicorn started, too
+        process.wait()
 
 
 @contextlib.asynccontextmanager
@@ -251,9 +251,7 @@ async def test_a_member_who_leaves_through_one_web_process_no_longer_receives_th
 def test_several_web_processes_need_redis_and_postgresql(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HACKSERVER_", "SLACK_", "DISCORD_"))}
     env["HACKSERVER_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'hs.db'}"
-    result = subprocess.run(
-        [str(HACKSERVER), "run", "--workers", "2"], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = processes.run([str(HACKSERVER), "run", "--workers", "2"], env=env, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "hackserver: --workers 2: needs HACKSERVER_REDIS_URL and a PostgreSQL HACKSERVER_DATABASE_URL"
