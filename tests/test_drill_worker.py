@@ -14,7 +14,7 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +24,7 @@ from rq import Queue
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bots.slack_delivery import marker
 from hackserver.foundation import jobs, outbox
@@ -62,6 +62,12 @@ async def stop_worker(worker: asyncio.subprocess.Process) -> None:
         worker.send_signal(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(worker.wait(), timeout=20)
+    processes.end_group(worker.pid)
+    await worker.wait()
+
+
+async def kill_worker(worker: asyncio.subprocess.Process) -> None:
+    """SIGKILL to the worker and its scheduler at once, as when its container is killed."""
     processes.end_group(worker.pid)
     await worker.wait()
 
@@ -322,3 +328,68 @@ async def test_a_worker_rides_out_a_redis_outage_in_the_middle_of_a_job_and_deli
                 await stop_worker(worker)
     per_channel = Counter(post.channel for post in slow.posts)
     assert per_channel == Counter(dict.fromkeys(channels, 1)), log.read_text()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_row_a_killed_worker_was_sending_goes_out_within_a_minute_of_its_lease_to_a_later_worker(
+    database_url: str,
+    redis_url: str,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+    tmp_path: Path,
+    free_port: int,
+) -> None:
+    slow = FakeSlack(token=TOKEN, delay=0.5)  # the kill lands in the middle of a post
+    event_path = event_file(kickoff=kickoff)
+    channels = CHANNELS[:20]
+    env = worker_env(database_url, redis_url, event_path, f"http://127.0.0.1:{free_port}")
+    log = tmp_path / "worker.log"
+    async with (
+        serving(slow.app, free_port),
+        make_runtime(database_url, event_path, FakeClock(kickoff), redis_url) as runtime,
+    ):
+        await queue_messages(runtime, "slack", channels)
+        with log.open("ab") as output:
+            first = await start_worker(env, output)
+            try:
+
+                async def sending() -> bool:
+                    assert first.returncode is None, log.read_text()
+                    return bool(
+                        await rows(
+                            database_url, select(OutboxMessage.id).where(OutboxMessage.status == "sending")
+                        )
+                    )
+
+                await eventually(sending, within=30, interval=0.01)
+            finally:
+                await kill_worker(first)  # and it is not started again
+            [(lapsed, lapsed_channel)] = await rows(
+                database_url,
+                select(OutboxMessage.id, OutboxMessage.channel).where(OutboxMessage.status == "sending"),
+            )
+            # Its lease runs out (two minutes, here at once); the clock's sweep hands it over.
+            async with runtime.transaction() as tx:
+                await tx.session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == lapsed)
+                    .values(next_attempt_at=datetime.now(UTC))
+                )
+            await outbox.recover(runtime)  # what the clock's sweep runs
+
+            second = await start_worker(env, output)  # started later, by hand
+            try:
+
+                async def all_delivered() -> bool:
+                    assert second.returncode is None, log.read_text()
+                    return not await undelivered(database_url)
+
+                await eventually(all_delivered, within=60, interval=0.2)
+            finally:
+                await stop_worker(second)
+    per_channel = Counter(post.channel for post in slow.posts)
+    assert set(per_channel) == set(channels), log.read_text()
+    # Only the lapsed one may have reached Slack twice (the worker died before it could mark it).
+    assert all(n == 1 for channel, n in per_channel.items() if channel != lapsed_channel), per_channel
+
