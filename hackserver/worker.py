@@ -24,12 +24,13 @@ from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job
 from rq.scheduler import RQScheduler
+from rq.timeouts import TimerDeathPenalty
 from rq.worker import WorkerStatus
 
 from hackserver.bootstrap import bootstrap
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import SettingsError
-from hackserver.foundation.jobs import QUEUE_NAME
+from hackserver.foundation.jobs import queue_name
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime, start_up_frozen
 
@@ -96,16 +97,31 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     os.register_at_fork(after_in_child=functools.partial(_end_with_parent, os.getpid()))
     with worker_runtime(settings) as runtime:
         connection = Redis.from_url(settings.redis_url)
-        queue = Queue(QUEUE_NAME, connection=connection)
-        reclaim_abandoned(runtime, queue)
-        worker = DeliveryWorker(
-            [queue],
-            connection=connection,
-            name=worker_name(),
-            maintenance_interval=MAINTENANCE_INTERVAL,
-            worker_ttl=WORKER_TTL,
-        )
-        worker.work(burst=burst, with_scheduler=True)
+        # The built-in channels first: their loop is the one on the main thread, with the scheduler.
+        platforms = sorted(runtime.platforms, key=lambda platform: platform != "builtin")
+        queues = [Queue(queue_name(platform), connection=connection) for platform in platforms]
+        for queue in queues:
+            reclaim_abandoned(runtime, queue)
+        options: dict[str, Any] = {
+            "connection": connection,
+            "maintenance_interval": MAINTENANCE_INTERVAL,
+            "worker_ttl": WORKER_TTL,
+        }
+        main = DeliveryWorker([queues[0]], name=worker_name(), **options)
+        main.scheduled = queues
+        # A loop per platform, each a worker of its own: a slow post holds up only its platform's queue.
+        others = [ThreadWorker([queue], name=worker_name(), **options) for queue in queues[1:]]
+        threads = [
+            threading.Thread(target=other.work, kwargs={"burst": burst}, name=other.name, daemon=True)
+            for other in others
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            main.work(burst=burst, with_scheduler=True)
+        finally:
+            for other, thread in zip(others, threads, strict=True):
+                other.stop_after_job(thread)
 
 
 class SteadyScheduler(RQScheduler):
@@ -164,15 +180,37 @@ class DeliveryWorker(SimpleWorker):
                 log.warning("worker cannot reach Redis (%s); trying again", error)
                 time.sleep(1.0)
 
+    scheduled: list[Queue] | None = None  # the queues its scheduler serves; its own by default
+
     def _start_scheduler(self, burst: bool = False, *args: Any, **kwargs: Any) -> None:
         if burst:  # no child process to keep
             super()._start_scheduler(burst, *args, **kwargs)
             return
         # As RQ's own does, with the scheduler above (RQ names its class in the method).
-        self.scheduler = SteadyScheduler(self.queues, connection=self.connection, serializer=self.serializer)
+        self.scheduler = SteadyScheduler(
+            self.scheduled or self.queues, connection=self.connection, serializer=self.serializer
+        )
         self.scheduler.acquire_locks()  # type: ignore[no-untyped-call]
         if self.scheduler.acquired_locks:
             self.scheduler.start()  # type: ignore[no-untyped-call]
+
+
+class ThreadWorker(DeliveryWorker):
+    """A platform's loop off the main thread: the main thread's worker takes the signals and stops
+    it; a job's time limit is kept by a timer rather than by a signal."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+    def stop_after_job(self, thread: threading.Thread) -> None:
+        """Stops the loop once its job, if any, has ended (an idle loop waits only for jobs)."""
+        self._stop_requested = True
+        while thread.is_alive() and self.get_state() == WorkerStatus.BUSY:
+            thread.join(timeout=0.1)
+        with contextlib.suppress(RedisError):
+            self.register_death()  # type: ignore[no-untyped-call]
 
 
 def _end_with_parent(parent: int) -> None:

@@ -41,9 +41,9 @@ def deliver_queued(settings: Settings) -> None:
     connection = Redis.from_url(settings.redis_url)
     try:
         with worker_runtime(settings):
-            ThreadWorker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(
-                burst=True
-            )
+            ThreadWorker(
+                [Queue(jobs.queue_name("builtin"), connection=connection)], connection=connection
+            ).work(burst=True)
     finally:
         connection.close()
 

@@ -130,7 +130,9 @@ async def test_when_the_leading_clock_is_killed_the_other_takes_over_and_fires_t
     settings = Settings(database_url=database_url, event_path=event_path, redis_url=redis_url)
     connection = Redis.from_url(redis_url)
     with worker_runtime(settings):  # in the main thread, as RQ wants
-        SimpleWorker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(burst=True)
+        SimpleWorker([Queue(jobs.queue_name("builtin"), connection=connection)], connection=connection).work(
+            burst=True
+        )
     connection.close()
     assert (await texts(database_url)).count(TEXT) == 1
 

@@ -57,7 +57,9 @@ def work_burst(settings: Settings) -> None:
     assert settings.redis_url is not None
     connection = redis.Redis.from_url(settings.redis_url)
     with worker_runtime(settings):
-        SimpleWorker([Queue(jobs.QUEUE_NAME, connection=connection)], connection=connection).work(burst=True)
+        SimpleWorker([Queue(jobs.queue_name("builtin"), connection=connection)], connection=connection).work(
+            burst=True
+        )
 
 
 async def create_teams(client: httpx.AsyncClient, names: list[str]) -> None:
@@ -97,7 +99,7 @@ async def test_a_redis_restart_loses_no_command_and_no_message(
     assert await pending(client) == 5
 
     private_redis.start()  # empty: the jobs for Alpha and Beta are gone
-    queue = Queue(jobs.QUEUE_NAME, connection=redis.Redis.from_url(private_redis.url))
+    queue = Queue(jobs.queue_name("builtin"), connection=redis.Redis.from_url(private_redis.url))
     await eventually(lambda: asyncio.sleep(0, queue.count >= 3), within=10)  # handed over again
     work_burst(settings)  # in the main thread, as RQ wants; the app waits meanwhile
     assert await pending(client) == 2  # Alpha's and Beta's rows wait for the sweep

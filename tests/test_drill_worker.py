@@ -119,7 +119,7 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_none(
             await stop_worker(first)
         sent_before = len(fake_slack.posts)
         assert sent_before < len(CHANNELS)
-        started = StartedJobRegistry(jobs.QUEUE_NAME, connection=connection)
+        started = StartedJobRegistry(jobs.queue_name("slack"), connection=connection)
         in_flight = len(started.get_job_ids(cleanup=False))
         assert in_flight <= 1  # the job it died in, unless the kill fell between two jobs
 
@@ -142,7 +142,7 @@ async def test_a_worker_killed_mid_burst_loses_no_message_and_doubles_none(
     per_channel = Counter(post.channel for post in fake_slack.posts)
     assert set(per_channel) == set(CHANNELS), log.read_text()  # every message arrived
     assert [channel for channel, n in per_channel.items() if n > 1] == []
-    assert Queue(jobs.QUEUE_NAME, connection=connection).count == 0
+    assert Queue(jobs.queue_name("slack"), connection=connection).count == 0
     assert started.get_job_ids(cleanup=False) == []
     connection.close()
 
@@ -249,10 +249,10 @@ async def test_a_worker_killed_by_sigkill_takes_its_scheduler_with_it_and_the_ne
 
         # A scheduler killed with its whole container keeps its lock until the lock runs out: the
         # next worker cannot take it at start, and takes it at a later round.
-        connection.set(RQScheduler.get_locking_key(jobs.QUEUE_NAME), "gone", ex=5)
+        connection.set(RQScheduler.get_locking_key(jobs.queue_name("builtin")), "gone", ex=5)
         second = await start_worker(env, output)
         try:
-            probe = Queue(jobs.QUEUE_NAME, connection=connection).enqueue_in(
+            probe = Queue(jobs.queue_name("builtin"), connection=connection).enqueue_in(
                 timedelta(seconds=1), jobs.DELIVER_JOB, 0, job_id="probe"
             )
 
@@ -315,7 +315,7 @@ async def test_a_worker_rides_out_a_redis_outage_in_the_middle_of_a_job_and_deli
                 # maintenance round has started a new scheduler.
                 assert children_of(worker.pid) == scheduler and all(alive(pid) for pid in scheduler)
                 connection = Redis.from_url(private_redis.url)
-                probe = Queue(jobs.QUEUE_NAME, connection=connection).enqueue_in(
+                probe = Queue(jobs.queue_name("builtin"), connection=connection).enqueue_in(
                     timedelta(seconds=2), jobs.DELIVER_JOB, 0, job_id="probe"
                 )
 
@@ -393,3 +393,44 @@ async def test_a_row_a_killed_worker_was_sending_goes_out_within_a_minute_of_its
     # Only the lapsed one may have reached Slack twice (the worker died before it could mark it).
     assert all(n == 1 for channel, n in per_channel.items() if channel != lapsed_channel), per_channel
 
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_built_in_deliveries_queued_behind_hundreds_of_slow_slack_posts_go_out_first(
+    database_url: str,
+    redis_url: str,
+    event_file: Callable[..., Path],
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+    tmp_path: Path,
+    free_port: int,
+) -> None:
+    slow = FakeSlack(token=TOKEN, delay=3.0)  # Slack having a bad day: each post takes 3 s
+    event_path = event_file(kickoff=kickoff)
+    log = tmp_path / "worker.log"
+    async with (
+        serving(slow.app, free_port),
+        make_runtime(database_url, event_path, FakeClock(kickoff), redis_url) as runtime,
+    ):
+        await queue_messages(runtime, "slack", [f"C{n:04}" for n in range(300)])  # first: 15 minutes of posts
+        await queue_messages(runtime, "builtin", ["announcements"] * 100)
+        env = worker_env(database_url, redis_url, event_path, f"http://127.0.0.1:{free_port}")
+        with log.open("ab") as output:
+            worker = await start_worker(env, output)
+            try:
+
+                async def built_in_delivered() -> bool:
+                    assert worker.returncode is None, log.read_text()
+                    left = select(func.count()).where(
+                        OutboxMessage.platform == "builtin", OutboxMessage.status != "delivered"
+                    )
+                    return (await rows(database_url, left))[0][0] == 0
+
+                await eventually(built_in_delivered, within=120, interval=0.5)
+                waiting = select(func.count()).where(
+                    OutboxMessage.platform == "slack", OutboxMessage.status != "delivered"
+                )
+                assert (await rows(database_url, waiting))[0][
+                    0
+                ] > 0  # the built-in rows did not wait for them
+            finally:
+                await stop_worker(worker)

@@ -13,16 +13,23 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from hackserver.foundation.models import OutboxMessage
 from hackserver.foundation.outbox import Delivery, deliver_many, recover
 
 log = logging.getLogger(__name__)
-QUEUE_NAME = "hackserver"
 RETRY_TICK = 0.05  # seconds
 HANDOVER_RETRY = 2.0  # seconds between tries to hand rows to RQ again while Redis is away
 GATHER = 0.25  # seconds rows gather into one batch while SQLite's single writer is busy
 DELIVER_JOB = "hackserver.worker.deliver_message"  # the RQ job, run by `hackserver worker`
+
+
+def queue_name(platform: str) -> str:
+    """The RQ queue of a platform's deliveries: each has its own, which `hackserver worker` works in a
+    loop of its own, so that one platform's slow posts never hold up another's."""
+    return f"deliveries:{platform}"
 
 
 class EmbeddedJobs:
@@ -109,11 +116,12 @@ class RQJobs:
 
     def __init__(self, redis_url: str) -> None:
         self.redis = SyncRedis.from_url(redis_url)
-        self.rq = Queue(QUEUE_NAME, connection=self.redis)
+        self.queues: dict[str, Queue] = {}  # by platform
         self.stranded: dict[int, int] = {}  # row -> attempt, for rows Redis could not take
         self.retrying: asyncio.Task[None] | None = None
 
     async def start(self, delivery: Delivery) -> None:
+        self.delivery = delivery
         self.retrying = asyncio.create_task(self.hand_over_stranded(), name="outbox-handover")
 
     async def stop(self) -> None:
@@ -125,7 +133,7 @@ class RQJobs:
 
     async def deliver(self, message_ids: list[int], delay: float = 0, attempt: int = 0) -> None:
         try:
-            await run_in_threadpool(self._enqueue, message_ids, delay, attempt)
+            await self._hand_over(message_ids, delay, attempt)
         except RedisError as error:
             if not self.stranded:
                 log.warning("Redis unreachable (%s): outbox rows wait until it is back", error)
@@ -140,44 +148,55 @@ class RQJobs:
             try:
                 for attempt in set(waiting.values()):
                     ids = [row for row, a in waiting.items() if a == attempt]
-                    await run_in_threadpool(self._enqueue, ids, 0, attempt)
+                    await self._hand_over(ids, 0, attempt)
                     for row in ids:
                         self.stranded.pop(row, None)
-            except RedisError:
+            except Exception:  # Redis (or the database) is still away: the next round tries again
                 continue
             log.warning("Redis is back: %d outbox rows handed over", len(waiting))
 
-    def _enqueue(self, message_ids: list[int], delay: float, attempt: int) -> None:
-        for message_id in message_ids:
+    async def _hand_over(self, message_ids: list[int], delay: float, attempt: int) -> None:
+        """Enqueues the rows, each on its platform's queue."""
+        query = select(OutboxMessage.id, OutboxMessage.platform).where(OutboxMessage.id.in_(message_ids))
+        async with self.delivery.reading() as tx:
+            platforms = {row.id: row.platform for row in await tx.session.execute(query)}
+        await run_in_threadpool(self._enqueue, platforms, delay, attempt)
+
+    def _enqueue(self, platforms: dict[int, str], delay: float, attempt: int) -> None:
+        for message_id, platform in platforms.items():
+            if platform not in self.queues:
+                self.queues[platform] = Queue(queue_name(platform), connection=self.redis)
+            queue = self.queues[platform]
             # One job id per row and attempt: a recovery sweep never queues a delivery twice.
             job_id = f"deliver-{message_id}-{attempt}"
             try:
-                self._enqueue_job(job_id, message_id, delay)
+                self._enqueue_job(queue, job_id, message_id, delay)
             except DuplicateJobError:
-                if self._will_run(job_id):
+                if self._will_run(queue, job_id):
                     continue
                 # The job of that id will not run (again): a worker died with it in hand before it
                 # began, or it ran before the row was due. A new one takes its place; two jobs for
                 # one row do no harm, as a delivery claims its row once.
                 with contextlib.suppress(NoSuchJobError):
                     Job.fetch(job_id, connection=self.redis).delete()
-                self.rq.intermediate_queue.remove(job_id)
+                queue.intermediate_queue.remove(job_id)
                 with contextlib.suppress(DuplicateJobError):  # another sweep's replacement came first
-                    self._enqueue_job(job_id, message_id, delay)
+                    self._enqueue_job(queue, job_id, message_id, delay)
 
-    def _enqueue_job(self, job_id: str, message_id: int, delay: float) -> None:
+    @staticmethod
+    def _enqueue_job(queue: Queue, job_id: str, message_id: int, delay: float) -> None:
         options = {"job_id": job_id, "unique": True, "failure_ttl": 300}
         if delay > 0:
-            self.rq.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, message_id, **options)
+            queue.enqueue_in(timedelta(seconds=delay), DELIVER_JOB, message_id, **options)
         else:
-            self.rq.enqueue(DELIVER_JOB, message_id, **options)
+            queue.enqueue(DELIVER_JOB, message_id, **options)
 
-    def _will_run(self, job_id: str) -> bool:
+    def _will_run(self, queue: Queue, job_id: str) -> bool:
         """Whether the job waits in the queue or for its time; not one taken, ended or lost."""
         try:
             status = Job.fetch(job_id, connection=self.redis).get_status()
         except NoSuchJobError:
             return False
         if status == JobStatus.QUEUED:
-            return self.redis.lpos(self.rq.key, job_id) is not None
+            return self.redis.lpos(queue.key, job_id) is not None
         return status in (JobStatus.SCHEDULED, JobStatus.DEFERRED)

@@ -45,7 +45,7 @@ def connection(redis_url: str) -> Iterator[Redis]:
 
 @pytest.fixture
 def queue(connection: Redis) -> Queue:
-    return Queue(jobs.QUEUE_NAME, connection=connection)
+    return Queue(jobs.queue_name("builtin"), connection=connection)
 
 
 @pytest.fixture
