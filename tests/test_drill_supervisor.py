@@ -6,6 +6,7 @@ arrives once. The systemd units are checked by systemd-analyze."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ import httpx
 import pytest
 from redis import Redis
 
+from tests import processes
 from tests.bots.test_slack import TOKEN
 from tests.conftest import unavailable
 from tests.dbstate import eventually, queue_messages
@@ -56,11 +58,10 @@ class Supervisor:
         self.config, self.env = config, env
 
     def ctl(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(BIN / "supervisorctl"), "-c", str(self.config), *args],
-            env=self.env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        return done.stdout
+        done = processes.run(
+            [str(BIN / "supervisorctl"), "-c", str(self.config), *args], env=self.env, text=True
+        )
+        return str(done.stdout)
 
     def processes(self) -> dict[str, tuple[str, int | None]]:
         """Each process's state and pid, as `supervisorctl status` shows them."""
@@ -119,11 +120,10 @@ async def supervised(
         yield supervisor, port
     finally:
         supervisor.ctl("shutdown")  # stops every program, then itself
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(supervisord.wait(), 60)
-        except TimeoutError:
-            os.killpg(supervisord.pid, signal.SIGKILL)
-            await supervisord.wait()
+        processes.end_group(supervisord.pid)  # whatever did not stop
+        await supervisord.wait()
 
 
 @pytest.mark.redis
@@ -196,5 +196,5 @@ def test_the_systemd_units_are_valid(tmp_path: Path) -> None:
         )
         (tmp_path / unit.name).write_text(text)
     units = [str(tmp_path / name) for name in sorted(p.name for p in tmp_path.iterdir())]
-    done = subprocess.run([analyze, "verify", "--man=no", *units], capture_output=True, text=True, timeout=60)
+    done = processes.run([analyze, "verify", "--man=no", *units], text=True)
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr

@@ -8,8 +8,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +18,7 @@ import pytest
 from hackserver.bootstrap import Rehearsal, bootstrap, rehearse
 from hackserver.foundation.event import load_event
 from hackserver.foundation.settings import Settings
+from tests import processes
 from tests.dbstate import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,10 +55,9 @@ async def test_every_process_started_during_a_rehearsal_follows_its_clock(
 def test_a_bad_kickoff_lead_is_refused_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HACKSERVER_")}
     env |= {"HACKSERVER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hs.db'}"}
-    done = subprocess.run(
-        [str(BIN / "hackserver"), "rehearse", "--kickoff-in", "soon"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = processes.run(
+        [str(BIN / "hackserver"), "rehearse", "--kickoff-in", "soon"], env=env, cwd=ROOT, text=True
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "hackserver: --kickoff-in 'soon': 'soon' is not a duration like 10m, 1h, 1h30m or 2d"
@@ -97,21 +95,17 @@ def test_the_readmes_scaled_out_rehearsal_works_as_written(
     script = script.replace("hackserver simulate ", 'hackserver simulate --json "$SIMULATE_JSON" ')
     supervisord_pid = tmp_path / "rehearsal" / "supervisord.pid"
     try:
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
+        done = processes.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, text=True, timeout=900
+        )
     finally:
         if supervisord_pid.exists():  # the recipe's last line did not run: stop what it started
             pid = int(supervisord_pid.read_text())
-            subprocess.run(
+            processes.run(
                 [str(BIN / "supervisorctl"), "-c", str(tmp_path / "rehearsal" / "supervisord.conf"), "shutdown"],
-                env=env, capture_output=True, timeout=120,
+                env=env, timeout=120,
             )  # fmt: skip
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            processes.end_group(pid)  # supervisord leads a session of its own
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in (tmp_path / "rehearsal").glob("*.log"))
     assert done.returncode == 0, f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}\n{logs[-2000:]}"
     report = json.loads((tmp_path / "report.json").read_text())
