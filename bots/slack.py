@@ -305,4 +305,5 @@ def sender(runtime: Runtime) -> Sender | None:
     settings = runtime.settings
     if not settings.slack_bot_token:
         return None
-    return SlackSender(settings.slack_bot_token, settings.slack_api_url)
+    public = runtime.event.channels.get("slack", {}).get("team_channels") == "public"
+    return SlackSender(settings.slack_bot_token, settings.slack_api_url, private_teams=not public)

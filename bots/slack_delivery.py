@@ -136,8 +136,11 @@ def why(error: BaseException) -> str:
 class SlackSender:
     """Posts outbox messages with chat.postMessage (chat.postEphemeral for one user's eyes)."""
 
-    def __init__(self, token: str, base_url: str | None = None, *, rate: float = 1.0) -> None:
+    def __init__(
+        self, token: str, base_url: str | None = None, *, rate: float = 1.0, private_teams: bool = True
+    ) -> None:
         self.token, self.base_url = token, base_url
+        self.private_teams = private_teams  # team channels: private (groups:write) unless the event says
         self.session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
         self.pacer = ChannelPacer(rate)
@@ -278,7 +281,7 @@ class SlackSender:
 
     async def create(self, name: str) -> str:
         try:
-            created = await self.client.conversations_create(name=name, is_private=False)
+            created = await self.client.conversations_create(name=name, is_private=self.private_teams)
             return str(created["channel"]["id"])
         except SlackApiError as error:
             if code(error) != "name_taken":

@@ -160,6 +160,9 @@ def to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     return first.astimezone(UTC)
 
 
+EXTRA_CHANNEL_KEYS = {"discord": ("guild",), "slack": ("team_channels",)}
+
+
 def _offset(at: datetime) -> str:
     """`+03:00`, `-04:30`, `+00:00` (Z)."""
     minutes = int((at.utcoffset() or timedelta(0)).total_seconds() // 60)
@@ -362,13 +365,19 @@ class _Parser:
         for platform, table in raw.items():
             if platform not in PLATFORMS:
                 continue
-            # Discord also names the guild (server) that team channels are made in.
-            known = {"announcements", "guild"} if platform == "discord" else {"announcements"}
+            # Discord also names the guild (server) that team channels are made in; Slack whether
+            # they are private (the default) or public.
+            known = {"announcements", *EXTRA_CHANNEL_KEYS.get(platform, ())}
             table = self.table(table, f"channels.{platform}", known)
             for logical, channel in table.items():
                 digits = isinstance(channel, str) and channel.strip().isascii() and channel.strip().isdigit()
                 if (platform, logical) == ("discord", "guild") and not digits:
                     self.fail("channels.discord.guild", 'expected the guild id in quotes, like "29092679862"')
+                elif (platform, logical) == ("slack", "team_channels") and channel not in (
+                    "private",
+                    "public",
+                ):
+                    self.fail("channels.slack.team_channels", 'expected "private" or "public"')
                 elif not isinstance(channel, str) or not channel.strip():
                     self.fail(f"channels.{platform}.{logical}", "expected a channel name or id")
                 else:

@@ -95,10 +95,34 @@ async def test_a_new_slack_team_channel_is_made_once_with_its_members_and_gets_t
     assert delivered(rows) == [("delivered", 1), ("delivered", 1)]
     assert len(fake_slack.called("conversations.create")) == 1
     channel = fake_slack.channel("team-12-luftretter")
-    assert not channel.is_private and channel.members == {BOT, "U1", "U2"}
+    assert channel.is_private and channel.members == {BOT, "U1", "U2"}  # only the team reads it
     posts = fake_slack.posts_to(channel.id)
     assert sorted(post.text for post in posts) == ["Hello", "Welcome"]
     assert {post.channel for post in fake_slack.posts} == {channel.id}  # posted by id, not by name
+
+
+async def test_slack_team_channels_are_public_when_the_event_file_says_so(
+    database_url: str,
+    kickoff: datetime,
+    make_runtime: Callable[..., Any],
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    event_path = tmp_path / "event.toml"
+    event_path.write_text(event_toml(kickoff) + '[channels.slack]\nteam_channels = "public"\n')
+    async with make_runtime(database_url, event_path, FakeClock(kickoff)) as runtime:
+        runtime.settings = replace(
+            runtime.settings, slack_bot_token=SLACK_TOKEN, slack_api_url=f"{fake_slack.url}/api/"
+        )
+        sender = slack.sender(runtime)
+        assert sender is not None
+        runtime.senders["slack"] = sender
+        try:
+            await team_messages(runtime, "slack", "team-open-house", ["U1"], "Hello")
+            await settled_outbox(runtime)
+        finally:
+            await sender.aclose()
+    assert not fake_slack.channel("team-open-house").is_private
 
 
 async def test_a_later_row_for_a_slack_team_channel_reuses_it_and_invites_only_a_new_member(
@@ -324,8 +348,13 @@ def test_the_event_file_names_the_discord_guild_for_team_channels() -> None:
             "channels.discord.guild: expected the guild id in quotes",
         ),
         ({"slack": {"guild": GUILD}}, "channels.slack.guild: unknown field"),
+        (
+            {"slack": {"team_channels": "secret"}},
+            'channels.slack.team_channels: expected "private" or "public"',
+        ),
+        ({"discord": {"team_channels": "public"}}, "channels.discord.team_channels: unknown field"),
     ],
-    ids=["not-an-id", "a-number", "not-on-slack"],
+    ids=["not-an-id", "a-number", "not-on-slack", "slack-visibility", "visibility-not-on-discord"],
 )
 def test_a_wrong_guild_is_reported(channels: dict[str, Any], problem: str) -> None:
     with pytest.raises(EventFileError) as caught:
