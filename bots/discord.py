@@ -171,8 +171,7 @@ def sender(runtime: Runtime) -> Sender | None:
         settings.discord_bot_token,
         api_url(settings),
         guild=runtime.event.channels.get("discord", {}).get("guild"),
-        bot_user=settings.discord_application_id,  # a bot's user id is its application's id
-    )
+    )  # the bot's user id is asked of Discord: an older application's differs from its own id
 
 
 # -- registering the command ------------------------------------------------------------------

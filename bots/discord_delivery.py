@@ -54,7 +54,7 @@ class DiscordSender:
     answer was lost returns the first message instead of posting again.
 
     Team channels are made in `guild`, private: @everyone (the role whose id is the guild's) may not
-    see them, the members and the bot (`bot_user`, asked of Discord when not given) may."""
+    see them, the members and the bot (its user id asked of Discord once) may."""
 
     def __init__(
         self,
@@ -62,10 +62,10 @@ class DiscordSender:
         base_url: str = API,
         *,
         guild: str | None = None,
-        bot_user: str | None = None,
         max_wait: float = 30.0,
     ) -> None:
-        self.token, self.guild, self.bot_user = token, guild, bot_user
+        self.token, self.guild = token, guild
+        self.bot_user: str | None = None
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=10, headers={"User-Agent": USER_AGENT}
         )

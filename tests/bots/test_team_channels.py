@@ -253,7 +253,7 @@ async def test_a_new_discord_team_channel_is_made_once_private_to_its_members_an
         BEN: (1, TEAM_MEMBER, "0"),
     }
     assert not fake_discord.can_see(channel, CARLA) and fake_discord.can_see(channel, ANNA)
-    assert "GET users/@me" not in {a.route for a in fake_discord.attempts}  # the application id is the bot's
+    assert [a.route for a in fake_discord.attempts].count("GET users/@me") == 1  # asked once, kept
     posts = fake_discord.posts_to(channel["id"])
     assert sorted(post.content for post in posts) == ["**Orga**\nHello", "**Orga**\nWelcome"]
 
@@ -295,12 +295,13 @@ async def test_a_deleted_discord_team_channel_is_made_again(
     assert [post.content for post in fake_discord.posts_to(again["id"])] == ["**Orga**\nSecond"]
 
 
-async def test_without_an_application_id_the_bot_user_is_asked_of_discord(
-    discord_runtime: Runtime, fake_discord: FakeDiscord
+@pytest.mark.parametrize("application_id", [None, APP_ID], ids=["without-an-application-id", "an-older-app"])
+async def test_the_bot_user_is_asked_of_discord_not_taken_for_the_application_id(
+    discord_runtime: Runtime, fake_discord: FakeDiscord, application_id: str | None
 ) -> None:
-    fake_discord.bot_id = "1176000000000000999"
+    fake_discord.bot_id = "1176000000000000999"  # an application older than 2016: another id
     await discord_runtime.senders["discord"].aclose()
-    discord_runtime.settings = replace(discord_runtime.settings, discord_application_id=None)
+    discord_runtime.settings = replace(discord_runtime.settings, discord_application_id=application_id)
     sender = discord.sender(discord_runtime)
     assert sender is not None
     discord_runtime.senders["discord"] = sender
