@@ -15,10 +15,13 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 import httpx
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
@@ -39,6 +42,7 @@ from hackserver.teams.participants import Identity
 
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.5  # seconds of work before the acknowledgement; Slack gives up at 3
+NAME_LOOKUP = 2.0  # seconds users.info may take before the reply goes out with the person's id
 # An interaction's payload (block_actions) and an event carry a whole message, several hundred KB at
 # most: they get the app's own 1 MiB cap, slash commands the chat platforms' 64 KiB.
 MESSAGE_BODY = 1024 * 1024
@@ -103,11 +107,44 @@ def event_invocation(envelope: Mapping[str, Any]) -> Invocation | None:
 # -- handling, whichever way the request came ------------------------------------------------
 
 
+class DisplayNames:
+    """An event names its person only by id: their display name is asked of Slack (users.info) once
+    a process, and while Slack says to wait (429), or cannot be asked, the id stands in."""
+
+    def __init__(self, most: int = 100_000) -> None:
+        self.known: dict[str, str] = {}
+        self.most, self.quiet_until = most, 0.0
+
+    async def of(self, runtime: Runtime, user: str) -> str:
+        if (name := self.known.get(user)) is not None:
+            return name
+        sender = runtime.senders.get("slack")
+        if not isinstance(sender, SlackSender) or time.monotonic() < self.quiet_until:
+            return user
+        try:
+            async with asyncio.timeout(NAME_LOOKUP):
+                answer = await sender.client.users_info(user=user)
+        except SlackApiError as error:
+            if error.response.status_code == 429:
+                self.quiet_until = time.monotonic() + float(error.response.headers.get("Retry-After", "60"))
+            return user
+        except (TimeoutError, aiohttp.ClientError):
+            return user
+        found = answer.get("user") or {}
+        profile = found.get("profile") or {}
+        name = str(profile.get("display_name") or profile.get("real_name") or found.get("real_name") or user)
+        if len(self.known) >= self.most:
+            del self.known[next(iter(self.known))]
+        self.known[user] = name
+        return name
+
+
 class SlackHandler(Background):
     """Runs commands and events; keeps the work that outlives an acknowledgement."""
 
     def __init__(self) -> None:
         super().__init__("Slack work after the acknowledgement")
+        self.names = DisplayNames()
 
     async def command(self, runtime: Runtime, form: Mapping[str, str]) -> dict[str, Any] | None:
         """The acknowledgement's body: the reply, "working on it", or None for a request already handled."""
@@ -158,7 +195,8 @@ class SlackHandler(Background):
         await asyncio.wait([task], timeout=ACK_BUDGET)
 
     async def answer(self, runtime: Runtime, invocation: Invocation, event: Mapping[str, Any]) -> None:
-        reply = await Bot(runtime).handle(invocation)
+        named = replace(invocation.identity, name=await self.names.of(runtime, invocation.identity.user_id))
+        reply = await Bot(runtime).handle(replace(invocation, identity=named))
         if reply is None:
             return
         payload: dict[str, Any] = {"reply": reply.to_json()}

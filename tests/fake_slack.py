@@ -137,6 +137,8 @@ class FakeSlack:
     delay: float = 0.0  # seconds every Web API call takes: a Slack having a bad day
     answer_delay: float = 0.0  # seconds a post is answered after it was taken
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+    people: dict[str, dict[str, str]] = field(default_factory=dict)  # user id -> profile (users.info)
+    users_limited: int = 0  # users.info calls still to be answered 429
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -191,6 +193,8 @@ class FakeSlack:
             return JSONResponse({"ok": True, "team_id": "T1", "user_id": BOT, "bot_id": "BBOT"})
         if method.startswith("conversations."):
             return await self.conversations(method, request)
+        if method == "users.info":
+            return await self.user_info(request)
         if method not in ("chat.postMessage", "chat.postEphemeral"):
             return JSONResponse({"ok": False, "error": "unknown_method"}, status_code=404)
         body = await self.body(request)
@@ -208,6 +212,26 @@ class FakeSlack:
         self.posts.append(Post(channel, ts, text, blocks, time.monotonic(), user, metadata))
         await asyncio.sleep(self.answer_delay)
         return JSONResponse({"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text")}})
+
+    async def user_info(self, request: Request) -> Response:
+        """users.info as Slack answers it: the user with their profile, or user_not_found."""
+        args = dict(request.query_params) | {k: str(v) for k, v in (await self.body(request)).items()}
+        self.calls.append(Call("users.info", args))
+        if self.users_limited > 0:
+            self.users_limited -= 1
+            return JSONResponse(
+                {"ok": False, "error": "ratelimited"}, status_code=429, headers={"Retry-After": "30"}
+            )
+        user = args.get("user", "")
+        if user not in self.people:
+            return JSONResponse({"ok": False, "error": "user_not_found"})
+        profile = self.people[user]
+        found = {
+            "id": user,
+            "name": profile.get("name", user.lower()),
+            "real_name": profile.get("real_name", ""),
+        }
+        return JSONResponse({"ok": True, "user": found | {"profile": profile}})
 
     async def conversations(self, method: str, request: Request) -> Response:
         """conversations.create, .list and .invite: Web API methods take their arguments in the query

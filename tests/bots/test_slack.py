@@ -427,6 +427,36 @@ async def test_a_retried_event_that_was_handled_is_answered_once(
     assert len(rows) == 1 and len(fake_slack.posts) == 1
 
 
+async def test_someone_who_writes_to_the_bot_is_named_as_slack_shows_them_asked_once(
+    server: uvicorn.Server, client: httpx.AsyncClient, fake_slack: FakeSlack
+) -> None:
+    fake_slack.people["UADA"] = {"display_name": "Ada", "real_name": "Ada Lovelace"}
+    fake_slack.people["UBOB"] = {"display_name": "", "real_name": "Bob Jones"}
+    for n, user in enumerate(["UADA", "UADA", "UBOB"]):
+        await post_event(client, event_body("status", event_id=f"Ev{n}", user=user))
+    await settled_outbox(runtime_of(server))
+    async with runtime_of(server).sessions() as session:
+        names = sorted(p.display_name for p in await session.scalars(select(Participant)))
+    assert names == ["Ada", "Bob Jones"]  # not U-ids
+    assert [call.args["user"] for call in fake_slack.called("users.info")] == ["UADA", "UBOB"]
+
+
+async def test_while_slack_says_to_wait_the_id_stands_in_for_the_name_and_slack_is_not_asked(
+    server: uvicorn.Server, client: httpx.AsyncClient, fake_slack: FakeSlack
+) -> None:
+    fake_slack.people["UADA"] = {"display_name": "Ada"}
+    fake_slack.people["UBOB"] = {"display_name": "Bob"}
+    fake_slack.users_limited = 1
+    await post_event(client, event_body("status", event_id="Ev1", user="UADA"))
+    await post_event(client, event_body("status", event_id="Ev2", user="UBOB"))
+    rows = await settled_outbox(runtime_of(server))
+    assert [row.status for row in rows] == ["delivered", "delivered"]  # answered all the same
+    async with runtime_of(server).sessions() as session:
+        names = sorted(p.display_name for p in await session.scalars(select(Participant)))
+    assert names == ["UADA", "UBOB"]
+    assert len(fake_slack.called("users.info")) == 1  # its Retry-After (30 s) is respected
+
+
 async def test_an_event_sent_again_without_a_retry_header_is_answered_once(
     server: uvicorn.Server, client: httpx.AsyncClient
 ) -> None:
