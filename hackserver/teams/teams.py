@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from slugify import slugify
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,11 +65,10 @@ def new_code() -> str:
 
 
 def channel_name(team: Team) -> str:
-    """The team's channel on every platform: lowercase and dashes, unique by the join code (a team's
-    id may be used again after it was removed, on SQLite)."""
-    ascii_name = unicodedata.normalize("NFKD", team.name.lower()).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:60]
-    return f"team-{slug}-{team.join_code.lower()}".replace("--", "-")
+    """The team's channel on every platform: its name in lowercase Latin letters, digits and dashes
+    (ß as ss, Cyrillic and Greek spelt out), unique by the join code (a team's id may be used again
+    after it was removed, on SQLite)."""
+    return f"team-{slugify(team.name, max_length=60)}-{team.join_code.lower()}".replace("--", "-")
 
 
 def message_key(team: Team, what: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bots.commands import Bot, Invocation, Reply
 from hackserver.foundation.models import Channel, ChannelMessage, Membership, Participant, Team
 from hackserver.runtime import Runtime
+from hackserver.teams import teams
 from hackserver.teams.participants import Identity
 from tests.dbstate import settled_outbox
 from tests.fakes import FakeClock
@@ -245,3 +246,16 @@ async def test_a_second_chat_account_is_linked_with_its_code_and_keeps_the_team(
         people = (await session.scalars(select(Participant))).all()
     assert [(p.display_name, p.skills) for p in people] == [("user1", ["law"])]
     assert not (await ask(runtime, person(2), f"link {link_code[:-2]}xx")).ok
+
+
+@pytest.mark.parametrize(
+    ("name", "channel"),
+    [
+        ("Straßenbahn Süd", "team-strassenbahn-sud-k7qx2p"),
+        ("Команда мрії", "team-komanda-mrii-k7qx2p"),
+        ("R&D Labs", "team-r-d-labs-k7qx2p"),
+        ("!!!", "team-k7qx2p"),
+    ],
+)
+def test_a_team_channel_is_named_in_latin_letters_whatever_the_teams_script(name: str, channel: str) -> None:
+    assert teams.channel_name(Team(name=name, join_code="K7QX2P")) == channel
