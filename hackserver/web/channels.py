@@ -95,6 +95,14 @@ async def readable_names(runtime: Runtime, participant_id: int | None) -> set[st
         return {c.name for c in await channels.readable(session, runtime.event_id, participant_id)}
 
 
+async def posted_form(request: Request, lang: str) -> dict[str, str] | Response:
+    """A form's fields, or its refusal: 413 when it is too large to be one, 403 from another site."""
+    form = await read_form(request)
+    if form is None or not same_origin(request):
+        return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
+    return form
+
+
 class SharedState:
     """One sprint-state query per phase event, however many viewers are waiting for it."""
 
@@ -173,9 +181,8 @@ class Chat:
         """The question page's form: signs in as the person the link names, instead of the viewer."""
         runtime: Runtime = request.state.runtime
         lang = language(request, runtime)
-        form = await read_form(request)
-        if form is None or not same_origin(request):
-            return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
+        if isinstance(form := await posted_form(request, lang), Response):
+            return form
         token = form.get("as", "")
         if not hmac.compare_digest(
             form.get("key", "").encode(), switch_key(runtime, request, token).encode()
@@ -251,9 +258,8 @@ class Chat:
     async def join(self, request: Request) -> Response:
         runtime: Runtime = request.state.runtime
         lang = language(request, runtime)
-        form = await read_form(request)
-        if form is None or not same_origin(request):
-            return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
+        if isinstance(form := await posted_form(request, lang), Response):
+            return form
         viewer = await viewer_of(request, runtime)
         if viewer is not None:  # already in: joining again must not make a second participant
             return RedirectResponse(where(channels.bot_channel(viewer.participant_id), lang), status_code=303)
@@ -282,9 +288,8 @@ class Chat:
         configured = runtime.settings.organiser_token
         if not configured:
             return PlainTextResponse(words(lang)["no_organiser_sign_in"], status_code=404)
-        form = await read_form(request)
-        if form is None or not same_origin(request):
-            return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
+        if isinstance(form := await posted_form(request, lang), Response):
+            return form
         viewer = await viewer_of(request, runtime)
         if wait := await runtime.attempts.wait(address := client_address(request)):
             notice = i18n.say(lang, "page.channels.too_many_attempts", n=math.ceil(wait / 60))
@@ -339,9 +344,8 @@ class Chat:
         """Posting without the script: the form posts here, the page shows the answer after reload."""
         runtime: Runtime = request.state.runtime
         lang = language(request, runtime)
-        form = await read_form(request)
-        if form is None or not same_origin(request):
-            return PlainTextResponse(words(lang)["refused"], status_code=403 if form is not None else 413)
+        if isinstance(form := await posted_form(request, lang), Response):
+            return form
         viewer = await viewer_of(request, runtime)
         name = request.path_params["name"]
         problem = await self.say(runtime, viewer, name, form, lang)
