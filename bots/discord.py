@@ -38,6 +38,8 @@ from hackserver.teams.participants import Identity
 
 log = logging.getLogger(__name__)
 ACK_BUDGET = 2.5  # seconds of work before the deferred answer; Discord gives up at 3
+# A Discord user id is the same person in every guild and in direct messages: no workspace in the key.
+WORKSPACE = ""
 MAX_SKEW = 300  # seconds a signature's timestamp may be off: older ones are replays
 FOLLOW_UP_ATTEMPTS = 3
 
@@ -52,7 +54,7 @@ def to_invocation(interaction: Mapping[str, Any]) -> Invocation | None:
     if not isinstance(user, dict) or not user.get("id"):
         return None
     name = user.get("global_name") or user.get("username") or user["id"]
-    identity = Identity("discord", str(interaction.get("guild_id") or "dm"), str(user["id"]), str(name)[:100])
+    identity = Identity("discord", WORKSPACE, str(user["id"]), str(name)[:100])
     data = interaction.get("data")
     locale = interaction.get("locale") or interaction.get("guild_locale")
     return Invocation(

@@ -76,7 +76,7 @@ def decoded(text: str) -> str:
 def to_invocation(form: Mapping[str, str]) -> Invocation:
     """A slash command's form fields as an invocation."""
     team, user, text = form.get("team_id", ""), form.get("user_id", ""), form.get("text", "")
-    identity = Identity("slack", team, user, form.get("user_name", "") or user)
+    identity = account(team, form.get("enterprise_id", ""), user, form.get("user_name", "") or user)
     trigger = form.get("trigger_id", "")[:100]
     digest = hashlib.sha256(f"{team}\0{user}\0{text}".encode()).hexdigest()[:24]
     return Invocation(identity, decoded(text), request_key=f"command:{trigger}:{digest}" if trigger else None)
@@ -100,8 +100,27 @@ def event_invocation(envelope: Mapping[str, Any]) -> Invocation | None:
     event_id = envelope.get("event_id")
     key = f"event:{str(event_id)[:100]}" if event_id else None
     return Invocation(
-        Identity("slack", team, user, user), decoded(MENTION.sub("", text)).strip(), request_key=key
+        account(team, _enterprise(envelope), user, user),
+        decoded(MENTION.sub("", text)).strip(),
+        request_key=key,
     )
+
+
+def account(team: str, enterprise: str, user: str, name: str) -> Identity:
+    """A Slack person: in an Enterprise Grid org, one user id in every workspace of it, so keyed by
+    the org; elsewhere by the workspace."""
+    if not enterprise:
+        return Identity("slack", team, user, name)
+    return Identity("slack", enterprise, user, name, formerly=team)
+
+
+def _enterprise(envelope: Mapping[str, Any]) -> str:
+    """The event's Enterprise Grid org: the envelope's, else its authorization's (as Bolt reads it)."""
+    if found := envelope.get("enterprise_id"):
+        return str(found)
+    authorizations = envelope.get("authorizations")
+    first = authorizations[0] if isinstance(authorizations, list) and authorizations else None
+    return str(first.get("enterprise_id") or "") if isinstance(first, dict) else ""
 
 
 # -- handling, whichever way the request came ------------------------------------------------

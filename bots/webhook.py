@@ -40,7 +40,8 @@ def to_invocation(form: Mapping[str, Any]) -> Invocation | None:
     user = str(form.get("user_id") or "")
     if not user:
         return None
-    identity = Identity("webhook", str(form.get("team_id") or ""), user, str(form.get("user_name") or user))
+    # A Mattermost or Rocket.Chat user id is one person in every team of their server.
+    identity = Identity("webhook", "", user, str(form.get("user_name") or user))
     return Invocation(identity, str(form.get("text") or ""))
 
 

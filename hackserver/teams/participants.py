@@ -26,10 +26,17 @@ MAX_INTERESTS = 5
 
 @dataclass(frozen=True)
 class Identity:
+    """A chat account, keyed as its platform keys a person: a Discord or Mattermost user id is one
+    person everywhere (workspace ""), a Slack user id within its Enterprise Grid org (its id) or,
+    outside a grid, its workspace (the team id)."""
+
     platform: str  # slack | discord | webhook | builtin
-    workspace: str  # Slack team id, Discord guild id, ...
+    workspace: str
     user_id: str
     name: str
+    # The workspace this account was keyed by before migration 0016 when that differs (a Slack team
+    # id in a grid, whose org id no row kept): an account found there is re-keyed on first contact.
+    formerly: str = ""
 
 
 @functools.cache
@@ -63,6 +70,8 @@ async def identify(session: AsyncSession, event_id: int, identity: Identity) -> 
 async def register(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
     """The participant of a chat account just found to be new (or made by its other first command
     meanwhile)."""
+    if identity.formerly and (adopted := await _rekey(session, identity)) is not None:
+        return adopted
     # Platforms pass on whatever a person put in their profile: bidi overrides and the like go here.
     name = one_line(identity.name)[:120]
     participant = Participant(event_id=event_id, display_name=name or identity.user_id)
@@ -84,6 +93,20 @@ async def register(session: AsyncSession, event_id: int, identity: Identity) -> 
         await session.flush()
         return (await session.scalars(_by_identity(), _params(identity))).one()
     return participant
+
+
+async def _rekey(session: AsyncSession, identity: Identity) -> Participant | None:
+    participant_id = await session.scalar(
+        update(PlatformIdentity)
+        .where(
+            PlatformIdentity.platform == identity.platform,
+            PlatformIdentity.workspace == identity.formerly,
+            PlatformIdentity.user_id == identity.user_id,
+        )
+        .values(workspace=identity.workspace)
+        .returning(PlatformIdentity.participant_id)
+    )
+    return None if participant_id is None else await session.get(Participant, participant_id)
 
 
 ORGANISERS = "organisers"  # the built-in channels' workspace of accounts signed in with the organiser token

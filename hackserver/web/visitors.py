@@ -56,18 +56,22 @@ async def find_viewer(runtime: Runtime, session: builtin.Session | None) -> View
     if session is None:
         return None
     async with runtime.sessions() as db:
-        row = (
+        rows = (
             await db.execute(
                 select(PlatformIdentity, Participant)
                 .join(Participant)
                 .where(
                     PlatformIdentity.platform == session.platform,
-                    PlatformIdentity.workspace == session.workspace,
                     PlatformIdentity.user_id == session.user_id,
                     Participant.event_id == runtime.event_id,
                 )
             )
-        ).first()
+        ).all()
+        # A link signed before migration 0016 names the workspace the account was keyed by then (a
+        # Discord guild, a Slack team in a grid): the account's only row of that user id is it.
+        row = next(
+            (r for r in rows if r[0].workspace == session.workspace), rows[0] if len(rows) == 1 else None
+        )
         if row is None:  # signed by us, but for a participant this database does not know
             return None
         found, person = row

@@ -179,7 +179,7 @@ async def ask(client: httpx.AsyncClient, payload: dict[str, Any]) -> dict[str, A
 
 async def command_layer(server: uvicorn.Server, text: str, user: str = NELLY) -> Reply:
     reply = await Bot(runtime_of(server)).handle(
-        Invocation(Identity("discord", GUILD, user, "Nelly"), text, locale="en-US")
+        Invocation(Identity("discord", discord.WORKSPACE, user, "Nelly"), text, locale="en-US")
     )
     assert reply is not None
     return reply
@@ -368,16 +368,32 @@ def test_options_are_written_in_the_grammars_order_whatever_order_discord_sends(
     assert invocation is not None and invocation.text == "profile skills go langs de,en tz Europe/Berlin"
 
 
-def test_a_direct_message_is_its_own_workspace() -> None:
-    payload = interaction("status")
-    del payload["guild_id"], payload["member"]
-    payload["user"] = {"id": NELLY, "username": "nelly", "global_name": None}
-    invocation = discord.to_invocation(payload)
-    assert invocation is not None
-    assert (invocation.identity, invocation.request_key) == (
-        Identity("discord", "dm", NELLY, "nelly"),
+def direct_message(payload: dict[str, Any]) -> dict[str, Any]:
+    """The same interaction sent from a direct message with the bot: no guild, the user at the top."""
+    payload = {k: v for k, v in payload.items() if k not in ("guild_id", "member", "guild_locale")}
+    return payload | {"user": {"id": NELLY, "username": "nelly", "global_name": None}, "context": 1}
+
+
+def test_a_direct_message_names_the_same_account_as_a_guild() -> None:
+    in_guild, in_dm = (
+        discord.to_invocation(p) for p in (interaction("status"), direct_message(interaction("status")))
+    )
+    assert in_guild is not None and in_dm is not None
+    assert in_guild.identity == Identity("discord", "", NELLY, "Nelly")
+    assert (in_dm.identity, in_dm.request_key) == (
+        Identity("discord", "", NELLY, "nelly"),
         "1199000000000000001",
     )
+
+
+async def test_a_team_made_in_the_guild_is_the_askers_in_a_direct_message(
+    client: httpx.AsyncClient, server: uvicorn.Server
+) -> None:
+    await ask(client, interaction("team", "create", options={"name": "Luftretter"}))
+    answer = await ask(client, direct_message(interaction("team", "info", id="1199000000000000002")))
+    assert "Luftretter" in str(shown(answer["data"]))
+    async with runtime_of(server).sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Participant)) == 1
 
 
 def test_a_public_reply_is_seen_by_the_channel_and_links_are_link_buttons() -> None:

@@ -549,6 +549,65 @@ async def test_a_slow_command_is_acknowledged_at_once_and_answered_through_respo
     assert late["blocks"][0]["text"]["text"] == "Slow" and late["text"] == "Slow\nDone, slowly."
 
 
+# -- who a Slack person is ---------------------------------------------------------------------
+
+
+async def in_workspace(
+    client: httpx.AsyncClient, text: str, team: str, trigger: str, **grid: str
+) -> dict[str, Any]:
+    body = command_body(text, user="W0GRID1", trigger=trigger, team_id=team, **grid)
+    answer: dict[str, Any] = (await post_command(client, body)).json()
+    return answer
+
+
+async def accounts(server: uvicorn.Server) -> list[tuple[str, int]]:
+    async with runtime_of(server).sessions() as session:
+        rows = await session.execute(select(PlatformIdentity.workspace, PlatformIdentity.participant_id))
+        return sorted(tuple(row) for row in rows)  # type: ignore[misc]
+
+
+async def test_an_enterprise_grid_user_is_one_participant_in_every_workspace_of_the_org(
+    client: httpx.AsyncClient, server: uvicorn.Server
+) -> None:
+    grid = {"enterprise_id": "E0GRID", "enterprise_name": "Bund"}
+    await in_workspace(client, "team create Luftretter", "T0BERLIN", "1.1.1", **grid)
+    answer = await in_workspace(client, "team info", "T0HAMBURG", "1.1.2", **grid)
+    assert "Luftretter" in answer["text"]
+    [(workspace, _)] = await accounts(server)
+    assert workspace == "E0GRID"
+
+
+async def test_a_grid_users_direct_message_from_another_workspace_is_the_same_participant(
+    client: httpx.AsyncClient, server: uvicorn.Server
+) -> None:
+    await in_workspace(client, "status", "T0BERLIN", "1.1.1", enterprise_id="E0GRID")
+    envelope = json.loads(event_body("status", user="W0GRID1"))
+    envelope["team_id"] = "T0HAMBURG"
+    envelope["authorizations"] = [{"enterprise_id": "E0GRID", "team_id": "T0HAMBURG", "user_id": "UBOT"}]
+    assert (await post_event(client, json.dumps(envelope))).status_code == 200
+    await settled_outbox(runtime_of(server))
+    assert [workspace for workspace, _ in await accounts(server)] == ["E0GRID"]
+
+
+async def test_the_same_user_id_in_two_workspaces_outside_a_grid_is_two_participants(
+    client: httpx.AsyncClient, server: uvicorn.Server
+) -> None:
+    await in_workspace(client, "team create Luftretter", "T0BERLIN", "1.1.1")
+    answer = await in_workspace(client, "team info", "T0HAMBURG", "1.1.2")
+    assert "Luftretter" not in answer["text"]
+    assert [workspace for workspace, _ in await accounts(server)] == ["T0BERLIN", "T0HAMBURG"]
+
+
+async def test_an_account_keyed_by_its_workspace_before_is_keyed_by_the_org_when_slack_names_it(
+    client: httpx.AsyncClient, server: uvicorn.Server
+) -> None:
+    await in_workspace(client, "team create Luftretter", "T0BERLIN", "1.1.1")  # as Slack sent it before
+    [(_, participant)] = await accounts(server)
+    answer = await in_workspace(client, "team info", "T0BERLIN", "1.1.2", enterprise_id="E0GRID")
+    assert "Luftretter" in answer["text"]
+    assert await accounts(server) == [("E0GRID", participant)]
+
+
 # -- Socket Mode ------------------------------------------------------------------------------
 
 

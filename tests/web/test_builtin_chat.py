@@ -182,6 +182,21 @@ async def test_a_personal_link_signs_in_and_leaves_the_address_bar(
     assert ">@hackbot</a>" in page
 
 
+async def test_a_personal_link_handed_out_in_a_discord_guild_before_0016_still_signs_in(
+    server: uvicorn.Server, browser_like: ClientFactory
+) -> None:
+    runtime = runtime_of(server)
+    async with runtime.transaction() as tx:  # keyed by the user id alone since 0016
+        await identify(tx.session, runtime.event_id, Identity("discord", "", "80351110224678912", "Nelly"))
+    link = builtin.sign_in_path(
+        runtime.links.secret, Identity("discord", "290926798626357999", "80351110224678912", "Nelly")
+    )
+    async with browser_like() as client:
+        response = await client.get(link + "&lang=en")
+        page = (await client.get(response.headers["location"])).text
+    assert response.status_code == 303 and "Nelly" in page
+
+
 async def uma_link(server: uvicorn.Server) -> str:
     """The personal sign-in link of Uma, a participant from Slack."""
     runtime = runtime_of(server)
