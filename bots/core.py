@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from hackserver.foundation import db
+from hackserver.foundation import db, metrics
 from hackserver.foundation.db import unreachable
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.i18n import Moment, say
@@ -172,29 +173,42 @@ class Bot:
 
     async def handle(self, invocation: Invocation) -> Reply | None:
         """The reply to one command; None when this request was already handled (a retry or a replay)."""
+        started = time.perf_counter()
+        reply, outcome = await self.reply_to(invocation)
+        if reply is not None:
+            metrics.COMMAND_SECONDS.labels(
+                invocation.identity.platform, command_name(invocation.text), outcome
+            ).observe(time.perf_counter() - started)
+        return reply
+
+    async def reply_to(self, invocation: Invocation) -> tuple[Reply | None, str]:
+        """The reply and its outcome: ok, refused (bad input, a refusal, too many) or failed."""
         language = self.language(None, invocation.locale)
         identity, limit = invocation.identity, self.runtime.command_limit
         account = f"{identity.platform}:{identity.workspace}:{identity.user_id}"
         # Every request counts, however it says it was sent: a retry header is not signed.
         if not await limit.allow(account):
-            return Reply(say(language, "slow_down", limit=limit.limit, seconds=int(limit.window)), ok=False)
+            return Reply(
+                say(language, "slow_down", limit=limit.limit, seconds=int(limit.window)), ok=False
+            ), "refused"
         if (refusal := refused("command", invocation.text)) is not None:  # before any work
-            return Reply(say(language, "refused", reason=refusal.say(language)), ok=False)
+            return Reply(say(language, "refused", reason=refusal.say(language)), ok=False), "refused"
         try:
             for attempt in range(3):
                 try:
-                    return await self.run(invocation)
+                    reply = await self.run(invocation)
+                    return reply, "ok" if reply.ok else "refused"
                 except IntegrityError:  # a competing write won; run again on fresh state
                     if attempt == 2:
                         raise
         except AlreadyHandled:
-            return None
+            return None, "ok"
         except Exception as error:
             if unreachable(error):  # nothing was changed: say so, not "something went wrong"
                 log.warning("command %r: database unreachable: %s", invocation.text[:100], error)
-                return Reply(say(language, "database_down"), ok=False)
+                return Reply(say(language, "database_down"), ok=False), "failed"
             log.exception("command %r failed", invocation.text[:100])
-            return Reply(say(language, "failed"), ok=False)
+            return Reply(say(language, "failed"), ok=False), "failed"
         raise AssertionError("unreachable")
 
     async def run(self, invocation: Invocation) -> Reply:
@@ -292,6 +306,12 @@ class AlreadyHandled(Exception):
 def words_of(text: str) -> str:
     words = " ".join(text[:MAX_INPUT].split())
     return words[5:].strip() if words.lower().startswith("/hack") else words
+
+
+def command_name(text: str) -> str:
+    """The sub-command as the grammar names it, never what was typed: a label of the metrics."""
+    sub = resolve(text)
+    return sub.name if sub is not None else "unknown"
 
 
 def resolve(text: str) -> SubCommand | None:

@@ -24,12 +24,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.core import command_name
 from bots.discord_command import command_definition, grammar
 from bots.discord_delivery import USER_AGENT, WEBHOOK, DiscordError, DiscordSender, _error, _why, api_url
 from bots.discord_limits import retry_after
 from bots.discord_render import EPHEMERAL, interaction_response, render
 from bots.http import Background, bounded_body, tls, too_large
-from hackserver.foundation import json_input
+from hackserver.foundation import json_input, metrics
 from hackserver.foundation.errors import SettingsError
 from hackserver.foundation.outbox import Sender
 from hackserver.foundation.settings import Settings
@@ -82,6 +83,7 @@ class InteractionHandler(Background):
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), ACK_BUDGET)
         except TimeoutError:
+            metrics.DEFERRED.labels("discord", command_name(invocation.text)).inc()
             application = str(interaction.get("application_id") or runtime.settings.discord_application_id)
             self.keep(self.follow_up(runtime.settings, task, application, str(interaction.get("token", ""))))
             return JSONResponse({"type": 5, "data": {"flags": EPHEMERAL}})  # "thinking", seen by the asker

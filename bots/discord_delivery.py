@@ -18,6 +18,7 @@ import httpx
 from bots.core import Reply
 from bots.discord_limits import RateLimits, retry_after
 from bots.discord_render import render, render_announcement
+from hackserver.foundation import metrics
 from hackserver.foundation.errors import HackserverError
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing
 from hackserver.foundation.settings import Settings
@@ -196,6 +197,7 @@ class DiscordSender:
                 self.limits.learn(bucket, response)
             if response.status_code != 429:
                 return response
+            metrics.rate_limited("discord", retry_after(response) or 0.0)
             log.info("Discord rate limited %s (bucket %s): %s", route, bucket.name or "?", _error(response))
         raise DeliveryFailed("Discord: still rate limited", retry_after=retry_after(response) or 1.0)
 

@@ -31,10 +31,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bots.commands import Bot, Invocation, Reply  # importing the commands registers them
+from bots.core import command_name
 from bots.http import MAX_BODY, Background, bounded_body, tls, too_large
 from bots.slack_delivery import SlackSender, web_client, why
 from bots.slack_render import render
-from hackserver.foundation import json_input, outbox
+from hackserver.foundation import json_input, metrics, outbox
 from hackserver.foundation.i18n import say
 from hackserver.foundation.outbox import Sender
 from hackserver.runtime import Runtime
@@ -172,6 +173,7 @@ class SlackHandler(Background):
         task = self.keep(bot.handle(invocation))
         done, _ = await asyncio.wait((task,), timeout=ACK_BUDGET)  # the task goes on if it times out
         if not done:
+            metrics.DEFERRED.labels("slack", command_name(invocation.text)).inc()
             self.keep(self.follow_up(task, form.get("response_url", "")))
             return {
                 "response_type": "ephemeral",

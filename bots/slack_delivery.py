@@ -28,6 +28,7 @@ from slack_sdk.web.internal_utils import get_user_agent
 
 from bots.core import Reply
 from bots.slack_render import render, render_announcement
+from hackserver.foundation import metrics
 from hackserver.foundation.outbox import DeliveryFailed, Outgoing
 
 log = logging.getLogger(__name__)
@@ -327,6 +328,7 @@ class SlackSender:
             except ValueError:
                 retry_after = 1.0
             self.pacer.pause(channel, retry_after)
+            metrics.rate_limited("slack", retry_after)
             return DeliveryFailed(
                 f"Slack: ratelimited, retry after {retry_after:g} s", retry_after=retry_after
             )

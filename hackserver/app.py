@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from bots import platforms, slack
 from hackserver.bootstrap import bootstrap
 from hackserver.clock import SprintClock
+from hackserver.foundation import metrics
 from hackserver.foundation.db import unreachable
 from hackserver.foundation.i18n import FALLBACK, say
 from hackserver.foundation.settings import Settings
@@ -88,7 +89,6 @@ def create_app(
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
 
-    metrics = health.Metrics()
     hub = Hub()  # the dashboard's viewers and what they were last shown
     static = Path(__file__).parent / "static"
     return Starlette(
@@ -97,8 +97,8 @@ def create_app(
             Route("/", lambda request: RedirectResponse("/channels")),
             # Browsers ask every page's site for it, whatever the page links.
             Route("/favicon.ico", lambda request: FileResponse(static / "favicon.ico", headers=A_DAY)),
-            *health.routes(metrics),
-            *channels.routes(metrics),
+            *health.routes(),
+            *channels.routes(),
             *dashboard.routes(hub),
             *api_dashboard.routes(),
             *api.routes(),
@@ -129,6 +129,7 @@ def create_app(
 def from_environment() -> Starlette:
     """The app of one of several web processes (`hackserver run --workers N`), from the environment."""
     settings = Settings.from_env()
+    metrics.process_started()
     return create_app(settings, on_ready=lambda: print(f"  web process {os.getpid()} ready", flush=True))
 
 

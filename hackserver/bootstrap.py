@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bots import platforms
-from hackserver.foundation import db
+from hackserver.foundation import db, metrics
 from hackserver.foundation.bus import Bus, LocalBus, RedisBus
 from hackserver.foundation.channels import BuiltinChannels
 from hackserver.foundation.errors import SettingsError
@@ -57,6 +57,7 @@ async def bootstrap(
     starting the server does; any other process (an import, an export) leaves them as they are."""
     event = load_event(settings.event_path)
     engine = db.create_engine(settings.database_url)
+    metrics.watch_pool(engine)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     try:
         if redis is not None:

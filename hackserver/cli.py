@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
 import sys
-from collections.abc import Coroutine, Sequence
+import tempfile
+from collections.abc import Coroutine, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hackserver.foundation import metrics
 from hackserver.foundation.errors import CatalogueError, HackserverError, SettingsError
 from hackserver.foundation.settings import Settings
 from hackserver.simulation.stages import STAGES
@@ -117,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    metrics.process_started()
     try:
         return COMMANDS[args.command](args)
     except HackserverError as error:
@@ -206,7 +210,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_workers(settings, args)
         ready()
         # Each process builds its own app from the same environment; they share the one socket.
-        uvicorn.run("hackserver.app:from_environment", factory=True, workers=args.workers, **options)
+        with shared_metrics():
+            uvicorn.run("hackserver.app:from_environment", factory=True, workers=args.workers, **options)
         return 0
     app = create_app(settings, demo=args.demo, speed=args.speed, on_ready=ready)
     # The port first: a server that cannot listen stops before it has touched the database (a demo
@@ -218,6 +223,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     server.run(sockets=[listening])
     return 0 if server.started else STARTUP_FAILURE
+
+
+@contextlib.contextmanager
+def shared_metrics() -> Iterator[None]:
+    """Web processes write their metrics where each of them reads them all for /metrics: the
+    operator's PROMETHEUS_MULTIPROC_DIR (shared with workers and clocks), else a directory of their
+    own, made afresh and removed when they stop."""
+    if metrics.multiprocess():
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="hackserver-metrics-") as directory:
+        os.environ[metrics.MULTIPROC_DIR] = directory  # read by each web process as it starts
+        try:
+            yield
+        finally:
+            del os.environ[metrics.MULTIPROC_DIR]
 
 
 def listen(host: str, port: int) -> socket.socket:

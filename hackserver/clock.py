@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hackserver.challenges import assignment
-from hackserver.foundation import outbox
+from hackserver.foundation import metrics, outbox
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.models import FiredItem
 from hackserver.officehours import help_queue, reminders
@@ -125,6 +125,7 @@ class SprintClock:
         except IntegrityError:
             return
         self.fired.append((item.key, item.instant, status))
+        metrics.CLOCK_LAG.labels(status).observe(max(late.total_seconds(), 0.0))
         log.info("clock %s %s (due %s)", status, item.key, item.instant.isoformat())
 
     async def run(self, stopping: asyncio.Event | None = None) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from hackserver.foundation import metrics
 
 log = logging.getLogger(__name__)
 SUBSCRIBER_BACKLOG = 1000
@@ -54,6 +57,8 @@ class Bus(Protocol):
 class LocalBus:
     """Fans events out to this process's subscribers; a slow subscriber loses events, never blocks."""
 
+    name = "local"
+
     def __init__(self) -> None:
         self.subscribers: set[asyncio.Queue[DomainEvent]] = set()
         self.dropped = 0
@@ -74,6 +79,7 @@ class LocalBus:
                     queue.put_nowait(event)
                 except asyncio.QueueFull:
                     self.dropped += 1
+                    metrics.BUS_DROPPED.labels(self.name).inc()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, backlog: int = SUBSCRIBER_BACKLOG) -> AsyncIterator[asyncio.Queue[DomainEvent]]:
@@ -87,6 +93,8 @@ class LocalBus:
 
 class RedisBus(LocalBus):
     """A LocalBus whose events also cross Redis pub/sub; each process skips its own echo."""
+
+    name = "redis"
 
     def __init__(self, redis: Redis, channel: str) -> None:
         super().__init__()
@@ -108,7 +116,9 @@ class RedisBus(LocalBus):
 
     async def publish(self, events: list[DomainEvent]) -> None:
         self.fan_out(events)
-        message = json.dumps({"origin": self.origin, "events": [e.to_json() for e in events]})
+        message = json.dumps(
+            {"origin": self.origin, "sent": time.time(), "events": [e.to_json() for e in events]}
+        )
         try:
             await self.redis.publish(self.channel, message)
         except RedisError:  # this process's viewers have them; others catch up when they reconnect
@@ -123,6 +133,9 @@ class RedisBus(LocalBus):
                     async for message in pubsub.listen():
                         raw = json.loads(message["data"])
                         if raw["origin"] != self.origin:
+                            # Wall clocks of two hosts: a lag below their difference reads as 0.
+                            lag = max(time.time() - raw.get("sent", time.time()), 0.0)
+                            metrics.BUS_LAG.labels(self.name).observe(lag)
                             self.fan_out([DomainEvent.from_json(e) for e in raw["events"]])
             except asyncio.CancelledError:
                 raise

@@ -23,6 +23,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 import migrations
+from hackserver.foundation import metrics
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 WRITER = "hackserver_writer"  # execution option: this transaction will write
@@ -131,6 +132,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     options.setdefault("pool_size", 20)
     options.setdefault("max_overflow", 0)
     options.setdefault("pool_pre_ping", True)
+    options.setdefault("poolclass", metrics.WatchedPool)  # counts the requests waiting for a connection
     # A database that does not answer is refused after seconds, not after asyncpg's minute.
     options.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
     return create_async_engine(url, **options)

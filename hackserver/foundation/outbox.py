@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
 
+from hackserver.foundation import metrics
 from hackserver.foundation.errors import Conflict, NotFound
 from hackserver.foundation.models import AuditEntry, OutboxMessage
 
@@ -210,7 +211,7 @@ async def _deliver_inside(
     """Delivers the rows of platforms written inside the database (the built-in channels), each in a
     savepoint of the claiming transaction; returns the retries to schedule."""
     retries: list[tuple[int, tuple[float, int]]] = []
-    delivered: list[tuple[int, str]] = []
+    delivered: list[tuple[int, str, datetime]] = []
     rows = await _locked(
         tx, message_ids, OutboxMessage.platform.not_in(list(delivery.senders)), _claimable(now)
     )
@@ -227,7 +228,7 @@ async def _deliver_inside(
             continue
         message.status, message.delivered_at = "delivered", datetime.now(UTC)
         message.attempts += 1
-        delivered.append((message.id, message.platform))
+        delivered.append((message.id, message.platform, message.created_at))
     _record_delivered(tx, delivered)
     return retries
 
@@ -240,17 +241,19 @@ async def _mark_delivered(tx: Transaction, message_ids: list[int]) -> None:
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status.not_in(("delivered", "dead")))
         .values(status="delivered", delivered_at=datetime.now(UTC), attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id, OutboxMessage.platform),
+        .returning(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.created_at),
         execution_options={"synchronize_session": False},
     )
     _record_delivered(tx, marked.all())
 
 
-def _record_delivered(tx: Transaction, delivered: Sequence[tuple[int, str]]) -> None:
+def _record_delivered(tx: Transaction, delivered: Sequence[tuple[int, str, datetime]]) -> None:
     """One event per platform for a batch, not one a row: nothing listens for each delivery."""
     by_platform: dict[str, list[int]] = {}
-    for message_id, platform in delivered:
+    now = datetime.now(UTC)
+    for message_id, platform, created_at in delivered:
         by_platform.setdefault(platform, []).append(message_id)
+        metrics.delivered(platform, (now - created_at).total_seconds())
     for platform, ids in by_platform.items():
         tx.record("outbox.delivered", platform=platform, ids=sorted(ids))
 
@@ -299,11 +302,13 @@ def _fail(
     message.attempted_at = None  # this attempt's outcome is known: nothing was delivered
     if final or message.attempts >= MAX_ATTEMPTS:
         message.status = "dead"
+        metrics.DELIVERIES.labels(message.platform, "dead").inc()
         tx.record("outbox.dead", id=message.id, platform=message.platform, error=message.last_error)
         return None
     backoff = min(2.0**message.attempts, MAX_BACKOFF)
     delay = backoff if failure.retry_after is None else failure.retry_after
     message.status, message.next_attempt_at = "pending", datetime.now(UTC) + timedelta(seconds=delay)
+    metrics.DELIVERIES.labels(message.platform, "retry").inc()
     tx.record("outbox.retry", id=message.id, platform=message.platform, error=message.last_error)
     return delay, message.attempts
 

@@ -30,7 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bots import builtin
 from bots.builtin_markup import to_html
 from bots.http import client_address
-from hackserver.foundation import channels, i18n, json_input
+from hackserver.foundation import channels, i18n, json_input, metrics
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.channels import ANNOUNCEMENTS
 from hackserver.foundation.event import PHASES
@@ -42,7 +42,6 @@ from hackserver.runtime import Runtime
 from hackserver.sprint.phases import BEFORE, current_phase, next_phase
 from hackserver.teams import teams
 from hackserver.teams.participants import identify
-from hackserver.web.health import Metrics
 from hackserver.web.languages import language
 from hackserver.web.visitors import (
     COOKIE,
@@ -118,8 +117,7 @@ class SharedState:
 class Chat:
     """The page, its forms and its websocket; one per app, holding the posting rate limit."""
 
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
+    def __init__(self) -> None:
         self.shared = SharedState()
         self.moves: tuple[DomainEvent, frozenset[int]] | None = None
         self.limit = builtin.RateLimit()
@@ -401,7 +399,7 @@ class Chat:
                 await ws.close(code=1008)  # before accepting: the handshake is refused with 403
                 return
             await ws.accept()
-            self.metrics.viewers.inc()
+            metrics.VIEWERS.labels("channels").inc()
             lock = asyncio.Lock()
 
             async def send(frame: dict[str, Any]) -> None:
@@ -423,7 +421,7 @@ class Chat:
                     with contextlib.suppress(WebSocketDisconnect):
                         task.result()
             finally:
-                self.metrics.viewers.dec()
+                metrics.VIEWERS.labels("channels").dec()
                 with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # it may be gone already
                     await ws.close()
 
@@ -503,5 +501,5 @@ class Chat:
         ]
 
 
-def routes(metrics: Metrics) -> list[BaseRoute]:
-    return Chat(metrics).routes()
+def routes() -> list[BaseRoute]:
+    return Chat().routes()

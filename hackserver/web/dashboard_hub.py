@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hackserver.dashboard import numbers
+from hackserver.foundation import metrics
 from hackserver.foundation.bus import DomainEvent
 from hackserver.runtime import Runtime
 from hackserver.web import dashboard_alerts, dashboard_feed
@@ -126,6 +127,7 @@ class Hub:
     def join(self) -> Viewer:
         viewer = Viewer()
         self.viewers.add(viewer)
+        metrics.VIEWERS.labels("dashboard").inc()
         if self.fresh and self.frames is not None:
             viewer.offer(self.frames)
         else:
@@ -133,7 +135,9 @@ class Hub:
         return viewer
 
     def leave(self, viewer: Viewer) -> None:
-        self.viewers.discard(viewer)
+        if viewer in self.viewers:
+            self.viewers.remove(viewer)
+            metrics.VIEWERS.labels("dashboard").dec()
 
     def history(self) -> str:
         """What a viewer that just connected needs beyond the snapshot: the whole feed."""

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import Histogram
 from redis.asyncio import Redis
 
+from hackserver.foundation import metrics
 from hackserver.foundation.bus import SUBSCRIBER_BACKLOG, DomainEvent, LocalBus, RedisBus
 from hackserver.runtime import Runtime
 from tests.fakes import FakeClock
@@ -83,6 +85,22 @@ async def test_an_event_published_on_one_redis_bus_reaches_the_other_once(redis_
             await a.publish([DomainEvent("team.formed", {"team": 7})])
             await a.publish([DomainEvent("marker")])
             assert await until(heard_by_b, "marker") == [("team.formed", {"team": 7}), ("marker", {})]
+
+
+@pytest.mark.redis
+async def test_the_lag_of_each_message_received_over_redis_is_measured(redis_url: str) -> None:
+    lag = metrics.BUS_LAG.labels("redis")
+    before = sample(lag, "_count")
+    async with redis_bus(redis_url, "test:events") as a, redis_bus(redis_url, "test:events") as b:
+        async with b.subscribe() as heard_by_b:
+            await a.publish([DomainEvent("team.formed"), DomainEvent("marker")])  # one message
+            await until(heard_by_b, "marker")
+    assert sample(lag, "_count") == before + 1  # b's, not a's own echo
+
+
+def sample(histogram: Histogram, suffix: str) -> float:
+    [value] = [s.value for m in histogram.collect() for s in m.samples if s.name.endswith(suffix)]
+    return value
 
 
 @pytest.mark.redis

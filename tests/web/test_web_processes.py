@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from hackserver.web.dashboard import COOKIE
@@ -175,6 +176,31 @@ async def test_a_team_created_through_one_web_process_shows_on_a_dashboard_of_th
             "/api/v1/teams", headers={"Authorization": f"Bearer {ORGANISER_TOKEN}"}
         )
         assert [team["name"] for team in listed.json()["teams"]] == ["Luftretter"]
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_metrics_of_commands_served_by_either_web_process_appear_in_one_scrape(
+    server: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    process, port = server
+    pids = web_processes(process.pid)
+    async with clients_on_each(port, pids) as clients:
+        assert set(clients) == set(pids), "the connections never reached both processes"
+        for pid, client in clients.items():
+            body = command_body("help", user="U1", trigger=f"metrics.{pid}")
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
+            assert (await client.post("/slack/commands", content=body, headers=headers)).status_code == 200
+        for client in clients.values():
+            scraped = (await client.get("/metrics")).text
+            helped = [
+                found.value
+                for family in text_string_to_metric_families(scraped)
+                for found in family.samples
+                if found.name == "hackserver_command_seconds_count"
+                and found.labels == {"platform": "slack", "command": "help", "outcome": "ok"}
+            ]
+            assert helped == [PROCESSES]
 
 
 async def channels_on(pid: int, port: int, pids: list[int], cookie: str, channel: str) -> ClientConnection:
