@@ -240,12 +240,17 @@ def test_a_second_server_that_cannot_listen_changes_nothing(
         assert stored_phases(tmp_path / "hs.db") == shifted
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("command", ["run", "clock", "worker"])
 def test_a_process_on_a_postgresql_database_without_its_schema_says_to_run_db_upgrade(
-    command: str, database_url: str, redis_url: str, base_env: dict[str, str], tmp_path: Path, free_port: int
+    command: str,
+    empty_database_url: str,
+    redis_url: str,
+    base_env: dict[str, str],
+    tmp_path: Path,
+    free_port: int,
 ) -> None:
-    env = base_env | {"HACKSERVER_DATABASE_URL": database_url, "HACKSERVER_REDIS_URL": redis_url}
+    env = base_env | {"HACKSERVER_DATABASE_URL": empty_database_url, "HACKSERVER_REDIS_URL": redis_url}
     env["PORT"] = str(free_port)
     line = one_error_line(hackserver(command, env=env, cwd=tmp_path))
     assert (
@@ -254,12 +259,12 @@ def test_a_process_on_a_postgresql_database_without_its_schema_says_to_run_db_up
     )
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 def test_a_clock_on_a_postgresql_database_behind_the_code_names_both_revisions(
-    database_url: str, base_env: dict[str, str], tmp_path: Path
+    empty_database_url: str, base_env: dict[str, str], tmp_path: Path
 ) -> None:
-    asyncio.run(migrate(database_url, "0010"))
-    env = {**base_env, "HACKSERVER_DATABASE_URL": database_url}
+    asyncio.run(migrate(empty_database_url, "0010"))
+    env = {**base_env, "HACKSERVER_DATABASE_URL": empty_database_url}
     line = one_error_line(hackserver("clock", env=env, cwd=tmp_path))
     needs = f'this version needs {HEAD}: run "hackserver db upgrade"'
     assert line == f"hackserver: the database is at revision 0010, {needs}"

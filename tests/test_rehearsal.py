@@ -74,14 +74,14 @@ def readme_recipe() -> str:
 
 @pytest.mark.redis
 @pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 def test_the_readmes_scaled_out_rehearsal_works_as_written(
-    database_url: str, redis_url: str, free_port: int, tmp_path: Path
+    empty_database_url: str, redis_url: str, free_port: int, tmp_path: Path
 ) -> None:
     """Only the database, Redis and the port are this test's own; every other word is the README's."""
     script = readme_recipe()
     for name, value in (
-        ("HACKSERVER_DATABASE_URL", database_url),
+        ("HACKSERVER_DATABASE_URL", empty_database_url),
         ("HACKSERVER_REDIS_URL", redis_url),
         ("PORT", str(free_port)),
     ):

@@ -36,9 +36,9 @@ NELLY, OTTO = "80351110224678912", "80351110224678913"
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on a database at 0015, the revision before."""
-    engine = db.create_engine(database_url)
+    engine = db.create_engine(empty_database_url)
     await db.upgrade(engine, "0015")
     yield engine
     await engine.dispose()

@@ -38,9 +38,9 @@ START = datetime(2027, 3, 20, 10, 0, tzinfo=BERLIN)
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on a database migrated from empty to the newest revision."""
-    engine = db.create_engine(database_url)
+    engine = db.create_engine(empty_database_url)
     await db.upgrade(engine)
     yield engine
     await engine.dispose()
