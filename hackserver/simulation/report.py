@@ -38,6 +38,8 @@ def summary(
             for kind, values in sorted(tally.latencies.items())
             if values
         },
+        # Slack's "working on it", Discord's deferred answer: the reply came later (a miss of the latency goal).
+        "deferred": dict(sorted(tally.deferred.items())),
         "stage_seconds": {stage: round(seconds, 2) for stage, seconds in tally.stages.items()},
         "behind_schedule_s": {
             "steps": len(tally.late),
@@ -68,6 +70,9 @@ def show(report: Mapping[str, Any], console: Console) -> None:
         speed.add_row(kind, *(str(row[key]) for key in ("requests", "p50", "p90", "p99", "max")))
     console.print(speed)
     console.print("stages took " + ", ".join(f"{k} {v:g} s" for k, v in report["stage_seconds"].items()))
+    if report["deferred"]:
+        late = ", ".join(f"{platform} {count}" for platform, count in report["deferred"].items())
+        console.print(f"acknowledged without the reply, which came later: {late}")
     behind = report["behind_schedule_s"]
     if behind["steps"]:
         console.print(

@@ -70,6 +70,7 @@ class Tally:
     examples: dict[str, str] = field(default_factory=dict)
     late: list[float] = field(default_factory=list)  # how far behind its schedule each step began
     stages: dict[str, float] = field(default_factory=dict)  # wall-clock seconds each stage took
+    deferred: Counter[str] = field(default_factory=Counter)  # commands acknowledged without their reply
 
     def fail(self, kind: str, detail: str) -> None:
         self.failures[kind] += 1
@@ -143,6 +144,7 @@ class Wire:
             raise Failed(f"{person.platform} {command.kind}: HTTP {response.status}")
         reply = Reply(response.text)
         if reply.deferred:
+            self.tally.deferred[person.platform] += 1
             raise Failed(f"{person.platform} {command.kind}: only acknowledged, the reply was to come later")
         return reply
 
