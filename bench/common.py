@@ -14,6 +14,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,6 +143,75 @@ def processes(log_dir: Path) -> Iterator[Processes]:
         yield group
     finally:
         group.stop_all()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM), in MiB; NaN once it is gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def descendants(pid: int) -> Iterator[int]:
+    """Every process forked or spawned below pid, at any depth, as /proc shows them now."""
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                yield int(child)
+                yield from descendants(int(child))
+
+
+class PeakMemory:
+    """The peak RSS of each process of a setup: every started process and its descendants, looked for
+    each second (a child that ends between two looks is missed), each named by its kind: the started
+    process's name, "web process" for one that `--workers` spawned, "<name>'s child" for the others
+    (the RQ scheduler a worker forks)."""
+
+    def __init__(self, roots: Mapping[str, int], every: float = 1.0) -> None:
+        self.roots, self.every = dict(roots), every
+        self.peaks: dict[int, tuple[str, float]] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.watch, name="peak-memory", daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+        self.look()
+
+    def watch(self) -> None:
+        while not self.done.wait(self.every):
+            self.look()
+
+    def look(self) -> None:
+        for name, root in self.roots.items():
+            for pid in [root, *descendants(root)]:
+                mb = peak_rss_mb(pid)
+                if mb == mb:  # not NaN: still there
+                    kind = name if pid == root else self.kind(name, pid)
+                    self.peaks[pid] = (kind, max(mb, self.peaks.get(pid, (kind, 0.0))[1]))
+
+    @staticmethod
+    def kind(name: str, pid: int) -> str:
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"spawn_main" in command:
+                return "web process" if name == "web" else f"{name}'s spawned child"
+            if b"resource_tracker" in command:  # multiprocessing's, beside spawned children
+                return f"{name}'s resource tracker"
+        return f"{name}'s child"
+
+    def by_kind(self) -> dict[str, list[float]]:
+        """Each kind's processes' peaks, in MiB."""
+        kinds: dict[str, list[float]] = {}
+        for kind, mb in self.peaks.values():
+            kinds.setdefault(kind, []).append(mb)
+        return kinds
 
 
 def wait_until_serving(url: str, group: Processes, timeout: float = STARTUP_TIMEOUT) -> None:
