@@ -35,8 +35,10 @@ from hackserver.sprint import announcements
 from hackserver.sprint.phases import shift_phase
 from hackserver.teams import matching
 from hackserver.web.api import STATUS
+from hackserver.web.console_nav import navigation
 from hackserver.web.dashboard_feed import LANGUAGE
 from hackserver.web.dashboard_hub import Hub, snapshot
+from hackserver.web.languages import language
 from hackserver.web.visitors import SIGNED_OUT, generation, read_form, same_origin
 
 COOKIE = "hackserver_organiser"
@@ -101,7 +103,8 @@ class Dashboard:
                     "phases": PHASES,
                     "targets": announcements.targets(runtime.platform_channels("announcements")),
                     "done": DONE.get(request.query_params.get("done", ""), ""),
-                },
+                }
+                | navigation(language(request, runtime), "dashboard"),
             )
         )
 

@@ -310,3 +310,26 @@ async def test_the_skip_link_is_the_first_stop_and_leads_past_the_header(page: P
     await page.keyboard.press("Enter")
     await page.keyboard.press("Tab")  # past the language links, to the first field
     assert await focused(page) == "field-title"
+
+
+async def test_the_console_pages(page: Page, site: Site) -> None:
+    await ask(site.runtime, "team create Luftretter")
+    await ask(site.runtime, "match me", BOB)
+    await opened(page, f"{site.base}/dashboard/teams", status=401)
+    await page.get_by_label("Organiser token").fill(TOKEN)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{site.base}/dashboard")
+    for lang in ("en", "de"):
+        await opened(page, f"{site.base}/dashboard/teams?lang={lang}")
+        await audit(page, f"console, participants ({lang})")
+    await opened(page, f"{site.base}/dashboard/teams?view=teams&small=on&lang=en")
+    await audit(page, "console, teams below the minimum size")
+    await page.get_by_role("link", name="Luftretter").click()
+    await unchecked(page)
+    await page.get_by_role("button", name="Merge").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+    await audit(page, "console, a team and a refused merge")
+    await opened(page, f"{site.base}/dashboard/audit?since=2026-13-01", status=422)
+    await audit(page, "console, the audit log with a bad date")
+    await opened(page, f"{site.base}/dashboard/audit")
+    await audit(page, "console, the audit log")

@@ -1,0 +1,24 @@
+"""The console's navigation, shared by the dashboard and every console page."""
+
+from __future__ import annotations
+
+from hackserver.foundation import i18n
+
+PAGES = ("dashboard", "teams", "challenges", "experts", "jurors", "judging", "audit")
+# The pages that exist so far; the others join the navigation when they do.
+BUILT = ("dashboard", "teams", "audit")
+
+
+def navigation(lang: str, current: str) -> dict[str, object]:
+    """What console_nav.html shows: a link to each page, the current one marked."""
+    t = i18n.words(lang, "console")
+    links = [
+        {
+            "href": "/dashboard" if page == "dashboard" else f"/dashboard/{page}",
+            "label": t["nav_" + page],
+            "current": page == current,
+        }
+        for page in PAGES
+        if page in BUILT
+    ]
+    return {"nav": links, "nav_label": t["nav"]}

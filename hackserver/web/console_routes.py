@@ -1,0 +1,11 @@
+"""Every console page's routes, in one place."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from hackserver.web import console_audit, console_teams
+
+
+def routes() -> list[BaseRoute]:
+    return [*console_teams.routes(), *console_audit.routes()]

@@ -1,0 +1,62 @@
+"""The console's pages in a real browser: an organiser signs in, finds people by filter, opens a team
+and moves someone into it, and reads the audit log filtered; a screenshot of each page is kept under
+docs/ (console-<page>.png)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Page, expect
+
+from tests.servers import runtime_of
+from tests.web import test_browser, test_dashboard_browser
+from tests.web.test_console_teams import person, team_id
+from tests.web.test_dashboard_browser import base, sign_in
+
+pytestmark = pytest.mark.browser
+chromium, browser, page = test_browser.chromium, test_browser.browser, test_browser.page  # the fixtures
+server = test_dashboard_browser.server
+DOCS = Path(__file__).parent.parent.parent / "docs"
+
+
+async def test_an_organiser_finds_a_person_moves_them_into_a_team_and_reads_it_in_the_audit_log(
+    page: Page, server: uvicorn.Server
+) -> None:
+    runtime = runtime_of(server)
+    await person(runtime, "Ada Lovelace", skills=["python", "data"], languages=["en"], team="Luftretter")
+    await person(runtime, "Bertha Benz", skills=["design"], languages=["de"], team="Wasserwerk")
+    await person(runtime, "Grace Hopper", skills=["python"], languages=["en", "de"], pool=True)
+    luftretter = await team_id(runtime, "Luftretter")
+    await sign_in(page, server)
+    await page.get_by_role("link", name="Teams").first.click()
+    await page.wait_for_url(f"{base(server)}/dashboard/teams")
+    await page.get_by_role("link", name="EN", exact=True).click()
+    await page.get_by_label("Skill").fill("Python")
+    await page.get_by_label("in the pool").check()
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.locator("#total")).to_have_text("Found: 1")
+    await expect(page.locator("#rows tbody")).to_contain_text("Grace Hopper")
+    await expect(page.locator("#rows tbody")).not_to_contain_text("Ada Lovelace")
+    grace = await page.locator("#rows tbody td").first.inner_text()
+    await page.get_by_label("in the pool").uncheck()
+    await page.get_by_label("Skill").fill("")
+    await page.get_by_role("button", name="Filter").click()
+    await page.screenshot(path=DOCS / "console-teams.png", full_page=True)
+
+    await page.get_by_role("link", name="Luftretter").click()
+    await page.wait_for_url(f"{base(server)}/dashboard/teams/{luftretter}")
+    await page.get_by_label("Move a participant into this team").fill(grace)
+    await page.get_by_role("button", name="Move here").click()
+    await expect(page.get_by_role("status")).to_have_text("Moved into this team.")
+    await expect(page.locator("#members")).to_contain_text("Grace Hopper")
+    await page.screenshot(path=DOCS / "console-team.png", full_page=True)
+
+    await page.get_by_role("link", name="Audit log").click()
+    await page.get_by_label("What").fill("team.")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#rows tbody tr")).to_have_count(1)
+    await expect(page.locator("#rows tbody")).to_contain_text("team.move")
+    await expect(page.locator("#rows tbody")).to_contain_text("organiser:console")
+    await page.screenshot(path=DOCS / "console-audit.png", full_page=True)
