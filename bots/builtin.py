@@ -121,8 +121,8 @@ def render(reply: Reply) -> dict[str, Any]:
 
 async def converse(
     runtime: Runtime, identity: Identity, participant_id: int, author: str, invocation: Invocation
-) -> None:
-    """Runs a command typed in the bot channel and keeps both sides of it there."""
+) -> Reply | None:
+    """Runs a command typed in the bot channel and keeps both sides of it there; the reply, if any."""
     reply = await Bot(runtime).handle(invocation)
     where = channels.bot_channel(participant_id)
     async with runtime.transaction() as tx:
@@ -131,6 +131,7 @@ async def converse(
             await channels.post(
                 tx, runtime.event_id, where, author=BOT_NAME, text=reply.text, kind="bot", reply=render(reply)
             )
+    return reply
 
 
 class RateLimit:

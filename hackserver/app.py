@@ -21,6 +21,8 @@ from starlette.staticfiles import StaticFiles
 from bots import platforms, slack
 from hackserver.bootstrap import bootstrap
 from hackserver.clock import SprintClock
+from hackserver.demo.crowd import Crowd
+from hackserver.demo.seed import seed
 from hackserver.foundation import metrics
 from hackserver.foundation.db import unreachable
 from hackserver.foundation.i18n import FALLBACK, say
@@ -60,18 +62,26 @@ def create_app(
     *,
     demo: bool = False,
     speed: float = 1.0,
+    crowd: int = 0,
     clock: Clock | None = None,
     run_clock: bool | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> Starlette:
-    """run_clock: fire the schedule in this process; by default in the embedded mode (no Redis) and demos."""
+    """run_clock: fire the schedule in this process; by default in the embedded mode (no Redis) and demos.
+    crowd: simulated participants that arrive in a demo (never in a real event)."""
+    if crowd and not demo:
+        raise ValueError("simulated participants arrive only in a demo")
     if run_clock is None:
         run_clock = settings.redis_url is None or demo  # a demo is one process, whatever the settings
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         async with bootstrap(settings, demo=demo, speed=speed, clock=clock, write_plan=True) as runtime:
+            if demo:
+                for line in await seed(runtime):
+                    log.info("demo: %s", line)
             clock_task = asyncio.create_task(SprintClock(runtime).run(), name="clock") if run_clock else None
+            crowd_task = asyncio.create_task(Crowd(runtime, crowd).run(), name="crowd") if crowd else None
             hub_task = asyncio.create_task(hub.run(runtime), name="dashboard")
             slack_task = (
                 asyncio.create_task(slack.socket_mode(runtime), name="slack")
@@ -84,7 +94,7 @@ def create_app(
                         on_ready()
                     yield {"runtime": runtime, "dashboard": hub}
             finally:
-                for task in (clock_task, slack_task, hub_task):
+                for task in (crowd_task, clock_task, slack_task, hub_task):
                     if task is not None:
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):

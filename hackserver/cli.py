@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -35,6 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     run.add_argument("--demo", action="store_true", help="shift the event so that kickoff is now")
     run.add_argument("--speed", type=positive_float, default=1.0, help="run the event's clock X times faster")
+    run.add_argument(
+        "--crowd",
+        type=positive_int,
+        default=0,
+        metavar="N",
+        help="with --demo: N simulated participants arrive on the built-in channels over the first minutes",
+    )
     run.add_argument(
         "--workers",
         type=positive_int,
@@ -179,7 +188,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hackserver.app import create_app
     from hackserver.web.limits import HeaderTimeout
 
+    if args.crowd and not args.demo:
+        raise SettingsError(f"--crowd {args.crowd}: simulated participants join only a demo; add --demo")
+    if args.crowd > MAX_CROWD:
+        raise SettingsError(f"--crowd {args.crowd}: at most {MAX_CROWD} simulated participants")
     settings = settings_and_event()
+    made_token = args.demo and not settings.organiser_token
+    if made_token:  # a demo's dashboard and API need one; this process's own, shown once below
+        settings = dataclasses.replace(settings, organiser_token=secrets.token_urlsafe(18))
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
 
     def ready() -> None:
@@ -191,6 +207,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         if args.demo:
             print(f"  demo: kickoff is now, the event clock runs {args.speed:g}x real time", flush=True)
+            if args.crowd:
+                print(
+                    f"  demo: {args.crowd} simulated participants arrive over the first minutes", flush=True
+                )
+        if settings.organiser_token:
+            token = f" (organiser token: {settings.organiser_token})" if made_token else ""
+            print(f"  dashboard: {base}/dashboard{token}", flush=True)
         print(
             f"  channels:  {base}/channels\n  health:    {base}/healthz\n  metrics:   {base}/metrics\n",
             flush=True,
@@ -213,7 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with shared_metrics():
             uvicorn.run("hackserver.app:from_environment", factory=True, workers=args.workers, **options)
         return 0
-    app = create_app(settings, demo=args.demo, speed=args.speed, on_ready=ready)
+    app = create_app(settings, demo=args.demo, speed=args.speed, crowd=args.crowd, on_ready=ready)
     # The port first: a server that cannot listen stops before it has touched the database (a demo
     # would shift the event's instants). uvicorn.run binds only after the app's start-up.
     listening = listen(args.host, args.port)
@@ -267,6 +290,7 @@ def check_workers(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+MAX_CROWD = 5_000  # one process's loop also serves the demo's pages
 STARTUP_FAILURE = 3  # uvicorn's exit status when the app could not start
 WS_MAX_MESSAGE = 64 * 1024  # a chat line or a dashboard frame is far smaller; the default is 16 MiB
 # Compressing each frame for each viewer costs more CPU than the bytes it saves on the loop that
