@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hackserver.foundation import i18n
 
-PAGES = ("dashboard", "teams", "challenges", "experts", "jurors", "judging", "audit")
+PAGES = ("dashboard", "teams", "challenges", "experts", "jurors", "judging", "exports", "audit")
 # The pages that exist so far; the others join the navigation when they do.
-BUILT = ("dashboard", "teams", "audit")
+BUILT = ("dashboard", "teams", "exports", "audit")
 
 
 def navigation(lang: str, current: str) -> dict[str, object]:

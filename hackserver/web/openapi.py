@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hackserver.foundation.text_limits import CATALOGUES, LIMITS
+from hackserver.judging.export import FORMATS, TABLES
 from hackserver.web.api import MAX_ID
 
 Schema = dict[str, Any]
@@ -136,6 +137,14 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
         "post", "/api/v1/selection", "Mark the top N selected and tell every team", [],
         body({"top": {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "per_category": {"type": "boolean"}}, ("top",)),
     ),
+    (
+        "get", "/api/v1/exports/{table}", "One table of `hackserver export` as a CSV or JSON file",
+        [
+            {"name": "table", "in": "path", "required": True, "schema": {"enum": list(TABLES)}},
+            {"name": "format", "in": "query", "schema": {"enum": list(FORMATS), "default": "csv"}},
+        ],
+        None,
+    ),
     ("get", "/api/v1/dashboard", "The dashboard's numbers, feed, schedule and alerts", [], None),
     (
         "post", "/api/v1/announcements", "Send an announcement everywhere or to one channel", [],
@@ -148,6 +157,12 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
 ]  # fmt: skip
 
 CREATED = {("post", "/api/v1/announcements")}  # answered 201, the others 200
+FILES = {  # answered with a file, the others with a JSON object
+    ("get", "/api/v1/exports/{table}"): {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    }
+}
 
 ERROR = {
     "description": "refused: the reason is in `error`",
@@ -169,7 +184,9 @@ def document() -> Schema:
             "responses": {
                 "201" if (method, path) in CREATED else "200": {
                     "description": "done",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
+                    "content": FILES.get(
+                        (method, path), {"application/json": {"schema": {"type": "object"}}}
+                    ),
                 },
                 **{status: ERROR for status in ("401", "403", "404", "409", "422")},
             },

@@ -333,3 +333,6 @@ async def test_the_console_pages(page: Page, site: Site) -> None:
     await audit(page, "console, the audit log with a bad date")
     await opened(page, f"{site.base}/dashboard/audit")
     await audit(page, "console, the audit log")
+    for lang in ("en", "de"):
+        await opened(page, f"{site.base}/dashboard/exports?lang={lang}")
+        await audit(page, f"console, the exports ({lang})")

@@ -4,6 +4,8 @@ docs/ (console-<page>.png)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import uvicorn
 from playwright.async_api import Page, expect
 
 from tests.servers import runtime_of
+from tests.submissions.test_submissions import entry, new_team, save
 from tests.web import test_browser, test_dashboard_browser
 from tests.web.test_console_teams import person, team_id
 from tests.web.test_dashboard_browser import base, sign_in
@@ -60,3 +63,26 @@ async def test_an_organiser_finds_a_person_moves_them_into_a_team_and_reads_it_i
     await expect(page.locator("#rows tbody")).to_contain_text("team.move")
     await expect(page.locator("#rows tbody")).to_contain_text("organiser:console")
     await page.screenshot(path=DOCS / "console-audit.png", full_page=True)
+
+
+async def test_an_organiser_downloads_the_submissions_from_the_exports_page(
+    page: Page, server: uvicorn.Server
+) -> None:
+    runtime = runtime_of(server)
+    team, members = await new_team(runtime, "Luftretter")
+    await save(runtime, team, entry(members, title="Betten frei"))
+    await sign_in(page, server)
+    await page.get_by_role("link", name=re.compile("^Export")).first.click()  # either language
+    await page.wait_for_url(f"{base(server)}/dashboard/exports")
+    await page.get_by_role("link", name="EN", exact=True).click()
+    await page.screenshot(path=DOCS / "console-exports.png", full_page=True)
+    async with page.expect_download() as started:
+        await page.get_by_role(
+            "link", name="Submissions: every team's latest version, status and deadline, CSV"
+        ).click()
+    download = await started.value
+    assert download.suggested_filename == "submissions.csv"
+    written = await asyncio.to_thread(Path(await download.path()).read_text, encoding="utf-8")
+    assert written.startswith("submission,team_id,team,status") and "Betten frei" in written
+    await page.get_by_role("link", name="Audit log").click()
+    await expect(page.locator("#rows tbody")).to_contain_text("export.download")
