@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select
@@ -10,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver.challenges import assignment, preferences
+from hackserver.challenges import assignment, catalogue, preferences
+from hackserver.foundation.errors import CatalogueError
 from hackserver.foundation.models import Challenge, Team
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
@@ -73,6 +75,26 @@ async def one_challenge(request: Request) -> JSONResponse:
         )
 
 
+async def import_challenges(request: Request) -> JSONResponse:
+    """POST /api/v1/challenges/import?format=csv|json with the file as the body: the same checks as
+    `hackserver challenges import`; every bad row is named and nothing is imported while one is bad."""
+    if isinstance(actor := await organiser(request), JSONResponse):
+        return actor
+    form = request.query_params.get("format", "csv")
+    try:
+        imported = await catalogue.import_catalogue(
+            request.state.runtime, await request.body(), f"catalogue.{form[:8]}", actor=actor
+        )
+    except CatalogueError as problem:
+        return error(str(problem), 422)
+    if imported.result is None:
+        bad = [
+            {"row": p.row, "field": p.field, "reason": p.reason, "text": str(p)} for p in imported.problems
+        ]
+        return JSONResponse({"error": "bad rows, nothing imported", "problems": bad}, status_code=422)
+    return JSONResponse(asdict(imported.result))
+
+
 async def run_assignment(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
     """POST /api/v1/assignment {"seed": 7}: gives every team a challenge now (the seed is optional)."""
     seed = whole_number(body, "seed") if "seed" in body else None
@@ -98,6 +120,7 @@ async def set_challenge(tx: Transaction, body: dict[str, Any], actor: str) -> di
 def routes() -> list[Route]:
     return [
         Route("/api/v1/challenges", list_challenges),
+        Route("/api/v1/challenges/import", import_challenges, methods=["POST"]),
         Route("/api/v1/challenges/{challenge_id}", one_challenge),
         Route("/api/v1/assignment", organiser_change(run_assignment), methods=["POST"]),
         Route("/api/v1/teams/{team_id:id}/challenge", organiser_change(set_challenge), methods=["PUT"]),

@@ -7,6 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.templating import Jinja2Templates
@@ -45,6 +48,23 @@ async def posted(request: Request) -> dict[str, str] | Response:
     if form is None or not same_origin(request):
         return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
     return form
+
+
+async def uploaded(request: Request, field: str) -> tuple[str, bytes] | Response:
+    """The name and bytes of the one file a console form uploads, or the refusal: not signed in,
+    from another site, not a form with that file (a body past a megabyte never reaches here)."""
+    if (refusal := await refused(request)) is not None:
+        return refusal
+    if not same_origin(request):
+        return PlainTextResponse("Refused.", status_code=403)
+    try:
+        async with request.form(max_files=1, max_fields=4) as form:
+            file = form.get(field)
+            if not isinstance(file, UploadFile):
+                return PlainTextResponse("Expected a file.", status_code=400)
+            return file.filename or "", await file.read()
+    except (MultiPartException, HTTPException):
+        return PlainTextResponse("Expected a file.", status_code=400)
 
 
 def words(request: Request) -> tuple[str, dict[str, str]]:

@@ -85,6 +85,11 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
     ("get", "/api/v1/matching", "The last matching run and who was left alone", [], None),
     ("post", "/api/v1/matching", "Match the pool now", [], body({"seed": SEED})),
     ("get", "/api/v1/challenges", "The challenges with their free places", [], None),
+    (
+        "post", "/api/v1/challenges/import", "Add and update challenges from a CSV or JSON file (the body)",
+        [{"name": "format", "in": "query", "schema": {"enum": ["csv", "json"], "default": "csv"}}],
+        {"content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {}}}},
+    ),
     ("get", "/api/v1/challenges/{challenge_id}", "One challenge with the teams on it", [CHALLENGE], None),
     ("post", "/api/v1/assignment", "Give every team a challenge now", [], body({"seed": SEED})),
     ("delete", "/api/v1/links/{scope}/{subject}", "Revoke a private link", LINK, body({})),
@@ -193,8 +198,11 @@ def document() -> Schema:
         }
         if parameters:
             operation["parameters"] = parameters
-        if request is not None:
-            operation["requestBody"] = {"content": {"application/json": {"schema": request}}}
+        if request is not None:  # a file's body names its media types; the others are JSON objects
+            content = (
+                request["content"] if "content" in request else {"application/json": {"schema": request}}
+            )
+            operation["requestBody"] = {"content": content}
         paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",

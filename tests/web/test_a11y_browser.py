@@ -28,6 +28,7 @@ from tests.office import expert, office_hours_event, publish, team, token
 from tests.servers import runtime_of, serving
 from tests.submissions.test_submissions import COMPLETE, new_team
 from tests.web.test_browser import browser, chromium  # noqa: F401 -- fixtures
+from tests.web.test_console_challenges import BAD, GOOD
 from tests.web.test_office_browser import tab_to
 from tests.web.test_submit_page import link_of
 
@@ -333,6 +334,21 @@ async def test_the_console_pages(page: Page, site: Site) -> None:
     await audit(page, "console, the audit log with a bad date")
     await opened(page, f"{site.base}/dashboard/audit")
     await audit(page, "console, the audit log")
+    for lang in ("en", "de"):
+        await opened(page, f"{site.base}/dashboard/challenges?lang={lang}")
+        await audit(page, f"console, the challenges ({lang})")
+    await page.get_by_label("Katalogdatei (CSV oder JSON)").set_input_files(
+        files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": BAD.encode()}]
+    )
+    await page.get_by_role("button", name="Importieren").click()
+    await expect(page.locator("#problems li")).to_have_count(2)
+    await audit(page, "console, a catalogue with bad rows")
+    await page.get_by_label("Katalogdatei (CSV oder JSON)").set_input_files(
+        files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": GOOD.encode()}]
+    )
+    await page.get_by_role("button", name="Importieren").click()
+    await expect(page.get_by_role("status")).to_be_visible()
+    await audit(page, "console, the challenges imported")
     for lang in ("en", "de"):
         await opened(page, f"{site.base}/dashboard/exports?lang={lang}")
         await audit(page, f"console, the exports ({lang})")

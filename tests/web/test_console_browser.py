@@ -15,6 +15,7 @@ from playwright.async_api import Page, expect
 from tests.servers import runtime_of
 from tests.submissions.test_submissions import entry, new_team, save
 from tests.web import test_browser, test_dashboard_browser
+from tests.web.test_console_challenges import BAD, GOOD
 from tests.web.test_console_teams import person, team_id
 from tests.web.test_dashboard_browser import base, sign_in
 
@@ -86,3 +87,35 @@ async def test_an_organiser_downloads_the_submissions_from_the_exports_page(
     assert written.startswith("submission,team_id,team,status") and "Betten frei" in written
     await page.get_by_role("link", name="Audit log").click()
     await expect(page.locator("#rows tbody")).to_contain_text("export.download")
+
+
+async def test_an_organiser_uploads_a_catalogue_sees_its_bad_row_named_then_imports_it(
+    page: Page, server: uvicorn.Server
+) -> None:
+    await person(runtime_of(server), "Ada Lovelace", team="Luftretter")
+    await sign_in(page, server)
+    await page.get_by_role("link", name="Challenges").first.click()
+    await page.wait_for_url(f"{base(server)}/dashboard/challenges")
+    await page.get_by_role("link", name="EN", exact=True).click()
+    catalogue = page.get_by_label("Catalogue file (CSV or JSON)")
+    await catalogue.set_input_files(
+        files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": BAD.encode()}]
+    )
+    await page.get_by_role("button", name="Import").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Nothing was imported")
+    await expect(page.locator("#problems li")).to_have_text(
+        ["row 3: id: required", re.compile("^row 4: max_teams: expected a whole number")]
+    )
+    await expect(page.locator("#rows tbody")).to_contain_text("No challenges yet")
+    await catalogue.set_input_files(
+        files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": GOOD.encode()}]
+    )
+    await page.get_by_role("button", name="Import").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Catalogue imported: 2 added, 0 updated, 0 unchanged."
+    )
+    await page.get_by_label("Yes, give every team a challenge now").check()
+    await page.get_by_role("button", name="Run the assignment").click()
+    await expect(page.get_by_role("status")).to_contain_text("Assignment done: 1 teams")
+    await expect(page.locator("#rows tbody tr")).to_have_count(2)
+    await page.screenshot(path=DOCS / "console-challenges.png", full_page=True)

@@ -1,0 +1,141 @@
+"""The console's challenges page over real HTTP on SQLite and PostgreSQL: refused without the cookie
+and from another site, titles shown as text, a catalogue with bad rows naming each by number and
+importing nothing (the console and the API alike), a good one imported and audit-logged, the list
+with teams and free places, the assignment run and one team's challenge set by hand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import uvicorn
+from sqlalchemy import func, select
+
+from hackserver.foundation.models import Challenge, Team
+from hackserver.runtime import Runtime
+from tests.servers import runtime_of
+from tests.web import test_dashboard
+from tests.web.test_console_teams import audit_actions, person, team_id
+from tests.web.test_dashboard import EVIL, TOKEN, base
+
+settings, server, organiser = test_dashboard.settings, test_dashboard.server, test_dashboard.organiser
+HEADER = "id,title,description,category,tags,owner,languages,max_teams,contact\n"
+GOOD = HEADER + (
+    "C1,Betten finden,Freie Betten in Echtzeit,health,beds,Charité,de,2,\n"
+    f'C2,"{EVIL}",Markup im Titel,mobility,,BVG,,,\n'
+)
+BAD = HEADER + (
+    "C1,Betten finden,Freie Betten in Echtzeit,health,beds,Charité,de,2,\n"
+    ",Ohne Id,Keine Id,health,,,,,\n"
+    "C3,Zu viele,Teams,health,,,,viele,\n"
+)
+
+
+async def challenges(runtime: Runtime) -> list[str]:
+    async with runtime.reading() as tx:
+        return list(await tx.session.scalars(select(Challenge.external_id).order_by(Challenge.external_id)))
+
+
+def upload(client: httpx.AsyncClient, text: str, name: str = "catalogue.csv", **kw: object):  # type: ignore[no-untyped-def]
+    return client.post("/dashboard/challenges/import", files={"catalogue": (name, text.encode())}, **kw)
+
+
+async def test_without_the_cookie_or_from_another_site_nothing_is_shown_or_imported(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    async with httpx.AsyncClient(base_url=base(server)) as stranger:
+        page = await stranger.get("/dashboard/challenges")
+        assert page.status_code == 401 and 'name="token"' in page.text
+        assert (await upload(stranger, GOOD)).status_code == 401
+        assigned = await stranger.post("/dashboard/challenges/assign", data={"confirm": "on"})
+        assert assigned.status_code == 401
+    evil = {"Origin": "https://evil.example"}
+    assert (await upload(organiser, GOOD, headers=evil)).status_code == 403
+    assigned = await organiser.post("/dashboard/challenges/assign", data={"confirm": "on"}, headers=evil)
+    assert assigned.status_code == 403
+    assert await challenges(runtime) == []
+    assert await audit_actions(runtime) == []
+
+
+async def test_a_catalogue_with_bad_rows_names_each_and_imports_nothing(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    response = await upload(organiser, BAD + f"C4,Titel,x,y,,,,{EVIL},\n")
+    assert response.status_code == 422 and 'role="alert"' in response.text
+    assert "<li>row 3: id: required</li>" in response.text and "<li>row 4: max_teams:" in response.text
+    assert "<li>row 5: max_teams:" in response.text and "row 2" not in response.text
+    assert EVIL not in response.text and "&lt;script&gt;" in response.text
+    for name, data in (("catalogue.xlsx", GOOD), ("catalogue.csv", ""), ("catalogue.json", "{")):
+        refused = await upload(organiser, data, name)
+        assert refused.status_code == 422 and f"{name}: " in refused.text, name
+    assert (await organiser.post("/dashboard/challenges/import", data={"x": "y"})).status_code == 400
+    assert await challenges(runtime) == []
+    assert await audit_actions(runtime) == []
+
+
+async def test_a_good_catalogue_is_imported_listed_with_free_places_and_audit_logged(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    response = await upload(organiser, GOOD)
+    assert response.status_code == 200
+    assert "Katalog importiert: 2 neu, 0 geändert, 0 unverändert." in response.text
+    assert await challenges(runtime) == ["C1", "C2"]
+    page = (await organiser.get("/dashboard/challenges?lang=en")).text
+    assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<td>C1</td><td>Betten finden</td><td>health</td><td>Charité</td><td>0</td><td>2</td>" in page
+    assert "<td>unlimited</td>" in page
+    assert await audit_actions(runtime) == [("organiser:console", "challenges.imported")]
+
+
+async def test_the_assignment_runs_and_one_teams_challenge_is_set_by_hand(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    await upload(organiser, GOOD)
+    await person(runtime, "U1", team="Luftretter")
+    luftretter = await team_id(runtime, "Luftretter")
+    unconfirmed = await organiser.post("/dashboard/challenges/assign", data={})
+    assert unconfirmed.status_code == 422 and 'role="alert"' in unconfirmed.text
+    ran = await organiser.post("/dashboard/challenges/assign?lang=en", data={"confirm": "on"})
+    assert ran.status_code == 200 and "Assignment done: 1 teams" in ran.text
+    runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]  # a FakeClock
+    for form, status in [
+        ({"team": "abc", "challenge": "C1"}, 422),
+        ({"team": str(luftretter), "challenge": "C9"}, 404),
+        ({"team": "99999", "challenge": "C1"}, 404),
+    ]:
+        refused = await organiser.post("/dashboard/challenges/set", data=form)
+        assert refused.status_code == status and 'role="alert"' in refused.text, form
+    moved = await organiser.post(
+        "/dashboard/challenges/set", data={"team": str(luftretter), "challenge": "C2"}
+    )
+    assert moved.status_code == 303 and moved.headers["location"] == "/dashboard/challenges?done=set"
+    async with runtime.reading() as tx:
+        team = await tx.session.get(Team, luftretter)
+        chosen = await tx.session.get(Challenge, team.challenge_id)  # type: ignore[union-attr]
+    assert chosen is not None and chosen.external_id == "C2" and team.challenge_how == "override"  # type: ignore[union-attr]
+    page = (await organiser.get("/dashboard/challenges?done=set")).text
+    assert 'role="status"' in page
+    console = [a for actor, a in await audit_actions(runtime) if actor == "organiser:console"]
+    assert console == ["challenges.imported", "assignment.run", "challenge.override"]
+
+
+async def test_the_api_imports_a_catalogue_with_the_same_checks(server: uvicorn.Server) -> None:
+    runtime = runtime_of(server)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base(server), headers=bearer) as api:
+        bad = await api.post("/api/v1/challenges/import", content=BAD.encode())
+        assert bad.status_code == 422
+        assert [p["text"] for p in bad.json()["problems"]][:1] == ["row 3: id: required"]
+        assert {p["row"] for p in bad.json()["problems"]} == {3, 4}
+        assert await challenges(runtime) == []
+        wrong = await api.post("/api/v1/challenges/import", params={"format": "json"}, content=b"[1")
+        assert wrong.status_code == 422 and "error" in wrong.json()
+        good = await api.post("/api/v1/challenges/import", content=GOOD.encode())
+    assert good.status_code == 200 and good.json()["added"] == 2
+    async with runtime.reading() as tx:
+        assert await tx.session.scalar(select(func.count()).select_from(Challenge)) == 2
+    assert await audit_actions(runtime) == [("organiser:api", "challenges.imported")]
