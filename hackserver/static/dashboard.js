@@ -5,15 +5,15 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const feed = new Map(); // entry number -> entry
-  let samples = [];
+  let history = null; // the charts' points, from /dashboard/history
+  let asked = 0; // when history was last asked for (ms)
+  const plots = new Map(); // chart key -> uPlot
   let state = null; // the whole state as last shown
   let next = null; // {phase, at (ms), speed, offset (server event time - local time, ms)}
   const FEED_SHOWN = 50;
-  const SVG = "http://www.w3.org/2000/svg";
-  // The chart's time axis, at the event's clock and in its zone, as the lists below write their times.
-  const span = new Intl.DateTimeFormat("en-GB", {
-    timeZone: $("chart").dataset.zone, weekday: "short", hour: "2-digit", minute: "2-digit",
-  });
+  // The charts' time axis, at the event's clock and in its zone, as the lists below write their times.
+  const zone = $("chart-span").dataset.zone;
+  const span = new Intl.DateTimeFormat("en-GB", { timeZone: zone, weekday: "short", hour: "2-digit", minute: "2-digit" });
   const DELIVERY = [["pending", "Pending"], ["sending", "Sending"], ["delivered", "Delivered"], ["dead", "Dead"], ["rate_limited", "Rate-limited"]];
 
   function element(tag, text, className) {
@@ -61,10 +61,7 @@
     if (has("delivery")) delivery(state.delivery);
     if (has("schedule")) schedule(state.schedule);
     if (frame.feed.length) addFeed(frame.feed);
-    // The whole chart when a point was added or dropped, else only the newest point, which moves.
-    if (frame.chart) samples = frame.chart;
-    else if (frame.sample) samples[samples.length - 1] = frame.sample;
-    draw();
+    follow(frame);
   }
 
   function sprint(s) {
@@ -140,34 +137,74 @@
     });
   }
 
-  function draw() {
-    const svg = $("chart");
-    const title = svg.querySelector("title");
-    svg.replaceChildren(title);
-    if (samples.length < 1) return;
-    const width = 400, height = 160, pad = 4;
-    const t0 = samples[0][0], last = samples[samples.length - 1][0], t1 = last > t0 ? last : t0 + 1;
-    const top = Math.max(1, ...samples.flatMap((p) => p.slice(1, 5)));
-    for (let k = 0; k < 4; k++) {
-      const line = document.createElementNS(SVG, "polyline");
-      const points = samples.map((p) => {
-        const x = pad + ((p[0] - t0) / (t1 - t0)) * (width - 2 * pad);
-        const y = height - pad - (p[k + 1] / top) * (height - 2 * pad);
-        return `${x.toFixed(1)},${y.toFixed(1)}`;
-      });
-      if (points.length === 1) points.push(`${width - pad},${points[0].split(",")[1]}`);
-      line.setAttribute("points", points.join(" "));
-      line.setAttribute("class", `k${k}`);
-      svg.append(line);
-    }
-    const label = document.createElementNS(SVG, "text");
-    label.setAttribute("x", "6");
-    label.setAttribute("y", "14");
-    label.textContent = `max ${top}`;
-    svg.append(label);
-    const at = (seconds) => span.format(new Date(seconds * 1000));
-    $("chart-span").textContent = `${at(t0)} – ${at(last)}`;
+  // The charts are read again from the database when a number they show moved, at most every
+  // few seconds: only the database knows what every process saw, and when.
+  const CHARTED = ["registrations", "in_teams", "teams", "submissions_final"];
+  let due = null;
+  function follow(frame) {
+    if (due || !(frame.delivery || CHARTED.some((key) => key in (frame.counts || {})))) return;
+    due = setTimeout(() => { due = null; load(); }, Math.max(0, asked + 3000 - Date.now()));
   }
+
+  async function load() {
+    asked = Date.now();
+    try {
+      const response = await fetch("/dashboard/history", { credentials: "same-origin" });
+      if (!response.ok) return;
+      history = await response.json();
+      draw();
+    } catch {
+      // the websocket says when the server is away; the next frame asks again
+    }
+  }
+
+  function colours() {
+    const css = getComputedStyle(document.documentElement);
+    return [0, 1, 2, 3].map((k) => css.getPropertyValue(`--k${k}`).trim());
+  }
+
+  // Each series has its own colour and its own dash, and each chart its table for screen readers.
+  function draw() {
+    if (!history) return;
+    const at = (seconds) => span.format(new Date(seconds * 1000));
+    const times = history.times;
+    $("chart-span").textContent = `· ${at(times[0] - history.step)} – ${at(times[times.length - 1])}`;
+    const palette = colours(), dashes = [[], [8, 4], [2, 3], [12, 3, 2, 3]];
+    for (const figure of document.querySelectorAll("figure[data-chart]")) {
+      const keys = [...figure.querySelectorAll("th[data-series]")].map((th) => th.dataset.series);
+      const labels = [...figure.querySelectorAll("th[data-series]")].map((th) => th.textContent);
+      const data = [times, ...keys.map((key) => history[key])];
+      rows(figure.querySelector("details table"), times.map((t, i) => i), (i) => [at(times[i]), ...keys.map((key) => history[key][i] ?? "–")]);
+      const box = figure.querySelector(".plot");
+      const text = getComputedStyle(box).color, grid = getComputedStyle(document.documentElement).getPropertyValue("--muted").trim() + "55";
+      const plot = plots.get(figure.dataset.chart);
+      if (plot) { plot.setData(data); continue; }
+      plots.set(figure.dataset.chart, new uPlot({
+        width: Math.max(200, box.clientWidth), height: 180,
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), zone),
+        legend: { show: keys.length > 1, live: false },
+        cursor: { show: false },
+        axes: [{ stroke: text, grid: { stroke: grid } }, { stroke: text, grid: { stroke: grid } }],
+        // From the first registration, however few points there are yet (a lone point is shown as a dot).
+        scales: { x: { time: true, range: () => [history.times[0] - history.step, history.times[history.times.length - 1]] }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+        series: [{}, ...keys.map((key, k) => ({ label: labels[k], stroke: palette[k % 4], width: 2.5, dash: dashes[k % 4], points: { show: (u) => u.data[0].length < 3, size: 7 }, spanGaps: key === "help_wait_s" }))],
+      }, data, box));
+    }
+  }
+
+  // The lines take the scheme's colours when drawn: a change of scheme draws them again.
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    for (const plot of plots.values()) plot.destroy();
+    plots.clear();
+    draw();
+  });
+
+  window.addEventListener("resize", () => {
+    for (const figure of document.querySelectorAll("figure[data-chart]")) {
+      const plot = plots.get(figure.dataset.chart);
+      if (plot) plot.setSize({ width: Math.max(200, figure.querySelector(".plot").clientWidth), height: 180 });
+    }
+  });
 
   function countdown() {
     const node = $("countdown");
@@ -225,5 +262,6 @@
     $("preview").hidden = false;
   });
   setInterval(countdown, 1000);
+  load();
   connect();
 })();

@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bots import builtin
 from bots.http import client_address
 from hackserver.challenges import assignment
+from hackserver.dashboard import history as charts
 from hackserver.foundation import outbox
 from hackserver.foundation.errors import DomainError
 from hackserver.foundation.event import PHASES, parse_duration
@@ -103,6 +104,7 @@ class Dashboard:
                     "phases": PHASES,
                     "targets": announcements.targets(runtime.platform_channels("announcements")),
                     "done": DONE.get(request.query_params.get("done", ""), ""),
+                    "charts": CHARTS,
                 }
                 | navigation(language(request, runtime), "dashboard"),
             )
@@ -241,6 +243,14 @@ class Dashboard:
             return RedirectResponse(f"/dashboard?done={action}", status_code=303)
         return PlainTextResponse(message, status_code=status)
 
+    async def history(self, request: Request) -> Response:
+        """The charts' points over the event so far, from the database (the page asks on load)."""
+        runtime: Runtime = request.state.runtime
+        if not await signed_in(request, runtime):
+            return self.secured(JSONResponse({"error": "Sign in first."}, status_code=401))
+        async with runtime.reading() as tx:
+            return self.secured(JSONResponse(await charts.history(tx)))
+
     # -- live --------------------------------------------------------------------------------
 
     async def websocket(self, ws: WebSocket) -> None:
@@ -280,6 +290,7 @@ class Dashboard:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/dashboard", self.page),
+            Route("/dashboard/history", self.history),
             Route("/dashboard/login", self.login, methods=["POST"]),
             Route("/dashboard/logout", self.logout, methods=["POST"]),
             Route("/dashboard/actions/{action}", self.act, methods=["POST"]),
@@ -287,6 +298,23 @@ class Dashboard:
             WebSocketRoute("/ws/dashboard", self.websocket),
         ]
 
+
+# The charts over time: each its series, drawn from hackserver.dashboard.history's lists.
+CHARTS = [
+    {
+        "key": "people",
+        "title": "People and teams",
+        "series": [
+            ("registrations", "Registered"),
+            ("in_teams", "In teams"),
+            ("without_team", "Without a team"),
+            ("teams", "Teams"),
+        ],
+    },
+    {"key": "submissions", "title": "Submissions", "series": [("submissions", "Submitted")]},
+    {"key": "queued", "title": "Deliveries queued", "series": [("queued", "Queued")]},
+    {"key": "help", "title": "Help requests: mean wait (s)", "series": [("help_wait_s", "Wait (s)")]},
+]
 
 DONE = {
     "announce": "Announcement sent.",

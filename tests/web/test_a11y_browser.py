@@ -234,7 +234,11 @@ async def test_the_dashboard_and_its_sign_in(page: Page, site: Site) -> None:
     await page.wait_for_url(f"{site.base}/dashboard")
     await expect(page.locator("#live")).to_have_text("● live")
     await expect(page.locator("#feed")).to_contain_text("Team “Luftretter” was created")
+    await expect(page.locator("figure[data-chart] canvas")).to_have_count(4)
     await audit(page, "dashboard, a team and one in the pool")
+    for summary in await page.locator("figure[data-chart] summary").all():
+        await summary.click()
+    await audit(page, "dashboard, the charts' tables open")
 
 
 async def test_a_refused_link(page: Page, site: Site) -> None:

@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from hackserver.app import create_app
-from hackserver.foundation.models import AuditEntry, ChannelMessage, Expert, OutboxMessage, Team
+from hackserver.foundation.models import (
+    AuditEntry,
+    ChannelMessage,
+    Expert,
+    HelpTicket,
+    Membership,
+    OutboxMessage,
+    Participant,
+    Submission,
+    Team,
+)
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import shift_phase
@@ -321,6 +331,77 @@ async def test_the_chart_is_drawn_while_nobody_watches_at_the_events_time(
     assert list(last_of_each_hour.items())[:3] == [
         ((kickoff + timedelta(hours=hours)).timestamp(), n + 1) for n, hours in enumerate((1, 2, 3))
     ]
+
+
+async def test_the_charts_history_comes_from_the_database_per_minute(
+    server: uvicorn.Server, organiser: httpx.AsyncClient, kickoff: datetime
+) -> None:
+    """Rows written at known times before anyone watched: the history counts them per minute, the
+    same on every load, though this process heard of none of them at those times."""
+    runtime = runtime_of(server)  # its clock stands at kickoff + 20 min
+    for n in range(3):
+        await create_team(runtime, f"U{n}", f"Team {n}")
+    async with runtime.transaction() as tx:
+        await identify(tx.session, runtime.event_id, Identity("slack", "T1", "U9", "Solo"))
+    minute = timedelta(minutes=1)
+
+    def at(minutes: float) -> datetime:
+        return kickoff + minutes * minute
+
+    async with runtime.transaction() as tx:
+        people = list(await tx.session.scalars(select(Participant).order_by(Participant.id)))
+        for person, minutes in zip(people, (0, 1.5, 5, 10), strict=True):
+            person.created_at = at(minutes)
+        for membership, minutes in zip(
+            await tx.session.scalars(select(Membership).order_by(Membership.id)), (2, 3, 6), strict=True
+        ):
+            membership.joined_at = at(minutes)
+        for team, minutes in zip(
+            await tx.session.scalars(select(Team).order_by(Team.id)), (2, 3, 6), strict=True
+        ):
+            team.created_at = at(minutes)
+        for message in await tx.session.scalars(select(OutboxMessage)):
+            message.created_at, message.status, message.delivered_at = at(4), "delivered", at(7)
+        queued = len(list(await tx.session.scalars(select(OutboxMessage))))
+        tx.session.add_all(
+            [
+                HelpTicket(
+                    event_id=tx.event_id,
+                    team_id=1,
+                    topic="t",
+                    question="q",
+                    created_at=at(8),
+                    claimed_at=at(8.5),
+                ),
+                HelpTicket(
+                    event_id=tx.event_id,
+                    team_id=2,
+                    topic="t",
+                    question="q",
+                    created_at=at(7.5),
+                    claimed_at=at(8.5),
+                ),
+            ]
+        )
+        tx.session.add(Submission(team_id=1, status="submitted", submitted_at=at(12)))
+    first = (await organiser.get("/dashboard/history")).json()
+    assert (await organiser.get("/dashboard/history")).json() == first
+    assert first["step"] == 60 and first["start"] == kickoff.astimezone(UTC).isoformat()
+    # A point per minute from the first registration to now, each the value at its minute's end.
+    assert first["times"][0] == at(1).timestamp() and first["times"][-1] == at(21).timestamp()
+    assert first["registrations"][:11] == [1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 4]
+    assert first["in_teams"][:7] == [0, 0, 1, 2, 2, 2, 3]
+    assert first["without_team"][:7] == [1, 2, 1, 0, 0, 1, 0]
+    assert first["teams"][:7] == [0, 0, 1, 2, 2, 2, 3]
+    assert first["queued"][3:8] == [0, queued, queued, queued, 0] and queued > 0
+    assert first["help_wait_s"][7:10] == [None, 45, None]  # 30 s and 60 s, taken in minute 8
+    assert first["submissions"][11:13] == [0, 1]
+
+
+async def test_the_charts_history_needs_the_organisers_cookie(server: uvicorn.Server) -> None:
+    async with httpx.AsyncClient(base_url=base(server), timeout=10) as visitor:
+        response = await visitor.get("/dashboard/history")
+    assert response.status_code == 401 and "registrations" not in response.text
 
 
 async def test_many_viewers_share_one_snapshot_a_tick(

@@ -124,14 +124,30 @@ async def test_the_delivery_table_fits_its_panel_with_every_header_whole(
         assert scroll[0] <= scroll[1], f"cut at {width} px: {scroll}"
 
 
-async def test_the_chart_draws_its_lines_and_says_the_time_it_spans(
+async def test_the_charts_draw_from_the_history_and_follow_a_new_team_live(
     page: Page, server: uvicorn.Server
 ) -> None:
+    refused: list[str] = []  # what the content security policy blocked, if anything
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security" in message.text else None,
+    )
     await slack(server, "team create Luftretter", "U1")
     await sign_in(page, server)
-    await expect(page.locator("#chart polyline")).to_have_count(4)
+    await expect(page.locator("figure[data-chart] canvas")).to_have_count(4)
     # The example event's clock, in Berlin: a weekday and a 24-hour time at either end.
-    await expect(page.locator("#chart-span")).to_have_text(re.compile(r"^\w{3} \d\d:\d\d – \w{3} \d\d:\d\d$"))
+    await expect(page.locator("#chart-span")).to_have_text(
+        re.compile(r"^· \w{3} \d\d:\d\d – \w{3} \d\d:\d\d$")
+    )
+    people = page.locator("figure[data-chart=people]")
+    await people.get_by_text("People and teams: as a table").click()
+    newest = people.locator("details tbody tr").last
+    await expect(newest.locator("td")).to_have_text(
+        ["1", "1", "0", "1"]
+    )  # registered, in teams, without, teams
+    await slack(server, "team create Bergwacht", "U2")
+    await expect(newest.locator("td")).to_have_text(["2", "2", "0", "2"])
+    assert refused == []
 
 
 async def test_the_browser_checks_a_phase_shift_as_the_server_reads_it(
