@@ -8,10 +8,9 @@ changed since the one before (the numbers that moved, the new feed entries; the 
 alerts only when they change), encoded once for every viewer. A viewer that has just connected, or
 whose previous frame was still unsent when the next came, gets the whole state instead.
 
-The feed of recent activity, the chart's samples and the rate-limit counters live in memory: they are
-built from the bus events this process has heard since it started (with Redis, every process's). The
-chart is sampled also while nobody watches, and spans the whole time since: when it is full, every
-other point goes and the spacing doubles. Its points are at the event's time, as the phases are.
+The feed of recent activity and the rate-limit counters live in memory: they are built from the bus
+events this process has heard since it started (with Redis, every process's). The charts over time
+come from the database (hackserver/dashboard/history.py), not from here.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import json
 import logging
 import time
 from collections import Counter, deque
-from datetime import datetime
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,9 +35,6 @@ log = logging.getLogger(__name__)
 INTERVAL = 0.2  # seconds: at most five frames a second to each viewer
 FEED = 50  # entries kept; the whole state carries the newest FEED_SENT, a change the new ones; the page merges them by number
 FEED_SENT = 20
-SAMPLE_EVERY = 10.0  # real seconds between the chart's points at first; the newest point moves until then
-SAMPLES = 360  # points at most: then every other one goes, and the spacing doubles
-CHARTED = ("registrations", "in_teams", "pool", "teams", "bookings", "submissions_final")
 # Not in the feed: too many to read, and nothing for a human to do.
 QUIET = {"channel.message", "outbox.delivered", "outbox.retry", "participant.profile", "booking.reminded"}
 
@@ -92,11 +87,6 @@ class Hub:
     def __init__(self) -> None:
         self.viewers: set[Viewer] = set()
         self.feed: deque[dict[str, Any]] = deque(maxlen=FEED)
-        self.samples: list[list[float]] = []
-        self.spacing = SAMPLE_EVERY
-        self.charted = (
-            0  # points added or dropped so far; a change frame carries the whole chart when it moved
-        )
         self.seq = 0
         self.rate_limited: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
@@ -105,8 +95,6 @@ class Hub:
         self.frames: Frames | None = None
         self.latest: dict[str, Any] | None = None
         self.fed = 0  # the newest feed entry published
-        self.charted_sent = 0
-        self.sampled_at = 0.0
         self.snapshots = 0  # computed so far: what 1,000 viewers cost is visible in tests and benchmarks
         self.zone = ZoneInfo("UTC")  # the event's, once running
 
@@ -141,7 +129,7 @@ class Hub:
 
     def history(self) -> str:
         """What a viewer that just connected needs beyond the snapshot: the whole feed."""
-        return json.dumps({"type": "history", "feed": list(self.feed), "charted": CHARTED})
+        return json.dumps({"type": "history", "feed": list(self.feed)})
 
     async def run(self, runtime: Runtime) -> None:
         self.zone = runtime.event.timezone
@@ -151,8 +139,8 @@ class Hub:
                 while True:
                     await self.dirty.wait()
                     self.dirty.clear()
-                    if not self.viewers and time.time() - self.sampled_at < self.spacing:
-                        continue  # nobody watching, and the chart has its point: nothing to compute
+                    if not self.viewers:
+                        continue  # nobody watching: nothing to compute
                     started = time.monotonic()
                     try:
                         await self.publish(runtime)
@@ -173,36 +161,19 @@ class Hub:
         started = time.time()
         state = await snapshot(runtime)
         self.snapshots += 1
-        self.sample(started, datetime.fromisoformat(state["now"]).timestamp(), state["counts"])
         delivery = state["delivery"]
         delivery["rate_limited"] = dict(self.rate_limited)
         delivery["retries"] = dict(self.retries)
         # "t" first: a benchmark reads when the snapshot was taken without parsing the frame.
         feed = list(self.feed)
         whole = {"t": started, "type": "snapshot", **state}
-        whole |= {"feed": feed[-FEED_SENT:], "chart": self.samples}
+        whole |= {"feed": feed[-FEED_SENT:]}
         change = {"t": started, "type": "change", **changes(self.latest or {}, state)}
         change |= {"feed": [entry for entry in feed if entry["n"] > self.fed]}
-        change |= (
-            {"chart": self.samples} if self.charted != self.charted_sent else {"sample": self.samples[-1]}
-        )
-        self.latest, self.fed, self.charted_sent = state, self.seq, self.charted
+        self.latest, self.fed = state, self.seq
         self.frames = Frames(change, whole)
         for viewer in self.viewers:
             viewer.offer(self.frames)
-
-    def sample(self, at: float, event_at: float, counts: dict[str, int]) -> None:
-        """A point at `event_at` (the event's clock) of the numbers taken at `at` (the real one)."""
-        point = [round(event_at, 1), *(counts[name] for name in CHARTED)]
-        if self.samples and at - self.sampled_at < self.spacing:
-            self.samples[-1] = point  # the newest point follows the numbers until the next is due
-            return
-        self.samples.append(point)
-        if len(self.samples) > SAMPLES:
-            self.samples = self.samples[-1::-2][::-1]  # every other point, the newest kept
-            self.spacing *= 2
-        self.sampled_at = at
-        self.charted += 1
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

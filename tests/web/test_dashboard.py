@@ -40,8 +40,8 @@ from hackserver.sprint.phases import shift_phase
 from hackserver.teams import teams
 from hackserver.teams.participants import Identity, identify
 from hackserver.web.dashboard import COOKIE
-from hackserver.web.dashboard_hub import CHARTED, INTERVAL, Hub
-from tests.dbstate import eventually, migrate, settled_outbox
+from hackserver.web.dashboard_hub import INTERVAL, Hub
+from tests.dbstate import migrate, settled_outbox
 from tests.fakes import FakeClock
 from tests.servers import runtime_of, serving
 
@@ -295,42 +295,6 @@ async def test_a_team_name_with_markup_is_shown_as_text(
     page = (await organiser.get("/dashboard")).text
     assert "Team “&lt;script&gt;alert(1)&lt;/script&gt;” was created" in page
     assert EVIL not in page
-
-
-def test_the_chart_spans_everything_since_it_began_however_long_the_event_runs() -> None:
-    hub = Hub()
-    counts = dict.fromkeys(CHARTED, 0)
-    for n in range(2000):  # ten real seconds apart: five and a half hours
-        hub.sample(10.0 * n, 1_000_000.0 + 600 * n, counts | {"teams": n})
-    assert len(hub.samples) <= 360
-    assert hub.samples[0][0] == 1_000_000.0 and hub.samples[-1][0] == 1_000_000.0 + 600 * 1999
-    assert hub.samples[-1][CHARTED.index("teams") + 1] == 1999
-
-
-async def test_the_chart_is_drawn_while_nobody_watches_at_the_events_time(
-    server: uvicorn.Server, organiser: httpx.AsyncClient, kickoff: datetime
-) -> None:
-    hub: Hub = server.lifespan.state["dashboard"]
-    hub.spacing = 0.0  # a point for every change
-    runtime = runtime_of(server)
-    teams = CHARTED.index("teams") + 1
-    for n, hours in enumerate((1, 2, 3)):
-        runtime.clock.set(kickoff + timedelta(hours=hours))  # type: ignore[attr-defined]
-        await create_team(runtime, f"U{n}", f"Team {n}")
-        at = (kickoff + timedelta(hours=hours)).timestamp()
-
-        async def charted(at: float = at, count: int = n + 1) -> bool:
-            return bool(hub.samples) and hub.samples[-1][0] == at and hub.samples[-1][teams] == count
-
-        await eventually(charted, within=RECEIVE_TIMEOUT)
-    async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
-        screen = Screen(ws)
-        shown = await screen.until(showing(teams=3))
-    # A snapshot may read the new hour before the team it brings: the last point of each hour counts.
-    last_of_each_hour = {point[0]: point[teams] for point in shown["chart"]}
-    assert list(last_of_each_hour.items())[:3] == [
-        ((kickoff + timedelta(hours=hours)).timestamp(), n + 1) for n, hours in enumerate((1, 2, 3))
-    ]
 
 
 async def test_the_charts_history_comes_from_the_database_per_minute(
