@@ -90,28 +90,28 @@ class Crowd:
             participant.language = participant.language or language
             participant_id = participant.id
 
-        async def say(text: str) -> Reply | None:
+        async def type_in(text: str) -> Reply | None:
             invocation = Invocation(identity, text, locale=language)
             return await builtin.converse(self.runtime, identity, participant_id, name, invocation)
 
-        await say(f"/hack profile skills {','.join(person.skills)} langs {','.join(languages or [language])}"
+        await type_in(f"/hack profile skills {','.join(person.skills)} langs {','.join(languages or [language])}"
                   f" tz {person.timezone}")  # fmt: skip
         await asyncio.sleep(thinking)
         if person.role == CREATE and person.team is not None:
-            reply = await say(f"/hack team create {team_name(self.plan.seed, person.team)}")
+            reply = await type_in(f"/hack team create {team_name(self.plan.seed, person.team)}")
             code = reply.fields[0][1] if reply is not None and reply.ok and reply.fields else None
             self.codes[person.team].set_result(code)
         elif person.role == JOIN and person.team is not None:
             if (code := await self.codes[person.team]) is not None:
-                await say(f"/hack team join {code}")
+                await type_in(f"/hack team join {code}")
         else:
-            await say("/hack match me")
+            await type_in("/hack match me")
         if person.picks and self.challenges:
             await asyncio.sleep(thinking)
             picked = random.Random(self.plan.seed * 1_000_003 + person.index).sample(
                 self.challenges, min(person.picks, len(self.challenges))
             )
-            await say(f"/hack challenge pick {' '.join(picked)}")
+            await type_in(f"/hack challenge pick {' '.join(picked)}")
 
 
 def person_name(seed: int, index: int, language: str) -> str:

@@ -6,22 +6,43 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import uvicorn
 from playwright.async_api import Page, expect
 
-from tests.servers import runtime_of
+from hackserver.app import create_app
+from hackserver.foundation.settings import Settings
+from tests.conftest import EXAMPLE_EVENT
+from tests.servers import runtime_of, serving
 from tests.submissions.test_submissions import entry, new_team, save
 from tests.web import test_browser, test_dashboard_browser
 from tests.web.test_console_challenges import BAD, GOOD
 from tests.web.test_console_teams import person, team_id
+from tests.web.test_dashboard import TOKEN
 from tests.web.test_dashboard_browser import base, sign_in
 
 pytestmark = pytest.mark.browser
 chromium, browser, page = test_browser.chromium, test_browser.browser, test_browser.page  # the fixtures
 server = test_dashboard_browser.server
+
+
+@pytest.fixture
+async def empty_catalogue(tmp_path: Path, free_port: int) -> AsyncIterator[uvicorn.Server]:
+    """The dashboard's demo server, with the example event alone: no example catalogue beside it for
+    the demo to load."""
+    event = tmp_path / "event.toml"
+    shutil.copyfile(EXAMPLE_EVENT, event)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hs.db'}", event_path=event, organiser_token=TOKEN
+    )
+    async with serving(create_app(settings, demo=True, run_clock=False), free_port) as server:
+        yield server
+
+
 DOCS = Path(__file__).parent.parent.parent / "docs"
 
 
@@ -90,12 +111,12 @@ async def test_an_organiser_downloads_the_submissions_from_the_exports_page(
 
 
 async def test_an_organiser_uploads_a_catalogue_sees_its_bad_row_named_then_imports_it(
-    page: Page, server: uvicorn.Server
+    page: Page, empty_catalogue: uvicorn.Server
 ) -> None:
-    await person(runtime_of(server), "Ada Lovelace", team="Luftretter")
-    await sign_in(page, server)
+    await person(runtime_of(empty_catalogue), "Ada Lovelace", team="Luftretter")
+    await sign_in(page, empty_catalogue)
     await page.get_by_role("link", name="Challenges").first.click()
-    await page.wait_for_url(f"{base(server)}/dashboard/challenges")
+    await page.wait_for_url(f"{base(empty_catalogue)}/dashboard/challenges")
     await page.get_by_role("link", name="EN", exact=True).click()
     catalogue = page.get_by_label("Catalogue file (CSV or JSON)")
     await catalogue.set_input_files(
