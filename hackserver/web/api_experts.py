@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hackserver.challenges.catalogue import Problem, _Report
-from hackserver.foundation.errors import NotFound
-from hackserver.foundation.models import Booking, Expert, Slot
+from hackserver.foundation.errors import CatalogueError, NotFound
+from hackserver.foundation.models import AuditEntry, Booking, Expert, Slot
 from hackserver.foundation.transaction import Transaction
 from hackserver.officehours import experts
 from hackserver.runtime import Runtime
@@ -68,11 +68,37 @@ async def add_expert(tx: Transaction, body: dict[str, Any], actor: str) -> dict[
 
 
 async def expert_link(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
-    """POST /api/v1/experts/{id}/link: the expert's private link, to send them (made on first ask)."""
+    """POST /api/v1/experts/{id}/link: the expert's private link, to send them (made on first ask);
+    the audit log says who asked for it, never the link."""
     expert = await tx.session.get(Expert, body["expert_id"])
     if expert is None or expert.event_id != tx.event_id:
         raise NotFound("expert.gone")
+    tx.session.add(
+        AuditEntry(
+            event_id=tx.event_id, actor=actor, action="link.shown", at=tx.now,
+            details={"scope": "expert", "subject": expert.id},
+        )
+    )  # fmt: skip
     return {"expert": expert.id, "link": await experts.link_of(tx, expert)}
+
+
+async def import_experts(request: Request) -> JSONResponse:
+    """POST /api/v1/experts/import with the CSV as the body: the same checks as `hackserver experts
+    import`; every bad row is named and nothing is imported while one is bad."""
+    if isinstance(actor := await organiser(request), JSONResponse):
+        return actor
+    try:
+        imported = await experts.import_experts(request.state.runtime, await request.body(), actor=actor)
+    except CatalogueError as problem:
+        return error(str(problem), 422)
+    if not imported.done:
+        bad = [
+            {"row": p.row, "field": p.field, "reason": p.reason, "text": str(p)} for p in imported.problems
+        ]
+        return JSONResponse({"error": "bad rows, nothing imported", "problems": bad}, status_code=422)
+    return JSONResponse(
+        {"added": imported.added, "updated": imported.updated, "unchanged": imported.unchanged}
+    )
 
 
 async def one_expert(request: Request) -> JSONResponse:
@@ -91,6 +117,7 @@ def routes() -> list[Route]:
     return [
         Route("/api/v1/experts", list_experts),
         Route("/api/v1/experts", organiser_change(add_expert), methods=["POST"]),
+        Route("/api/v1/experts/import", import_experts, methods=["POST"]),
         Route("/api/v1/experts/{expert_id:id}", one_expert),
         Route("/api/v1/experts/{expert_id:id}/link", organiser_change(expert_link), methods=["POST"]),
     ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from hackserver.web import console_audit, console_challenges, console_exports, console_teams
+from hackserver.web import console_audit, console_challenges, console_experts, console_exports, console_teams
 
 
 def routes() -> list[BaseRoute]:
     return [
         *console_teams.routes(),
         *console_challenges.routes(),
+        *console_experts.routes(),
         *console_exports.routes(),
         *console_audit.routes(),
     ]

@@ -106,6 +106,10 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
             ("name", "topics"),
         ),
     ),
+    (
+        "post", "/api/v1/experts/import", "Add and update experts from a CSV file (the body)", [],
+        {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    ),
     ("get", "/api/v1/experts/{expert_id}", "One expert", [EXPERT], None),
     ("post", "/api/v1/experts/{expert_id}/link", "The expert's private link, to send them", [EXPERT], body({})),
     ("get", "/api/v1/submissions", "Every team's submission: state, version, extension", [], None),

@@ -29,6 +29,7 @@ from tests.servers import runtime_of, serving
 from tests.submissions.test_submissions import COMPLETE, new_team
 from tests.web.test_browser import browser, chromium  # noqa: F401 -- fixtures
 from tests.web.test_console_challenges import BAD, GOOD
+from tests.web.test_console_experts import BAD as EXPERTS_BAD
 from tests.web.test_office_browser import tab_to
 from tests.web.test_submit_page import link_of
 
@@ -353,6 +354,22 @@ async def test_the_console_pages(page: Page, site: Site) -> None:
     await page.get_by_role("button", name="Importieren").click()
     await expect(page.get_by_role("status")).to_be_visible()
     await audit(page, "console, the challenges imported")
+    anna = await expert(site.runtime)
+    wasserwerk = await team(site.runtime, "Wasserwerk")
+    async with site.runtime.transaction() as tx:
+        await help_queue.ask(tx, wasserwerk, "data", "Is this data personal?")
+    for lang in ("en", "de"):
+        await opened(page, f"{site.base}/dashboard/experts?lang={lang}")
+        await audit(page, f"console, the experts and the help queue ({lang})")
+    await page.get_by_label("Datei der Expert*innen (CSV)").set_input_files(
+        files=[{"name": "experts.csv", "mimeType": "text/csv", "buffer": EXPERTS_BAD.encode()}]
+    )
+    await page.get_by_role("button", name="Importieren").click()
+    await expect(page.locator("#problems li")).to_have_count(2)
+    await audit(page, "console, an expert file with bad rows")
+    await page.get_by_role("button", name=f"Link zeigen: {anna.name}").click()
+    await expect(page.locator("#link")).to_be_visible()
+    await audit(page, "console, an expert's link shown")
     for lang in ("en", "de"):
         await opened(page, f"{site.base}/dashboard/exports?lang={lang}")
         await audit(page, f"console, the exports ({lang})")

@@ -21,6 +21,8 @@ from tests.servers import runtime_of, serving
 from tests.submissions.test_submissions import entry, new_team, save
 from tests.web import test_browser, test_dashboard_browser
 from tests.web.test_console_challenges import BAD, GOOD
+from tests.web.test_console_experts import BAD as EXPERTS_BAD
+from tests.web.test_console_experts import GOOD as EXPERTS_GOOD
 from tests.web.test_console_teams import person, team_id
 from tests.web.test_dashboard import TOKEN
 from tests.web.test_dashboard_browser import base, sign_in
@@ -140,3 +142,39 @@ async def test_an_organiser_uploads_a_catalogue_sees_its_bad_row_named_then_impo
     await expect(page.get_by_role("status")).to_contain_text("Assignment done: 1 teams")
     await expect(page.locator("#rows tbody tr")).to_have_count(2)
     await page.screenshot(path=DOCS / "console-challenges.png", full_page=True)
+
+
+async def test_an_organiser_imports_experts_sees_the_bad_row_named_and_copies_a_link(
+    page: Page, server: uvicorn.Server
+) -> None:
+    await sign_in(page, server)
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base(server))
+    await page.get_by_role("link", name=re.compile("^Expert")).first.click()  # either language
+    await page.wait_for_url(f"{base(server)}/dashboard/experts")
+    await page.get_by_role("link", name="EN", exact=True).click()
+    experts = page.get_by_label("Expert file (CSV)")
+    await experts.set_input_files(
+        files=[{"name": "experts.csv", "mimeType": "text/csv", "buffer": EXPERTS_BAD.encode()}]
+    )
+    await page.get_by_role("button", name="Import").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Nothing was imported")
+    await expect(page.locator("#problems li")).to_have_text(
+        [re.compile("^row 3: topics: required"), re.compile("^row 4: timezone: 'Mars/Olympus'")]
+    )
+    await expect(page.get_by_role("cell", name="Anna Schäfer", exact=True)).to_have_count(0)
+    await experts.set_input_files(
+        files=[{"name": "experts.csv", "mimeType": "text/csv", "buffer": EXPERTS_GOOD.encode()}]
+    )
+    await page.get_by_role("button", name="Import").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Experts imported: 2 added, 0 updated, 0 unchanged."
+    )
+    await page.get_by_role("button", name="Show link: Anna Schäfer", exact=True).click()
+    await expect(page.get_by_role("heading", name="Private link of Anna Schäfer")).to_be_visible()
+    await page.get_by_role("button", name="Copy the link").click()
+    await expect(page.locator("#copied")).to_have_text("Copied.")
+    copied = await page.evaluate("navigator.clipboard.readText()")
+    assert copied == await page.locator("#link").input_value() and "/expert/" in copied
+    await page.screenshot(path=DOCS / "console-experts.png", full_page=True)
+    await page.goto(copied)
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Anna Schäfer")
