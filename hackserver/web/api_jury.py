@@ -11,7 +11,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hackserver.foundation import links
-from hackserver.foundation.models import Juror, JuryAssignment
+from hackserver.foundation.errors import NotFound
+from hackserver.foundation.models import AuditEntry, Juror, JuryAssignment
 from hackserver.foundation.transaction import Transaction
 from hackserver.judging import jurors, scoring
 from hackserver.runtime import Runtime
@@ -65,6 +66,21 @@ async def add_jurors(tx: Transaction, body: dict[str, Any], actor: str) -> dict[
     made = await jurors.upsert(tx, rows, actor=actor)
     counted = await loads(tx)
     return {"jurors": [await juror_json(tx, j, counted.get(j.id, 0)) for j in made]}
+
+
+async def juror_link(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
+    """POST /api/v1/jurors/{id}/link: the juror's private link, to send them (made on first ask); the
+    audit log says who asked for it, never the link."""
+    juror = await tx.session.get(Juror, body["juror_id"])
+    if juror is None or juror.event_id != tx.event_id:
+        raise NotFound("juror.gone")
+    tx.session.add(
+        AuditEntry(
+            event_id=tx.event_id, actor=actor, action="link.shown", at=tx.now,
+            details={"scope": "jury", "subject": juror.id},
+        )
+    )  # fmt: skip
+    return {"juror": juror.id, "link": tx.links.address("jury", await links.grant(tx, "jury", juror.id))}
 
 
 async def run_assignment(tx: Transaction, body: dict[str, Any], actor: str) -> dict[str, Any]:
@@ -122,6 +138,7 @@ def routes() -> list[Route]:
     return [
         Route("/api/v1/jurors", organiser_change(list_jurors), methods=["GET"]),  # makes links on first use
         Route("/api/v1/jurors", organiser_change(add_jurors), methods=["POST"]),
+        Route("/api/v1/jurors/{juror_id:id}/link", organiser_change(juror_link), methods=["POST"]),
         Route("/api/v1/jury/assignment", organiser_change(run_assignment), methods=["POST"]),
         Route("/api/v1/ranking", get_ranking),
         Route("/api/v1/selection", organiser_change(select_top), methods=["POST"]),

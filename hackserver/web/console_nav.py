@@ -6,7 +6,7 @@ from hackserver.foundation import i18n
 
 PAGES = ("dashboard", "teams", "challenges", "experts", "jurors", "judging", "exports", "audit")
 # The pages that exist so far; the others join the navigation when they do.
-BUILT = ("dashboard", "teams", "challenges", "experts", "exports", "audit")
+BUILT = ("dashboard", "teams", "challenges", "experts", "jurors", "exports", "audit")
 
 
 def navigation(lang: str, current: str) -> dict[str, object]:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from hackserver.web import console_audit, console_challenges, console_experts, console_exports, console_teams
+from hackserver.web import (
+    console_audit,
+    console_challenges,
+    console_experts,
+    console_exports,
+    console_jurors,
+    console_teams,
+)
 
 
 def routes() -> list[BaseRoute]:
@@ -12,6 +19,7 @@ def routes() -> list[BaseRoute]:
         *console_teams.routes(),
         *console_challenges.routes(),
         *console_experts.routes(),
+        *console_jurors.routes(),
         *console_exports.routes(),
         *console_audit.routes(),
     ]

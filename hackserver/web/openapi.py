@@ -43,6 +43,7 @@ def body(properties: Schema, required: tuple[str, ...] = ()) -> Schema:
 PHASE = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 TEAM = {"name": "team_id", "in": "path", "required": True, "schema": ID}
 EXPERT = {"name": "expert_id", "in": "path", "required": True, "schema": ID}
+JUROR = {"name": "juror_id", "in": "path", "required": True, "schema": ID}
 CHALLENGE = {"name": "challenge_id", "in": "path", "required": True, "schema": {"type": "string"}}
 LINK = [
     {
@@ -137,6 +138,7 @@ OPERATIONS: list[tuple[str, str, str, list[Schema], Schema | None]] = [
             ("jurors",),
         ),
     ),
+    ("post", "/api/v1/jurors/{juror_id}/link", "The juror's private link, to send them", [JUROR], body({})),
     ("post", "/api/v1/jury/assignment", "Give every final submission its jurors", [], body({"seed": SEED})),
     (
         "get", "/api/v1/ranking", "The normalised ranking with how sure it is",

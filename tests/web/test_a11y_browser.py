@@ -30,6 +30,7 @@ from tests.submissions.test_submissions import COMPLETE, new_team
 from tests.web.test_browser import browser, chromium  # noqa: F401 -- fixtures
 from tests.web.test_console_challenges import BAD, GOOD
 from tests.web.test_console_experts import BAD as EXPERTS_BAD
+from tests.web.test_console_jurors import BAD as JURORS_BAD
 from tests.web.test_office_browser import tab_to
 from tests.web.test_submit_page import link_of
 
@@ -370,6 +371,20 @@ async def test_the_console_pages(page: Page, site: Site) -> None:
     await page.get_by_role("button", name=f"Link zeigen: {anna.name}").click()
     await expect(page.locator("#link")).to_be_visible()
     await audit(page, "console, an expert's link shown")
+    for lang in ("en", "de"):
+        await opened(page, f"{site.base}/dashboard/jurors?lang={lang}")
+        await audit(page, f"console, the jurors ({lang})")
+    await page.get_by_label("Jury-Datei (CSV").set_input_files(
+        files=[{"name": "jurors.csv", "mimeType": "text/csv", "buffer": JURORS_BAD.encode()}]
+    )
+    await page.get_by_role("button", name="Importieren").click()
+    await expect(page.locator("#problems li")).to_have_count(2)
+    await audit(page, "console, a juror file with bad rows")
+    await page.get_by_label("Name", exact=True).fill("Dr. Jana Roth")
+    await page.get_by_role("button", name="Hinzufügen").click()
+    await page.get_by_role("button", name="Link zeigen: Dr. Jana Roth").click()
+    await expect(page.locator("#link")).to_be_visible()
+    await audit(page, "console, a juror added and their link shown")
     for lang in ("en", "de"):
         await opened(page, f"{site.base}/dashboard/exports?lang={lang}")
         await audit(page, f"console, the exports ({lang})")

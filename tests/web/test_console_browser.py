@@ -178,3 +178,25 @@ async def test_an_organiser_imports_experts_sees_the_bad_row_named_and_copies_a_
     await page.screenshot(path=DOCS / "console-experts.png", full_page=True)
     await page.goto(copied)
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Anna Schäfer")
+
+
+async def test_an_organiser_adds_a_juror_and_copies_their_link(page: Page, server: uvicorn.Server) -> None:
+    await sign_in(page, server)
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base(server))
+    await page.goto(f"{base(server)}/dashboard/jurors?lang=en")
+    await page.get_by_label("Name", exact=True).fill("Dr. Jana Roth")
+    await page.get_by_label("Organisation", exact=True).fill("Charité")
+    await page.get_by_label("Categories (separated by ;)").fill("health")
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("The juror is added (or updated, by name).")
+    await expect(
+        page.get_by_role("row", name=re.compile("^Dr. Jana Roth Charité health 0 0 0"))
+    ).to_be_visible()
+    await page.get_by_role("button", name="Show link: Dr. Jana Roth", exact=True).click()
+    await page.get_by_role("button", name="Copy the link").click()
+    await expect(page.locator("#copied")).to_have_text("Copied.")
+    copied = await page.evaluate("navigator.clipboard.readText()")
+    assert "/jury/" in copied
+    await page.screenshot(path=DOCS / "console-jurors.png", full_page=True)
+    await page.goto(copied)
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Jana Roth")

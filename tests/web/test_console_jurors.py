@@ -1,0 +1,140 @@
+"""The console's jurors page over real HTTP on SQLite and PostgreSQL: refused without the cookie and
+from another site, names shown as text, a juror added by hand, a juror file with bad rows naming each
+by number and importing nothing, a good one imported and audit-logged, each juror's progress, and a
+juror's link shown on demand and revoked."""
+
+from __future__ import annotations
+
+import httpx
+import uvicorn
+from sqlalchemy import select
+
+from hackserver.foundation.models import AuditEntry, Juror, JuryAssignment, Link, Submission
+from hackserver.runtime import Runtime
+from tests.servers import runtime_of
+from tests.submissions.test_submissions import entry, new_team, save
+from tests.web import test_dashboard
+from tests.web.test_console_teams import audit_actions
+from tests.web.test_dashboard import EVIL, TOKEN, base
+
+settings, server, organiser = test_dashboard.settings, test_dashboard.server, test_dashboard.organiser
+GOOD = f'name,organisation,categories,conflicts\nDr. Jana Roth,Charité,health,\n"{EVIL}",,,\n'
+BAD = "name,organisation,categories,conflicts\nDr. Jana Roth,Charité,health,\n,Ohne Namen,,\nX,,,\nX,,,\n"
+
+
+async def names(runtime: Runtime) -> list[str]:
+    async with runtime.reading() as tx:
+        return list(await tx.session.scalars(select(Juror.name).order_by(Juror.name)))
+
+
+def upload(client: httpx.AsyncClient, text: str, **kw: object):  # type: ignore[no-untyped-def]
+    return client.post("/dashboard/jurors/import", files={"jurors": ("jurors.csv", text.encode())}, **kw)
+
+
+async def test_without_the_cookie_or_from_another_site_nothing_is_shown_or_changed(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    async with httpx.AsyncClient(base_url=base(server)) as stranger:
+        page = await stranger.get("/dashboard/jurors")
+        assert page.status_code == 401 and 'name="token"' in page.text
+        assert (await stranger.post("/dashboard/jurors/add", data={"name": "Jana"})).status_code == 401
+        assert (await upload(stranger, GOOD)).status_code == 401
+    evil = {"Origin": "https://evil.example"}
+    added = await organiser.post("/dashboard/jurors/add", data={"name": "Jana"}, headers=evil)
+    assert added.status_code == 403
+    assert (await upload(organiser, GOOD, headers=evil)).status_code == 403
+    assert await names(runtime) == [] and await audit_actions(runtime) == []
+
+
+async def test_a_juror_is_added_by_hand_and_a_bad_one_refused(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    refused = await organiser.post("/dashboard/jurors/add", data={"name": " ", "organisation": "x"})
+    assert refused.status_code == 422 and "<li>jurors[0]: name: missing</li>" in refused.text
+    assert await names(runtime) == []
+    added = await organiser.post(
+        "/dashboard/jurors/add",
+        data={"name": EVIL, "organisation": "Charité", "categories": "health; mobility", "conflicts": ""},
+    )
+    assert added.status_code == 303 and added.headers["location"] == "/dashboard/jurors?done=juror_added"
+    page = (await organiser.get("/dashboard/jurors?done=juror_added&lang=en")).text
+    assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page and 'role="status"' in page
+    assert "<td>Charité</td><td>health, mobility</td><td>0</td><td>0</td><td>0</td>" in page
+    assert await audit_actions(runtime) == [("organiser:console", "jurors.import")]
+
+
+async def test_a_juror_file_with_bad_rows_names_each_and_imports_nothing_and_a_good_one_is_imported(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    bad = await upload(organiser, BAD)
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    assert "<li>jurors.csv: row 3: name: missing</li>" in bad.text
+    assert "<li>row 5: name: X is listed twice</li>" in bad.text and "row 2" not in bad.text
+    assert (await upload(organiser, "")).status_code == 422
+    assert await names(runtime) == [] and await audit_actions(runtime) == []
+    good = await upload(organiser, GOOD)
+    assert good.status_code == 200 and "Jury importiert oder geändert: 2." in good.text
+    assert await names(runtime) == [EVIL, "Dr. Jana Roth"]
+    assert await audit_actions(runtime) == [("organiser:console", "jurors.import")]
+
+
+async def test_each_jurors_progress_and_their_link_shown_and_revoked(
+    server: uvicorn.Server, organiser: httpx.AsyncClient
+) -> None:
+    runtime = runtime_of(server)
+    await upload(organiser, GOOD)
+    made = []
+    for name in ("Luftretter", "Wasserwerk", "Stadtgrün"):
+        team, members = await new_team(runtime, name)
+        await save(runtime, team, entry(members, title=name))
+        made.append(team)
+    async with runtime.transaction() as tx:
+        jana = await tx.session.scalar(select(Juror).where(Juror.name == "Dr. Jana Roth"))
+        assert jana is not None
+        submissions = await tx.session.scalars(select(Submission.id).where(Submission.team_id.in_(made)))
+        for submission, (scored, flagged) in zip(
+            submissions, ((True, None), (False, None), (False, "empty")), strict=True
+        ):
+            tx.session.add(
+                JuryAssignment(
+                    juror_id=jana.id, submission_id=submission, flagged=flagged,
+                    scored_at=tx.now if scored else None,
+                )
+            )  # fmt: skip
+    page = (await organiser.get("/dashboard/jurors")).text
+    assert "<td>Dr. Jana Roth</td><td>Charité</td><td>health</td><td>2</td><td>1</td><td>1</td>" in page
+    assert "/jury/" not in page
+    shown = await organiser.post(f"/dashboard/jurors/{jana.id}/link", data={})
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    link = shown.text.split('id="link" value="')[1].split('"')[0]
+    assert link.startswith(base(server) + "/jury/")
+    assert (await organiser.post("/dashboard/jurors/99999/link", data={})).status_code == 404
+    unconfirmed = await organiser.post("/dashboard/jurors/revoke", data={"juror": str(jana.id)})
+    assert unconfirmed.status_code == 422
+    revoked = await organiser.post("/dashboard/jurors/revoke", data={"juror": str(jana.id), "confirm": "on"})
+    assert revoked.status_code == 303
+    async with runtime.reading() as tx:
+        assert list(await tx.session.scalars(select(Link).where(Link.revoked_at.is_(None)))) == []
+        entries = list(await tx.session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    assert [e.action for e in entries if e.actor == "organiser:console"] == [
+        "jurors.import", "link.shown", "link.revoked"
+    ]  # fmt: skip
+    assert all(link.rsplit("/", 1)[1] not in str(e.details) for e in entries)
+
+
+async def test_the_api_shows_a_jurors_link_and_logs_that_it_did(server: uvicorn.Server) -> None:
+    runtime = runtime_of(server)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base(server), headers=bearer) as api:
+        made = await api.post("/api/v1/jurors", json={"jurors": [{"name": "Jana"}]})
+        juror = made.json()["jurors"][0]["id"]
+        shown = await api.post(f"/api/v1/jurors/{juror}/link", json={})
+        assert shown.status_code == 200 and "/jury/" in shown.json()["link"]
+        assert (await api.post("/api/v1/jurors/99999/link", json={})).status_code == 404
+    assert await audit_actions(runtime) == [
+        ("organiser:api", "jurors.import"),
+        ("organiser:api", "link.shown"),
+    ]
