@@ -242,14 +242,11 @@ async def standings(tx: Transaction) -> list[Standing]:
     return result
 
 
-async def select_top(
-    tx: Transaction, top: int, *, per_category: bool, actor: str
-) -> tuple[list[int], list[int]]:
-    """Marks the best `top` (overall, or in each category) selected and every other final submission
-    not selected; tells each team whose mark changed. Returns (selected, not selected) submission ids."""
+def pick(table: list[Standing], top: int, *, per_category: bool) -> tuple[list[Standing], list[Standing]]:
+    """The best `top` scored submissions (overall, or in each category) and the others, changing
+    nothing: what select_top marks, and what an organiser previews before it does."""
     if top < 1:
         raise Conflict("jury.top_positive")
-    table = await standings(tx)
     taken: dict[str | None, int] = {}
     selected, others = [], []
     for standing in table:
@@ -259,6 +256,15 @@ async def select_top(
             selected.append(standing)
         else:
             others.append(standing)
+    return selected, others
+
+
+async def select_top(
+    tx: Transaction, top: int, *, per_category: bool, actor: str
+) -> tuple[list[int], list[int]]:
+    """Marks the best `top` (overall, or in each category) selected and every other final submission
+    not selected; tells each team whose mark changed. Returns (selected, not selected) submission ids."""
+    selected, others = pick(await standings(tx), top, per_category=per_category)
     for chosen, standings_marked in ((True, selected), (False, others)):
         mark = "selected" if chosen else "not_selected"
         for standing in standings_marked:

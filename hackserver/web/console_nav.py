@@ -5,8 +5,6 @@ from __future__ import annotations
 from hackserver.foundation import i18n
 
 PAGES = ("dashboard", "teams", "challenges", "experts", "jurors", "judging", "exports", "audit")
-# The pages that exist so far; the others join the navigation when they do.
-BUILT = ("dashboard", "teams", "challenges", "experts", "jurors", "exports", "audit")
 
 
 def navigation(lang: str, current: str) -> dict[str, object]:
@@ -19,6 +17,5 @@ def navigation(lang: str, current: str) -> dict[str, object]:
             "current": page == current,
         }
         for page in PAGES
-        if page in BUILT
     ]
     return {"nav": links, "nav_label": t["nav"]}

@@ -9,6 +9,7 @@ from hackserver.web import (
     console_challenges,
     console_experts,
     console_exports,
+    console_judging,
     console_jurors,
     console_teams,
 )
@@ -20,6 +21,7 @@ def routes() -> list[BaseRoute]:
         *console_challenges.routes(),
         *console_experts.routes(),
         *console_jurors.routes(),
+        *console_judging.routes(),
         *console_exports.routes(),
         *console_audit.routes(),
     ]

@@ -30,6 +30,7 @@ from tests.submissions.test_submissions import COMPLETE, new_team
 from tests.web.test_browser import browser, chromium  # noqa: F401 -- fixtures
 from tests.web.test_console_challenges import BAD, GOOD
 from tests.web.test_console_experts import BAD as EXPERTS_BAD
+from tests.web.test_console_judging import scored
 from tests.web.test_console_jurors import BAD as JURORS_BAD
 from tests.web.test_office_browser import tab_to
 from tests.web.test_submit_page import link_of
@@ -385,6 +386,15 @@ async def test_the_console_pages(page: Page, site: Site) -> None:
     await page.get_by_role("button", name="Link zeigen: Dr. Jana Roth").click()
     await expect(page.locator("#link")).to_be_visible()
     await audit(page, "console, a juror added and their link shown")
+    await scored(site.runtime)
+    for lang in ("en", "de"):
+        await opened(page, f"{site.base}/dashboard/judging?lang={lang}")
+        await audit(page, f"console, judging with a ranking ({lang})")
+    await opened(page, f"{site.base}/dashboard/judging?top=2&lang=en")
+    await expect(page.locator("#preview li")).to_have_count(2)
+    await audit(page, "console, a selection previewed")
+    await opened(page, f"{site.base}/dashboard/judging?top=0&lang=en", status=422)
+    await audit(page, "console, a selection with a bad number")
     for lang in ("en", "de"):
         await opened(page, f"{site.base}/dashboard/exports?lang={lang}")
         await audit(page, f"console, the exports ({lang})")

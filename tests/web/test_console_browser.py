@@ -19,17 +19,19 @@ from hackserver.foundation.settings import Settings
 from tests.conftest import EXAMPLE_EVENT
 from tests.servers import runtime_of, serving
 from tests.submissions.test_submissions import entry, new_team, save
-from tests.web import test_browser, test_dashboard_browser
+from tests.web import test_a11y_browser, test_browser, test_dashboard_browser
+from tests.web.test_a11y_browser import Site
 from tests.web.test_console_challenges import BAD, GOOD
 from tests.web.test_console_experts import BAD as EXPERTS_BAD
 from tests.web.test_console_experts import GOOD as EXPERTS_GOOD
+from tests.web.test_console_judging import scored
 from tests.web.test_console_teams import person, team_id
 from tests.web.test_dashboard import TOKEN
 from tests.web.test_dashboard_browser import base, sign_in
 
 pytestmark = pytest.mark.browser
 chromium, browser, page = test_browser.chromium, test_browser.browser, test_browser.page  # the fixtures
-server = test_dashboard_browser.server
+server, site = test_dashboard_browser.server, test_a11y_browser.site
 
 
 @pytest.fixture
@@ -200,3 +202,35 @@ async def test_an_organiser_adds_a_juror_and_copies_their_link(page: Page, serve
     await page.screenshot(path=DOCS / "console-jurors.png", full_page=True)
     await page.goto(copied)
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Jana Roth")
+
+
+async def test_an_organiser_grants_an_extension_then_previews_and_confirms_a_selection(
+    page: Page, site: Site
+) -> None:
+    late, members = await new_team(site.runtime, "Luftretter")
+    await save(site.runtime, late, entry(members, submit=False, title="Noch nicht fertig"))
+    await scored(site.runtime)
+    await page.goto(f"{site.base}/dashboard/judging?lang=en")
+    await page.get_by_label("Organiser token").fill(TOKEN)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{site.base}/dashboard")
+    await page.get_by_role("link", name="Judging").first.click()
+    await page.get_by_label("Team number").fill(str(late))
+    await page.get_by_label("Extension past the deadline").fill("+30m")
+    await page.get_by_role("button", name="Grant the extension").click()
+    await expect(page.get_by_role("status")).to_have_text("The extension is granted.")
+    await expect(page.get_by_role("row", name=re.compile(f"^{late} Luftretter draft"))).to_contain_text(
+        "extended"
+    )
+    await page.get_by_label("Select the best N submissions").fill("1")
+    await page.get_by_label("N in each category").check()
+    await page.get_by_role("button", name="Preview").click()
+    await expect(page.get_by_role("heading", name="Would be selected: 2")).to_be_visible()
+    await expect(page.locator("#preview li")).to_have_text(
+        ["<script>alert(1)</script> (mobility)", "Team 2 (health)"]
+    )
+    await page.screenshot(path=DOCS / "console-judging.png", full_page=True)
+    await page.get_by_label("Yes, mark these selected").check()
+    await page.get_by_role("button", name="Confirm the selection").click()
+    await expect(page.get_by_role("status")).to_contain_text("Selection done: 2 selected")
+    await expect(page.locator("#ranking tbody tr").first).to_contain_text("selected")
