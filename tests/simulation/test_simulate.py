@@ -135,7 +135,8 @@ def test_the_same_seed_gives_the_same_counts(demo: tuple[str, dict[str, str]], t
         port = int(s.getsockname()[1])
     with running_demo(tmp_path / "again", port) as (url, env):
         second = simulate(url, env, tmp_path / "second.json", "--until", "matching")
-    assert first["failures"] == second["failures"] == {}
+    assert first["failures"] == {}, first["failure_examples"]
+    assert second["failures"] == {}, second["failure_examples"]
     assert first["counts"] == second["counts"]
 
 
