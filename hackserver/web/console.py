@@ -4,8 +4,10 @@ this module holds what they share."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -15,7 +17,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.templating import Jinja2Templates
 
 from hackserver.foundation import i18n
+from hackserver.foundation.errors import DomainError
+from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
+from hackserver.web.api import STATUS
 from hackserver.web.console_nav import navigation
 from hackserver.web.dashboard import Dashboard, signed_in
 from hackserver.web.languages import language
@@ -87,3 +92,23 @@ def render(
             request, template, shown | navigation(lang, page) | context, status_code=status
         )
     )
+
+
+async def show_link(
+    request: Request,
+    page: Callable[..., Awaitable[Response]],
+    make_link: Callable[[Transaction, dict[str, Any], str], Awaitable[dict[str, Any]]],
+    key: str,
+) -> Response:
+    """The page again with one person's private link in it (the API's use case makes and audits it)."""
+    if isinstance(form := await posted(request), Response):
+        return form
+    lang = words(request)[0]
+    ident = request.path_params[key]
+    try:
+        async with request.state.runtime.transaction() as tx:
+            found = await make_link(tx, {key: ident}, ACTOR)
+    except DomainError as refusal:
+        return await page(request, problems=[refusal.say(lang)], status=STATUS.get(type(refusal), 409))
+    # Absolute, to paste into a message: without HACKSERVER_PUBLIC_URL, at the address the organiser uses.
+    return await page(request, shown=(ident, urljoin(str(request.base_url), found["link"])))

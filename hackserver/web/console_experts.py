@@ -5,8 +5,6 @@ cases."""
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from sqlalchemy import and_, func, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,6 +16,7 @@ from hackserver.foundation.models import Booking, Expert, HelpTicket, Slot, Team
 from hackserver.foundation.numbers import whole
 from hackserver.officehours import experts
 from hackserver.runtime import Runtime
+from hackserver.web import console
 from hackserver.web.api import MAX_ID, STATUS
 from hackserver.web.api_experts import expert_link
 from hackserver.web.console import ACTOR, posted, refused, render, uploaded, words
@@ -96,17 +95,7 @@ async def upload(request: Request) -> Response:
 
 
 async def show_link(request: Request) -> Response:
-    if isinstance(form := await posted(request), Response):
-        return form
-    lang = words(request)[0]
-    expert_id = request.path_params["expert_id"]
-    try:
-        async with request.state.runtime.transaction() as tx:
-            found = await expert_link(tx, {"expert_id": expert_id}, ACTOR)
-    except DomainError as refusal:
-        return await page(request, problems=[refusal.say(lang)], status=STATUS.get(type(refusal), 409))
-    # Absolute, to paste into a message: without HACKSERVER_PUBLIC_URL, at the address the organiser uses.
-    return await page(request, shown=(expert_id, urljoin(str(request.base_url), found["link"])))
+    return await console.show_link(request, page, expert_link, "expert_id")
 
 
 async def revoke(request: Request) -> Response:

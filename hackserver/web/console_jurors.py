@@ -5,8 +5,6 @@ revoked, through the API's use cases."""
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,6 +16,7 @@ from hackserver.foundation.models import JuryAssignment
 from hackserver.foundation.numbers import whole
 from hackserver.judging import jurors, scoring
 from hackserver.runtime import Runtime
+from hackserver.web import console
 from hackserver.web.api import MAX_ID, STATUS
 from hackserver.web.api_jury import add_jurors, juror_link
 from hackserver.web.api_teams import BadField
@@ -90,17 +89,7 @@ async def upload(request: Request) -> Response:
 
 
 async def show_link(request: Request) -> Response:
-    if isinstance(form := await posted(request), Response):
-        return form
-    lang = words(request)[0]
-    juror_id = request.path_params["juror_id"]
-    try:
-        async with request.state.runtime.transaction() as tx:
-            found = await juror_link(tx, {"juror_id": juror_id}, ACTOR)
-    except DomainError as refusal:
-        return await page(request, problems=[refusal.say(lang)], status=STATUS.get(type(refusal), 409))
-    # Absolute, to paste into a message: without HACKSERVER_PUBLIC_URL, at the address the organiser uses.
-    return await page(request, shown=(juror_id, urljoin(str(request.base_url), found["link"])))
+    return await console.show_link(request, page, juror_link, "juror_id")
 
 
 async def revoke(request: Request) -> Response:
