@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, String, cast, exists, func, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -74,40 +75,49 @@ def listed(column: Any, value: str) -> ColumnElement[bool]:
     return cast(column, String).contains(json.dumps(value), autoescape=True)
 
 
-def people_query(runtime: Runtime, f: Filters) -> Select[Participant, int, str]:
-    query = (
+def people_query(runtime: Runtime, f: Filters) -> tuple[Select[Participant, int, str], Select[int]]:
+    """The page's rows (each person with their team) and the count of all that match. The filters
+    read participants alone, so the count joins nothing: a person is in one team at most."""
+    joined = aliased(Membership)
+    matching: list[ColumnElement[bool]] = [
+        Participant.event_id == runtime.event_id,
+        ~only_organising(runtime.event.organisers),
+    ]
+    if f.q:
+        matching.append(func.lower(Participant.display_name).contains(f.q.lower(), autoescape=True))
+    if f.solo:
+        matching.append(~exists().where(joined.participant_id == Participant.id))
+    if f.pool:
+        matching.append(Participant.in_match_pool.is_(True))
+    if f.platform:
+        on = (PlatformIdentity.participant_id == Participant.id) & (PlatformIdentity.platform == f.platform)
+        matching.append(exists().where(on))
+    if f.language:
+        matching.append(listed(Participant.languages, f.language))
+    if f.skill:
+        matching.append(listed(Participant.skills, skills.normalise(f.skill)))
+    rows = (
         select(Participant, Team.id, Team.name)
         .outerjoin(Membership, Membership.participant_id == Participant.id)
         .outerjoin(Team, Team.id == Membership.team_id)
-        .where(Participant.event_id == runtime.event_id, ~only_organising(runtime.event.organisers))
+        .where(*matching)
     )
+    return rows, select(func.count()).select_from(Participant).where(*matching)
+
+
+def teams_query(runtime: Runtime, f: Filters) -> tuple[Select[Team, str, str], Select[int]]:
+    """The page's rows (each team with its challenge) and the count of all that match."""
+    matching: list[ColumnElement[bool]] = [Team.event_id == runtime.event_id]
     if f.q:
-        query = query.where(func.lower(Participant.display_name).contains(f.q.lower(), autoescape=True))
-    if f.solo:
-        query = query.where(Membership.id.is_(None))
-    if f.pool:
-        query = query.where(Participant.in_match_pool)
-    if f.platform:
-        on = (PlatformIdentity.participant_id == Participant.id) & (PlatformIdentity.platform == f.platform)
-        query = query.where(exists().where(on))
-    if f.language:
-        query = query.where(listed(Participant.languages, f.language))
-    if f.skill:
-        query = query.where(listed(Participant.skills, skills.normalise(f.skill)))
-    return query
-
-
-def teams_query(runtime: Runtime, f: Filters) -> Select[Team, str, str]:
-    query = (
+        matching.append(Team.name_key.contains(teams.name_key(f.q), autoescape=True))
+    if f.small:
+        matching.append(Team.member_count < runtime.event.team_min_size)
+    rows = (
         select(Team, Challenge.external_id, Challenge.title)
         .outerjoin(Challenge, Challenge.id == Team.challenge_id)
-        .where(Team.event_id == runtime.event_id)
+        .where(*matching)
     )
-    if f.q:
-        query = query.where(Team.name_key.contains(teams.name_key(f.q), autoescape=True))
-    if f.small:
-        query = query.where(Team.member_count < runtime.event.team_min_size)
-    return query
+    return rows, select(func.count()).select_from(Team).where(*matching)
 
 
 async def page(request: Request) -> Response:
@@ -117,9 +127,8 @@ async def page(request: Request) -> Response:
     f = Filters.of(request)
     after = min(whole(request.query_params.get("after", "")) or 0, MAX_ID)
     before = whole(request.query_params.get("before", ""))
-    query: Select[*tuple[Any, ...]] = (
-        people_query(runtime, f) if f.view == "people" else teams_query(runtime, f)
-    )
+    query: Select[*tuple[Any, ...]]
+    query, counted = people_query(runtime, f) if f.view == "people" else teams_query(runtime, f)
     key = Participant.id if f.view == "people" else Team.id
     # Keyset paging on the primary key: a page deep in 30,000 rows costs what the first does.
     if before is not None:
@@ -128,10 +137,7 @@ async def page(request: Request) -> Response:
         paged = query.where(key > after).order_by(key)
     async with runtime.reading() as tx:
         rows = list((await tx.session.execute(paged.limit(PAGE_SIZE + 1))).all())
-        total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
-        platforms = list(
-            await tx.session.scalars(select(PlatformIdentity.platform).distinct().order_by("platform"))
-        )
+        total = await tx.session.scalar(counted)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     if before is not None:
@@ -145,7 +151,7 @@ async def page(request: Request) -> Response:
             "f": f,
             "rows": rows,
             "total": total,
-            "platforms": platforms,
+            "platforms": sorted(runtime.platforms),
             "languages": runtime.event.languages,
             "min_size": runtime.event.team_min_size,
             "next": ids[-1] if ids and (more or before is not None) else None,
