@@ -120,16 +120,18 @@ QUICK = Plan(rounds=1, seconds=2, closed_seconds=2)
 
 
 class Commands:
-    """Signed `/hack status` requests, users cycling, every trigger_id new."""
+    """Signed `/hack` requests, every trigger_id new; `next()` is `/hack status` from users cycling."""
 
     def __init__(self, secret: str, host: str, path: str = "/slack/commands") -> None:
         self.secret, self.host, self.path = secret.encode(), host, path
-        self.serial = itertools.count()
+        self.users, self.serial = itertools.count(), itertools.count()
         self.run = secrets.token_hex(4)
 
     def next(self) -> bytes:
-        n = next(self.serial)
-        user = f"U{n % USERS:05d}"
+        return self.signed(f"U{next(self.users) % USERS:05d}", "status")
+
+    def signed(self, user: str, text: str) -> bytes:
+        """One `/hack <text>` from a user, as Slack sends it: the raw request, signed now."""
         body = urlencode(
             {
                 "token": "unused",
@@ -140,10 +142,10 @@ class Commands:
                 "user_id": user,
                 "user_name": user.lower(),
                 "command": "/hack",
-                "text": "status",
+                "text": text,
                 "api_app_id": "ABENCH",
                 "response_url": "https://hooks.slack.com/commands/TBENCH/1/none",
-                "trigger_id": f"{n}.{self.run}.{secrets.token_hex(8)}",
+                "trigger_id": f"{next(self.serial)}.{self.run}.{secrets.token_hex(8)}",
             }
         ).encode()
         ts = str(int(time.time())).encode()
