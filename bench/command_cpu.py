@@ -10,7 +10,8 @@ fifth of them, joined by three fifths, the rest ask to be matched, and the creat
 of the demo's catalogue. What the commands did is checked in the database afterwards (participants,
 teams, members, the pool, picks), so a refusal cannot pass for a fast command. The CPU is the server
 process's user + system time from /proc over the kind's run (all its threads, the in-process jobs
-that deliver the replies included), per command answered.
+that deliver messages to a fake Slack included: bench/chat_fakes.py, answering 20-50 ms later), per
+command answered.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import uvloop
 from sqlalchemy import Select, func, select
 
+from bench.chat_fakes import SLACK_TOKEN
 from bench.common import (
     ROOT,
     Processes,
@@ -184,9 +186,10 @@ async def kinds(port: int, pid: int, secret: str, plan: Plan, url: str) -> dict[
     return found
 
 
-def start_hackserver(group: Processes, secret: str, url: str, name: str) -> tuple[int, int]:
-    """(port, pid) of `hackserver run --demo` on the database at url."""
-    env = hackserver_env(url, EVENT) | {"SLACK_SIGNING_SECRET": secret, "SLACK_BOT_TOKEN": "xoxb-bench"}
+def start_hackserver(group: Processes, secret: str, url: str, name: str, fakes: str) -> tuple[int, int]:
+    """(port, pid) of `hackserver run --demo` on the database at url, posting to the fake Slack."""
+    env = hackserver_env(url, EVENT) | {"SLACK_SIGNING_SECRET": secret, "SLACK_BOT_TOKEN": SLACK_TOKEN}
+    env["SLACK_API_URL"] = f"{fakes}/slack/api/"
     if not url.startswith("sqlite"):
         upgrade_database(env)
     port = free_port()
@@ -205,6 +208,10 @@ def measure(plan: Plan, databases: list[str]) -> tuple[dict[str, dict[str, Resul
         bolt_pid = group.start(BOLT, uvicorn_args("bench.slack_commands:bolt_app", bolt_port), env).pid
         wait_until_serving(f"http://127.0.0.1:{bolt_port}/slack/commands", group)
         bolt_commands = Commands(secret, f"127.0.0.1:{bolt_port}")
+        fakes_port = free_port()  # where the replies and team channels go, as to Slack across the net
+        group.start("chat fakes", uvicorn_args("bench.chat_fakes:app", fakes_port), env)
+        fakes = f"http://127.0.0.1:{fakes_port}"
+        wait_until_serving(f"{fakes}/bench/recorded", group)
         users = [f"UBOLT{n:05d}" for n in range(plan.people)]
 
         def bolt_run() -> None:
@@ -218,7 +225,7 @@ def measure(plan: Plan, databases: list[str]) -> tuple[dict[str, dict[str, Resul
                     url = f"sqlite+aiosqlite:///{Path(tmp) / 'commands.db'}"
                 else:
                     url = stack.enter_context(postgres_database("hackserver_bench_command_cpu"))
-                port, pid = start_hackserver(group, secret, url, f"hackserver {database}")
+                port, pid = start_hackserver(group, secret, url, f"hackserver {database}", fakes)
                 print(f"{database}:", flush=True)
                 results[database] = uvloop.run(kinds(port, pid, secret, plan, url))
                 group.started.pop().stop()  # done with: not an early exit
