@@ -46,7 +46,16 @@ from bench.common import (
     upgrade_database,
     wait_until_serving,
 )
-from bench.slack_commands import BOLT, SECRET_ENV, Commands, Pool, Result, cpu_seconds, uvicorn_args
+from bench.slack_commands import (
+    BOLT,
+    SECRET_ENV,
+    Commands,
+    Pool,
+    Result,
+    checkout,
+    cpu_seconds,
+    uvicorn_args,
+)
 from hackserver.foundation.db import create_engine
 from hackserver.foundation.models import Challenge, ChallengePreference, Membership, Participant, Team
 
@@ -186,19 +195,25 @@ async def kinds(port: int, pid: int, secret: str, plan: Plan, url: str) -> dict[
     return found
 
 
-def start_hackserver(group: Processes, secret: str, url: str, name: str, fakes: str) -> tuple[int, int]:
-    """(port, pid) of `hackserver run --demo` on the database at url, posting to the fake Slack."""
+def start_hackserver(
+    group: Processes, secret: str, url: str, name: str, fakes: str, tree: Path = ROOT
+) -> tuple[int, int]:
+    """(port, pid) of `hackserver run --demo` of the tree on the database at url, posting to the fake
+    Slack."""
     env = hackserver_env(url, EVENT) | {"SLACK_SIGNING_SECRET": secret, "SLACK_BOT_TOKEN": SLACK_TOKEN}
     env["SLACK_API_URL"] = f"{fakes}/slack/api/"
     if not url.startswith("sqlite"):
-        upgrade_database(env)
+        upgrade_database(env, tree)
     port = free_port()
-    process = group.start(name, [*hackserver_command(ROOT), "run", "--demo", "--port", str(port)], env)
+    process = group.start(name, [*hackserver_command(tree), "run", "--demo", "--port", str(port)], env)
     wait_until_serving(f"http://127.0.0.1:{port}/healthz", group)
     return port, process.pid
 
 
-def measure(plan: Plan, databases: list[str]) -> tuple[dict[str, dict[str, Result]], list[Result]]:
+def measure(
+    plan: Plan, databases: list[str], before: str | None
+) -> tuple[dict[str, dict[str, Result]], list[Result]]:
+    """Each kind's result by server ("SQLite", "SQLite at <before>", …), and the Bolt app's runs."""
     secret = secrets.token_hex(16)
     results: dict[str, dict[str, Result]] = {}
     bolt: list[Result] = []
@@ -213,22 +228,29 @@ def measure(plan: Plan, databases: list[str]) -> tuple[dict[str, dict[str, Resul
         fakes = f"http://127.0.0.1:{fakes_port}"
         wait_until_serving(f"{fakes}/bench/recorded", group)
         users = [f"UBOLT{n:05d}" for n in range(plan.people)]
+        trees = (
+            {"": ROOT}
+            if before is None
+            else {f" at {before}": checkout(before, Path(tmp) / "before"), "": ROOT}
+        )
 
         def bolt_run() -> None:
             requests = cycling(bolt_commands, users, "status")
             bolt.append(uvloop.run(closed_loop(bolt_port, bolt_pid, requests, plan.seconds)))
 
         for database in databases:
-            bolt_run()  # before each database's kinds and once at the end: the machine's drift shows
-            with contextlib.ExitStack() as stack:
-                if database == "SQLite":
-                    url = f"sqlite+aiosqlite:///{Path(tmp) / 'commands.db'}"
-                else:
-                    url = stack.enter_context(postgres_database("hackserver_bench_command_cpu"))
-                port, pid = start_hackserver(group, secret, url, f"hackserver {database}", fakes)
-                print(f"{database}:", flush=True)
-                results[database] = uvloop.run(kinds(port, pid, secret, plan, url))
-                group.started.pop().stop()  # done with: not an early exit
+            for suffix, tree in trees.items():  # the commit before first, then this tree
+                bolt_run()  # before each server's kinds and once at the end: the machine's drift shows
+                with contextlib.ExitStack() as stack:
+                    if database == "SQLite":
+                        url = f"sqlite+aiosqlite:///{Path(tmp) / f'commands{len(results)}.db'}"
+                    else:
+                        url = stack.enter_context(postgres_database("hackserver_bench_command_cpu"))
+                    name = database + suffix
+                    port, pid = start_hackserver(group, secret, url, f"hackserver {name}", fakes, tree)
+                    print(f"{name}:", flush=True)
+                    results[name] = uvloop.run(kinds(port, pid, secret, plan, url))
+                    group.started.pop().stop()  # done with: not an early exit
         bolt_run()
         group.check()
     return results, bolt
@@ -238,11 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.command_cpu", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--before", metavar="REV", help="also run hackserver as it was at this commit, in the same run"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     facts = machine_facts()
     databases = ["SQLite"] if args.skip_postgres else ["SQLite", "PostgreSQL"]
-    results, bolt = measure(plan, databases)
+    results, bolt = measure(plan, databases, args.before)
     bolt_rate = median([r.achieved for r in bolt])
     bolt_cpu = median([r.cpu_per_command for r in bolt]) * 1000
     report = Report(
@@ -260,14 +285,14 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     met = True
-    for database, by_kind in results.items():
+    for server, by_kind in results.items():
         for name in KINDS:
             r = by_kind[name]
             cpu = r.cpu_per_command * 1000
-            if name != "kept status":  # a first contact writes, as every other kind does
+            if name != "kept status" and " at " not in server:  # a first contact writes too
                 met &= cpu <= CPU_TARGET_MS
             report.add(
-                database,
+                server,
                 name,
                 len(r.latencies),
                 f"{r.achieved:.0f}",
@@ -292,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         f" database and at the end ({len(bolt)} runs: "
         + ", ".join(f"{r.achieved:.0f}/s" for r in bolt)
         + "); its median rate is the ratios' base.",
+        "- `… at REV`: hackserver as it was at that commit (git archive of its tree), run just before"
+        " this tree on the same database kind.",
         "- CPU ms/cmd: the server process's user + system CPU over the kind's run (all its threads, from"
         " /proc), per command answered. The target is ≤ 1 ms for a first contact and every write.",
     ]
