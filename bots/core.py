@@ -264,8 +264,17 @@ class Bot:
                     if participant is not None:
                         return await self.answer(tx, participant, invocation, undoable=False)
             async with self.runtime.transaction() as tx:  # they were not found just now
-                participant = await register(tx.session, self.runtime.event_id, invocation.identity)
-                return await self.answer(tx, participant, invocation, undoable=False)
+                participant, made = await register(tx.session, self.runtime.event_id, invocation.identity)
+                if sub.view is None or not made:
+                    return await self.answer(tx, participant, invocation, undoable=False)
+            # Made just now: in no team, nothing booked or handed in, so the view needs no reading,
+            # and the write lock is not held while the reply is written.
+            status = ParticipantStatus(
+                participant.id, participant.language, participant.timezone, False, None
+            )
+            language = self.language(status.language, invocation.locale)
+            phases = await self.runtime.cached_phases()
+            return await sub.view(ViewContext(self.runtime, status, tx.now, language, phases))
         except BaseException:
             if claimed and key is not None:  # not handled after all: a retry may run it
                 await self.runtime.handled.release(key)
