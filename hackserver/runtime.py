@@ -86,9 +86,8 @@ class Runtime:
         async with self.write_lock or contextlib.nullcontext(), self.writers() as session, session.begin():
             tx = self._unit_of_work(session)
             yield tx
-            if tx.outbox:  # one flush for all of them, not one a row
-                await session.flush()
-                tx.outbox_ids = [message.id for message in tx.outbox]
+            if tx.outbox:  # one INSERT for all of them, not one a row
+                tx.outbox_ids = await outbox.write(tx)
         # Committed: only now may the world hear of it. The change stands even if Redis is away
         # now: the outbox rows are recovered later, and live views catch up on reconnect.
         if any(event.kind == SHIFTED for event in tx.events):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hackserver.foundation import db
@@ -96,17 +96,20 @@ async def post(
     ):
         return None
     channel = await ensure_channel(tx.session, event_id, channel_name, kind)
-    message = ChannelMessage(
-        channel_id=channel.id,
-        outbox_key=key,
-        author=author,
-        text=text,
-        translations=translations or {},
-        reply=reply,
-        posted_at=tx.now,
+    message: ChannelMessage | None = await tx.session.scalar(  # INSERT … RETURNING the row: no flush
+        insert(ChannelMessage)
+        .values(
+            channel_id=channel.id,
+            outbox_key=key,
+            author=author,
+            text=text,
+            translations=translations or {},
+            reply=reply,
+            posted_at=tx.now,
+        )
+        .returning(ChannelMessage)
     )
-    tx.session.add(message)
-    await tx.session.flush()
+    assert message is not None
     tx.record("channel.message", channel=channel.name, message=as_json(message))
     return message
 

@@ -13,9 +13,9 @@ import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, insert, literal, or_, select, update
 
 from hackserver.foundation import metrics
 from hackserver.foundation.errors import Conflict, NotFound
@@ -101,9 +101,19 @@ class Delivery(Protocol):
 
 
 async def add(tx: Transaction, key: str, platform: str, channel: str, payload: dict[str, Any]) -> None:
-    message = OutboxMessage(key=key, platform=platform, channel=channel, payload=payload)
-    tx.session.add(message)
-    tx.outbox.append(message)
+    """A message to deliver once the transaction commits: written with the transaction's others in one
+    INSERT at its end (Runtime.transaction), not through the unit of work."""
+    tx.outbox.append(OutboxMessage(key=key, platform=platform, channel=channel, payload=payload))
+
+
+async def write(tx: Transaction) -> list[int]:
+    """Writes the transaction's messages in one INSERT (a plain one: the rows are not loaded back as
+    objects); their ids."""
+    table = cast(Table, OutboxMessage.__table__)
+    rows = [
+        {"key": m.key, "platform": m.platform, "channel": m.channel, "payload": m.payload} for m in tx.outbox
+    ]
+    return list(await tx.session.scalars(insert(table).returning(table.c.id), rows))
 
 
 async def announce(tx: Transaction, key: str, logical_channel: str, texts: dict[str, str]) -> None:

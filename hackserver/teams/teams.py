@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from slugify import slugify
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hackserver.foundation import outbox
 from hackserver.foundation.channels import ensure_channel
@@ -200,21 +201,26 @@ async def _add_member(tx: Transaction, team: Team, person: Participant) -> None:
         update(Team)
         .where(Team.id == team.id, Team.member_count < tx.event.team_max_size)
         .values(member_count=Team.member_count + 1)
-        .returning(Team.member_count)
+        .returning(Team.member_count),
+        execution_options={"synchronize_session": False},  # the loaded team is told just below
     )
     if size is None:
         if await tx.session.scalar(select(Team.id).where(Team.id == team.id)) is None:
             raise NotFound("team.gone", team=team.name)  # its last member left meanwhile
         raise Conflict("team.full", team=team.name, max=tx.event.team_max_size)
-    team.member_count = size
+    set_committed_value(team, "member_count", size)  # as the database has it: nothing to write back
     await _enrol(tx, team, person)
 
 
 async def _enrol(tx: Transaction, team: Team, person: Participant) -> None:
     """The membership row of someone the team's member_count already counts."""
-    tx.session.add(Membership(team_id=team.id, participant_id=person.id, joined_at=tx.now))
-    person.in_match_pool = False
-    await tx.session.flush()  # a second membership of the same person fails here, on the unique row
+    # A plain INSERT, not the unit of work's flush; a second membership of the same person fails
+    # here, on the unique row.
+    await tx.session.execute(
+        insert(Membership).values(team_id=team.id, participant_id=person.id, joined_at=tx.now)
+    )
+    if person.in_match_pool:
+        person.in_match_pool = False
 
 
 async def _remove_member(tx: Transaction, team: Team, participant_id: int) -> None:
