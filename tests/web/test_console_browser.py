@@ -1,6 +1,6 @@
 """The console's pages in a real browser: an organiser signs in, finds people by filter, opens a team
-and moves someone into it, and reads the audit log filtered; a screenshot of each page is kept under
-docs/ (console-<page>.png)."""
+and moves someone into it, and reads the audit log filtered; a screenshot of each page is taken
+(console-<page>.png, into docs/ with HACKSERVER_SCREENSHOTS=docs)."""
 
 from __future__ import annotations
 
@@ -47,11 +47,8 @@ async def empty_catalogue(tmp_path: Path, free_port: int) -> AsyncIterator[uvico
         yield server
 
 
-DOCS = Path(__file__).parent.parent.parent / "docs"
-
-
 async def test_an_organiser_finds_a_person_moves_them_into_a_team_and_reads_it_in_the_audit_log(
-    page: Page, server: uvicorn.Server
+    page: Page, server: uvicorn.Server, screenshots: Path
 ) -> None:
     runtime = runtime_of(server)
     await person(runtime, "Ada Lovelace", skills=["python", "data"], languages=["en"], team="Luftretter")
@@ -72,7 +69,7 @@ async def test_an_organiser_finds_a_person_moves_them_into_a_team_and_reads_it_i
     await page.get_by_label("in the pool").uncheck()
     await page.get_by_label("Skill").fill("")
     await page.get_by_role("button", name="Filter").click()
-    await page.screenshot(path=DOCS / "console-teams.png", full_page=True)
+    await page.screenshot(path=screenshots / "console-teams.png", full_page=True)
 
     await page.get_by_role("link", name="Luftretter").click()
     await page.wait_for_url(f"{base(server)}/dashboard/teams/{luftretter}")
@@ -80,7 +77,7 @@ async def test_an_organiser_finds_a_person_moves_them_into_a_team_and_reads_it_i
     await page.get_by_role("button", name="Move here").click()
     await expect(page.get_by_role("status")).to_have_text("Moved into this team.")
     await expect(page.locator("#members")).to_contain_text("Grace Hopper")
-    await page.screenshot(path=DOCS / "console-team.png", full_page=True)
+    await page.screenshot(path=screenshots / "console-team.png", full_page=True)
 
     await page.get_by_role("link", name="Audit log").click()
     await page.get_by_label("What").fill("team.")
@@ -88,11 +85,11 @@ async def test_an_organiser_finds_a_person_moves_them_into_a_team_and_reads_it_i
     await expect(page.locator("#rows tbody tr")).to_have_count(1)
     await expect(page.locator("#rows tbody")).to_contain_text("team.move")
     await expect(page.locator("#rows tbody")).to_contain_text("organiser:console")
-    await page.screenshot(path=DOCS / "console-audit.png", full_page=True)
+    await page.screenshot(path=screenshots / "console-audit.png", full_page=True)
 
 
 async def test_an_organiser_downloads_the_submissions_from_the_exports_page(
-    page: Page, server: uvicorn.Server
+    page: Page, server: uvicorn.Server, screenshots: Path
 ) -> None:
     runtime = runtime_of(server)
     team, members = await new_team(runtime, "Luftretter")
@@ -101,7 +98,7 @@ async def test_an_organiser_downloads_the_submissions_from_the_exports_page(
     await page.get_by_role("link", name=re.compile("^Export")).first.click()  # either language
     await page.wait_for_url(f"{base(server)}/dashboard/exports")
     await page.get_by_role("link", name="EN", exact=True).click()
-    await page.screenshot(path=DOCS / "console-exports.png", full_page=True)
+    await page.screenshot(path=screenshots / "console-exports.png", full_page=True)
     async with page.expect_download() as started:
         await page.get_by_role(
             "link", name="Submissions: every team's latest version, status and deadline, CSV"
@@ -115,7 +112,7 @@ async def test_an_organiser_downloads_the_submissions_from_the_exports_page(
 
 
 async def test_an_organiser_uploads_a_catalogue_sees_its_bad_row_named_then_imports_it(
-    page: Page, empty_catalogue: uvicorn.Server
+    page: Page, empty_catalogue: uvicorn.Server, screenshots: Path
 ) -> None:
     await person(runtime_of(empty_catalogue), "Ada Lovelace", team="Luftretter")
     await sign_in(page, empty_catalogue)
@@ -143,11 +140,11 @@ async def test_an_organiser_uploads_a_catalogue_sees_its_bad_row_named_then_impo
     await page.get_by_role("button", name="Run the assignment").click()
     await expect(page.get_by_role("status")).to_contain_text("Assignment done: 1 teams")
     await expect(page.locator("#rows tbody tr")).to_have_count(2)
-    await page.screenshot(path=DOCS / "console-challenges.png", full_page=True)
+    await page.screenshot(path=screenshots / "console-challenges.png", full_page=True)
 
 
 async def test_an_organiser_imports_experts_sees_the_bad_row_named_and_copies_a_link(
-    page: Page, server: uvicorn.Server
+    page: Page, server: uvicorn.Server, screenshots: Path
 ) -> None:
     await sign_in(page, server)
     await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base(server))
@@ -177,12 +174,14 @@ async def test_an_organiser_imports_experts_sees_the_bad_row_named_and_copies_a_
     await expect(page.locator("#copied")).to_have_text("Copied.")
     copied = await page.evaluate("navigator.clipboard.readText()")
     assert copied == await page.locator("#link").input_value() and "/expert/" in copied
-    await page.screenshot(path=DOCS / "console-experts.png", full_page=True)
+    await page.screenshot(path=screenshots / "console-experts.png", full_page=True)
     await page.goto(copied)
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Anna Schäfer")
 
 
-async def test_an_organiser_adds_a_juror_and_copies_their_link(page: Page, server: uvicorn.Server) -> None:
+async def test_an_organiser_adds_a_juror_and_copies_their_link(
+    page: Page, server: uvicorn.Server, screenshots: Path
+) -> None:
     await sign_in(page, server)
     await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base(server))
     await page.goto(f"{base(server)}/dashboard/jurors?lang=en")
@@ -199,13 +198,13 @@ async def test_an_organiser_adds_a_juror_and_copies_their_link(page: Page, serve
     await expect(page.locator("#copied")).to_have_text("Copied.")
     copied = await page.evaluate("navigator.clipboard.readText()")
     assert "/jury/" in copied
-    await page.screenshot(path=DOCS / "console-jurors.png", full_page=True)
+    await page.screenshot(path=screenshots / "console-jurors.png", full_page=True)
     await page.goto(copied)
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Jana Roth")
 
 
 async def test_an_organiser_grants_an_extension_then_previews_and_confirms_a_selection(
-    page: Page, site: Site
+    page: Page, site: Site, screenshots: Path
 ) -> None:
     late, members = await new_team(site.runtime, "Luftretter")
     await save(site.runtime, late, entry(members, submit=False, title="Noch nicht fertig"))
@@ -229,7 +228,7 @@ async def test_an_organiser_grants_an_extension_then_previews_and_confirms_a_sel
     await expect(page.locator("#preview li")).to_have_text(
         ["<script>alert(1)</script> (mobility)", "Team 2 (health)"]
     )
-    await page.screenshot(path=DOCS / "console-judging.png", full_page=True)
+    await page.screenshot(path=screenshots / "console-judging.png", full_page=True)
     await page.get_by_label("Yes, mark these selected").check()
     await page.get_by_role("button", name="Confirm the selection").click()
     await expect(page.get_by_role("status")).to_contain_text("Selection done: 2 selected")

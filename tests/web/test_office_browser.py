@@ -17,7 +17,6 @@ from hackserver.bootstrap import bootstrap
 from hackserver.foundation.models import Booking
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
-from tests.conftest import PROJECT
 from tests.fakes import FakeClock, event_toml
 from tests.office import expert, office_hours_event, publish, team, token
 from tests.servers import serving
@@ -25,7 +24,6 @@ from tests.web.test_browser import CHROMIUM_ARGS, chromium
 
 pytestmark = pytest.mark.browser
 __all__ = ["chromium"]  # the fixture, shared with the channel page tests
-SCREENSHOT = PROJECT / "docs" / "booking-page.png"
 
 
 @pytest.fixture
@@ -54,7 +52,7 @@ async def live(runtime: Runtime) -> list[tuple[int, str]]:
 
 
 async def test_a_team_books_reschedules_and_cancels_by_keyboard(
-    phone: Page, sqlite_url: str, tmp_path: Path, kickoff: datetime, free_port: int
+    phone: Page, sqlite_url: str, tmp_path: Path, kickoff: datetime, free_port: int, screenshots: Path
 ) -> None:
     path = tmp_path / "event.toml"
     path.write_text(office_hours_event(event_toml(kickoff), cutoff="30m", max_future_bookings=2))
@@ -79,7 +77,7 @@ async def test_a_team_books_reschedules_and_cancels_by_keyboard(
         )
         assert await live(runtime) == [(offered[0].id, "How do we anonymise location data?")]
         await expect(phone.locator("li.booking")).to_contain_text("Sat, Mar 20, 9:00")
-        await phone.screenshot(path=SCREENSHOT, full_page=True)
+        await phone.screenshot(path=screenshots / "booking-page.png", full_page=True)
         width = await phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 320, "the page scrolls sideways on a small phone"
 
