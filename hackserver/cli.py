@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hackserver.foundation import metrics
-from hackserver.foundation.errors import CatalogueError, HackserverError, SettingsError
+from hackserver.foundation.errors import CatalogueError, CommandError, HackserverError, SettingsError
 from hackserver.foundation.settings import Settings
 from hackserver.simulation.stages import STAGES
 
@@ -372,7 +372,7 @@ def read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        raise CatalogueError(f"{path}: cannot read it ({error.strerror})") from None
+        raise CommandError(f"{path}: cannot read it ({error.strerror})") from None
 
 
 def into_database(path: Path, work: Coroutine[Any, Any, T]) -> T:
@@ -382,10 +382,10 @@ def into_database(path: Path, work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
     except CatalogueError as error:
-        raise CatalogueError(f"{path}: {error}") from None
+        raise CommandError(f"{path}: {error}") from None
     except DBAPIError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        raise CatalogueError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
+        raise CommandError(f"database: {reason} (has `hackserver db upgrade` run?)") from None
 
 
 def report(path: Path, problems: Sequence[Any], summary: str | None, *, hint: str = "") -> int:
@@ -458,9 +458,11 @@ def cmd_jurors(args: argparse.Namespace) -> int:
     path: Path = args.file
     data = read_file(path)
     try:
-        rows = jurors.parse_csv(data)
+        rows, problems = jurors.parse_csv(data)
     except CatalogueError as error:
-        raise CatalogueError(f"{path}: {error}; nothing imported") from None
+        raise CommandError(f"{path}: {error}; nothing imported") from None
+    if problems:
+        raise CommandError(f"{path}: {'; '.join(map(str, problems))}; nothing imported")
 
     async def write() -> int:
         async with bootstrap(settings) as runtime, runtime.transaction() as tx:
@@ -485,7 +487,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         written = export.write(found, args.out, args.format)
     except OSError as error:
-        raise CatalogueError(f"{args.out}: cannot write there ({error.strerror})") from None
+        raise CommandError(f"{args.out}: cannot write there ({error.strerror})") from None
     for path, rows in written:
         print(f"{path}: {rows} rows")
     return 0
@@ -511,7 +513,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         try:
             args.json.write_text(json.dumps(report, indent=2) + "\n")
         except OSError as error:
-            raise CatalogueError(f"{args.json}: cannot write there ({error.strerror})") from None
+            raise CommandError(f"{args.json}: cannot write there ({error.strerror})") from None
     return 1 if report["failures"] else 0
 
 

@@ -24,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from hackserver.challenges.search import id_key
 from hackserver.foundation import json_input
 from hackserver.foundation.errors import CatalogueError
+from hackserver.foundation.i18n import Joined, Term
+from hackserver.foundation.import_problems import Problem, Report
 from hackserver.foundation.models import AuditEntry, Challenge
 from hackserver.foundation.plain_text import free_text, one_line
 from hackserver.foundation.text_limits import CATALOGUES
@@ -42,6 +44,7 @@ _LANGUAGE_SEPARATORS = re.compile(r"[;,\s]+")
 _EMAIL = re.compile(r"(mailto:)?[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]{2,}")
 # Newlines and tabs are fine; NUL breaks PostgreSQL, a lone surrogate (JSON's "\ud800") has no UTF-8.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+_JSON_ITEM = '{"id": "...", "title": "..."}'
 
 
 @dataclass(frozen=True)
@@ -58,36 +61,25 @@ class ChallengeRow:
     row: int  # where it stood: spreadsheet row (header = 1) or JSON item (from 1)
 
 
-@dataclass(frozen=True)
-class Problem:
-    row: int
-    field: str | None  # None: the row as a whole
-    reason: str
-    unit: str = "row"  # "item" in JSON files
-
-    def __str__(self) -> str:
-        return f"{self.unit} {self.row}: " + (f"{self.field}: " if self.field else "") + self.reason
-
-
 def parse_catalogue(
     data: bytes, filename: str, languages: Sequence[str]
 ) -> tuple[list[ChallengeRow], list[Problem]]:
     """The good rows and the problems of the bad ones; a bad file as a whole raises CatalogueError."""
     kind = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if kind not in ("csv", "json"):
-        raise CatalogueError("expected a .csv or .json file")
+        raise CatalogueError("import.not_csv_or_json")
     text = _decode(data)
     if not text.strip():
-        raise CatalogueError("the file is empty")
+        raise CatalogueError("import.empty")
     records = _csv_records(text) if kind == "csv" else _json_records(text)
     if not records:
-        raise CatalogueError("the file has no challenges, only " + ("a header" if kind == "csv" else "[]"))
+        raise CatalogueError(f"import.no_challenges_{kind}")
     _refuse_duplicates(records, "row" if kind == "csv" else "item")
     rows: list[ChallengeRow] = []
     problems: list[Problem] = []
     for number, unit, values, early in records:
         row_problems = list(early)
-        row = _validate(values, number, set(languages), _Report(row_problems, number, unit))
+        row = _validate(values, number, set(languages), Report(row_problems, number, unit))
         problems += sorted(row_problems, key=lambda p: COLUMNS.index(p.field) if p.field else -1)
         if not row_problems:
             rows.append(row)
@@ -105,8 +97,7 @@ def _decode(data: bytes) -> str:
         offset = error.start + (3 if bom else 0)
         line = data[:offset].count(b"\n") + 1
         raise CatalogueError(
-            f"not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}); "
-            "save the file as UTF-8 (in a spreadsheet: CSV UTF-8)"
+            "import.not_utf8", byte=f"{data[offset]:02x}", offset=offset, line=line
         ) from None
     return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
 
@@ -118,32 +109,36 @@ def _csv_records(
     try:
         table = list(reader)
     except csv.Error as error:
-        raise CatalogueError(f"line {reader.line_num}: not readable as CSV ({error})") from None
+        raise CatalogueError("import.not_csv", line=reader.line_num, error=str(error)) from None
     header = [name.strip().lower() for name in table[0]]
     used = [i for i, name in enumerate(header) if name or any(i < len(r) and r[i].strip() for r in table)]
     names = [header[i] for i in used]
     missing = [name for name in required if name not in names]
     unknown = [
-        name or f"(column {i + 1} has no name)"
+        name or Term("import.unnamed_column", {"column": i + 1})
         for i, name in zip(used, names, strict=True)
         if name not in columns
     ]
     twice = sorted({name for name in names if names.count(name) > 1 and name in columns})
     if missing or unknown or twice:
         if len(table[0]) == 1 and ";" in table[0][0]:
-            raise CatalogueError("the header row is not comma-separated (it seems to use ';'); save as CSV")
-        parts = [f"missing column{'s' * (len(missing) > 1)}: {', '.join(missing)}"] if missing else []
-        parts += [f"unknown column{'s' * (len(unknown) > 1)}: {', '.join(unknown)}"] if unknown else []
-        parts += [f"column{'s' * (len(twice) > 1)} given twice: {', '.join(twice)}"] if twice else []
-        raise CatalogueError("; ".join(parts) + f" (the columns are {', '.join(columns)})")
+            raise CatalogueError("import.semicolons")
+        wrong: dict[str, Sequence[Term | str]] = {
+            "import.missing_columns": missing, "import.unknown_columns": unknown, "import.columns_twice": twice
+        }  # fmt: skip
+        parts = [
+            Term(key, {"n": len(named), "names": Joined(named, ", ")})
+            for key, named in wrong.items()
+            if named
+        ]
+        raise CatalogueError("import.columns", problems=Joined(parts), columns=", ".join(columns))
     records: list[_Record] = []
     for number, cells in enumerate(table[1:], start=2):
         if not any(cell.strip() for cell in cells):
             continue  # blank rows, as spreadsheets leave them
         early = []
         if any(cell.strip() for cell in cells[len(header) :]):
-            reason = f"{len(cells)} cells, but the header has {len(header)} (quote cells with commas in them)"
-            early.append(Problem(number, None, reason))
+            early.append(Problem(number, None, "import.cells", {"cells": len(cells), "columns": len(header)}))
         values = {header[i]: cells[i] for i in used if i < len(cells)}
         records.append((number, "row", values, early))
     return records
@@ -154,15 +149,15 @@ def _json_records(text: str) -> list[_Record]:
         items = json_input.loads(text)
     except json.JSONDecodeError as error:
         raise CatalogueError(
-            f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+            "import.not_json", error=error.msg, line=error.lineno, column=error.colno
         ) from None
     if not isinstance(items, list):
-        raise CatalogueError('expected a JSON list of challenges: [{"id": "...", "title": "..."}, ...]')
+        raise CatalogueError("import.not_json_list", example=f"[{_JSON_ITEM}, ...]")
     unknown: dict[str, int] = {}
     records: list[_Record] = []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            wrong = Problem(number, None, 'expected an object like {"id": "...", "title": "..."}', "item")
+            wrong = Problem(number, None, "import.not_object", {"example": _JSON_ITEM}, "item")
             records.append((number, "item", {}, [wrong]))
             continue
         for key in item:
@@ -170,9 +165,11 @@ def _json_records(text: str) -> list[_Record]:
                 unknown.setdefault(str(key), number)
         records.append((number, "item", item, []))
     if unknown:
-        names = ", ".join(f"{key} (item {number})" for key, number in unknown.items())
+        named = [
+            Term("import.field_in_item", {"field": key, "item": number}) for key, number in unknown.items()
+        ]
         raise CatalogueError(
-            f"unknown field{'s' * (len(unknown) > 1)}: {names} (the fields are {', '.join(COLUMNS)})"
+            "import.unknown_fields", n=len(unknown), names=Joined(named, ", "), fields=", ".join(COLUMNS)
         )
     return records
 
@@ -186,31 +183,24 @@ def _refuse_duplicates(records: list[_Record], unit: str) -> None:
             seen.setdefault(id_key(written), (written, []))[1].append(number)
     twice = [(written, numbers) for written, numbers in seen.values() if len(numbers) > 1]
     if twice:
-        said = "; ".join(f"{written} in {unit}s {_and(numbers)}" for written, numbers in twice)
-        raise CatalogueError(f"duplicate id{'s' * (len(twice) > 1)}: {said}")
+        said = [
+            Term(f"import.id_in_{unit}s", {"id": written, "numbers": _and(numbers)})
+            for written, numbers in twice
+        ]
+        raise CatalogueError("import.duplicate_ids", n=len(twice), ids=Joined(said))
 
 
-def _and(numbers: list[int]) -> str:
-    return ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+def _and(numbers: list[int]) -> Term:
+    return Term("import.and", {"most": ", ".join(map(str, numbers[:-1])), "last": numbers[-1]})
 
 
-@dataclass
-class _Report:
-    problems: list[Problem]
-    row: int
-    unit: str
-
-    def __call__(self, field: str, reason: str) -> None:
-        self.problems.append(Problem(self.row, field, reason, self.unit))
-
-
-def _validate(values: dict[str, Any], number: int, languages: set[str], fail: _Report) -> ChallengeRow:
+def _validate(values: dict[str, Any], number: int, languages: set[str], fail: Report) -> ChallengeRow:
     external_id = _text(values, "id", fail, required=True)
     if external_id and not _ID.fullmatch(external_id):
-        fail("id", f"{external_id!r} may only have letters, digits, - and _")
+        fail("id", "import.id_characters", id=repr(external_id))
     contact = _text(values, "contact", fail)
     if contact and not _EMAIL.fullmatch(contact) and not _is_url(contact):
-        fail("contact", f"expected an e-mail address or an http(s) URL, got {contact!r}")
+        fail("contact", "import.contact", value=repr(contact))
     tags = _unique(_list(values, "tags", fail))
     _within(tags, "tags", fail, MAX_TAGS, MAX_LENGTH["tags"])
     spoken = _languages(values, fail, languages)
@@ -231,7 +221,7 @@ def _validate(values: dict[str, Any], number: int, languages: set[str], fail: _R
 def _text(
     values: dict[str, Any],
     name: str,
-    fail: _Report,
+    fail: Report,
     *,
     required: bool = False,
     limit: int | None = None,
@@ -241,25 +231,25 @@ def _text(
     if isinstance(raw, int) and not isinstance(raw, bool) and name == "id":
         raw = str(raw)
     if raw is not None and not isinstance(raw, str):
-        fail(name, "expected a text")
+        fail(name, "import.not_text")
         return ""
     # A description keeps its lines; other fields are one line, however the cell wrapped.
     if multiline is None:
         multiline = name == "description"
     value = (raw or "").strip() if multiline else " ".join((raw or "").split())
     if (bad := _CONTROL.search(value)) is not None:
-        fail(name, f"has a control character (U+{ord(bad.group()):04X})")
+        fail(name, "import.control_character", character=f"U+{ord(bad.group()):04X}")
     value = free_text(value) if multiline else one_line(value)  # bidi overrides and the like go
     if not value and required:
-        fail(name, "required")
+        fail(name, "import.required")
     limit = MAX_LENGTH[name] if limit is None else limit
     if len(value) > limit:
-        fail(name, f"longer than {limit} characters (it has {len(value)})")
+        fail(name, "import.too_long", limit=limit, length=len(value))
     return value
 
 
 def _list(
-    values: dict[str, Any], name: str, fail: _Report, separators: re.Pattern[str] = _LIST_SEPARATORS
+    values: dict[str, Any], name: str, fail: Report, separators: re.Pattern[str] = _LIST_SEPARATORS
 ) -> list[str]:
     raw = values.get(name)
     if raw is None:
@@ -268,26 +258,26 @@ def _list(
         raw = separators.split(raw)
     if isinstance(raw, list) and all(isinstance(part, str) for part in raw):
         return [item for part in raw if (item := one_line(part))]
-    fail(name, 'expected a list of texts like ["de", "en"]')
+    fail(name, "import.not_list")
     return []
 
 
-def _within(items: list[str], field: str, fail: _Report, most: int, longest: int) -> None:
+def _within(items: list[str], field: str, fail: Report, most: int, longest: int) -> None:
     for item in items:
         if len(item) > longest:
-            fail(field, f"{item[:20]!r}… is longer than {longest} characters")
+            fail(field, "import.item_too_long", item=repr(item[:20]), limit=longest)
     if len(items) > most:
-        fail(field, f"{len(items)} {field}, at most {most}")
+        fail(field, "import.too_many", count=len(items), field=field, most=most)
 
 
-def _languages(values: dict[str, Any], fail: _Report, languages: set[str]) -> list[str]:
+def _languages(values: dict[str, Any], fail: Report, languages: set[str]) -> list[str]:
     """The row's languages: two-letter codes of the event's languages."""
     spoken = _unique([code.lower() for code in _list(values, "languages", fail, _LANGUAGE_SEPARATORS)])
     for code in spoken:
         if not re.fullmatch(r"[a-z]{2}", code):
-            fail("languages", f"{code!r} is not a two-letter language code like de")
+            fail("languages", "import.language_code", code=repr(code))
         elif code not in languages:
-            fail("languages", f"{code} is not a language of this event ({', '.join(sorted(languages))})")
+            fail("languages", "import.event_language", code=code, languages=", ".join(sorted(languages)))
     return spoken
 
 
@@ -298,7 +288,7 @@ def _unique(items: list[str]) -> list[str]:
     return list(seen.values())
 
 
-def _max_teams(raw: Any, fail: _Report) -> int | None:
+def _max_teams(raw: Any, fail: Report) -> int | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     number: int | None = None
@@ -309,10 +299,7 @@ def _max_teams(raw: Any, fail: _Report) -> int | None:
     elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
         number = int(raw.strip())
     if number is None or not 0 < number <= MAX_TEAMS_LIMIT:
-        fail(
-            "max_teams",
-            f"expected a whole number from 1 to {MAX_TEAMS_LIMIT}, or empty for no limit, got {raw!r}",
-        )
+        fail("max_teams", "import.max_teams", most=MAX_TEAMS_LIMIT, value=repr(raw))
         return None
     return number
 
@@ -419,9 +406,7 @@ async def import_rows(
             )
             tx.record("challenges.imported", **counts)
     except IntegrityError:
-        raise CatalogueError(
-            "another import added the same challenges meanwhile; nothing imported, run it again"
-        ) from None
+        raise CatalogueError("import.raced") from None
     return result
 
 

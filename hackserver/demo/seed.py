@@ -36,9 +36,11 @@ async def seed(runtime: Runtime) -> list[str]:
         if (pool := await experts.import_experts(runtime, data, actor=ACTOR)).done:
             done.append(pool.summary())
     if not await _any(runtime, Juror) and (data := _example(folder / "jurors.example.csv")):
-        async with runtime.transaction() as tx:
-            added = await jurors.upsert(tx, jurors.parse_csv(data), actor=ACTOR)
-        done.append(f"jurors: {len(added)} added")
+        rows, problems = jurors.parse_csv(data)
+        if not problems:
+            async with runtime.transaction() as tx:
+                added = await jurors.upsert(tx, rows, actor=ACTOR)
+            done.append(f"jurors: {len(added)} added")
     if published := await offer_slots(runtime):
         done.append(f"slots: {published} published in the hacking phase")
     return done

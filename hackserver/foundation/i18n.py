@@ -5,7 +5,8 @@ first needed; adding a language is adding one such file. The msgids are symbolic
 "page.jury.save"), so a missing translation is a missing key, found by the tests, never English
 passed off as German. Texts are `str.format` templates: `say("de", "team.created", name=…)`.
 A text with a count has plural forms (msgid_plural, msgstr[0], msgstr[1], … as the file's Plural-Forms
-header says); its count is the parameter `n`, and `Count(key, n)` puts one into another text.
+header says); its count is the parameter `n`, and `Count(key, n)` puts one into another text, as
+`Term(key, params)` puts any text and `Joined([...])` several.
 Dates and numbers are formatted for the language by Babel, in the reader's time zone.
 """
 
@@ -16,8 +17,8 @@ import gettext
 import re
 import string
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -103,7 +104,7 @@ class Catalogue:
             return template
         return template.format(
             **{
-                k: v.written(language) if isinstance(v, Moment | Term | Count) else v
+                k: v.written(language) if isinstance(v, Moment | Term | Count | Joined) else v
                 for k, v in params.items()
             }
         )
@@ -203,12 +204,26 @@ class Count:
 
 @dataclass(frozen=True)
 class Term:
-    """A parameter of a text that is a text of the catalogue itself, in each reader's language."""
+    """A parameter of a text that is a text of the catalogue itself (with parameters of its own), in
+    each reader's language."""
 
     key: str
+    params: Mapping[str, object] = field(default_factory=dict)
 
     def written(self, language: str) -> str:
-        return catalogue().text(language, self.key)
+        return catalogue().say(language, self.key, **self.params)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A parameter of a text that is several, each a text of the catalogue or a name as it stands,
+    joined ("missing column: title; unknown column: budget")."""
+
+    parts: Sequence[Term | str]
+    separator: str = "; "
+
+    def written(self, language: str) -> str:
+        return self.separator.join(p if isinstance(p, str) else p.written(language) for p in self.parts)
 
 
 def number(value: float, language: str) -> str:

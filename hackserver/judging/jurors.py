@@ -1,8 +1,8 @@
 """Jurors: imported from a CSV file (name, organisation, categories, conflicts) or through the API.
 
 A juror is known by name within the event: importing again updates them. Categories and conflicts
-are lists separated by `;` (or `,`); conflicts name teams. Every bad row is reported at once and
-nothing is written while one is bad.
+are lists separated by `;` (or `,`); conflicts name teams. Every bad row is reported at once, and
+its callers write nothing while one is bad.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from hackserver.foundation.errors import CatalogueError
+from hackserver.foundation.import_problems import Problem, Report
 from hackserver.foundation.models import AuditEntry, Juror
 from hackserver.foundation.plain_text import one_line
 from hackserver.foundation.text_limits import CATALOGUES
@@ -42,24 +43,25 @@ def _list(value: Any) -> list[str]:
     return [item for i in items if (item := one_line(i))]
 
 
-def parse_one(raw: dict[str, Any], where: str) -> tuple[JurorRow | None, list[str]]:
-    problems = []
+def parse_one(
+    raw: dict[str, Any], number: int = 1, unit: str = "body"
+) -> tuple[JurorRow | None, list[Problem]]:
+    """One juror from a CSV row or an API body, or the problems that keep it from being one."""
+    problems: list[Problem] = []
+    fail = Report(problems, number, unit)
     name = one_line(str(raw.get("name") or ""))
     if not name:
-        problems.append(f"{where}: name: missing")
-    elif len(name) > CATALOGUES["juror"]["name"]:
-        problems.append(f"{where}: name: longer than {CATALOGUES['juror']['name']} characters")
+        fail("name", "import.missing")
+    elif len(name) > LIMITS["name"]:
+        fail("name", "import.longer_than", limit=LIMITS["name"])
     organisation = one_line(str(raw.get("organisation") or "")) or None
-    if organisation and len(organisation) > CATALOGUES["juror"]["organisation"]:
-        problems.append(
-            f"{where}: organisation: longer than {CATALOGUES['juror']['organisation']} characters"
-        )
+    if organisation and len(organisation) > LIMITS["organisation"]:
+        fail("organisation", "import.longer_than", limit=LIMITS["organisation"])
     for key in ("categories", "conflicts"):
         if raw.get(key) is not None and not isinstance(raw.get(key), str | list):
-            problems.append(f"{where}: {key}: expected a list or a text separated by ;")
-    unknown = sorted(set(raw) - set(COLUMNS))
-    if unknown:
-        problems.append(f"{where}: unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}")
+            fail(key, "import.list_or_text")
+    if unknown := sorted(set(raw) - set(COLUMNS)):
+        fail(None, "import.juror_columns", names=", ".join(unknown), columns=", ".join(COLUMNS))
     if problems:
         return None, problems
     row = JurorRow(
@@ -68,30 +70,32 @@ def parse_one(raw: dict[str, Any], where: str) -> tuple[JurorRow | None, list[st
     return row, []
 
 
-def parse_csv(data: bytes) -> list[JurorRow]:
+def parse_csv(data: bytes) -> tuple[list[JurorRow], list[Problem]]:
+    """The good rows and the problems of the bad ones; a bad file as a whole raises CatalogueError."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise CatalogueError("not UTF-8 text; save the file as UTF-8 CSV") from None
+        raise CatalogueError("import.jurors_not_utf8") from None
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or "name" not in [f.strip() for f in reader.fieldnames]:
-        raise CatalogueError(f"expected a header row with the columns {', '.join(COLUMNS)}")
-    rows, problems, seen = [], [], set()
-    unknown = sorted({f.strip() for f in reader.fieldnames} - set(COLUMNS) - {""})
-    if unknown:
-        problems.append(f"header: unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}")
+        raise CatalogueError("import.jurors_header", columns=", ".join(COLUMNS))
+    rows: list[JurorRow] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    if unknown := sorted({f.strip() for f in reader.fieldnames} - set(COLUMNS) - {""}):
+        Report(problems, 1, "header")(
+            None, "import.juror_columns", names=", ".join(unknown), columns=", ".join(COLUMNS)
+        )
     for number, raw in enumerate(reader, start=2):
         cleaned = {(k or "").strip(): v for k, v in raw.items() if k is not None and k.strip() in COLUMNS}
-        row, found = parse_one(cleaned, f"row {number}")
+        row, found = parse_one(cleaned, number, "row")
         problems += found
         if row is not None:
             if row.name.casefold() in seen:
-                problems.append(f"row {number}: name: {row.name} is listed twice")
+                problems.append(Problem(number, "name", "import.listed_twice", {"name": row.name}))
             seen.add(row.name.casefold())
             rows.append(row)
-    if problems:
-        raise CatalogueError("; ".join(problems))
-    return rows
+    return rows, problems
 
 
 async def upsert(tx: Transaction, rows: list[JurorRow], *, actor: str) -> list[Juror]:

@@ -15,13 +15,11 @@ from sqlalchemy import select
 
 from hackserver.challenges.catalogue import (
     _EMAIL,
-    Problem,
     _csv_records,
     _decode,
     _is_url,
     _languages,
     _list,
-    _Report,
     _text,
     _unique,
     _within,
@@ -29,6 +27,7 @@ from hackserver.challenges.catalogue import (
 from hackserver.foundation import links
 from hackserver.foundation.channels import ensure_channel
 from hackserver.foundation.errors import CatalogueError
+from hackserver.foundation.import_problems import Problem, Report
 from hackserver.foundation.models import AuditEntry, Expert
 from hackserver.foundation.text_limits import CATALOGUES
 
@@ -65,25 +64,27 @@ def name_key(name: str) -> str:
 def parse_experts(data: bytes, languages: Sequence[str]) -> tuple[list[ExpertRow], list[Problem]]:
     text = _decode(data)
     if not text.strip():
-        raise CatalogueError("the file is empty")
+        raise CatalogueError("import.empty")
     records = _csv_records(text, COLUMNS, REQUIRED)
     if not records:
-        raise CatalogueError("the file has no experts, only a header")
+        raise CatalogueError("import.no_experts")
     rows: list[ExpertRow] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for number, unit, values, early in records:
         row_problems = list(early)
-        row = validate(values, number, set(languages), _Report(row_problems, number, unit))
+        row = validate(values, number, set(languages), Report(row_problems, number, unit))
         if row.name and (first := seen.setdefault(name_key(row.name), number)) != number:
-            row_problems.append(Problem(number, "name", f"{row.name!r} is already in row {first}"))
+            row_problems.append(
+                Problem(number, "name", "import.name_again", {"name": repr(row.name), "row": first})
+            )
         problems += sorted(row_problems, key=lambda p: COLUMNS.index(p.field) if p.field else -1)
         if not row_problems:
             rows.append(row)
     return rows, problems
 
 
-def validate(values: dict[str, Any], number: int, languages: set[str], fail: _Report) -> ExpertRow:
+def validate(values: dict[str, Any], number: int, languages: set[str], fail: Report) -> ExpertRow:
     """One expert's fields, from a CSV row or an API body; problems go to `fail`."""
 
     def text(name: str, *, required: bool = False, multiline: bool = False) -> str:
@@ -92,7 +93,7 @@ def validate(values: dict[str, Any], number: int, languages: set[str], fail: _Re
     name = text("name", required=True)
     topics = _unique([topic.lower() for topic in _list(values, "topics", fail)])
     if not topics and "topics" not in {p.field for p in fail.problems}:
-        fail("topics", "required: what teams may ask about, like data;law;ux")
+        fail("topics", "import.topics_required")
     _within(topics, "topics", fail, MAX_TOPICS, LIMITS["topics"])
     spoken = _languages(values, fail, languages)
     zone = text("timezone")
@@ -100,13 +101,13 @@ def validate(values: dict[str, Any], number: int, languages: set[str], fail: _Re
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            fail("timezone", f"{zone!r} is not an IANA time zone like Europe/Berlin")
+            fail("timezone", "import.timezone", zone=repr(zone))
     contact = text("contact")
     if contact and not _EMAIL.fullmatch(contact) and not _is_url(contact):
-        fail("contact", f"expected an e-mail address or an http(s) URL, got {contact!r}")
+        fail("contact", "import.contact", value=repr(contact))
     join_url = text("join_url")
     if join_url and not _is_url(join_url):
-        fail("join_url", f"expected an http(s) URL of a video call, got {join_url!r}")
+        fail("join_url", "import.join_url", value=repr(join_url))
     return ExpertRow(
         name, tuple(topics), tuple(spoken), text("bio", multiline=True), zone or None, contact or None,
         join_url or None, number,

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hackserver.challenges.catalogue import Problem, _Report
 from hackserver.foundation.errors import CatalogueError, NotFound
+from hackserver.foundation.import_problems import Problem, Report
 from hackserver.foundation.models import AuditEntry, Booking, Expert, Slot
 from hackserver.foundation.transaction import Transaction
 from hackserver.officehours import experts
@@ -56,9 +56,9 @@ async def add_expert(tx: Transaction, body: dict[str, Any], actor: str) -> dict[
     values = {key: body[key] for key in experts.COLUMNS if key in body}
     if unknown := sorted(set(body) - set(experts.COLUMNS)):
         raise BadField(f"unknown fields: {', '.join(unknown)} (the fields are {', '.join(experts.COLUMNS)})")
-    row = experts.validate(values, 1, set(tx.event.languages), _Report(problems, 1, "body"))
+    row = experts.validate(values, 1, set(tx.event.languages), Report(problems, 1, "body"))
     if problems:
-        raise BadField("; ".join(f"{p.field}: {p.reason}" for p in problems))
+        raise BadField("; ".join(map(str, problems)))
     taken = await tx.session.scalars(select(Expert.name).where(Expert.event_id == tx.event_id))
     if any(experts.name_key(name) == experts.name_key(row.name) for name in taken):
         raise BadField(f"name: {row.name!r} is already an expert")

@@ -57,8 +57,8 @@ async def add_jurors(tx: Transaction, body: dict[str, Any], actor: str) -> dict[
         )
     rows, problems = [], []
     for n, item in enumerate(items):
-        row, found = jurors.parse_one(item, f"jurors[{n}]")
-        problems += found
+        row, found = jurors.parse_one(item)
+        problems += [f"jurors[{n}]: {problem}" for problem in found]
         if row is not None:
             rows.append(row)
     if problems:

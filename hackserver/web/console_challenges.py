@@ -58,13 +58,14 @@ async def upload(request: Request) -> Response:
     if isinstance(file := await uploaded(request, "catalogue"), Response):
         return file
     name, data = file
-    t = words(request)[1]
+    lang, t = words(request)
     try:
         imported = await catalogue.import_catalogue(request.state.runtime, data, name, actor=ACTOR)
     except CatalogueError as problem:
-        return await page(request, problems=[f"{name}: {problem}"], rejected=True, status=422)
+        return await page(request, problems=[f"{name}: {problem.say(lang)}"], rejected=True, status=422)
     if (result := imported.result) is None:
-        return await page(request, problems=[str(p) for p in imported.problems], rejected=True, status=422)
+        problems = [p.say(lang) for p in imported.problems]
+        return await page(request, problems=problems, rejected=True, status=422)
     done = t["imported"].format(added=result.added, updated=result.updated, unchanged=result.unchanged)
     return await page(request, done=done)
 

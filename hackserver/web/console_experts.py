@@ -81,13 +81,14 @@ async def upload(request: Request) -> Response:
     if isinstance(file := await uploaded(request, "experts"), Response):
         return file
     name, data = file
-    t = words(request)[1]
+    lang, t = words(request)
     try:
         imported = await experts.import_experts(request.state.runtime, data, actor=ACTOR)
     except CatalogueError as problem:
-        return await page(request, problems=[f"{name}: {problem}"], rejected=True, status=422)
+        return await page(request, problems=[f"{name}: {problem.say(lang)}"], rejected=True, status=422)
     if not imported.done:
-        return await page(request, problems=[str(p) for p in imported.problems], rejected=True, status=422)
+        problems = [p.say(lang) for p in imported.problems]
+        return await page(request, problems=problems, rejected=True, status=422)
     done = t["experts_imported"].format(
         added=imported.added, updated=imported.updated, unchanged=imported.unchanged
     )

@@ -18,8 +18,7 @@ from hackserver.judging import jurors, scoring
 from hackserver.runtime import Runtime
 from hackserver.web import console
 from hackserver.web.api import MAX_ID, STATUS
-from hackserver.web.api_jury import add_jurors, juror_link
-from hackserver.web.api_teams import BadField
+from hackserver.web.api_jury import juror_link
 from hackserver.web.console import ACTOR, posted, refused, render, uploaded, words
 
 
@@ -66,12 +65,12 @@ async def page(
 async def add(request: Request) -> Response:
     if isinstance(form := await posted(request), Response):
         return form
-    fields = {k: form.get(k, "") for k in jurors.COLUMNS}
-    try:
-        async with request.state.runtime.transaction() as tx:
-            await add_jurors(tx, {"jurors": [fields]}, ACTOR)
-    except BadField as problem:
-        return await page(request, problems=str(problem).split("; "), status=422)
+    row, problems = jurors.parse_one({k: form.get(k, "") for k in jurors.COLUMNS})
+    if row is None:
+        lang = words(request)[0]
+        return await page(request, problems=[p.say(lang) for p in problems], status=422)
+    async with request.state.runtime.transaction() as tx:
+        await jurors.upsert(tx, [row], actor=ACTOR)
     return RedirectResponse("/dashboard/jurors?done=juror_added", status_code=303)
 
 
@@ -79,13 +78,16 @@ async def upload(request: Request) -> Response:
     if isinstance(file := await uploaded(request, "jurors"), Response):
         return file
     name, data = file
+    lang, t = words(request)
     try:
-        rows = jurors.parse_csv(data)
-    except CatalogueError as problem:  # every bad row, joined
-        return await page(request, problems=f"{name}: {problem}".split("; "), rejected=True, status=422)
+        rows, problems = jurors.parse_csv(data)
+    except CatalogueError as problem:
+        return await page(request, problems=[f"{name}: {problem.say(lang)}"], rejected=True, status=422)
+    if problems:
+        return await page(request, problems=[p.say(lang) for p in problems], rejected=True, status=422)
     async with request.state.runtime.transaction() as tx:
         made = await jurors.upsert(tx, rows, actor=ACTOR)
-    return await page(request, done=words(request)[1]["jurors_imported"].format(n=len(made)))
+    return await page(request, done=t["jurors_imported"].format(n=len(made)))
 
 
 async def show_link(request: Request) -> Response:

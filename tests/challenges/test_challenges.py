@@ -117,6 +117,30 @@ def test_an_empty_file_is_refused(data: bytes, message: str) -> None:
     assert whole_file_error(data, "challenges.json" if data == b"[]" else "challenges.csv") == message
 
 
+def test_a_whole_file_problem_is_said_in_german_too() -> None:
+    with pytest.raises(CatalogueError) as caught:
+        parse("id,budget,Priorität\n1,100,hoch\n")
+    assert caught.value.say("de") == (
+        "fehlende Spalte: title; unbekannte Spalten: budget, priorität (die Spalten sind id, title, "
+        "description, category, tags, owner, languages, max_teams, contact)"
+    )
+
+
+def test_duplicate_ids_in_three_rows_are_said_in_german_too() -> None:
+    with pytest.raises(CatalogueError) as caught:
+        parse("id,title\nC-7,Eins\nc-7,Zwei\nC-7,Drei\nC-8,Vier\nC-8,Fünf\n")
+    assert str(caught.value) == "duplicate ids: C-7 in rows 2, 3 and 4; C-8 in rows 5 and 6"
+    assert caught.value.say("de") == "doppelte Ids: C-7 in den Zeilen 2, 3 und 4; C-8 in den Zeilen 5 und 6"
+
+
+def test_a_rows_problem_is_said_in_german_with_its_row_number() -> None:
+    (problem,) = parse(HEADER + "wvv-1,Titel,,,,,,viele,\n")[1]
+    assert problem.say("de") == (
+        "Zeile 2: max_teams: erwartet wird eine ganze Zahl von 1 bis 10000, oder leer für keine Grenze, "
+        "nicht 'viele'"
+    )
+
+
 def test_a_header_separated_by_semicolons_is_named() -> None:
     message = whole_file_error("id;title\n1;Eins\n")
     assert message.startswith("the header row is not comma-separated (it seems to use ';')")

@@ -70,7 +70,7 @@ async def finals_ready(runtime: Runtime, clock: FakeClock, count: int = 4) -> li
     clock.set(await deadline(runtime))
     async with runtime.transaction() as tx:
         await entries.freeze_due(tx)
-        await jurors.upsert(tx, jurors.parse_csv(JURORS_CSV), actor="test")
+        await jurors.upsert(tx, jurors.parse_csv(JURORS_CSV)[0], actor="test")
     return team_ids
 
 
@@ -87,13 +87,19 @@ async def juror_ids(runtime: Runtime) -> dict[str, int]:
         return {j.name: j.id for j in await tx.session.scalars(select(Juror))}
 
 
-def test_a_juror_file_with_bad_rows_reports_them_all_and_imports_nothing() -> None:
+def test_a_juror_file_with_bad_rows_reports_them_all() -> None:
+    _, problems = jurors.parse_csv(b"name,organisation,colour\n,Org,red\nAda,,\nAda,,\n")
+    assert [str(p) for p in problems] == [
+        "header: unknown column(s) colour; expected name, organisation, categories, conflicts",
+        "row 2: name: missing",
+        "row 4: name: Ada is listed twice",
+    ]
+
+
+def test_a_juror_file_that_is_not_text_is_refused_as_a_whole() -> None:
     with pytest.raises(CatalogueError) as bad:
-        jurors.parse_csv(b"name,organisation,colour\n,Org,red\nAda,,\nAda,,\n")
-    text = str(bad.value)
-    assert (
-        "row 2: name: missing" in text and "unknown column(s) colour" in text and "row 4: name: Ada" in text
-    )
+        jurors.parse_csv("name\nJosé\n".encode("latin-1"))
+    assert str(bad.value) == "not UTF-8 text; save the file as UTF-8 CSV"
 
 
 async def test_each_final_is_assigned_k_times_without_conflicts(
@@ -228,10 +234,15 @@ async def test_the_csv_export_never_hands_a_spreadsheet_a_formula(
 
 
 def test_a_jurors_name_is_imported_without_bidi_overrides() -> None:
-    (row,) = jurors.parse_csv(
+    (row,), problems = jurors.parse_csv(
         "name,organisation,conflicts\n\u202eAda\u2066 Love\u200flace,Cha\u202drit\u00e9,Te\u200bam 1\n".encode()
     )
-    assert (row.name, row.organisation, row.conflicts) == ("Ada Lovelace", "Charité", ["team 1"])
+    assert (row.name, row.organisation, row.conflicts, problems) == (
+        "Ada Lovelace",
+        "Charité",
+        ["team 1"],
+        [],
+    )
 
 
 def test_jurors_import_from_the_command_line(

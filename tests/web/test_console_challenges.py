@@ -64,12 +64,17 @@ async def test_a_catalogue_with_bad_rows_names_each_and_imports_nothing(
     runtime = runtime_of(server)
     response = await upload(organiser, BAD + f"C4,Titel,x,y,,,,{EVIL},\n")
     assert response.status_code == 422 and 'role="alert"' in response.text
-    assert "<li>row 3: id: required</li>" in response.text and "<li>row 4: max_teams:" in response.text
-    assert "<li>row 5: max_teams:" in response.text and "row 2" not in response.text
+    assert "<li>Zeile 3: id: fehlt</li>" in response.text  # in the page's language
+    assert "<li>Zeile 4: max_teams: erwartet wird eine ganze Zahl von 1 bis 10000" in response.text
+    assert "<li>Zeile 5: max_teams:" in response.text and "Zeile 2" not in response.text
     assert EVIL not in response.text and "&lt;script&gt;" in response.text
-    for name, data in (("catalogue.xlsx", GOOD), ("catalogue.csv", ""), ("catalogue.json", "{")):
+    for name, data, said in (
+        ("catalogue.xlsx", GOOD, "erwartet wird eine .csv- oder .json-Datei</li>"),
+        ("catalogue.csv", "", "die Datei ist leer</li>"),
+        ("catalogue.json", "{", "kein gültiges JSON: "),
+    ):
         refused = await upload(organiser, data, name)
-        assert refused.status_code == 422 and f"{name}: " in refused.text, name
+        assert refused.status_code == 422 and f"<li>{name}: {said}" in refused.text, name
     assert (await organiser.post("/dashboard/challenges/import", data={"x": "y"})).status_code == 400
     assert await challenges(runtime) == []
     assert await audit_actions(runtime) == []

@@ -76,11 +76,12 @@ async def test_an_expert_file_with_bad_rows_names_each_and_imports_nothing(
     runtime = runtime_of(server)
     response = await upload(organiser, BAD + f"{EVIL},x,de,,,,\n")
     assert response.status_code == 422 and 'role="alert"' in response.text
-    assert "<li>row 3: topics: required" in response.text and "<li>row 4: timezone:" in response.text
-    assert "row 2" not in response.text and "row 5" not in response.text  # the markup name is fine
+    assert "<li>Zeile 3: topics: fehlt: wozu Teams fragen können" in response.text  # the page's language
+    assert "<li>Zeile 4: timezone: &#39;Mars/Olympus&#39; ist keine IANA-Zeitzone" in response.text
+    assert "Zeile 2" not in response.text and "Zeile 5" not in response.text  # the markup name is fine
     for name, data in (("experts.csv", ""), ("experts.csv", HEADER)):
         refused = await upload(organiser, data, name)
-        assert refused.status_code == 422 and f"{name}: " in refused.text, data
+        assert refused.status_code == 422 and f"<li>{name}: die Datei " in refused.text, data
     assert (await organiser.post("/dashboard/experts/import", data={"x": "y"})).status_code == 400
     assert await names(runtime) == []
     assert await audit_actions(runtime) == []

@@ -52,7 +52,7 @@ async def test_a_juror_is_added_by_hand_and_a_bad_one_refused(
 ) -> None:
     runtime = runtime_of(server)
     refused = await organiser.post("/dashboard/jurors/add", data={"name": " ", "organisation": "x"})
-    assert refused.status_code == 422 and "<li>jurors[0]: name: missing</li>" in refused.text
+    assert refused.status_code == 422 and "<li>name: fehlt</li>" in refused.text
     assert await names(runtime) == []
     added = await organiser.post(
         "/dashboard/jurors/add",
@@ -71,9 +71,13 @@ async def test_a_juror_file_with_bad_rows_names_each_and_imports_nothing_and_a_g
     runtime = runtime_of(server)
     bad = await upload(organiser, BAD)
     assert bad.status_code == 422 and 'role="alert"' in bad.text
-    assert "<li>jurors.csv: row 3: name: missing</li>" in bad.text
-    assert "<li>row 5: name: X is listed twice</li>" in bad.text and "row 2" not in bad.text
-    assert (await upload(organiser, "")).status_code == 422
+    assert "<li>Zeile 3: name: fehlt</li>" in bad.text  # in the page's language
+    assert "<li>Zeile 5: name: X steht zweimal in der Datei</li>" in bad.text and "Zeile 2" not in bad.text
+    empty = await upload(organiser, "")
+    assert (
+        empty.status_code == 422
+        and "<li>jurors.csv: erwartet wird eine Kopfzeile mit den Spalten" in empty.text
+    )
     assert await names(runtime) == [] and await audit_actions(runtime) == []
     good = await upload(organiser, GOOD)
     assert good.status_code == 200 and "Jury importiert oder geändert: 2." in good.text
