@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from hackserver.foundation.errors import Conflict, NotFound, TooLate
 from hackserver.foundation.models import AuditEntry, Challenge, Juror, JuryAssignment, Score, Submission, Team
@@ -61,6 +62,21 @@ async def jurors_of(tx: Transaction) -> list[Juror]:
     return list(
         await tx.session.scalars(select(Juror).where(Juror.event_id == tx.event_id).order_by(Juror.id))
     )
+
+
+async def progress(tx: Transaction, by: InstrumentedAttribute[int]) -> dict[int, tuple[int, int, int]]:
+    """How far the jury is with each juror or each submission (`by` JuryAssignment.juror_id or
+    .submission_id): assignments still counting, of them scored, and flagged."""
+    counted = JuryAssignment.flagged.is_(None)
+    counts = await tx.session.execute(
+        select(
+            by,
+            func.count().filter(counted),
+            func.count().filter(counted, JuryAssignment.scored_at.is_not(None)),
+            func.count().filter(JuryAssignment.flagged.is_not(None)),
+        ).group_by(by)
+    )
+    return {key: (assigned, scored, flagged) for key, assigned, scored, flagged in counts}
 
 
 async def assign(tx: Transaction, *, actor: str, seed: int = 0) -> AssignmentRun:

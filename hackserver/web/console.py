@@ -1,26 +1,24 @@
 """The organisers' console: pages behind the dashboard's sign-in (the same cookie, the same Origin
 check on every form), each in a module of its own (their routes are listed in console_routes.py);
-this module holds what they share."""
+this module holds what they share, console_uploads their file uploads and console_links the private
+links of experts and jurors."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.templating import Jinja2Templates
 
 from hackserver.foundation import i18n
 from hackserver.foundation.errors import DomainError
-from hackserver.foundation.transaction import Transaction
+from hackserver.foundation.numbers import whole
 from hackserver.runtime import Runtime
-from hackserver.web.api import STATUS
+from hackserver.web.api import MAX_ID, STATUS
 from hackserver.web.console_nav import navigation
 from hackserver.web.dashboard import Dashboard, signed_in
 from hackserver.web.languages import language
@@ -29,6 +27,19 @@ from hackserver.web.visitors import read_form, same_origin
 ACTOR = "organiser:console"  # the audit log's actor for what an organiser does on a console page
 PAGE_SIZE = 50
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+Page = Callable[..., Awaitable[Response]]  # a console page, shown again with what a form did
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a console page says above its content after a form: what was done, or what was wrong."""
+
+    problems: Sequence[str] = ()
+    done: str = ""
+    rejected: bool = False  # the problems are an upload's: nothing was imported
+
+
+NOTHING_SAID = Said()
 
 
 async def refused(request: Request) -> Response | None:
@@ -55,21 +66,17 @@ async def posted(request: Request) -> dict[str, str] | Response:
     return form
 
 
-async def uploaded(request: Request, field: str) -> tuple[str, bytes] | Response:
-    """The name and bytes of the one file a console form uploads, or the refusal: not signed in,
-    from another site, not a form with that file (a body past a megabyte never reaches here)."""
-    if (refusal := await refused(request)) is not None:
-        return refusal
-    if not same_origin(request):
-        return PlainTextResponse("Refused.", status_code=403)
-    try:
-        async with request.form(max_files=1, max_fields=4) as form:
-            file = form.get(field)
-            if not isinstance(file, UploadFile):
-                return PlainTextResponse("Expected a file.", status_code=400)
-            return file.filename or "", await file.read()
-    except (MultiPartException, HTTPException):
-        return PlainTextResponse("Expected a file.", status_code=400)
+def typed_id(form: dict[str, str], field: str) -> int | None:
+    """The number of a team, person or juror typed into a form ("12" or "#12"); None when it is not
+    one that could exist."""
+    number = whole(form.get(field, "").strip().lstrip("#"))
+    return number if number is not None and number <= MAX_ID else None
+
+
+async def refusal_shown(request: Request, page: Page, refusal: DomainError) -> Response:
+    """The page again, saying why the rules refused (with the API's status for it)."""
+    lang = words(request)[0]
+    return await page(request, Said([refusal.say(lang)]), status=STATUS.get(type(refusal), 409))
 
 
 def words(request: Request) -> tuple[str, dict[str, str]]:
@@ -78,7 +85,12 @@ def words(request: Request) -> tuple[str, dict[str, str]]:
 
 
 def render(
-    request: Request, page: str, template: str, context: dict[str, Any], status: int = 200
+    request: Request,
+    page: str,
+    template: str,
+    context: dict[str, Any],
+    said: Said = NOTHING_SAID,
+    status: int = 200,
 ) -> Response:
     lang, t = words(request)
     shown = {
@@ -86,29 +98,13 @@ def render(
         "lang": lang,
         "t": t,
         "here": request.url.path,
+        "problems": said.problems,
+        "rejected": said.rejected,
+        # After a redirect, ?done=… names what was done.
+        "done": said.done or t.get("done_" + request.query_params.get("done", "x"), ""),
     }
     return Dashboard.secured(
         templates.TemplateResponse(
             request, template, shown | navigation(lang, page) | context, status_code=status
         )
     )
-
-
-async def show_link(
-    request: Request,
-    page: Callable[..., Awaitable[Response]],
-    make_link: Callable[[Transaction, dict[str, Any], str], Awaitable[dict[str, Any]]],
-    key: str,
-) -> Response:
-    """The page again with one person's private link in it (the API's use case makes and audits it)."""
-    if isinstance(form := await posted(request), Response):
-        return form
-    lang = words(request)[0]
-    ident = request.path_params[key]
-    try:
-        async with request.state.runtime.transaction() as tx:
-            found = await make_link(tx, {key: ident}, ACTOR)
-    except DomainError as refusal:
-        return await page(request, problems=[refusal.say(lang)], status=STATUS.get(type(refusal), 409))
-    # Absolute, to paste into a message: without HACKSERVER_PUBLIC_URL, at the address the organiser uses.
-    return await page(request, shown=(ident, urljoin(str(request.base_url), found["link"])))

@@ -7,29 +7,24 @@ from __future__ import annotations
 
 from sqlalchemy import and_, func, select
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from hackserver.foundation import links
-from hackserver.foundation.errors import CatalogueError, DomainError, NotFound
+from hackserver.foundation.import_problems import Problem
 from hackserver.foundation.models import Booking, Expert, HelpTicket, Slot, Team
-from hackserver.foundation.numbers import whole
 from hackserver.officehours import experts
 from hackserver.runtime import Runtime
-from hackserver.web import console
-from hackserver.web.api import MAX_ID, STATUS
 from hackserver.web.api_experts import expert_link
-from hackserver.web.console import ACTOR, posted, refused, render, uploaded, words
+from hackserver.web.console import ACTOR, NOTHING_SAID, Said, refused, render
+from hackserver.web.console_links import LinkHolders
+from hackserver.web.console_uploads import Upload
 
 
 async def page(
     request: Request,
-    *,
-    problems: list[str] | None = None,
-    rejected: bool = False,  # the problems are an upload's: nothing was imported
-    done: str = "",
-    shown: tuple[int, str] | None = None,  # an expert's id and private link, asked for just now
+    said: Said = NOTHING_SAID,
     status: int = 200,
+    shown: tuple[int, str] | None = None,  # an expert's id and private link, asked for just now
 ) -> Response:
     if (refusal := await refused(request)) is not None:
         return refusal
@@ -60,7 +55,6 @@ async def page(
         )
         now = tx.now
     waiting = [(ticket, name, int((now - ticket.created_at).total_seconds() // 60)) for ticket, name in queue]
-    t = words(request)[1]
     return render(
         request,
         "experts",
@@ -69,58 +63,26 @@ async def page(
             "rows": list(pool),
             "waiting": waiting,
             "shown": shown,
-            "problems": problems or [],
-            "rejected": rejected,
-            "done": done or t.get("done_" + request.query_params.get("done", "x"), ""),
         },
-        status=status,
+        said,
+        status,
     )
 
 
-async def upload(request: Request) -> Response:
-    if isinstance(file := await uploaded(request, "experts"), Response):
-        return file
-    name, data = file
-    lang, t = words(request)
-    try:
-        imported = await experts.import_experts(request.state.runtime, data, actor=ACTOR)
-    except CatalogueError as problem:
-        return await page(request, problems=[f"{name}: {problem.say(lang)}"], rejected=True, status=422)
+async def import_file(runtime: Runtime, name: str, data: bytes) -> dict[str, int] | list[Problem]:
+    imported = await experts.import_experts(runtime, data, actor=ACTOR)
     if not imported.done:
-        problems = [p.say(lang) for p in imported.problems]
-        return await page(request, problems=problems, rejected=True, status=422)
-    done = t["experts_imported"].format(
-        added=imported.added, updated=imported.updated, unchanged=imported.unchanged
-    )
-    return await page(request, done=done)
+        return imported.problems
+    return {"added": imported.added, "updated": imported.updated, "unchanged": imported.unchanged}
 
 
-async def show_link(request: Request) -> Response:
-    return await console.show_link(request, page, expert_link, "expert_id")
-
-
-async def revoke(request: Request) -> Response:
-    if isinstance(form := await posted(request), Response):
-        return form
-    lang, t = words(request)
-    expert_id = whole(form.get("expert", ""))
-    if expert_id is None or expert_id > MAX_ID or form.get("confirm") != "on":
-        return await page(request, problems=[t["confirm_revoke"]], status=422)
-    try:
-        async with request.state.runtime.transaction() as tx:
-            expert = await tx.session.get(Expert, expert_id)
-            if expert is None or expert.event_id != tx.event_id:
-                raise NotFound("expert.gone")
-            await links.revoke(tx, "expert", expert_id, actor=ACTOR)
-    except DomainError as refusal:
-        return await page(request, problems=[refusal.say(lang)], status=STATUS.get(type(refusal), 409))
-    return RedirectResponse("/dashboard/experts?done=revoked", status_code=303)
+UPLOAD = Upload(page, "experts", import_file, "experts_imported")
+LINKS = LinkHolders(page, Expert, "expert", "expert", expert_link, "confirm_revoke", "expert.gone")
 
 
 def routes() -> list[BaseRoute]:
     return [
         Route("/dashboard/experts", page),
-        Route("/dashboard/experts/import", upload, methods=["POST"]),
-        Route("/dashboard/experts/{expert_id:id}/link", show_link, methods=["POST"]),
-        Route("/dashboard/experts/revoke", revoke, methods=["POST"]),
+        UPLOAD.route("/dashboard/experts"),
+        *LINKS.routes("/dashboard/experts"),
     ]

@@ -5,7 +5,9 @@ API's use cases."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import replace
+
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -16,22 +18,29 @@ from hackserver.foundation.numbers import whole
 from hackserver.judging import scoring
 from hackserver.runtime import Runtime
 from hackserver.submissions import entries
-from hackserver.web.api import MAX_ID, STATUS
 from hackserver.web.api_jury import run_assignment, select_top
 from hackserver.web.api_submissions import extension
 from hackserver.web.api_teams import BadField
-from hackserver.web.console import ACTOR, posted, refused, render, words
+from hackserver.web.console import (
+    ACTOR,
+    NOTHING_SAID,
+    Said,
+    posted,
+    refusal_shown,
+    refused,
+    render,
+    typed_id,
+    words,
+)
 
 MAX_TOP = 10_000
 
 
-async def page(
-    request: Request, *, problems: list[str] | None = None, done: str = "", status: int = 200
-) -> Response:
+async def page(request: Request, said: Said = NOTHING_SAID, status: int = 200) -> Response:
     if (refusal := await refused(request)) is not None:
         return refusal
     runtime: Runtime = request.state.runtime
-    lang, t = words(request)
+    t = words(request)[1]
     given = request.query_params
     top = whole(given.get("top", ""))
     per_category = given.get("per_category") == "on"
@@ -43,16 +52,8 @@ async def page(
                 .where(Team.event_id == runtime.event_id).order_by(Submission.id)
             )
         ).all()  # fmt: skip
-        counts = await tx.session.execute(
-            select(
-                JuryAssignment.submission_id,
-                func.count().filter(JuryAssignment.flagged.is_(None)),
-                func.count().filter(JuryAssignment.flagged.is_(None), JuryAssignment.scored_at.is_not(None)),
-                func.count().filter(JuryAssignment.flagged.is_not(None)),
-            ).group_by(JuryAssignment.submission_id)
-        )
+        progress = await scoring.progress(tx, JuryAssignment.submission_id)
         table = await scoring.standings(tx)
-    progress = {s: (a, sc, f) for s, a, sc, f in counts}
     rows = [
         (s, team, entries.deadline_of(runtime.event, phases, s), *progress.get(s.id, (0, 0, 0)))
         for s, team in submissions
@@ -60,7 +61,7 @@ async def page(
     preview = None
     if "top" in given:
         if top is None or not 1 <= top <= MAX_TOP:
-            problems = [*(problems or []), t["bad_top"]]
+            said = replace(said, problems=[*said.problems, t["bad_top"]])
             status = 422
         else:
             preview = scoring.pick(table, top, per_category=per_category)[0]
@@ -75,29 +76,26 @@ async def page(
             "top": top,
             "per_category": per_category,
             "zone": runtime.event.timezone,
-            "problems": problems or [],
-            "done": done or t.get("done_" + given.get("done", "x"), ""),
-            "lang": lang,
         },
-        status=status,
+        said,
+        status,
     )
 
 
 async def refusing(request: Request, refusal: DomainError | BadField) -> Response:
-    lang = words(request)[0]
     if isinstance(refusal, BadField):
-        return await page(request, problems=[str(refusal)], status=422)
-    return await page(request, problems=[refusal.say(lang)], status=STATUS.get(type(refusal), 409))
+        return await page(request, Said([str(refusal)]), status=422)
+    return await refusal_shown(request, page, refusal)
 
 
 async def extend(request: Request) -> Response:
     if isinstance(form := await posted(request), Response):
         return form
     t = words(request)[1]
-    team = whole(form.get("team", "").strip().lstrip("#"))
+    team = typed_id(form, "team")
     by = form.get("by", "").strip()[:16]
-    if team is None or team > MAX_ID or not by:
-        return await page(request, problems=[t["bad_extension"]], status=422)
+    if team is None or not by:
+        return await page(request, Said([t["bad_extension"]]), status=422)
     try:
         async with request.state.runtime.transaction() as tx:
             await extension(tx, {"team_id": team, "by": by}, ACTOR)
@@ -111,14 +109,14 @@ async def assign(request: Request) -> Response:
         return form
     t = words(request)[1]
     if form.get("confirm") != "on":
-        return await page(request, problems=[t["confirm_jury"]], status=422)
+        return await page(request, Said([t["confirm_jury"]]), status=422)
     try:
         async with request.state.runtime.transaction() as tx:
             run = await run_assignment(tx, {}, ACTOR)
     except (DomainError, BadField) as refusal:
         return await refusing(request, refusal)
     done = t["jury_assigned"].format(submissions=run["submissions"], assignments=run["assignments"])
-    return await page(request, done=done)
+    return await page(request, Said(done=done))
 
 
 async def choose(request: Request) -> Response:
@@ -127,7 +125,7 @@ async def choose(request: Request) -> Response:
     t = words(request)[1]
     top = whole(form.get("top", ""))
     if top is None or not 1 <= top <= MAX_TOP or form.get("confirm") != "on":
-        return await page(request, problems=[t["confirm_selection"]], status=422)
+        return await page(request, Said([t["confirm_selection"]]), status=422)
     try:
         async with request.state.runtime.transaction() as tx:
             chosen = await select_top(
@@ -135,7 +133,7 @@ async def choose(request: Request) -> Response:
             )
     except (DomainError, BadField) as refusal:
         return await refusing(request, refusal)
-    return await page(request, done=t["selected"].format(n=len(chosen["selected"])))
+    return await page(request, Said(done=t["selected"].format(n=len(chosen["selected"]))))
 
 
 def routes() -> list[BaseRoute]:

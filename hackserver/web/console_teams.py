@@ -31,8 +31,19 @@ from hackserver.foundation.numbers import whole
 from hackserver.runtime import Runtime
 from hackserver.teams import skills, teams
 from hackserver.teams.participants import only_organising
-from hackserver.web.api import MAX_ID, STATUS
-from hackserver.web.console import ACTOR, PAGE_SIZE, posted, refused, render, words
+from hackserver.web.api import MAX_ID
+from hackserver.web.console import (
+    ACTOR,
+    NOTHING_SAID,
+    PAGE_SIZE,
+    Said,
+    posted,
+    refusal_shown,
+    refused,
+    render,
+    typed_id,
+    words,
+)
 
 MAX_SEARCH = 120
 
@@ -157,12 +168,11 @@ async def page(request: Request) -> Response:
             "next": ids[-1] if ids and (more or before is not None) else None,
             "previous": ids[0] if ids and (after or (before is not None and more)) else None,
             "filters": f.query(),
-            "done": words(request)[1].get("done_" + request.query_params.get("done", "x"), ""),
         },
     )
 
 
-async def detail(request: Request, *, problem: str = "", status: int = 200) -> Response:
+async def detail(request: Request, said: Said = NOTHING_SAID, status: int = 200) -> Response:
     if (refusal := await refused(request)) is not None:
         return refusal
     runtime: Runtime = request.state.runtime
@@ -194,10 +204,9 @@ async def detail(request: Request, *, problem: str = "", status: int = 200) -> R
             "submission": submission,
             "channel": teams.channel_name(team),
             "zone": runtime.event.timezone,
-            "problem": problem,
-            "done": words(request)[1].get("done_" + request.query_params.get("done", "x"), ""),
         },
-        status=status,
+        said,
+        status,
     )
 
 
@@ -205,17 +214,17 @@ async def act(request: Request) -> Response:
     if isinstance(form := await posted(request), Response):
         return form
     runtime: Runtime = request.state.runtime
-    lang, t = words(request)
+    t = words(request)[1]
     team_id: int = request.path_params["team_id"]
     action = request.path_params["action"]
     if action not in ("move", "merge", "dissolve"):
         return render(request, "teams", "console_missing.html", {}, status=404)
     field = {"move": "participant", "merge": "into"}.get(action)
-    other = whole(form.get(field, "").strip().lstrip("#")) if field else None
-    if field and (other is None or other > MAX_ID):
-        return await detail(request, problem=t["bad_" + field], status=422)
+    other = typed_id(form, field) if field else None
+    if field and other is None:
+        return await detail(request, Said([t["bad_" + field]]), status=422)
     if action == "dissolve" and form.get("confirm") != "on":
-        return await detail(request, problem=t["confirm_dissolve"], status=422)
+        return await detail(request, Said([t["confirm_dissolve"]]), status=422)
     try:
         async with runtime.transaction() as tx:
             if action == "move" and other is not None:
@@ -228,7 +237,7 @@ async def act(request: Request) -> Response:
                 await teams.dissolve(tx, team_id, actor=ACTOR)
                 where = "/dashboard/teams?view=teams&done=dissolved"
     except DomainError as refusal:
-        return await detail(request, problem=refusal.say(lang), status=STATUS.get(type(refusal), 409))
+        return await refusal_shown(request, detail, refusal)
     return RedirectResponse(where, status_code=303)
 
 

@@ -4,10 +4,11 @@ at 200 % zoom of a 1280 px window. A team also books a slot and submits its entr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -320,7 +321,7 @@ async def test_the_skip_link_is_the_first_stop_and_leads_past_the_header(page: P
     assert await focused(page) == "field-title"
 
 
-async def test_the_console_pages(page: Page, site: Site) -> None:
+async def test_the_console_pages(page: Page, site: Site, import_file: Callable[..., Any]) -> None:
     await ask(site.runtime, "team create Luftretter")
     await ask(site.runtime, "match me", BOB)
     await opened(page, f"{site.base}/dashboard/teams", status=401)
@@ -344,16 +345,10 @@ async def test_the_console_pages(page: Page, site: Site) -> None:
     for lang in ("en", "de"):
         await opened(page, f"{site.base}/dashboard/challenges?lang={lang}")
         await audit(page, f"console, the challenges ({lang})")
-    await page.get_by_label("Katalogdatei (CSV oder JSON)").set_input_files(
-        files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": BAD.encode()}]
-    )
-    await page.get_by_role("button", name="Importieren").click()
+    await import_file(page, "Katalogdatei (CSV oder JSON)", BAD, "Importieren")
     await expect(page.locator("#problems li")).to_have_count(2)
     await audit(page, "console, a catalogue with bad rows")
-    await page.get_by_label("Katalogdatei (CSV oder JSON)").set_input_files(
-        files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": GOOD.encode()}]
-    )
-    await page.get_by_role("button", name="Importieren").click()
+    await import_file(page, "Katalogdatei (CSV oder JSON)", GOOD, "Importieren")
     await expect(page.get_by_role("status")).to_be_visible()
     await audit(page, "console, the challenges imported")
     anna = await expert(site.runtime)
@@ -363,10 +358,7 @@ async def test_the_console_pages(page: Page, site: Site) -> None:
     for lang in ("en", "de"):
         await opened(page, f"{site.base}/dashboard/experts?lang={lang}")
         await audit(page, f"console, the experts and the help queue ({lang})")
-    await page.get_by_label("Datei der Expert*innen (CSV)").set_input_files(
-        files=[{"name": "experts.csv", "mimeType": "text/csv", "buffer": EXPERTS_BAD.encode()}]
-    )
-    await page.get_by_role("button", name="Importieren").click()
+    await import_file(page, "Datei der Expert*innen (CSV)", EXPERTS_BAD, "Importieren")
     await expect(page.locator("#problems li")).to_have_count(2)
     await audit(page, "console, an expert file with bad rows")
     await page.get_by_role("button", name=f"Link zeigen: {anna.name}").click()
@@ -375,10 +367,7 @@ async def test_the_console_pages(page: Page, site: Site) -> None:
     for lang in ("en", "de"):
         await opened(page, f"{site.base}/dashboard/jurors?lang={lang}")
         await audit(page, f"console, the jurors ({lang})")
-    await page.get_by_label("Jury-Datei (CSV").set_input_files(
-        files=[{"name": "jurors.csv", "mimeType": "text/csv", "buffer": JURORS_BAD.encode()}]
-    )
-    await page.get_by_role("button", name="Importieren").click()
+    await import_file(page, "Jury-Datei (CSV", JURORS_BAD, "Importieren")
     await expect(page.locator("#problems li")).to_have_count(2)
     await audit(page, "console, a juror file with bad rows")
     await page.get_by_label("Name", exact=True).fill("Dr. Jana Roth")

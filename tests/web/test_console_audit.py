@@ -7,15 +7,11 @@ import re
 from datetime import timedelta
 
 import httpx
-import uvicorn
 from sqlalchemy import insert
 
 from hackserver.foundation.models import AuditEntry
-from tests.servers import runtime_of
-from tests.web import test_dashboard
+from hackserver.runtime import Runtime
 from tests.web.test_console_teams import link
-
-settings, server, organiser = test_dashboard.settings, test_dashboard.server, test_dashboard.organiser
 
 
 def shown(page: str) -> list[str]:
@@ -24,9 +20,8 @@ def shown(page: str) -> list[str]:
 
 
 async def test_the_audit_log_is_filtered_by_who_what_and_when_and_paged(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient
 ) -> None:
-    runtime = runtime_of(server)
     now = runtime.clock.now()
     async with runtime.transaction() as tx:
         rows = [

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -112,27 +113,20 @@ async def test_an_organiser_downloads_the_submissions_from_the_exports_page(
 
 
 async def test_an_organiser_uploads_a_catalogue_sees_its_bad_row_named_then_imports_it(
-    page: Page, empty_catalogue: uvicorn.Server, screenshots: Path
+    page: Page, empty_catalogue: uvicorn.Server, screenshots: Path, import_file: Callable[..., Any]
 ) -> None:
     await person(runtime_of(empty_catalogue), "Ada Lovelace", team="Luftretter")
     await sign_in(page, empty_catalogue)
     await page.get_by_role("link", name="Challenges").first.click()
     await page.wait_for_url(f"{base(empty_catalogue)}/dashboard/challenges")
     await page.get_by_role("link", name="EN", exact=True).click()
-    catalogue = page.get_by_label("Catalogue file (CSV or JSON)")
-    await catalogue.set_input_files(
-        files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": BAD.encode()}]
-    )
-    await page.get_by_role("button", name="Import").click()
+    await import_file(page, "Catalogue file (CSV or JSON)", BAD)
     await expect(page.get_by_role("alert")).to_contain_text("Nothing was imported")
     await expect(page.locator("#problems li")).to_have_text(
         ["row 3: id: required", re.compile("^row 4: max_teams: expected a whole number")]
     )
     await expect(page.locator("#rows tbody")).to_contain_text("No challenges yet")
-    await catalogue.set_input_files(
-        files=[{"name": "catalogue.csv", "mimeType": "text/csv", "buffer": GOOD.encode()}]
-    )
-    await page.get_by_role("button", name="Import").click()
+    await import_file(page, "Catalogue file (CSV or JSON)", GOOD)
     await expect(page.get_by_role("status")).to_have_text(
         "Catalogue imported: 2 added, 0 updated, 0 unchanged."
     )
@@ -144,27 +138,20 @@ async def test_an_organiser_uploads_a_catalogue_sees_its_bad_row_named_then_impo
 
 
 async def test_an_organiser_imports_experts_sees_the_bad_row_named_and_copies_a_link(
-    page: Page, server: uvicorn.Server, screenshots: Path
+    page: Page, server: uvicorn.Server, screenshots: Path, import_file: Callable[..., Any]
 ) -> None:
     await sign_in(page, server)
     await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base(server))
     await page.get_by_role("link", name=re.compile("^Expert")).first.click()  # either language
     await page.wait_for_url(f"{base(server)}/dashboard/experts")
     await page.get_by_role("link", name="EN", exact=True).click()
-    experts = page.get_by_label("Expert file (CSV)")
-    await experts.set_input_files(
-        files=[{"name": "experts.csv", "mimeType": "text/csv", "buffer": EXPERTS_BAD.encode()}]
-    )
-    await page.get_by_role("button", name="Import").click()
+    await import_file(page, "Expert file (CSV)", EXPERTS_BAD)
     await expect(page.get_by_role("alert")).to_contain_text("Nothing was imported")
     await expect(page.locator("#problems li")).to_have_text(
         [re.compile("^row 3: topics: required"), re.compile("^row 4: timezone: 'Mars/Olympus'")]
     )
     await expect(page.get_by_role("cell", name="Anna Schäfer", exact=True)).to_have_count(0)
-    await experts.set_input_files(
-        files=[{"name": "experts.csv", "mimeType": "text/csv", "buffer": EXPERTS_GOOD.encode()}]
-    )
-    await page.get_by_role("button", name="Import").click()
+    await import_file(page, "Expert file (CSV)", EXPERTS_GOOD)
     await expect(page.get_by_role("status")).to_have_text(
         "Experts imported: 2 added, 0 updated, 0 unchanged."
     )

@@ -5,20 +5,17 @@ with teams and free places, the assignment run and one team's challenge set by h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
-import uvicorn
-from sqlalchemy import func, select
 
 from hackserver.foundation.models import Challenge, Team
 from hackserver.runtime import Runtime
-from tests.servers import runtime_of
-from tests.web import test_dashboard
-from tests.web.test_console_teams import audit_actions, person, team_id
-from tests.web.test_dashboard import EVIL, TOKEN, base
+from tests.web.test_console_teams import person, team_id
+from tests.web.test_dashboard import EVIL
 
-settings, server, organiser = test_dashboard.settings, test_dashboard.server, test_dashboard.organiser
 HEADER = "id,title,description,category,tags,owner,languages,max_teams,contact\n"
 GOOD = HEADER + (
     "C1,Betten finden,Freie Betten in Echtzeit,health,beds,Charité,de,2,\n"
@@ -31,38 +28,28 @@ BAD = HEADER + (
 )
 
 
-async def challenges(runtime: Runtime) -> list[str]:
-    async with runtime.reading() as tx:
-        return list(await tx.session.scalars(select(Challenge.external_id).order_by(Challenge.external_id)))
-
-
-def upload(client: httpx.AsyncClient, text: str, name: str = "catalogue.csv", **kw: object):  # type: ignore[no-untyped-def]
-    return client.post("/dashboard/challenges/import", files={"catalogue": (name, text.encode())}, **kw)
-
-
 async def test_without_the_cookie_or_from_another_site_nothing_is_shown_or_imported(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    async with httpx.AsyncClient(base_url=base(server)) as stranger:
-        page = await stranger.get("/dashboard/challenges")
-        assert page.status_code == 401 and 'name="token"' in page.text
-        assert (await upload(stranger, GOOD)).status_code == 401
-        assigned = await stranger.post("/dashboard/challenges/assign", data={"confirm": "on"})
-        assert assigned.status_code == 401
+    organiser: httpx.AsyncClient, stranger: httpx.AsyncClient, upload: Callable[..., Any],
+    stored: Callable[..., Any], audit_actions: Callable[..., Any],
+) -> None:  # fmt: skip
+    page = await stranger.get("/dashboard/challenges")
+    assert page.status_code == 401 and 'name="token"' in page.text
+    assert (await upload("challenges", GOOD, client=stranger)).status_code == 401
+    assigned = await stranger.post("/dashboard/challenges/assign", data={"confirm": "on"})
+    assert assigned.status_code == 401
     evil = {"Origin": "https://evil.example"}
-    assert (await upload(organiser, GOOD, headers=evil)).status_code == 403
+    assert (await upload("challenges", GOOD, headers=evil)).status_code == 403
     assigned = await organiser.post("/dashboard/challenges/assign", data={"confirm": "on"}, headers=evil)
     assert assigned.status_code == 403
-    assert await challenges(runtime) == []
-    assert await audit_actions(runtime) == []
+    assert await stored(Challenge.external_id) == []
+    assert await audit_actions() == []
 
 
 async def test_a_catalogue_with_bad_rows_names_each_and_imports_nothing(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    response = await upload(organiser, BAD + f"C4,Titel,x,y,,,,{EVIL},\n")
+    organiser: httpx.AsyncClient, upload: Callable[..., Any], stored: Callable[..., Any],
+    audit_actions: Callable[..., Any],
+) -> None:  # fmt: skip
+    response = await upload("challenges", BAD + f"C4,Titel,x,y,,,,{EVIL},\n")
     assert response.status_code == 422 and 'role="alert"' in response.text
     assert "<li>Zeile 3: id: fehlt</li>" in response.text  # in the page's language
     assert "<li>Zeile 4: max_teams: erwartet wird eine ganze Zahl von 1 bis 10000" in response.text
@@ -73,33 +60,33 @@ async def test_a_catalogue_with_bad_rows_names_each_and_imports_nothing(
         ("catalogue.csv", "", "die Datei ist leer</li>"),
         ("catalogue.json", "{", "kein gültiges JSON: "),
     ):
-        refused = await upload(organiser, data, name)
+        refused = await upload("challenges", data, name)
         assert refused.status_code == 422 and f"<li>{name}: {said}" in refused.text, name
     assert (await organiser.post("/dashboard/challenges/import", data={"x": "y"})).status_code == 400
-    assert await challenges(runtime) == []
-    assert await audit_actions(runtime) == []
+    assert await stored(Challenge.external_id) == []
+    assert await audit_actions() == []
 
 
 async def test_a_good_catalogue_is_imported_listed_with_free_places_and_audit_logged(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    response = await upload(organiser, GOOD)
+    organiser: httpx.AsyncClient, upload: Callable[..., Any], stored: Callable[..., Any],
+    audit_actions: Callable[..., Any],
+) -> None:  # fmt: skip
+    response = await upload("challenges", GOOD)
     assert response.status_code == 200
     assert "Katalog importiert: 2 neu, 0 geändert, 0 unverändert." in response.text
-    assert await challenges(runtime) == ["C1", "C2"]
+    assert await stored(Challenge.external_id) == ["C1", "C2"]
     page = (await organiser.get("/dashboard/challenges?lang=en")).text
     assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<td>C1</td><td>Betten finden</td><td>health</td><td>Charité</td><td>0</td><td>2</td>" in page
     assert "<td>unlimited</td>" in page
-    assert await audit_actions(runtime) == [("organiser:console", "challenges.imported")]
+    assert await audit_actions() == [("organiser:console", "challenges.imported")]
 
 
 async def test_the_assignment_runs_and_one_teams_challenge_is_set_by_hand(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    await upload(organiser, GOOD)
+    runtime: Runtime, organiser: httpx.AsyncClient, upload: Callable[..., Any],
+    audit_actions: Callable[..., Any],
+) -> None:  # fmt: skip
+    await upload("challenges", GOOD)
     await person(runtime, "U1", team="Luftretter")
     luftretter = await team_id(runtime, "Luftretter")
     unconfirmed = await organiser.post("/dashboard/challenges/assign", data={})
@@ -124,23 +111,21 @@ async def test_the_assignment_runs_and_one_teams_challenge_is_set_by_hand(
     assert chosen is not None and chosen.external_id == "C2" and team.challenge_how == "override"  # type: ignore[union-attr]
     page = (await organiser.get("/dashboard/challenges?done=set")).text
     assert 'role="status"' in page
-    console = [a for actor, a in await audit_actions(runtime) if actor == "organiser:console"]
+    console = [a for actor, a in await audit_actions() if actor == "organiser:console"]
     assert console == ["challenges.imported", "assignment.run", "challenge.override"]
 
 
-async def test_the_api_imports_a_catalogue_with_the_same_checks(server: uvicorn.Server) -> None:
-    runtime = runtime_of(server)
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=base(server), headers=bearer) as api:
-        bad = await api.post("/api/v1/challenges/import", content=BAD.encode())
-        assert bad.status_code == 422
-        assert [p["text"] for p in bad.json()["problems"]][:1] == ["row 3: id: required"]
-        assert {p["row"] for p in bad.json()["problems"]} == {3, 4}
-        assert await challenges(runtime) == []
-        wrong = await api.post("/api/v1/challenges/import", params={"format": "json"}, content=b"[1")
-        assert wrong.status_code == 422 and "error" in wrong.json()
-        good = await api.post("/api/v1/challenges/import", content=GOOD.encode())
+async def test_the_api_imports_a_catalogue_with_the_same_checks(
+    organiser_api: httpx.AsyncClient, stored: Callable[..., Any], audit_actions: Callable[..., Any]
+) -> None:
+    bad = await organiser_api.post("/api/v1/challenges/import", content=BAD.encode())
+    assert bad.status_code == 422
+    assert [p["text"] for p in bad.json()["problems"]][:1] == ["row 3: id: required"]
+    assert {p["row"] for p in bad.json()["problems"]} == {3, 4}
+    assert await stored(Challenge.external_id) == []
+    wrong = await organiser_api.post("/api/v1/challenges/import", params={"format": "json"}, content=b"[1")
+    assert wrong.status_code == 422 and "error" in wrong.json()
+    good = await organiser_api.post("/api/v1/challenges/import", content=GOOD.encode())
     assert good.status_code == 200 and good.json()["added"] == 2
-    async with runtime.reading() as tx:
-        assert await tx.session.scalar(select(func.count()).select_from(Challenge)) == 2
-    assert await audit_actions(runtime) == [("organiser:api", "challenges.imported")]
+    assert await stored(Challenge.external_id) == ["C1", "C2"]
+    assert await audit_actions() == [("organiser:api", "challenges.imported")]

@@ -5,22 +5,19 @@ slots, bookings and no-shows, the help requests waiting, and an expert's link sh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import select
 
 from hackserver.foundation.models import AuditEntry, Booking, Expert, Link, Slot
 from hackserver.officehours import help_queue
 from hackserver.runtime import Runtime
 from tests.office import expert, team
-from tests.servers import runtime_of
-from tests.web import test_dashboard
-from tests.web.test_console_teams import audit_actions
-from tests.web.test_dashboard import EVIL, TOKEN, base
+from tests.web.test_dashboard import EVIL
 
-settings, server, organiser = test_dashboard.settings, test_dashboard.server, test_dashboard.organiser
 HEADER = "name,topics,languages,bio,timezone,contact,join_url\n"
 GOOD = HEADER + (
     "Anna Schäfer,data;law,de;en,Datenschutz,Europe/Berlin,anna@example.org,https://meet.example.org/a\n"
@@ -33,68 +30,58 @@ BAD = HEADER + (
 )
 
 
-async def names(runtime: Runtime) -> list[str]:
-    async with runtime.reading() as tx:
-        return list(await tx.session.scalars(select(Expert.name).order_by(Expert.name)))
-
-
 async def live_links(runtime: Runtime) -> int:
     async with runtime.reading() as tx:
         return len(list(await tx.session.scalars(select(Link).where(Link.revoked_at.is_(None)))))
 
 
-def upload(client: httpx.AsyncClient, text: str, name: str = "experts.csv", **kw: object):  # type: ignore[no-untyped-def]
-    return client.post("/dashboard/experts/import", files={"experts": (name, text.encode())}, **kw)
-
-
 async def test_without_the_cookie_or_from_another_site_nothing_is_shown_or_changed(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
+    runtime: Runtime, organiser: httpx.AsyncClient, stranger: httpx.AsyncClient, upload: Callable[..., Any],
+    stored: Callable[..., Any], audit_actions: Callable[..., Any],
+) -> None:  # fmt: skip
     anna = await expert(runtime)
-    async with httpx.AsyncClient(base_url=base(server)) as stranger:
-        page = await stranger.get("/dashboard/experts")
-        assert page.status_code == 401 and 'name="token"' in page.text and "Anna" not in page.text
-        assert (await upload(stranger, GOOD)).status_code == 401
-        shown = await stranger.post(f"/dashboard/experts/{anna.id}/link", data={})
-        assert shown.status_code == 401 and "/expert/" not in shown.text
+    page = await stranger.get("/dashboard/experts")
+    assert page.status_code == 401 and 'name="token"' in page.text and "Anna" not in page.text
+    assert (await upload("experts", GOOD, client=stranger)).status_code == 401
+    shown = await stranger.post(f"/dashboard/experts/{anna.id}/link", data={})
+    assert shown.status_code == 401 and "/expert/" not in shown.text
     evil = {"Origin": "https://evil.example"}
-    assert (await upload(organiser, GOOD, headers=evil)).status_code == 403
+    assert (await upload("experts", GOOD, headers=evil)).status_code == 403
     shown = await organiser.post(f"/dashboard/experts/{anna.id}/link", data={}, headers=evil)
     assert shown.status_code == 403 and "/expert/" not in shown.text
     revoked = await organiser.post(
         "/dashboard/experts/revoke", data={"expert": str(anna.id), "confirm": "on"}, headers=evil
     )
     assert revoked.status_code == 403
-    assert await names(runtime) == ["Anna Schäfer"] and await live_links(runtime) == 0
-    assert await audit_actions(runtime) == []
+    assert await stored(Expert.name) == ["Anna Schäfer"] and await live_links(runtime) == 0
+    assert await audit_actions() == []
 
 
 async def test_an_expert_file_with_bad_rows_names_each_and_imports_nothing(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    response = await upload(organiser, BAD + f"{EVIL},x,de,,,,\n")
+    organiser: httpx.AsyncClient, upload: Callable[..., Any], stored: Callable[..., Any],
+    audit_actions: Callable[..., Any],
+) -> None:  # fmt: skip
+    response = await upload("experts", BAD + f"{EVIL},x,de,,,,\n")
     assert response.status_code == 422 and 'role="alert"' in response.text
     assert "<li>Zeile 3: topics: fehlt: wozu Teams fragen können" in response.text  # the page's language
     assert "<li>Zeile 4: timezone: &#39;Mars/Olympus&#39; ist keine IANA-Zeitzone" in response.text
     assert "Zeile 2" not in response.text and "Zeile 5" not in response.text  # the markup name is fine
     for name, data in (("experts.csv", ""), ("experts.csv", HEADER)):
-        refused = await upload(organiser, data, name)
+        refused = await upload("experts", data, name)
         assert refused.status_code == 422 and f"<li>{name}: die Datei " in refused.text, data
     assert (await organiser.post("/dashboard/experts/import", data={"x": "y"})).status_code == 400
-    assert await names(runtime) == []
-    assert await audit_actions(runtime) == []
+    assert await stored(Expert.name) == []
+    assert await audit_actions() == []
 
 
 async def test_a_good_file_is_imported_and_the_pool_shows_slots_bookings_no_shows_and_the_queue(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    response = await upload(organiser, GOOD)
+    runtime: Runtime, organiser: httpx.AsyncClient, upload: Callable[..., Any], stored: Callable[..., Any],
+    audit_actions: Callable[..., Any],
+) -> None:  # fmt: skip
+    response = await upload("experts", GOOD)
     assert response.status_code == 200
     assert "Expert*innen importiert: 2 neu, 0 geändert, 0 unverändert." in response.text
-    assert await names(runtime) == [EVIL, "Anna Schäfer"]
+    assert await stored(Expert.name) == [EVIL, "Anna Schäfer"]
     luftretter = await team(runtime, "Luftretter")
     async with runtime.transaction() as tx:
         anna = await tx.session.scalar(select(Expert).where(Expert.name == "Anna Schäfer"))
@@ -116,13 +103,12 @@ async def test_a_good_file_is_imported_and_the_pool_shows_slots_bookings_no_show
         and "<td>7 min</td><td>the topic&#39;s experts</td>" in page
     )
     assert "/expert/" not in page  # no link until asked for
-    assert await audit_actions(runtime) == [("organiser:console", "experts.imported")]
+    assert await audit_actions() == [("organiser:console", "experts.imported")]
 
 
 async def test_an_experts_link_is_shown_on_demand_and_revoked(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient
 ) -> None:
-    runtime = runtime_of(server)
     anna = await expert(runtime)
     shown = await organiser.post(f"/dashboard/experts/{anna.id}/link?lang=en", data={})
     assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
@@ -149,21 +135,20 @@ async def test_an_experts_link_is_shown_on_demand_and_revoked(
     assert all(link.rsplit("/", 1)[1] not in str(e.details) for e in entries)  # the token is never logged
 
 
-async def test_the_api_imports_an_expert_file_with_the_same_checks(server: uvicorn.Server) -> None:
-    runtime = runtime_of(server)
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=base(server), headers=bearer) as api:
-        bad = await api.post("/api/v1/experts/import", content=BAD.encode())
-        assert bad.status_code == 422
-        assert {p["row"] for p in bad.json()["problems"]} == {3, 4}
-        assert await names(runtime) == []
-        empty = await api.post("/api/v1/experts/import", content=b"")
-        assert empty.status_code == 422 and "error" in empty.json()
-        good = await api.post("/api/v1/experts/import", content=GOOD.encode())
-        assert good.status_code == 200 and good.json() == {"added": 2, "updated": 0, "unchanged": 0}
-        anna = next(e for e in (await api.get("/api/v1/experts")).json()["experts"] if e["slots"] == 0)
-        await api.post(f"/api/v1/experts/{anna['id']}/link", json={})
-    assert await audit_actions(runtime) == [
+async def test_the_api_imports_an_expert_file_with_the_same_checks(
+    organiser_api: httpx.AsyncClient, stored: Callable[..., Any], audit_actions: Callable[..., Any]
+) -> None:
+    bad = await organiser_api.post("/api/v1/experts/import", content=BAD.encode())
+    assert bad.status_code == 422
+    assert {p["row"] for p in bad.json()["problems"]} == {3, 4}
+    assert await stored(Expert.name) == []
+    empty = await organiser_api.post("/api/v1/experts/import", content=b"")
+    assert empty.status_code == 422 and "error" in empty.json()
+    good = await organiser_api.post("/api/v1/experts/import", content=GOOD.encode())
+    assert good.status_code == 200 and good.json() == {"added": 2, "updated": 0, "unchanged": 0}
+    anna = next(e for e in (await organiser_api.get("/api/v1/experts")).json()["experts"] if e["slots"] == 0)
+    await organiser_api.post(f"/api/v1/experts/{anna['id']}/link", json={})
+    assert await audit_actions() == [
         ("organiser:api", "experts.imported"),
         ("organiser:api", "link.shown"),
     ]

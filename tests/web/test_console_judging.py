@@ -5,22 +5,18 @@ ranking with its uncertainty, and the selection previewed (changing nothing) bef
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import select, update
 
 from hackserver.foundation.models import Submission, Team
 from hackserver.judging import scoring
+from hackserver.runtime import Runtime
 from hackserver.submissions import entries
 from tests.judging.test_judging import assignments, finals_ready
-from tests.servers import runtime_of
-from tests.submissions.test_submissions import entry, new_team, save
-from tests.web import test_dashboard
-from tests.web.test_console_teams import audit_actions
-from tests.web.test_dashboard import EVIL, base
-
-settings, server, organiser = test_dashboard.settings, test_dashboard.server, test_dashboard.organiser
+from tests.web.test_dashboard import EVIL
 
 
 async def selections(runtime) -> list[str | None]:  # type: ignore[no-untyped-def]
@@ -44,16 +40,14 @@ async def scored(runtime) -> None:  # type: ignore[no-untyped-def]
 
 
 async def test_without_the_cookie_or_from_another_site_nothing_is_shown_or_changed(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    team, members = await new_team(runtime, "Luftretter")
-    await save(runtime, team, entry(members, title="Betten frei"))
-    async with httpx.AsyncClient(base_url=base(server)) as stranger:
-        page = await stranger.get("/dashboard/judging")
-        assert page.status_code == 401 and "Luftretter" not in page.text
-        extended = await stranger.post("/dashboard/judging/extension", data={"team": str(team), "by": "+15m"})
-        assert extended.status_code == 401
+    organiser: httpx.AsyncClient, stranger: httpx.AsyncClient, audit_actions: Callable[..., Any],
+    submitted: Callable[..., Any],
+) -> None:  # fmt: skip
+    team = await submitted("Luftretter", title="Betten frei")
+    page = await stranger.get("/dashboard/judging")
+    assert page.status_code == 401 and "Luftretter" not in page.text
+    extended = await stranger.post("/dashboard/judging/extension", data={"team": str(team), "by": "+15m"})
+    assert extended.status_code == 401
     evil = {"Origin": "https://evil.example"}
     for path, form in (
         ("/dashboard/judging/extension", {"team": str(team), "by": "+15m"}),
@@ -61,15 +55,14 @@ async def test_without_the_cookie_or_from_another_site_nothing_is_shown_or_chang
         ("/dashboard/judging/select", {"top": "1", "confirm": "on"}),
     ):
         assert (await organiser.post(path, data=form, headers=evil)).status_code == 403, path
-    assert await audit_actions(runtime) == []
+    assert await audit_actions() == []
 
 
 async def test_an_extension_is_granted_and_bad_ones_refused(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    team, members = await new_team(runtime, "Luftretter")
-    await save(runtime, team, entry(members, title="Betten frei"))
+    runtime: Runtime, organiser: httpx.AsyncClient, audit_actions: Callable[..., Any],
+    submitted: Callable[..., Any],
+) -> None:  # fmt: skip
+    team = await submitted("Luftretter", title="Betten frei")
     for form, status in (
         ({"team": "abc", "by": "+15m"}, 422),
         ({"team": str(team), "by": "soon"}, 422),
@@ -83,15 +76,12 @@ async def test_an_extension_is_granted_and_bad_ones_refused(
         assert (await tx.session.scalar(select(Submission.extended_until))) is not None
     page = (await organiser.get("/dashboard/judging?done=extended&lang=en")).text
     assert "The extension is granted." in page and "(extended)" in page and "<td>Luftretter</td>" in page
-    assert [a for actor, a in await audit_actions(runtime) if actor == "organiser:console"] == [
-        "submission.extend"
-    ]
+    assert [a for actor, a in await audit_actions() if actor == "organiser:console"] == ["submission.extend"]
 
 
 async def test_the_ranking_shows_its_uncertainty_and_the_selection_is_previewed_then_confirmed(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient, audit_actions: Callable[..., Any]
 ) -> None:
-    runtime = runtime_of(server)
     await scored(runtime)
     page = (await organiser.get("/dashboard/judging?lang=en")).text
     assert (
@@ -116,13 +106,12 @@ async def test_the_ranking_shows_its_uncertainty_and_the_selection_is_previewed_
         "selected",
         "selected",
     ]
-    assert ("organiser:console", "jury.select") in await audit_actions(runtime)
+    assert ("organiser:console", "jury.select") in await audit_actions()
 
 
 async def test_the_jury_assignment_runs_after_a_confirmation(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient
 ) -> None:
-    runtime = runtime_of(server)
     await finals_ready(runtime, runtime.clock)  # type: ignore[arg-type]
     unconfirmed = await organiser.post("/dashboard/judging/assign", data={})
     assert unconfirmed.status_code == 422 and await assignments(runtime) == []

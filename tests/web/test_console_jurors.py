@@ -5,55 +5,42 @@ juror's link shown on demand and revoked."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
-import uvicorn
 from sqlalchemy import select
 
 from hackserver.foundation.models import AuditEntry, Juror, JuryAssignment, Link, Submission
 from hackserver.runtime import Runtime
-from tests.servers import runtime_of
 from tests.submissions.test_submissions import entry, new_team, save
-from tests.web import test_dashboard
-from tests.web.test_console_teams import audit_actions
-from tests.web.test_dashboard import EVIL, TOKEN, base
+from tests.web.test_dashboard import EVIL
 
-settings, server, organiser = test_dashboard.settings, test_dashboard.server, test_dashboard.organiser
 GOOD = f'name,organisation,categories,conflicts\nDr. Jana Roth,Charité,health,\n"{EVIL}",,,\n'
 BAD = "name,organisation,categories,conflicts\nDr. Jana Roth,Charité,health,\n,Ohne Namen,,\nX,,,\nX,,,\n"
 
 
-async def names(runtime: Runtime) -> list[str]:
-    async with runtime.reading() as tx:
-        return list(await tx.session.scalars(select(Juror.name).order_by(Juror.name)))
-
-
-def upload(client: httpx.AsyncClient, text: str, **kw: object):  # type: ignore[no-untyped-def]
-    return client.post("/dashboard/jurors/import", files={"jurors": ("jurors.csv", text.encode())}, **kw)
-
-
 async def test_without_the_cookie_or_from_another_site_nothing_is_shown_or_changed(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
-) -> None:
-    runtime = runtime_of(server)
-    async with httpx.AsyncClient(base_url=base(server)) as stranger:
-        page = await stranger.get("/dashboard/jurors")
-        assert page.status_code == 401 and 'name="token"' in page.text
-        assert (await stranger.post("/dashboard/jurors/add", data={"name": "Jana"})).status_code == 401
-        assert (await upload(stranger, GOOD)).status_code == 401
+    organiser: httpx.AsyncClient, stranger: httpx.AsyncClient, upload: Callable[..., Any],
+    stored: Callable[..., Any], audit_actions: Callable[..., Any],
+) -> None:  # fmt: skip
+    page = await stranger.get("/dashboard/jurors")
+    assert page.status_code == 401 and 'name="token"' in page.text
+    assert (await stranger.post("/dashboard/jurors/add", data={"name": "Jana"})).status_code == 401
+    assert (await upload("jurors", GOOD, client=stranger)).status_code == 401
     evil = {"Origin": "https://evil.example"}
     added = await organiser.post("/dashboard/jurors/add", data={"name": "Jana"}, headers=evil)
     assert added.status_code == 403
-    assert (await upload(organiser, GOOD, headers=evil)).status_code == 403
-    assert await names(runtime) == [] and await audit_actions(runtime) == []
+    assert (await upload("jurors", GOOD, headers=evil)).status_code == 403
+    assert await stored(Juror.name) == [] and await audit_actions() == []
 
 
 async def test_a_juror_is_added_by_hand_and_a_bad_one_refused(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    organiser: httpx.AsyncClient, stored: Callable[..., Any], audit_actions: Callable[..., Any]
 ) -> None:
-    runtime = runtime_of(server)
     refused = await organiser.post("/dashboard/jurors/add", data={"name": " ", "organisation": "x"})
     assert refused.status_code == 422 and "<li>name: fehlt</li>" in refused.text
-    assert await names(runtime) == []
+    assert await stored(Juror.name) == []
     added = await organiser.post(
         "/dashboard/jurors/add",
         data={"name": EVIL, "organisation": "Charité", "categories": "health; mobility", "conflicts": ""},
@@ -62,34 +49,32 @@ async def test_a_juror_is_added_by_hand_and_a_bad_one_refused(
     page = (await organiser.get("/dashboard/jurors?done=juror_added&lang=en")).text
     assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page and 'role="status"' in page
     assert "<td>Charité</td><td>health, mobility</td><td>0</td><td>0</td><td>0</td>" in page
-    assert await audit_actions(runtime) == [("organiser:console", "jurors.import")]
+    assert await audit_actions() == [("organiser:console", "jurors.import")]
 
 
 async def test_a_juror_file_with_bad_rows_names_each_and_imports_nothing_and_a_good_one_is_imported(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    upload: Callable[..., Any], stored: Callable[..., Any], audit_actions: Callable[..., Any]
 ) -> None:
-    runtime = runtime_of(server)
-    bad = await upload(organiser, BAD)
+    bad = await upload("jurors", BAD)
     assert bad.status_code == 422 and 'role="alert"' in bad.text
     assert "<li>Zeile 3: name: fehlt</li>" in bad.text  # in the page's language
     assert "<li>Zeile 5: name: X steht zweimal in der Datei</li>" in bad.text and "Zeile 2" not in bad.text
-    empty = await upload(organiser, "")
+    empty = await upload("jurors", "")
     assert (
         empty.status_code == 422
         and "<li>jurors.csv: erwartet wird eine Kopfzeile mit den Spalten" in empty.text
     )
-    assert await names(runtime) == [] and await audit_actions(runtime) == []
-    good = await upload(organiser, GOOD)
+    assert await stored(Juror.name) == [] and await audit_actions() == []
+    good = await upload("jurors", GOOD)
     assert good.status_code == 200 and "Jury importiert oder geändert: 2." in good.text
-    assert await names(runtime) == [EVIL, "Dr. Jana Roth"]
-    assert await audit_actions(runtime) == [("organiser:console", "jurors.import")]
+    assert await stored(Juror.name) == [EVIL, "Dr. Jana Roth"]
+    assert await audit_actions() == [("organiser:console", "jurors.import")]
 
 
 async def test_each_jurors_progress_and_their_link_shown_and_revoked(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient, upload: Callable[..., Any]
 ) -> None:
-    runtime = runtime_of(server)
-    await upload(organiser, GOOD)
+    await upload("jurors", GOOD)
     made = []
     for name in ("Luftretter", "Wasserwerk", "Stadtgrün"):
         team, members = await new_team(runtime, name)
@@ -114,7 +99,7 @@ async def test_each_jurors_progress_and_their_link_shown_and_revoked(
     shown = await organiser.post(f"/dashboard/jurors/{jana.id}/link", data={})
     assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
     link = shown.text.split('id="link" value="')[1].split('"')[0]
-    assert link.startswith(base(server) + "/jury/")
+    assert link.startswith(str(organiser.base_url.join("/jury/")))
     assert (await organiser.post("/dashboard/jurors/99999/link", data={})).status_code == 404
     unconfirmed = await organiser.post("/dashboard/jurors/revoke", data={"juror": str(jana.id)})
     assert unconfirmed.status_code == 422
@@ -129,16 +114,15 @@ async def test_each_jurors_progress_and_their_link_shown_and_revoked(
     assert all(link.rsplit("/", 1)[1] not in str(e.details) for e in entries)
 
 
-async def test_the_api_shows_a_jurors_link_and_logs_that_it_did(server: uvicorn.Server) -> None:
-    runtime = runtime_of(server)
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=base(server), headers=bearer) as api:
-        made = await api.post("/api/v1/jurors", json={"jurors": [{"name": "Jana"}]})
-        juror = made.json()["jurors"][0]["id"]
-        shown = await api.post(f"/api/v1/jurors/{juror}/link", json={})
-        assert shown.status_code == 200 and "/jury/" in shown.json()["link"]
-        assert (await api.post("/api/v1/jurors/99999/link", json={})).status_code == 404
-    assert await audit_actions(runtime) == [
+async def test_the_api_shows_a_jurors_link_and_logs_that_it_did(
+    organiser_api: httpx.AsyncClient, audit_actions: Callable[..., Any]
+) -> None:
+    made = await organiser_api.post("/api/v1/jurors", json={"jurors": [{"name": "Jana"}]})
+    juror = made.json()["jurors"][0]["id"]
+    shown = await organiser_api.post(f"/api/v1/jurors/{juror}/link", json={})
+    assert shown.status_code == 200 and "/jury/" in shown.json()["link"]
+    assert (await organiser_api.post("/api/v1/jurors/99999/link", json={})).status_code == 404
+    assert await audit_actions() == [
         ("organiser:api", "jurors.import"),
         ("organiser:api", "link.shown"),
     ]

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
+from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import func, insert, select
 
 from hackserver.foundation.models import AuditEntry, Membership, Participant, PlatformIdentity, Team
 from hackserver.runtime import Runtime
 from hackserver.teams import teams
 from hackserver.teams.participants import Identity, identify
-from tests.servers import runtime_of
-from tests.web import test_dashboard
-from tests.web.test_dashboard import EVIL, base
-
-settings, server, organiser = test_dashboard.settings, test_dashboard.server, test_dashboard.organiser
+from tests.web.test_dashboard import EVIL
 
 
 async def person(
@@ -53,33 +50,23 @@ async def team_id(runtime: Runtime, name: str) -> int:
     return found
 
 
-async def audit_actions(runtime: Runtime) -> list[tuple[str, str]]:
-    async with runtime.reading() as tx:
-        return [
-            (e.actor, e.action) for e in await tx.session.scalars(select(AuditEntry).order_by(AuditEntry.id))
-        ]
-
-
 async def test_without_the_cookie_the_pages_answer_401_and_an_action_changes_nothing(
-    server: uvicorn.Server,
+    runtime: Runtime, stranger: httpx.AsyncClient
 ) -> None:
-    runtime = runtime_of(server)
     await person(runtime, "U1", team="Luftretter")
     team = await team_id(runtime, "Luftretter")
-    async with httpx.AsyncClient(base_url=base(server)) as client:
-        for path in ("/dashboard/teams", f"/dashboard/teams/{team}", "/dashboard/audit"):
-            response = await client.get(path)
-            assert response.status_code == 401 and 'name="token"' in response.text, path
-            assert "Luftretter" not in response.text
-        refused = await client.post(f"/dashboard/teams/{team}/dissolve", data={"confirm": "on"})
+    for path in ("/dashboard/teams", f"/dashboard/teams/{team}", "/dashboard/audit"):
+        response = await stranger.get(path)
+        assert response.status_code == 401 and 'name="token"' in response.text, path
+        assert "Luftretter" not in response.text
+    refused = await stranger.post(f"/dashboard/teams/{team}/dissolve", data={"confirm": "on"})
     assert refused.status_code == 401
     assert await team_id(runtime, "Luftretter") == team
 
 
 async def test_a_cross_site_post_is_refused_and_changes_nothing(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient, audit_actions: Callable[..., Any]
 ) -> None:
-    runtime = runtime_of(server)
     await person(runtime, "U1", team="Luftretter")
     team = await team_id(runtime, "Luftretter")
     response = await organiser.post(
@@ -89,13 +76,12 @@ async def test_a_cross_site_post_is_refused_and_changes_nothing(
     )
     assert response.status_code == 403
     assert await team_id(runtime, "Luftretter") == team
-    assert ("organiser:console", "team.dissolve") not in await audit_actions(runtime)
+    assert ("organiser:console", "team.dissolve") not in await audit_actions()
 
 
 async def test_names_with_markup_are_shown_as_text_in_every_list(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient
 ) -> None:
-    runtime = runtime_of(server)
     evil = await person(runtime, EVIL, skills=[EVIL])
     async with runtime.transaction() as tx:  # a name the bot refuses, as if it came another way
         made = Team(event_id=tx.event_id, name=EVIL, name_key=EVIL, join_code="EVIL01", member_count=1)
@@ -118,9 +104,8 @@ async def test_names_with_markup_are_shown_as_text_in_every_list(
 
 
 async def test_the_filters_return_the_right_people_and_teams(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient
 ) -> None:
-    runtime = runtime_of(server)
     ada = await person(runtime, "Ada Lovelace", skills=["python"], languages=["en"], team="Solo")
     bob = await person(runtime, "Bob", platform="discord", skills=["design"], languages=["de"], pool=True)
     cem = await person(runtime, "Cem", skills=["python", "ux"], languages=["de", "en"])
@@ -151,9 +136,8 @@ async def test_the_filters_return_the_right_people_and_teams(
 
 
 async def test_the_pages_show_everyone_once_forwards_and_back(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient
 ) -> None:
-    runtime = runtime_of(server)
     async with runtime.transaction() as tx:
         await tx.session.execute(
             insert(Participant), [{"event_id": tx.event_id, "display_name": f"P{n}"} for n in range(120)]
@@ -171,9 +155,8 @@ async def test_the_pages_show_everyone_once_forwards_and_back(
 
 
 async def test_a_move_a_merge_and_a_dissolve_change_the_teams_and_are_audit_logged(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient, audit_actions: Callable[..., Any]
 ) -> None:
-    runtime = runtime_of(server)
     await person(runtime, "U1", team="Eins")
     await person(runtime, "U2", team="Zwei")
     drei = await person(runtime, "U3")
@@ -194,14 +177,13 @@ async def test_a_move_a_merge_and_a_dissolve_change_the_teams_and_are_audit_logg
     async with runtime.reading() as tx:
         assert await tx.session.scalar(select(func.count()).select_from(Membership)) == 0
         assert await tx.session.scalar(select(func.count()).where(Participant.in_match_pool)) == 3
-    console = [a for actor, a in await audit_actions(runtime) if actor == "organiser:console"]
+    console = [a for actor, a in await audit_actions() if actor == "organiser:console"]
     assert console == ["team.move", "team.merge", "team.dissolve"]
 
 
 async def test_a_bad_or_refused_action_says_why_and_changes_nothing(
-    server: uvicorn.Server, organiser: httpx.AsyncClient
+    runtime: Runtime, organiser: httpx.AsyncClient, audit_actions: Callable[..., Any]
 ) -> None:
-    runtime = runtime_of(server)
     one = await person(runtime, "U1", team="Eins")
     eins = await team_id(runtime, "Eins")
     for action, form, status in [
@@ -216,6 +198,6 @@ async def test_a_bad_or_refused_action_says_why_and_changes_nothing(
         assert 'role="alert"' in response.text and "Traceback" not in response.text
     assert (await organiser.post(f"/dashboard/teams/{eins}/explode", data={})).status_code == 404
     assert await team_id(runtime, "Eins") == eins
-    assert [a for actor, a in await audit_actions(runtime) if actor == "organiser:console"] == []
+    assert [a for actor, a in await audit_actions() if actor == "organiser:console"] == []
     async with runtime.reading() as tx:
         assert await tx.session.scalar(select(func.count()).select_from(PlatformIdentity)) == 1
