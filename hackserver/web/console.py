@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -19,7 +20,7 @@ from hackserver.foundation.errors import DomainError
 from hackserver.foundation.numbers import whole
 from hackserver.runtime import Runtime
 from hackserver.web.api import MAX_ID, STATUS
-from hackserver.web.console_nav import navigation
+from hackserver.web.console_nav import address, navigation
 from hackserver.web.dashboard import Dashboard, signed_in
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_form, same_origin
@@ -79,6 +80,16 @@ async def refusal_shown(request: Request, page: Page, refusal: DomainError) -> R
     return await page(request, Said([refusal.say(lang)]), status=STATUS.get(type(refusal), 409))
 
 
+def language_links(request: Request, own: str) -> dict[str, str]:
+    """The page in each language: this address with its filters, or after a form (whose address
+    answers only a POST) the page the form is on."""
+    event = request.state.runtime.event
+    if request.method != "GET":
+        return {code: f"{own}?lang={code}" for code in event.languages}
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "done")]
+    return {code: f"{request.url.path}?{urlencode([*kept, ('lang', code)])}" for code in event.languages}
+
+
 def words(request: Request) -> tuple[str, dict[str, str]]:
     lang = language(request, request.state.runtime)
     return lang, i18n.words(lang, "console")
@@ -91,13 +102,14 @@ def render(
     context: dict[str, Any],
     said: Said = NOTHING_SAID,
     status: int = 200,
+    own: str = "",  # the page's address, when it is not the navigation's (a team's page)
 ) -> Response:
     lang, t = words(request)
     shown = {
         "event": request.state.runtime.event,
         "lang": lang,
         "t": t,
-        "here": request.url.path,
+        "switch": language_links(request, own or address(page)),
         "problems": said.problems,
         "rejected": said.rejected,
         # After a redirect, ?done=… names what was done.

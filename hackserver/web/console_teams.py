@@ -207,6 +207,7 @@ async def detail(request: Request, said: Said = NOTHING_SAID, status: int = 200)
         },
         said,
         status,
+        own=f"/dashboard/teams/{team.id}",
     )
 
 

@@ -136,7 +136,7 @@ def test_duplicate_ids_in_three_rows_are_said_in_german_too() -> None:
 def test_a_rows_problem_is_said_in_german_with_its_row_number() -> None:
     (problem,) = parse(HEADER + "wvv-1,Titel,,,,,,viele,\n")[1]
     assert problem.say("de") == (
-        "Zeile 2: max_teams: erwartet wird eine ganze Zahl von 1 bis 10000, oder leer für keine Grenze, "
+        "Zeile 2: max_teams: erwartet wird eine ganze Zahl von 1 bis 10000 oder leer für keine Grenze, "
         "nicht 'viele'"
     )
 

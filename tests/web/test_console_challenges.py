@@ -129,3 +129,11 @@ async def test_the_api_imports_a_catalogue_with_the_same_checks(
     assert good.status_code == 200 and good.json()["added"] == 2
     assert await stored(Challenge.external_id) == ["C1", "C2"]
     assert await audit_actions() == [("organiser:api", "challenges.imported")]
+
+
+async def test_after_a_form_the_language_links_lead_to_its_page_not_to_the_form(
+    organiser: httpx.AsyncClient, upload: Callable[..., Any]
+) -> None:
+    answer = await upload("challenges", BAD)  # the answer to a POST to /dashboard/challenges/import
+    assert 'href="/dashboard/challenges?lang=en"' in answer.text and "/import?lang" not in answer.text
+    assert (await organiser.get("/dashboard/challenges?lang=en")).status_code == 200

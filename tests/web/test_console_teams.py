@@ -201,3 +201,8 @@ async def test_a_bad_or_refused_action_says_why_and_changes_nothing(
     assert [a for actor, a in await audit_actions() if actor == "organiser:console"] == []
     async with runtime.reading() as tx:
         assert await tx.session.scalar(select(func.count()).select_from(PlatformIdentity)) == 1
+
+
+async def test_the_language_links_keep_the_filters(organiser: httpx.AsyncClient) -> None:
+    page = (await organiser.get("/dashboard/teams?skill=Python&pool=on&lang=de&done=moved")).text
+    assert 'href="/dashboard/teams?skill=Python&amp;pool=on&amp;lang=en"' in page
