@@ -238,7 +238,7 @@ class Bot:
             )
             if first is None:  # its first delivery ran (or is running): not again
                 raise AlreadyHandled
-        return await identify(tx.session, self.runtime.event_id, invocation.identity)
+        return await identify(tx, invocation.identity)
 
     async def run_read_only(self, invocation: Invocation, sub: SubCommand) -> Reply:
         """A command that changes nothing: its request key is kept outside the database, and it reads
@@ -264,7 +264,7 @@ class Bot:
                     if participant is not None:
                         return await self.answer(tx, participant, invocation, undoable=False)
             async with self.runtime.transaction() as tx:  # they were not found just now
-                participant, made = await register(tx.session, self.runtime.event_id, invocation.identity)
+                participant, made = await register(tx, invocation.identity)
                 if sub.view is None or not made:
                     return await self.answer(tx, participant, invocation, undoable=False)
             # Made just now: in no team, nothing booked or handed in, so the view needs no reading,

@@ -15,12 +15,18 @@ What the database keeps decides what can be drawn honestly:
   message was given up on is not kept);
 - submissions are those marked submitted, by when they first were.
 Commands per minute are not drawn: a command that changes nothing leaves no row.
+
+Every series is on the axis's clock, the event's (`tx.now`, which runs `speed` times as fast as real
+time in a demo or a rehearsal): the rows of people, teams, help requests and submissions are written
+with the transaction's clock. The outbox's rows keep real time (their delivery is paced in real
+seconds), so they are placed on the axis through the clock's speed, as if it had run at this speed
+for the whole event (rows of an earlier run at another speed are placed as this run would have).
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, literal, literal_column, select
@@ -52,23 +58,32 @@ def step(start: datetime, now: datetime) -> int:
     return 60 * max(1, math.ceil(span / 60 / BUCKETS))
 
 
-async def history(tx: Transaction) -> dict[str, Any]:
-    """{"start", "step" (seconds), "times" (each point's end, epoch seconds), one list per SERIES}."""
+async def history(tx: Transaction, speed: float) -> dict[str, Any]:
+    """{"start", "step" (seconds), "times" (each point's end, epoch seconds), one list per SERIES};
+    `speed` is the event clock's (event seconds per real second)."""
     event_id, now = tx.event_id, tx.now
     people = (Participant.event_id == event_id, ~only_organising(tx.event.organisers))
     first = await tx.session.scalar(select(func.min(Participant.created_at)).where(*people))
     start = min(first or now, now)
     width = step(start, now)
     points = int((now - start).total_seconds() // width) + 1
+    # When real time stood at the axis's start: a real instant's step is its real microseconds since
+    # then, sped up, over the step's.
+    real_start = datetime.now(UTC) - (now - start) / speed
+    thousandths = max(1, round(speed * 1000))
 
-    def per_step(at: Any, query: Select[Any]) -> Select[Any]:
+    def per_step(at: Any, query: Select[Any], *, real: bool = False) -> Select[Any]:
         # The step an instant falls in, in SQL: integer division of whole microseconds since start.
-        index = microseconds_between(literal(start, UTCDateTime()), at) // (width * 1_000_000)
+        if real:
+            since = microseconds_between(literal(real_start, UTCDateTime()), at) * thousandths
+            index = since // (width * 1_000_000_000)
+        else:
+            index = microseconds_between(literal(start, UTCDateTime()), at) // (width * 1_000_000)
         return query.add_columns(index.label("i"), func.count()).group_by(literal_column("i"))
 
-    async def counted(at: Any, query: Select[Any]) -> list[int]:
+    async def counted(at: Any, query: Select[Any], *, real: bool = False) -> list[int]:
         found = [0] * points
-        for i, n in await tx.session.execute(per_step(at, query)):
+        for i, n in await tx.session.execute(per_step(at, query, real=real)):
             found[min(max(int(i), 0), points - 1)] += int(n)
         return found
 
@@ -85,10 +100,13 @@ async def history(tx: Transaction) -> dict[str, Any]:
         await counted(Team.created_at, select().select_from(Team).where(Team.event_id == event_id))
     )
     alive = OutboxMessage.status != "dead"
-    created = await counted(OutboxMessage.created_at, select().select_from(OutboxMessage).where(alive))
+    created = await counted(
+        OutboxMessage.created_at, select().select_from(OutboxMessage).where(alive), real=True
+    )
     delivered = await counted(
         OutboxMessage.delivered_at,
         select().select_from(OutboxMessage).where(alive, OutboxMessage.delivered_at.is_not(None)),
+        real=True,
     )
     submitted = _running(
         await counted(

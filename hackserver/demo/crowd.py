@@ -86,7 +86,7 @@ class Crowd:
         thinking = person.thinks * self.arrivals / CAST_BURST
         await asyncio.sleep(person.arrives)
         async with self.runtime.transaction() as tx:
-            participant = await identify(tx.session, self.runtime.event_id, identity)
+            participant = await identify(tx, identity)
             participant.language = participant.language or language
             participant_id = participant.id
 

@@ -188,11 +188,13 @@ async def new_teams(
         Team(
             event_id=tx.event_id, name=(name := names.next()), name_key=teams.name_key(name),
             join_code=teams.new_code(), member_count=len(group.joiners), matched_by=match_run.id,
-            explanation=group.explanation,
+            explanation=group.explanation, created_at=tx.now,
         )
         for group in groups
     ]  # fmt: skip
-    columns = ("event_id", "name", "name_key", "join_code", "member_count", "matched_by", "explanation")
+    columns = (
+        "event_id", "name", "name_key", "join_code", "member_count", "matched_by", "explanation", "created_at"
+    )  # fmt: skip
     ids = await tx.session.scalars(
         insert(Team).returning(Team.id, sort_by_parameter_order=True),
         [{column: getattr(team, column) for column in columns} for team in made],

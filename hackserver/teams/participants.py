@@ -7,6 +7,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -20,6 +21,9 @@ from hackserver.foundation.models import Membership, Participant, PlatformIdenti
 from hackserver.foundation.plain_text import one_line
 from hackserver.foundation.text_limits import LIMITS, bounded
 from hackserver.teams import skills
+
+if TYPE_CHECKING:
+    from hackserver.foundation.transaction import Transaction
 
 MAX_INTERESTS = 5
 
@@ -62,14 +66,16 @@ def _params(identity: Identity) -> dict[str, str]:
     return {"platform": identity.platform, "workspace": identity.workspace, "user_id": identity.user_id}
 
 
-async def identify(session: AsyncSession, event_id: int, identity: Identity) -> Participant:
+async def identify(tx: Transaction, identity: Identity) -> Participant:
     """The participant behind a chat account, created on first contact."""
-    return await find(session, identity) or (await register(session, event_id, identity))[0]
+    return await find(tx.session, identity) or (await register(tx, identity))[0]
 
 
-async def register(session: AsyncSession, event_id: int, identity: Identity) -> tuple[Participant, bool]:
+async def register(tx: Transaction, identity: Identity) -> tuple[Participant, bool]:
     """The participant of a chat account just found to be new (or made by its other first command
-    meanwhile, or known under the account's former workspace), and whether this call made it."""
+    meanwhile, or known under the account's former workspace), and whether this call made it. It is
+    registered at the event's time (the dashboard's charts count on that clock)."""
+    session = tx.session
     if identity.formerly and (adopted := await _rekey(session, identity)) is not None:
         return adopted, False
     # Platforms pass on whatever a person put in their profile: bidi overrides and the like go here.
@@ -78,7 +84,7 @@ async def register(session: AsyncSession, event_id: int, identity: Identity) -> 
     # cost more CPU than the rest of a first contact.
     participant = await session.scalar(
         insert(Participant)
-        .values(event_id=event_id, display_name=name or identity.user_id)
+        .values(event_id=tx.event_id, display_name=name or identity.user_id, created_at=tx.now)
         .returning(Participant)
     )
     assert participant is not None

@@ -132,7 +132,12 @@ async def create(tx: Transaction, person: Participant, raw_name: str) -> Team:
     await _refuse_taken(tx.session, tx.event_id, name)
     # With its founder counted already: nobody else can join a team before it exists.
     team = Team(
-        event_id=tx.event_id, name=name, name_key=name_key(name), join_code=new_code(), member_count=1
+        event_id=tx.event_id,
+        name=name,
+        name_key=name_key(name),
+        join_code=new_code(),
+        member_count=1,
+        created_at=tx.now,
     )
     tx.session.add(team)
     await tx.session.flush()  # a competing create of the same name or code fails here; the bot retries

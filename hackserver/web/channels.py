@@ -272,7 +272,7 @@ class Chat:
             return await self.render(request, None, ANNOUNCEMENTS, notice=notice, status=429, wait=wait)
         identity = builtin.newcomer(name)
         async with runtime.transaction() as tx:
-            person = await identify(tx.session, runtime.event_id, identity)
+            person = await identify(tx, identity)
             if person.language is None and lang in runtime.event.languages:
                 person.language = lang
             participant_id = person.id
@@ -302,7 +302,7 @@ class Chat:
                 return await self.render(request, None, ANNOUNCEMENTS, notice=refusal.say(lang), status=400)
             identity = builtin.organiser(name)
             async with runtime.transaction() as tx:  # the same name is the same account, signed out or not
-                participant_id = (await identify(tx.session, runtime.event_id, identity)).id
+                participant_id = (await identify(tx, identity)).id
                 signed_out = await generation(tx.session, runtime.event_id, account(participant_id))
         else:
             identity, participant_id, signed_out = viewer.identity, viewer.participant_id, viewer.generation

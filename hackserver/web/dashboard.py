@@ -249,7 +249,7 @@ class Dashboard:
         if not await signed_in(request, runtime):
             return self.secured(JSONResponse({"error": "Sign in first."}, status_code=401))
         async with runtime.reading() as tx:
-            return self.secured(JSONResponse(await charts.history(tx)))
+            return self.secured(JSONResponse(await charts.history(tx, runtime.clock.speed)))
 
     # -- live --------------------------------------------------------------------------------
 

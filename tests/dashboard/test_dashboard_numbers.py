@@ -35,16 +35,16 @@ async def numbers(runtime: Runtime) -> dict[str, Any]:
 
 async def person(runtime: Runtime, user: str, *, pool: bool = False) -> None:
     async with runtime.transaction() as tx:
-        found = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
+        found = await identify(tx, Identity("slack", "T1", user, user))
         found.in_match_pool = pool
 
 
 async def team_of(runtime: Runtime, name: str, *users: str) -> int:
     async with runtime.transaction() as tx:
-        first = await identify(tx.session, runtime.event_id, Identity("slack", "T1", users[0], users[0]))
+        first = await identify(tx, Identity("slack", "T1", users[0], users[0]))
         team = await teams.create(tx, first, name)
         for user in users[1:]:
-            other = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
+            other = await identify(tx, Identity("slack", "T1", user, user))
             await teams.join(tx, other, team.join_code)
         return team.id
 

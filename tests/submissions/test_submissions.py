@@ -37,8 +37,7 @@ COMPLETE = {
 async def new_team(runtime: Runtime, name: str, people: int = 2) -> tuple[int, list[int]]:
     async with runtime.transaction() as tx:
         members = [
-            await identify(tx.session, runtime.event_id, Identity("slack", "T1", f"{name}{n}", f"{name}-{n}"))
-            for n in range(people)
+            await identify(tx, Identity("slack", "T1", f"{name}{n}", f"{name}-{n}")) for n in range(people)
         ]
         team = await teams.create(tx, members[0], name)
         for person in members[1:]:

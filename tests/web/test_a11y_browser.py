@@ -130,7 +130,7 @@ async def test_the_channels_page_before_and_after_joining(page: Page, site: Site
 
 async def test_someone_elses_link_asks_before_switching_and_its_form_switches(page: Page, site: Site) -> None:
     async with site.runtime.transaction() as tx:
-        await identify(tx.session, site.runtime.event_id, BOB)
+        await identify(tx, BOB)
     await opened(page, f"{site.base}/channels?lang=en")
     await page.get_by_label("Your name").fill("Ada")
     await page.get_by_role("button", name="Join").click()

@@ -172,7 +172,7 @@ async def test_a_personal_link_signs_in_and_leaves_the_address_bar(
     runtime = runtime_of(server)
     identity = Identity("slack", "T1", "U1", "Uma")
     async with runtime.transaction() as tx:
-        await identify(tx.session, runtime.event_id, identity)
+        await identify(tx, identity)
     async with browser_like() as client:
         response = await client.get(builtin.sign_in_path(runtime.links.secret, identity) + "&lang=en")
         page = (await client.get(response.headers["location"])).text
@@ -187,7 +187,7 @@ async def test_a_personal_link_handed_out_in_a_discord_guild_before_0016_still_s
 ) -> None:
     runtime = runtime_of(server)
     async with runtime.transaction() as tx:  # keyed by the user id alone since 0016
-        await identify(tx.session, runtime.event_id, Identity("discord", "", "80351110224678912", "Nelly"))
+        await identify(tx, Identity("discord", "", "80351110224678912", "Nelly"))
     link = builtin.sign_in_path(
         runtime.links.secret, Identity("discord", "290926798626357999", "80351110224678912", "Nelly")
     )
@@ -202,7 +202,7 @@ async def uma_link(server: uvicorn.Server) -> str:
     runtime = runtime_of(server)
     identity = Identity("slack", "T1", "U1", "Uma")
     async with runtime.transaction() as tx:
-        await identify(tx.session, runtime.event_id, identity)
+        await identify(tx, identity)
     return builtin.sign_in_path(runtime.links.secret, identity) + "&lang=en"
 
 

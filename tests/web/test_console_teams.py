@@ -25,7 +25,7 @@ async def person(
 ) -> int:  # fmt: skip
     """A participant, with a new team of that name if one is given; their id."""
     async with runtime.transaction() as tx:
-        found = await identify(tx.session, runtime.event_id, Identity(platform, "W1", user, user))
+        found = await identify(tx, Identity(platform, "W1", user, user))
         found.skills, found.languages, found.in_match_pool = skills or [], languages or [], pool
         if team is not None:
             await teams.create(tx, found, team)

@@ -35,6 +35,7 @@ from hackserver.foundation.models import (
     Team,
 )
 from hackserver.foundation.settings import Settings
+from hackserver.foundation.timekeeping import EventClock
 from hackserver.runtime import Runtime
 from hackserver.sprint.phases import shift_phase
 from hackserver.teams import teams
@@ -129,7 +130,7 @@ def showing(**counts: int) -> Callable[[dict[str, Any]], bool]:
 
 async def create_team(runtime: Runtime, user: str, name: str) -> None:
     async with runtime.transaction() as tx:
-        person = await identify(tx.session, runtime.event_id, Identity("slack", "T1", user, user))
+        person = await identify(tx, Identity("slack", "T1", user, user))
         await teams.create(tx, person, name)
 
 
@@ -306,11 +307,14 @@ async def test_the_charts_history_comes_from_the_database_per_minute(
     for n in range(3):
         await create_team(runtime, f"U{n}", f"Team {n}")
     async with runtime.transaction() as tx:
-        await identify(tx.session, runtime.event_id, Identity("slack", "T1", "U9", "Solo"))
+        await identify(tx, Identity("slack", "T1", "U9", "Solo"))
     minute = timedelta(minutes=1)
 
     def at(minutes: float) -> datetime:
         return kickoff + minutes * minute
+
+    def real(minutes: float) -> datetime:  # the outbox keeps real time: as long ago as at() is before now
+        return datetime.now(UTC) - (runtime.clock.now() - at(minutes))
 
     async with runtime.transaction() as tx:
         people = list(await tx.session.scalars(select(Participant).order_by(Participant.id)))
@@ -325,7 +329,7 @@ async def test_the_charts_history_comes_from_the_database_per_minute(
         ):
             team.created_at = at(minutes)
         for message in await tx.session.scalars(select(OutboxMessage)):
-            message.created_at, message.status, message.delivered_at = at(4), "delivered", at(7)
+            message.created_at, message.status, message.delivered_at = real(4.5), "delivered", real(7.5)
         queued = len(list(await tx.session.scalars(select(OutboxMessage))))
         tx.session.add_all(
             [
@@ -360,6 +364,31 @@ async def test_the_charts_history_comes_from_the_database_per_minute(
     assert first["queued"][3:8] == [0, queued, queued, queued, 0] and queued > 0
     assert first["help_wait_s"][7:10] == [None, 45, None]  # 30 s and 60 s, taken in minute 8
     assert first["submissions"][11:13] == [0, 1]
+
+
+async def test_the_charts_history_is_on_the_event_clock_when_it_runs_faster_than_real_time(
+    settings: Settings, kickoff: datetime, free_port: int
+) -> None:
+    """At 60 times real speed, a team made 2.5 real seconds after the first is 2.5 minutes later on
+    the axis, and so is a message queued with it (the outbox keeps real time)."""
+    clock = EventClock(60.0, origin=kickoff + timedelta(minutes=20))
+    async with (
+        serving(create_app(settings, clock=clock, run_clock=False), free_port) as server,
+        httpx.AsyncClient(base_url=base(server), timeout=10) as organiser,
+    ):
+        await organiser.post("/dashboard/login", data={"token": TOKEN})
+        runtime = runtime_of(server)
+        for n in range(2):
+            if n:
+                await asyncio.sleep(2.5)
+            await create_team(runtime, f"U{n}", f"Team {n}")
+            await settled_outbox(runtime, but="slack")  # the team's welcome is delivered
+            async with runtime.transaction() as tx:  # not handed to a deliverer: it stays queued
+                tx.session.add(OutboxMessage(key=f"k{n}", platform="slack", channel="C1", payload={}))
+        shown = (await organiser.get("/dashboard/history")).json()
+    assert shown["step"] == 60
+    for series in ("registrations", "in_teams", "teams", "queued"):
+        assert shown[series][:2] == [1, 1] and set(shown[series][2:]) == {2}, (series, shown[series])
 
 
 async def test_the_charts_history_needs_the_organisers_cookie(server: uvicorn.Server) -> None:
