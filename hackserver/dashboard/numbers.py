@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 
 from hackserver.foundation.db import microseconds_between
-from hackserver.foundation.event import PHASES
-from hackserver.foundation.i18n import when
+from hackserver.foundation.event import PHASES, RelativeTime
+from hackserver.foundation.i18n import say, when
 from hackserver.foundation.models import (
     Booking,
     Challenge,
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 LISTED = 10  # names an alert or a list shows; the count says how many more
 ALERTS_ONLY = ("experts", "experts_unbooked", "experts_without_slots")  # counts the alerts use, not shown
-TIMES = "en_GB"  # the dashboard is in English; times as the organisers write them: 24 hours, day first
+TIMES = {"en": "en_GB"}  # English times as the organisers write them: 24 hours, day first
 WAITING = ("pending", "sending")
 
 
@@ -62,6 +62,11 @@ class Alert:
     names: list[str]  # the first LISTED; none where a count says enough
     level: str = "act"  # act: someone must do something now; note: worth a look when there is time
     of: int | None = None  # out of how many, where that is what makes the count telling
+
+
+def time_locale(language: str) -> str:
+    """The Babel locale the dashboard writes its times in, for a page in that language."""
+    return TIMES.get(language, language)
 
 
 def begun(phases: dict[str, datetime], name: str, now: datetime) -> bool:
@@ -245,20 +250,33 @@ async def _schedule(tx: Transaction, phases: dict[str, datetime]) -> list[dict[s
             )
         )
     )
-    language = tx.event.default_language
     coming = [
-        {
-            "id": item.announcement.id,
-            "at": item.instant.isoformat(),
-            "local": when(item.instant, TIMES, tx.event.timezone),  # in the event's zone, as the bot says it
-            "when": str(item.announcement.at),
-            "channel": item.announcement.channel,
-            "text": item.announcement.texts.get(language) or next(iter(item.announcement.texts.values()), ""),
-        }
+        (item.instant, item.announcement)
         for item in schedule(tx.event, phases)
         if item.announcement is not None and item.key not in fired and item.instant > tx.now
+    ][:LISTED]
+    languages, zone = tx.event.languages, tx.event.timezone
+    return [
+        {
+            "id": announcement.id,
+            "at": instant.isoformat(),
+            # Each text in every language of the event: one snapshot serves every page's language.
+            "local": {lang: when(instant, time_locale(lang), zone) for lang in languages},
+            "when": {lang: _relative(announcement.at, lang) for lang in languages},
+            "channel": announcement.channel,
+            "text": {lang: _text(announcement.texts, lang, tx.event.default_language) for lang in languages},
+        }
+        for instant, announcement in coming
     ]
-    return coming[:LISTED]
+
+
+def _relative(at: RelativeTime, language: str) -> str:
+    """ "Submission deadline - 1h": the phase by its name in the language, the offset as the file writes it."""
+    return say(language, f"phase.{at.phase}") + str(at)[len(at.phase) :]
+
+
+def _text(texts: dict[str, str], language: str, default: str) -> str:
+    return texts.get(language) or texts.get(default) or next(iter(texts.values()), "")
 
 
 async def _alerts(

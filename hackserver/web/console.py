@@ -21,7 +21,7 @@ from hackserver.foundation.numbers import whole
 from hackserver.runtime import Runtime
 from hackserver.web.api import MAX_ID, STATUS
 from hackserver.web.console_nav import address, navigation
-from hackserver.web.dashboard import Dashboard, signed_in
+from hackserver.web.dashboard import Dashboard, login_page, off, signed_in
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_form, same_origin
 
@@ -47,13 +47,9 @@ async def refused(request: Request) -> Response | None:
     """The sign-in form (401) for a visitor without the organiser's cookie, else None."""
     runtime: Runtime = request.state.runtime
     if not runtime.settings.organiser_token:
-        return PlainTextResponse("The dashboard is off: set HACKSERVER_ORGANISER_TOKEN.", status_code=404)
+        return off(request)
     if not await signed_in(request, runtime):
-        return Dashboard.secured(
-            templates.TemplateResponse(
-                request, "dashboard_login.html", {"event": runtime.event, "problem": ""}, status_code=401
-            )
-        )
+        return login_page(request, status=401)
     return None
 
 

@@ -3,6 +3,10 @@ websocket. The token is typed once; after that a signed, HttpOnly, SameSite=Stri
 fingerprint of it and a session id (changing HACKSERVER_ORGANISER_TOKEN ends every dashboard session,
 signing out ends that one in the database), and no token ever travels in an address. Forms and the
 websocket also refuse other origins.
+
+The page and its sign-in speak the language the organiser picked (hackserver/web/languages.py); the
+live frames carry their texts in every language of the event, and the page's script shows its own
+from them, with its own words taken from the page.
 """
 
 from __future__ import annotations
@@ -25,19 +29,20 @@ from bots import builtin
 from bots.http import client_address
 from hackserver.challenges import assignment
 from hackserver.dashboard import history as charts
-from hackserver.foundation import outbox
-from hackserver.foundation.errors import DomainError
+from hackserver.dashboard.numbers import time_locale
+from hackserver.foundation import i18n, outbox
+from hackserver.foundation.errors import DomainError, Unreadable
 from hackserver.foundation.event import PHASES, parse_duration
+from hackserver.foundation.i18n import Term, say
 from hackserver.foundation.models import AuditEntry
 from hackserver.foundation.numbers import whole
 from hackserver.foundation.transaction import Transaction
 from hackserver.runtime import Runtime
 from hackserver.sprint import announcements
-from hackserver.sprint.phases import shift_phase
+from hackserver.sprint.phases import BEFORE, shift_phase
 from hackserver.teams import matching
 from hackserver.web.api import STATUS
 from hackserver.web.console_nav import navigation
-from hackserver.web.dashboard_feed import LANGUAGE
 from hackserver.web.dashboard_hub import Hub, snapshot
 from hackserver.web.languages import language
 from hackserver.web.visitors import SIGNED_OUT, generation, read_form, same_origin
@@ -87,36 +92,40 @@ class Dashboard:
     async def page(self, request: Request) -> Response:
         runtime: Runtime = request.state.runtime
         if not runtime.settings.organiser_token:
-            return PlainTextResponse("The dashboard is off: set HACKSERVER_ORGANISER_TOKEN.", status_code=404)
+            return off(request)
         if not await signed_in(request, runtime):
-            return self.login_form(request, status=401)
+            return login_page(request, status=401)
         state = self.hub.latest if self.hub.fresh and self.hub.latest else None
         if state is None:
             state = await snapshot(runtime)
+        shown = page_words(request)
+        lang, t = shown["lang"], shown["t"]
+        done = request.query_params.get("done", "")
+        phase_names = {name: say(lang, f"phase.{name}") for name in (BEFORE, *PHASES)}
+        script_words = {
+            "lang": lang,
+            "locale": time_locale(lang).replace("_", "-"),
+            "t": t,
+            "phases": phase_names,
+        }
         return self.secured(
             templates.TemplateResponse(
                 request,
                 "dashboard.html",
-                {
-                    "event": runtime.event,
+                shown
+                | {
                     "state": state,
                     "feed": list(reversed(self.hub.feed)),
                     "phases": PHASES,
+                    "phase_names": phase_names,
                     "targets": announcements.targets(runtime.platform_channels("announcements")),
-                    "done": DONE.get(request.query_params.get("done", ""), ""),
+                    "done": t["done_" + done] if done in ACTIONS else "",
+                    "counts": COUNTS,
                     "charts": CHARTS,
+                    "delivery_states": DELIVERY_STATES,
+                    "script_words": script_words,
                 }
-                | navigation(language(request, runtime), "dashboard"),
-            )
-        )
-
-    def login_form(self, request: Request, *, status: int, problem: str = "") -> Response:
-        return self.secured(
-            templates.TemplateResponse(
-                request,
-                "dashboard_login.html",
-                {"event": request.state.runtime.event, "problem": problem},
-                status_code=status,
+                | navigation(lang, "dashboard"),
             )
         )
 
@@ -132,24 +141,22 @@ class Dashboard:
         runtime: Runtime = request.state.runtime
         configured = runtime.settings.organiser_token
         if not configured:
-            return PlainTextResponse("The dashboard is off: set HACKSERVER_ORGANISER_TOKEN.", status_code=404)
+            return off(request)
+        lang = language(request, runtime)
         form = await read_form(request)
         if form is None or not same_origin(request):
-            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+            return refusal(lang, 403 if form is not None else 413)
         if wait := await runtime.attempts.wait(address := client_address(request)):
-            refused = self.login_form(
-                request,
-                status=429,
-                problem=f"Too many wrong tokens from this address: try again in {math.ceil(wait / 60)} min.",
-            )
+            problem = say(lang, "page.dashboard.too_many", n=math.ceil(wait / 60))
+            refused = login_page(request, status=429, problem=problem)
             refused.headers["retry-after"] = str(wait)
             return refused
         given = form.get("token", "")
         if not secrets.compare_digest(given.encode(), configured.encode()):
             if given:
                 await runtime.attempts.failed(address, "dashboard sign-in")
-            return self.login_form(request, status=401, problem="That organiser token is not right.")
-        response = RedirectResponse("/dashboard", status_code=303)
+            return login_page(request, status=401, problem=say(lang, "page.dashboard.wrong_token"))
+        response = RedirectResponse(after_form("/dashboard", request), status_code=303)
         response.set_cookie(
             COOKIE,
             # A session id of its own, so signing out ends this session and no other organiser's.
@@ -166,7 +173,7 @@ class Dashboard:
 
     async def logout(self, request: Request) -> Response:
         if not same_origin(request):
-            return PlainTextResponse("Refused.", status_code=403)
+            return refusal(language(request, request.state.runtime), 403)
         if (session := _session(request, request.state.runtime)) is not None:
             async with request.state.runtime.transaction() as tx:  # a copy of the cookie is refused too
                 tx.session.add(
@@ -184,70 +191,68 @@ class Dashboard:
         """One organiser action; the script asks for JSON, a plain form post is redirected back."""
         runtime: Runtime = request.state.runtime
         wants_json = "application/json" in request.headers.get("accept", "")
+        lang = language(request, runtime)
         if not await signed_in(request, runtime):
-            return self.answer(wants_json, "", "Sign in first.", 401)
+            return self.answer(request, wants_json, "", say(lang, "page.dashboard.sign_in_first"), 401)
         form = await read_form(request)
         if form is None or not same_origin(request):
-            return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+            return refusal(lang, 403 if form is not None else 413)
         action = request.path_params["action"]
         try:
             async with runtime.transaction() as tx:
-                done = await self.perform(tx, action, form, request.path_params.get("id"))
+                done = await self.perform(tx, action, form, request.path_params.get("id"), lang)
         except DomainError as refused:
-            return self.answer(wants_json, action, refused.say("en"), STATUS.get(type(refused), 409))
-        except ValueError as problem:
-            return self.answer(wants_json, action, str(problem), 422)
-        return self.answer(wants_json, action, done, 200)
+            status = 422 if isinstance(refused, Unreadable) else STATUS.get(type(refused), 409)
+            return self.answer(request, wants_json, action, refused.say(lang), status)
+        return self.answer(request, wants_json, action, done, 200)
 
-    async def perform(self, tx: Transaction, action: str, form: dict[str, str], target: str | None) -> str:
+    async def perform(
+        self, tx: Transaction, action: str, form: dict[str, str], target: str | None, lang: str
+    ) -> str:
+        """Does one action; says what was done in the page's language."""
         if action == "announce":
             text = form.get("text", "").strip()
             if not text:
-                raise ValueError("Write the announcement first.")
+                raise Unreadable("page.dashboard.write_first")
             where = form.get("target", announcements.EVERYWHERE)
             sent = await announcements.send(
                 tx, text, language=tx.event.default_language, actor=ACTOR, target=where
             )
-            return "Announcement sent to " + ", ".join(f"{p} {c}" for p, c in sent) + "."
+            return say(lang, "page.dashboard.sent", where=", ".join(f"{p} {c}" for p, c in sent))
         if action == "shift":
-            by = form.get("by", "").strip()
+            by, phase = form.get("by", "").strip(), form.get("phase", "")
             delta = parse_duration(by.lstrip("+-")) * (-1 if by.startswith("-") else 1)
-            await shift_phase(
-                tx,
-                form.get("phase", ""),
-                delta,
-                actor=ACTOR,
-                later_too=form.get("later_too") == "on",
-            )
-            return f"Phase {form.get('phase')} shifted by {by}."
+            await shift_phase(tx, phase, delta, actor=ACTOR, later_too=form.get("later_too") == "on")
+            return say(lang, "page.dashboard.shifted", phase=Term(f"phase.{phase}"), by=by)
         written = form.get("seed", "").strip()
         if (seed := whole(written)) is None and written:
-            raise ValueError("A seed is a whole number, or empty.")
+            raise Unreadable("page.dashboard.bad_seed")
         if action == "matching":
             run = await matching.run(tx, actor=ACTOR, seed=seed)
-            return matching.summary(run, LANGUAGE)
+            return matching.summary(run, lang)
         if action == "assignment":
             done = await assignment.run(tx, actor=ACTOR, seed=seed)
-            return done.summary(LANGUAGE)
+            return done.summary(lang)
         if action == "retry" and (dead := whole(target or "")) is not None:
             message = await outbox.requeue_dead(tx, dead, actor=ACTOR)
-            return f"Dead letter #{message.id} queued again."
-        raise ValueError(f"No such action: {action[:40]}.")
+            return say(lang, "page.dashboard.requeued", id=message.id)
+        raise Unreadable("page.dashboard.no_action", action=action[:40])
 
     @staticmethod
-    def answer(wants_json: bool, action: str, message: str, status: int) -> Response:
+    def answer(request: Request, wants_json: bool, action: str, message: str, status: int) -> Response:
         if wants_json:
             key = "message" if status == 200 else "error"
             return JSONResponse({key: message}, status_code=status)
         if status == 200:
-            return RedirectResponse(f"/dashboard?done={action}", status_code=303)
+            return RedirectResponse(after_form(f"/dashboard?done={action}", request), status_code=303)
         return PlainTextResponse(message, status_code=status)
 
     async def history(self, request: Request) -> Response:
         """The charts' points over the event so far, from the database (the page asks on load)."""
         runtime: Runtime = request.state.runtime
         if not await signed_in(request, runtime):
-            return self.secured(JSONResponse({"error": "Sign in first."}, status_code=401))
+            error = say(language(request, runtime), "page.dashboard.sign_in_first")
+            return self.secured(JSONResponse({"error": error}, status_code=401))
         async with runtime.reading() as tx:
             return self.secured(JSONResponse(await charts.history(tx, runtime.clock.speed)))
 
@@ -299,30 +304,69 @@ class Dashboard:
         ]
 
 
-# The charts over time: each its series, drawn from hackserver.dashboard.history's lists.
+# The numbers, in the order shown, each worded by the catalogue's page.dashboard.count_<name>.
+COUNTS = (
+    "registrations", "in_teams", "pool", "teams", "challenges_covered", "challenges_uncovered", "bookings",
+    "free_slots", "no_shows", "help_waiting", "help_wait_p50_s", "help_wait_p90_s", "submissions_draft",
+    "submissions_final",
+)  # fmt: skip
+# The charts over time (page.dashboard.chart_<key>), each its series (page.dashboard.series_<name>),
+# drawn from hackserver.dashboard.history's lists.
 CHARTS = [
-    {
-        "key": "people",
-        "title": "People and teams",
-        "series": [
-            ("registrations", "Registered"),
-            ("in_teams", "In teams"),
-            ("without_team", "Without a team"),
-            ("teams", "Teams"),
-        ],
-    },
-    {"key": "submissions", "title": "Submissions", "series": [("submissions", "Submitted")]},
-    {"key": "queued", "title": "Deliveries queued", "series": [("queued", "Queued")]},
-    {"key": "help", "title": "Help requests: mean wait (s)", "series": [("help_wait_s", "Wait (s)")]},
+    {"key": "people", "series": ["registrations", "in_teams", "without_team", "teams"]},
+    {"key": "submissions", "series": ["submissions"]},
+    {"key": "queued", "series": ["queued"]},
+    {"key": "help", "series": ["help_wait_s"]},
 ]
+DELIVERY_STATES = (
+    "pending",
+    "sending",
+    "delivered",
+    "dead",
+    "rate_limited",
+)  # page.dashboard.delivery_<state>
+ACTIONS = ("announce", "shift", "matching", "assignment", "retry")  # each done: page.dashboard.done_<action>
 
-DONE = {
-    "announce": "Announcement sent.",
-    "shift": "Phase shifted.",
-    "matching": "Matching done.",
-    "assignment": "Assignment done.",
-    "retry": "Dead letter queued again.",
-}
+
+def page_words(request: Request) -> dict[str, Any]:
+    """What the dashboard and its sign-in show in the page's language: its words, the console's
+    shared ones, and where the language switcher's links lead."""
+    lang = language(request, request.state.runtime)
+    return {
+        "event": request.state.runtime.event,
+        "lang": lang,
+        "t": i18n.words(lang, "dashboard"),
+        "console": i18n.words(lang, "console"),
+        "here": request.url.path,
+    }
+
+
+def login_page(request: Request, *, status: int, problem: str = "") -> Response:
+    """The sign-in form, for the dashboard and every console page."""
+    picked = request.query_params.get("lang") in request.state.runtime.event.languages
+    shown = page_words(request) | {"problem": problem, "picked": picked}
+    return Dashboard.secured(
+        templates.TemplateResponse(request, "dashboard_login.html", shown, status_code=status)
+    )
+
+
+def off(request: Request) -> Response:
+    return PlainTextResponse(
+        say(language(request, request.state.runtime), "page.dashboard.off"), status_code=404
+    )
+
+
+def refusal(lang: str, status: int) -> Response:
+    """A form from another site (403) or one too large (413)."""
+    return PlainTextResponse(say(lang, "page.dashboard.refused"), status_code=status)
+
+
+def after_form(path: str, request: Request) -> str:
+    """Where a form leads: in the language it was posted in, when its page named one (?lang)."""
+    picked = request.query_params.get("lang", "")
+    if picked not in request.state.runtime.event.languages:
+        return path
+    return f"{path}{'&' if '?' in path else '?'}lang={picked}"
 
 
 def routes(hub: Hub) -> list[BaseRoute]:

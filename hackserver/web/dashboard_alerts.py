@@ -1,15 +1,19 @@
-"""What needs a human, as the dashboard says it: a sentence with the count, then the first names."""
+"""What needs a human, as the dashboard says it: a sentence with the count, then the first names;
+each sentence in every language of the event, for every page's own."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from hackserver.foundation.i18n import say
-from hackserver.web.dashboard_feed import LANGUAGE
 
 
-def worded(alert: dict[str, Any]) -> dict[str, Any]:
+def worded(alert: dict[str, Any], languages: tuple[str, ...]) -> dict[str, Any]:
     names, count = alert["names"], alert["count"]
-    more = say(LANGUAGE, "dashboard.alert.more", n=count - len(names)) if names and count > len(names) else ""
-    text = say(LANGUAGE, f"dashboard.alert.{alert['kind']}", n=count, of=alert["of"])
-    return alert | {"text": text, "more": more}
+    more = count - len(names) if names else 0  # named: the first few, and how many besides
+    return alert | {
+        "text": {
+            lang: say(lang, f"dashboard.alert.{alert['kind']}", n=count, of=alert["of"]) for lang in languages
+        },
+        "more": {lang: say(lang, "dashboard.alert.more", n=more) for lang in languages} if more > 0 else None,
+    }

@@ -1,19 +1,21 @@
 """The dashboard's recent activity: each domain event as a line an organiser reads at a glance, in
-words, at the event's own time. Names are the participants' own text, escaped where they are shown."""
+words, at the event's own time, in every language of the event (the feed is built once for every
+viewer; each page shows its own language). Names are the participants' own text, escaped where
+they are shown."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
 
-from hackserver.dashboard.numbers import TIMES
+from hackserver.dashboard.numbers import time_locale
 from hackserver.foundation.bus import DomainEvent
 from hackserver.foundation.i18n import Count, Term, say, when
 
-LANGUAGE = "en"  # the dashboard's pages are in English
 UNITS = (("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1))
 COUNTED = {  # an event's counts, and the plural texts that say them with their noun
     "size": "dashboard.feed.members",
@@ -26,18 +28,23 @@ COUNTED = {  # an event's counts, and the plural texts that say them with their 
 }
 
 
-def entry(n: int, event: DomainEvent, zone: ZoneInfo) -> dict[str, Any]:
-    local = format_skeleton("EHms", event.at, tzinfo=zone, locale=TIMES)
+def entry(n: int, event: DomainEvent, zone: ZoneInfo, languages: tuple[str, ...]) -> dict[str, Any]:
+    second = event.at.replace(microsecond=0)
     return {
         "n": n,
         "at": event.at.isoformat(),
-        "local": local,
+        "local": {language: clock_time(second, time_locale(language), zone) for language in languages},
         "kind": event.kind,
-        "text": describe(event, zone),
+        "text": {language: describe(event, zone, language) for language in languages},
     }
 
 
-def describe(event: DomainEvent, zone: ZoneInfo) -> str:
+@functools.lru_cache(maxsize=1024)  # a burst of events shares its seconds: babel takes ~0.1 ms each
+def clock_time(second: datetime, locale: str, zone: ZoneInfo) -> str:
+    return format_skeleton("EHms", second, tzinfo=zone, locale=locale)
+
+
+def describe(event: DomainEvent, zone: ZoneInfo, language: str) -> str:
     data, key = event.data, f"dashboard.feed.{event.kind}"
     params: dict[str, object] = {name: value for name, value in data.items() if isinstance(value, str | int)}
     params |= {name: Count(text, int(data[name])) for name, text in COUNTED.items() if name in data}
@@ -55,27 +62,29 @@ def describe(event: DomainEvent, zone: ZoneInfo) -> str:
         case "clock.skipped":  # only announcements have a bound on lateness
             due = datetime.fromisoformat(str(data.get("instant")))
             name = str(data.get("key", "")).partition(":")[2]
-            params |= {"name": name, "due": when(due, TIMES, zone), "late": span(event.at - due)}
+            late = span(event.at - due, language)
+            params |= {"name": name, "due": when(due, time_locale(language), zone), "late": late}
         case "help.claimed":
-            params["waited"] = span(timedelta(seconds=float(data.get("waited_seconds", 0))))
+            params["waited"] = span(timedelta(seconds=float(data.get("waited_seconds", 0))), language)
         case "submission.saved":
             key += ".draft" if data.get("status") == "draft" else ".submitted"
         case "submission.frozen":
             params["count"] = Count("dashboard.feed.submissions", int(data.get("count", 0)))
         case "submission.extended":
-            params["until"] = when(datetime.fromisoformat(str(data.get("until"))), TIMES, zone)
+            until = datetime.fromisoformat(str(data.get("until")))
+            params["until"] = when(until, time_locale(language), zone)
     try:
-        return say(LANGUAGE, key, **params)[:300]
+        return say(language, key, **params)[:300]
     except (KeyError, ValueError):  # a kind without a line yet, or without the data its line needs
         return event.kind.replace(".", " ").replace("_", " ").capitalize()
 
 
-def span(delta: timedelta) -> str:
+def span(delta: timedelta, language: str) -> str:
     """A duration as a person says it, to its two largest units: "7 days, 9 hours", "45 seconds"."""
     seconds = max(0, int(delta.total_seconds()))
     parts: list[str] = []
     for unit, size in UNITS:
         if seconds >= size or (unit == "seconds" and not parts):
-            parts.append(say(LANGUAGE, f"dashboard.feed.{unit}", n=seconds // size))
+            parts.append(say(language, f"dashboard.feed.{unit}", n=seconds // size))
             seconds %= size
     return ", ".join(parts[:2])

@@ -5,8 +5,10 @@ snapshot an interval and a slow one skips frames instead of queueing them.
 The first event after a quiet spell is published at once; while events keep coming, at most one
 snapshot an interval follows, and the last one holds the final numbers. A frame carries only what
 changed since the one before (the numbers that moved, the new feed entries; the schedule and the
-alerts only when they change), encoded once for every viewer. A viewer that has just connected, or
-whose previous frame was still unsent when the next came, gets the whole state instead.
+alerts only when they change), encoded once for every viewer: so each text in it (a feed entry, an
+alert, a coming announcement) is there in every language of the event, and each page shows its own.
+A viewer that has just connected, or whose previous frame was still unsent when the next came, gets
+the whole state instead.
 
 The feed of recent activity and the rate-limit counters live in memory: they are built from the bus
 events this process has heard since it started (with Redis, every process's). The charts over time
@@ -28,6 +30,7 @@ from zoneinfo import ZoneInfo
 from hackserver.dashboard import numbers
 from hackserver.foundation import metrics
 from hackserver.foundation.bus import DomainEvent
+from hackserver.foundation.i18n import FALLBACK
 from hackserver.runtime import Runtime
 from hackserver.web import dashboard_alerts, dashboard_feed
 
@@ -44,7 +47,8 @@ async def snapshot(runtime: Runtime) -> dict[str, Any]:
         # A shift drops the cached phases before anyone in this process hears of it (see Runtime). Read
         # before the first statement: a reload takes a connection of its own, and tx holds none yet.
         state = await numbers.snapshot(tx, await runtime.cached_phases(), runtime.clock.speed)
-    return state | {"alerts": [dashboard_alerts.worded(alert) for alert in state["alerts"]]}
+    languages = runtime.event.languages
+    return state | {"alerts": [dashboard_alerts.worded(alert, languages) for alert in state["alerts"]]}
 
 
 class Frames:
@@ -97,6 +101,7 @@ class Hub:
         self.fed = 0  # the newest feed entry published
         self.snapshots = 0  # computed so far: what 1,000 viewers cost is visible in tests and benchmarks
         self.zone = ZoneInfo("UTC")  # the event's, once running
+        self.languages: tuple[str, ...] = (FALLBACK,)  # the event's, once running: the feed speaks each
 
     def note(self, event: DomainEvent) -> None:
         self.fresh = False
@@ -110,7 +115,7 @@ class Hub:
         if event.kind in QUIET:
             return
         self.seq += 1
-        self.feed.append(dashboard_feed.entry(self.seq, event, self.zone))
+        self.feed.append(dashboard_feed.entry(self.seq, event, self.zone, self.languages))
 
     def join(self) -> Viewer:
         viewer = Viewer()
@@ -132,7 +137,7 @@ class Hub:
         return json.dumps({"type": "history", "feed": list(self.feed)})
 
     async def run(self, runtime: Runtime) -> None:
-        self.zone = runtime.event.timezone
+        self.zone, self.languages = runtime.event.timezone, runtime.event.languages
         async with runtime.bus.subscribe() as events:
             listening = asyncio.create_task(self.listen(events), name="dashboard-listener")
             try:

@@ -245,6 +245,27 @@ async def test_the_dashboard_and_its_sign_in(page: Page, site: Site) -> None:
     await audit(page, "dashboard, the charts' tables open")
 
 
+async def test_the_dashboard_and_its_sign_in_in_german(page: Page, site: Site) -> None:
+    await ask(site.runtime, "team create Luftretter")
+    await ask(site.runtime, "match me", BOB)
+    await opened(page, f"{site.base}/dashboard?lang=de", status=401)
+    await audit(page, "dashboard sign-in (de)")
+    await page.get_by_label("Orga-Token").fill("not-the-token")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("alert")).to_have_text("Dieses Orga-Token stimmt nicht.")
+    await audit(page, "dashboard sign-in, a wrong token (de)")
+    await page.get_by_label("Orga-Token").fill(TOKEN)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{site.base}/dashboard?lang=de")
+    await expect(page.locator("#live")).to_have_text("● live")
+    await expect(page.locator("#feed")).to_contain_text("Team „Luftretter“ wurde gegründet")
+    await expect(page.locator("figure[data-chart] canvas")).to_have_count(4)
+    await audit(page, "dashboard, a team and one in the pool (de)")
+    for summary in await page.locator("figure[data-chart] summary").all():
+        await summary.click()
+    await audit(page, "dashboard, the charts' tables open (de)")
+
+
 async def test_a_refused_link(page: Page, site: Site) -> None:
     await opened(page, f"{site.base}/book/not-a-token?lang=en", status=404)
     await audit(page, "a refused link")

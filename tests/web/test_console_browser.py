@@ -199,7 +199,7 @@ async def test_an_organiser_grants_an_extension_then_previews_and_confirms_a_sel
     await page.goto(f"{site.base}/dashboard/judging?lang=en")
     await page.get_by_label("Organiser token").fill(TOKEN)
     await page.keyboard.press("Enter")
-    await page.wait_for_url(f"{site.base}/dashboard")
+    await page.wait_for_url(f"{site.base}/dashboard?lang=en")  # the language picked is kept
     await page.get_by_role("link", name="Judging").first.click()
     await page.get_by_label("Team number").fill(str(late))
     await page.get_by_label("Extension past the deadline").fill("+30m")

@@ -72,6 +72,9 @@ def base(server: uvicorn.Server) -> str:
     return f"http://127.0.0.1:{server.config.port}"
 
 
+ENGLISH = {"Accept-Language": "en"}  # the test event's default language is German
+
+
 @pytest.fixture
 async def organiser(server: uvicorn.Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=base(server), timeout=10) as client:
@@ -173,7 +176,7 @@ async def test_the_websocket_is_refused_from_another_origin_even_with_the_cookie
 
 
 async def test_a_wrong_token_is_refused_and_sets_no_cookie(server: uvicorn.Server) -> None:
-    async with httpx.AsyncClient(base_url=base(server)) as client:
+    async with httpx.AsyncClient(base_url=base(server), headers=ENGLISH) as client:
         response = await client.post("/dashboard/login", data={"token": TOKEN + "x"})
         assert response.status_code == 401
         assert 'aria-invalid="true"' in response.text and "not right" in response.text
@@ -242,7 +245,7 @@ async def test_a_team_created_changes_the_numbers_and_the_feed_live(
         await create_team(runtime_of(server), "U1", "Luftretter")
         frame = await screen.until(showing(teams=1, in_teams=1, registrations=1))
     assert frame["team_sizes"] == [[1, 1]]
-    assert any(entry["text"] == "Team “Luftretter” was created" for entry in frame["feed"])
+    assert any(entry["text"]["en"] == "Team “Luftretter” was created" for entry in frame["feed"])
 
 
 async def test_times_are_the_events_own_and_the_page_names_its_zone(
@@ -253,10 +256,10 @@ async def test_times_are_the_events_own_and_the_page_names_its_zone(
         await screen.until(showing(teams=0))
         await create_team(runtime_of(server), "U1", "Luftretter")
         shown = await screen.until(showing(teams=1))
-    page = (await organiser.get("/dashboard")).text
+    page = (await organiser.get("/dashboard?lang=en")).text
     # The clock stands at Friday 18:20 in Berlin (17:20 UTC); the next announcement is Saturday at 9:00.
-    assert shown["feed"][-1]["local"] == "Fri 18:20:00"
-    assert shown["schedule"][0]["local"] == "Sat 20 Mar, 09:00"
+    assert shown["feed"][-1]["local"] == {"de": "Fr., 18:20:00", "en": "Fri 18:20:00"}
+    assert shown["schedule"][0]["local"] == {"de": "Sa., 20. März, 09:00", "en": "Sat 20 Mar, 09:00"}
     assert '<time datetime="2027-03-19T17:20:00+00:00">Fri 18:20:00</time>' in page
     assert page.count("times in Europe/Berlin") == 2
 
@@ -268,7 +271,7 @@ async def test_what_needs_a_human_is_said_in_a_sentence_and_only_what_must_be_ac
     async with runtime.transaction() as tx:
         tx.session.add_all(Expert(event_id=runtime.event_id, name=f"Dr. {n:02}") for n in range(12))
         tx.session.add(OutboxMessage(key="k", platform="slack", channel="C1", payload={}, status="dead"))
-    page = (await organiser.get("/dashboard")).text
+    page = (await organiser.get("/dashboard?lang=en")).text
     names = ", ".join(f"Dr. {n:02}" for n in range(10))
     assert '<li class="alert act"><strong>1 message could not be delivered</strong>: #' in page
     assert (
@@ -293,7 +296,7 @@ async def test_a_team_name_with_markup_is_shown_as_text(
     await markup_team(runtime_of(server))
     async with connect(ws_url(server), additional_headers=cookie_of(organiser)) as ws:
         await Screen(ws).until(showing(teams=1))  # the feed now holds the name
-    page = (await organiser.get("/dashboard")).text
+    page = (await organiser.get("/dashboard?lang=en")).text
     assert "Team “&lt;script&gt;alert(1)&lt;/script&gt;” was created" in page
     assert EVIL not in page
 
@@ -475,8 +478,11 @@ async def test_a_viewer_still_sending_does_not_hold_up_the_others_and_catches_up
 # -- actions ------------------------------------------------------------------------------------
 
 
-async def act(client: httpx.AsyncClient, path: str, **form: str) -> httpx.Response:
-    return await client.post(f"/dashboard/actions/{path}", data=form, headers={"Accept": "application/json"})
+async def act(client: httpx.AsyncClient, path: str, lang: str = "en", **form: str) -> httpx.Response:
+    """An action as the page's script sends it, from a page in that language."""
+    return await client.post(
+        f"/dashboard/actions/{path}?lang={lang}", data=form, headers={"Accept": "application/json"}
+    )
 
 
 async def audit(runtime: Runtime, action: str) -> list[AuditEntry]:
@@ -564,7 +570,7 @@ async def test_a_dead_letter_is_sent_again_once_from_the_dashboard(
             last_error="Slack unreachable",
         )
         tx.session.add(dead)
-    page = (await organiser.get("/dashboard")).text
+    page = (await organiser.get("/dashboard?lang=en")).text
     assert f"/dashboard/actions/retry/{dead.id}" in page
     response = await act(organiser, f"retry/{dead.id}")
     assert response.status_code == 200, response.text
@@ -636,7 +642,9 @@ async def test_an_action_through_one_web_process_shows_on_a_dashboard_of_another
                 )
                 assert sent.status_code == 201
             frame = await screen.until(
-                lambda shown: any(e["text"] == "Announcement sent: From process A" for e in shown["feed"])
+                lambda shown: any(
+                    e["text"]["en"] == "Announcement sent: From process A" for e in shown["feed"]
+                )
             )
     assert frame["counts"]["teams"] == 0
 

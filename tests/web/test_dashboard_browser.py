@@ -1,5 +1,6 @@
 """The organisers' dashboard in a real browser: signing in, a number changing live when a team is
-created through the Slack endpoint, an announcement previewed and sent, and markup shown as text."""
+created through the Slack endpoint, an announcement previewed and sent, markup shown as text, and the
+whole page in German, the live parts too."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import uvicorn
 from playwright.async_api import Page, expect
 
 from hackserver.app import create_app
+from hackserver.foundation.models import OutboxMessage
 from hackserver.foundation.settings import Settings
 from hackserver.runtime import Runtime
 from tests.bots.test_slack import SECRET, command_body, signed
@@ -86,6 +88,51 @@ async def test_an_organiser_signs_in_sees_a_slack_team_arrive_and_sends_an_annou
     await expect(page.get_by_label("Text")).to_have_value("")
     assert await page.evaluate("window.sameDocument === true")
     await page.screenshot(path=tmp_path / "dashboard.png", full_page=True)  # docs/dashboard.png is one
+
+
+async def dead_letter(runtime: Runtime) -> None:
+    """A message given up on, as the outbox records it: its alert and its feed line come live."""
+    async with runtime.transaction() as tx:
+        message = OutboxMessage(
+            key="test:dead", platform="slack", channel="C1", payload={}, status="dead", last_error="HTTP 404"
+        )
+        tx.session.add(message)
+        await tx.session.flush()
+        tx.record("outbox.dead", id=message.id, platform="slack", error="HTTP 404")
+
+
+async def test_in_german_a_feed_entry_and_an_alert_arrive_live_in_german(
+    page: Page, server: uvicorn.Server
+) -> None:
+    response = await page.goto(f"{base(server)}/dashboard?lang=de")
+    assert response is not None and response.status == 401
+    await page.get_by_label("Orga-Token").fill(TOKEN)
+    await page.get_by_role("button", name="Anmelden").click()
+    await page.wait_for_url(f"{base(server)}/dashboard?lang=de")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await expect(page.locator("#live")).to_have_text("● live")
+    await expect(page.locator("#phase")).to_have_text("Kickoff")
+    await expect(page.locator("#countdown")).to_have_text(re.compile(r"^· Hacking in 0 h \d\d min \d\d s$"))
+    await page.evaluate("window.sameDocument = true")  # gone if the page were reloaded
+    await slack(server, "team create Stadtgrün", "U3")
+    await expect(page.locator("#feed")).to_contain_text(
+        "Team „Stadtgrün“ wurde gegründet", timeout=LIVE_TIMEOUT_MS
+    )
+    await dead_letter(runtime_of(server))
+    await expect(page.locator("#alerts li").first).to_have_text(
+        re.compile(r"^1 Nachricht kam nicht an: #\d+ slack$"), timeout=LIVE_TIMEOUT_MS
+    )
+    await expect(page.locator("#feed")).to_contain_text("an slack aufgegeben: HTTP 404")
+    await expect(page.locator("#dead button")).to_have_text("Erneut senden")
+    await expect(page.locator("#platforms tbody th")).to_have_text(
+        ["Ausstehend", "Wird gesendet", "Zugestellt", "Aufgegeben", "Gebremst"]
+    )
+    await page.get_by_label("Text", exact=True).fill("Pizza ist in der Küche")
+    await page.get_by_role("button", name="Vorschau").click()
+    await expect(page.locator("#preview-target")).to_have_text("Geht an: alle Plattformen")
+    await page.get_by_role("button", name="Senden", exact=True).click()
+    await expect(page.locator("#result")).to_have_text("Ankündigung gesendet an builtin announcements.")
+    assert await page.evaluate("window.sameDocument === true")
 
 
 async def test_markup_in_a_team_name_and_an_announcement_is_shown_as_text(

@@ -1,5 +1,5 @@
 """The dashboard's recent activity in words: what happened, with names and counts as a person says
-them, at the event's own time; never an event's internals."""
+them, at the event's own time, in each language of the event; never an event's internals."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 AT = datetime(2027, 3, 19, 17, 20, tzinfo=UTC)  # Friday 18:20 in Berlin
 
 
-def said(kind: str, **data: object) -> str:
-    return describe(DomainEvent(kind, data, AT), BERLIN)
+def said(kind: str, language: str = "en", **data: object) -> str:
+    return describe(DomainEvent(kind, data, AT), BERLIN, language)
 
 
 def test_an_announcement_skipped_as_too_late_says_which_when_and_how_late() -> None:
@@ -27,6 +27,14 @@ def test_an_announcement_skipped_as_too_late_says_which_when_and_how_late() -> N
     assert (
         line
         == "Not sent, 7 days, 9 hours too late: scheduled announcement “kickoff-soon”, due Fri 12 Mar, 09:19"
+    )
+
+
+def test_in_german_the_same_line_says_its_durations_and_times_as_german_does() -> None:
+    due = AT - timedelta(days=7, hours=9, seconds=31.8)
+    line = said("clock.skipped", "de", key="announcement:kickoff-soon", instant=due.isoformat())
+    assert line == (
+        "Nicht gesendet, 7 Tage, 9 Stunden zu spät: geplante Ankündigung „kickoff-soon“, fällig Fr., 12. März, 09:19"
     )
 
 
@@ -95,8 +103,9 @@ def test_each_event_is_a_sentence_without_internals(kind: str, data: dict[str, o
 
 
 def test_an_entry_carries_the_events_own_time() -> None:
-    shown = entry(7, DomainEvent("match.pool_joined", {"participant": 3}, AT), BERLIN)
+    shown = entry(7, DomainEvent("match.pool_joined", {"participant": 3}, AT), BERLIN, ("de", "en"))
     assert shown == {
-        "n": 7, "at": "2027-03-19T17:20:00+00:00", "local": "Fri 18:20:00", "kind": "match.pool_joined",
-        "text": "Someone joined the matching pool",
+        "n": 7, "at": "2027-03-19T17:20:00+00:00", "kind": "match.pool_joined",
+        "local": {"de": "Fr., 18:20:00", "en": "Fri 18:20:00"},
+        "text": {"de": "Jemand ist jetzt im Matching-Pool", "en": "Someone joined the matching pool"},
     }  # fmt: skip
