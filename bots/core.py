@@ -175,10 +175,11 @@ class Bot:
         """The reply to one command; None when this request was already handled (a retry or a replay)."""
         started = time.perf_counter()
         reply, outcome = await self.reply_to(invocation)
-        if reply is not None:
+        if reply is not None:  # a retry of a request handled already is not a command of its own
             metrics.COMMAND_SECONDS.labels(
                 invocation.identity.platform, command_name(invocation.text), outcome
             ).observe(time.perf_counter() - started)
+            self.runtime.commands.count(self.runtime.clock.now())
         return reply
 
     async def reply_to(self, invocation: Invocation) -> tuple[Reply | None, str]:

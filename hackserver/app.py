@@ -28,7 +28,7 @@ from hackserver.foundation.db import unreachable
 from hackserver.foundation.i18n import FALLBACK, say
 from hackserver.foundation.settings import Settings
 from hackserver.foundation.timekeeping import Clock
-from hackserver.runtime import start_up_frozen
+from hackserver.runtime import Runtime, start_up_frozen
 from hackserver.web import (
     MACHINE_PATHS,
     api,
@@ -84,6 +84,7 @@ def create_app(
             clock_task = asyncio.create_task(SprintClock(runtime).run(), name="clock") if run_clock else None
             crowd_task = asyncio.create_task(Crowd(runtime, crowd).run(), name="crowd") if crowd else None
             hub_task = asyncio.create_task(hub.run(runtime), name="dashboard")
+            counts_task = asyncio.create_task(runtime.commands.keep_flushing(runtime), name="command counts")
             slack_task = (
                 asyncio.create_task(slack.socket_mode(runtime), name="slack")
                 if settings.slack_app_token
@@ -95,11 +96,12 @@ def create_app(
                         on_ready()
                     yield {"runtime": runtime, "dashboard": hub}
             finally:
-                for task in (crowd_task, clock_task, slack_task, hub_task):
+                for task in (crowd_task, clock_task, slack_task, hub_task, counts_task):
                     if task is not None:
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
+                await last_counts(runtime)
 
     hub = Hub()  # the dashboard's viewers and what they were last shown
     static = Path(__file__).parent / "static"
@@ -138,6 +140,14 @@ def create_app(
         },
         lifespan=lifespan,
     )
+
+
+async def last_counts(runtime: Runtime) -> None:
+    """The commands counted since the last flush, written as the process stops."""
+    try:
+        await runtime.commands.flush(runtime)
+    except Exception as error:
+        log.warning("the last seconds of commands per minute are lost: %s", error)
 
 
 def from_environment() -> Starlette:

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hackserver.challenges.preferences import CachedCatalogue
+from hackserver.dashboard.command_counts import CommandTally
 from hackserver.foundation import outbox
 from hackserver.foundation.bus import Bus
 from hackserver.foundation.event import Event
@@ -66,6 +67,7 @@ class Runtime:
     )  # accounts per address
     phase_cache: PhaseCache = field(default_factory=PhaseCache)
     status_cache: StatusCache = field(default_factory=lambda: StatusCache(MemoryChanges()))
+    commands: CommandTally = field(default_factory=CommandTally)  # answered, counted per minute
 
     @property
     def platforms(self) -> frozenset[str]:

@@ -13,8 +13,11 @@ What the database keeps decides what can be drawn honestly:
 - without a team is registered minus in teams (who was in the matching pool when is not kept);
 - queued deliveries are the messages created and not yet delivered (dead letters left out: when a
   message was given up on is not kept);
-- submissions are those marked submitted, by when they first were.
-Commands per minute are not drawn: a command that changes nothing leaves no row.
+- submissions are those marked submitted, by when they first were;
+- commands per minute are the commands the web processes answered, which each counts in memory and
+  writes a minute's count at a time (hackserver/dashboard/command_counts.py: a killed process's last
+  few seconds are lost); a step's value is its commands over its minutes (the current step's: over
+  those that have passed, a whole one at least), its minutes counted by when they began.
 
 Every series is on the axis's clock, the event's (`tx.now`, which runs `speed` times as fast as real
 time in a demo or a rehearsal): the rows of people, teams, help requests and submissions are written
@@ -33,6 +36,7 @@ from sqlalchemy import ColumnElement, func, literal, literal_column, select
 
 from hackserver.foundation.db import microseconds_between
 from hackserver.foundation.models import (
+    CommandMinute,
     HelpTicket,
     Membership,
     OutboxMessage,
@@ -49,7 +53,16 @@ if TYPE_CHECKING:
     from hackserver.foundation.transaction import Transaction
 
 BUCKETS = 120  # points at most per series
-SERIES = ("registrations", "in_teams", "without_team", "teams", "queued", "help_wait_s", "submissions")
+SERIES = (
+    "registrations",
+    "in_teams",
+    "without_team",
+    "teams",
+    "queued",
+    "help_wait_s",
+    "submissions",
+    "commands",
+)
 
 
 def step(start: datetime, now: datetime) -> int:
@@ -66,7 +79,8 @@ async def history(tx: Transaction, speed: float) -> dict[str, Any]:
     first = await tx.session.scalar(select(func.min(Participant.created_at)).where(*people))
     start = min(first or now, now)
     width = step(start, now)
-    points = int((now - start).total_seconds() // width) + 1
+    elapsed = (now - start).total_seconds()
+    points = int(elapsed // width) + 1
     # When real time stood at the axis's start: a real instant's step is its real microseconds since
     # then, sped up, over the step's.
     real_start = datetime.now(UTC) - (now - start) / speed
@@ -128,6 +142,7 @@ async def history(tx: Transaction, speed: float) -> dict[str, Any]:
         "queued": [max(0, c - d) for c, d in zip(_running(created), _running(delivered), strict=True)],
         "help_wait_s": await _waits(tx, per_step, points),
         "submissions": submitted,
+        "commands": await _commands(tx, per_step, [min(width, elapsed - width * i) for i in range(points)]),
     }
 
 
@@ -137,6 +152,15 @@ def _running(counts: list[int]) -> list[int]:
         total += n
         found.append(total)
     return found
+
+
+async def _commands(tx: Transaction, per_step: Any, seconds: list[float]) -> list[float]:
+    """The commands answered per minute in each step, given how many seconds of each have passed."""
+    query = select(func.sum(CommandMinute.commands)).where(CommandMinute.event_id == tx.event_id)
+    found = [0] * len(seconds)
+    for total, i, _minutes in await tx.session.execute(per_step(CommandMinute.minute, query)):
+        found[min(max(int(i), 0), len(seconds) - 1)] += int(total or 0)
+    return [round(n * 60 / max(60.0, passed), 1) for n, passed in zip(found, seconds, strict=True)]
 
 
 async def _waits(tx: Transaction, per_step: Any, points: int) -> list[int | None]:

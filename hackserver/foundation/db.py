@@ -143,8 +143,13 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
 def insert_unless_there(session: AsyncSession, model: Any) -> Any:
     """INSERT … ON CONFLICT DO NOTHING on the session's database: a row whose unique key is taken is
     left as it is, in one statement, where catching the IntegrityError would need a savepoint."""
+    return insert_of(session, model).on_conflict_do_nothing()
+
+
+def insert_of(session: AsyncSession, model: Any) -> Any:
+    """The INSERT of the session's database, which knows ON CONFLICT (both dialects spell it alike)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).on_conflict_do_nothing()
+    return dialect.insert(model)
 
 
 def session_factory(engine: AsyncEngine, *, writer: bool = False) -> async_sessionmaker[AsyncSession]:

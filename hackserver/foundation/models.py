@@ -409,6 +409,16 @@ class HandledRequest(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class CommandMinute(Base):
+    """How many chat commands the web processes answered in one minute of the event's clock, each
+    process adding its own count (see hackserver.dashboard.command_counts)."""
+
+    __tablename__ = "command_counts"
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    commands: Mapped[int]
+
+
 class ServerSecret(Base):
     """Secrets generated on first run (the link-signing key), shared by every web process."""
 

@@ -317,15 +317,11 @@ CHARTS = [
     {"key": "submissions", "series": ["submissions"]},
     {"key": "queued", "series": ["queued"]},
     {"key": "help", "series": ["help_wait_s"]},
+    {"key": "commands", "series": ["commands"]},
 ]
-DELIVERY_STATES = (
-    "pending",
-    "sending",
-    "delivered",
-    "dead",
-    "rate_limited",
-)  # page.dashboard.delivery_<state>
-ACTIONS = ("announce", "shift", "matching", "assignment", "retry")  # each done: page.dashboard.done_<action>
+# The delivery table's rows (page.dashboard.delivery_<state>), and the actions (page.dashboard.done_<action>).
+DELIVERY_STATES = ("pending", "sending", "delivered", "dead", "rate_limited")
+ACTIONS = ("announce", "shift", "matching", "assignment", "retry")
 
 
 def page_words(request: Request) -> dict[str, Any]:

@@ -238,7 +238,7 @@ async def test_the_dashboard_and_its_sign_in(page: Page, site: Site) -> None:
     await page.wait_for_url(f"{site.base}/dashboard")
     await expect(page.locator("#live")).to_have_text("● live")
     await expect(page.locator("#feed")).to_contain_text("Team “Luftretter” was created")
-    await expect(page.locator("figure[data-chart] canvas")).to_have_count(4)
+    await expect(page.locator("figure[data-chart] canvas")).to_have_count(5)
     await audit(page, "dashboard, a team and one in the pool")
     for summary in await page.locator("figure[data-chart] summary").all():
         await summary.click()
@@ -259,7 +259,7 @@ async def test_the_dashboard_and_its_sign_in_in_german(page: Page, site: Site) -
     await page.wait_for_url(f"{site.base}/dashboard?lang=de")
     await expect(page.locator("#live")).to_have_text("● live")
     await expect(page.locator("#feed")).to_contain_text("Team „Luftretter“ wurde gegründet")
-    await expect(page.locator("figure[data-chart] canvas")).to_have_count(4)
+    await expect(page.locator("figure[data-chart] canvas")).to_have_count(5)
     await audit(page, "dashboard, a team and one in the pool (de)")
     for summary in await page.locator("figure[data-chart] summary").all():
         await summary.click()

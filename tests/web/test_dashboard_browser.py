@@ -181,7 +181,7 @@ async def test_the_charts_draw_from_the_history_and_follow_a_new_team_live(
     )
     await slack(server, "team create Luftretter", "U1")
     await sign_in(page, server)
-    await expect(page.locator("figure[data-chart] canvas")).to_have_count(4)
+    await expect(page.locator("figure[data-chart] canvas")).to_have_count(5)
     # The example event's clock, in Berlin: a weekday and a 24-hour time at either end.
     await expect(page.locator("#chart-span")).to_have_text(
         re.compile(r"^· \w{3} \d\d:\d\d – \w{3} \d\d:\d\d$")

@@ -89,6 +89,7 @@ async def test_the_dashboard_follows_the_browsers_language_completely(german: ht
         '<h2 id="h-alerts">Braucht Aufmerksamkeit</h2>',
         '<dt id="label-pool">Allein, im Pool</dt>',
         "<summary>Menschen und Teams: als Tabelle</summary>",
+        '<figcaption id="cap-commands">Befehle pro Minute</figcaption>',
         '<span id="phase">Kickoff</span>',
         '<option value="submission_deadline">Abgabeschluss</option>',
         '<li class="calm">Noch nichts.</li>',
