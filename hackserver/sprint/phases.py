@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hackserver.foundation.errors import Conflict, NotFound, TooLate
 from hackserver.foundation.event import PHASES, format_duration
+from hackserver.foundation.i18n import Term
 from hackserver.foundation.models import AuditEntry, Phase
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ async def shift_phase(
     }
     before = {n: p.planned_at + timedelta(seconds=p.shift_seconds) for n, p in rows.items()}
     if before[name] <= tx.now:
-        raise TooLate("phase.begun", name=name)
+        raise TooLate("phase.begun", name=Term(f"phase.{name}"))
     after, moved = dict(before), []
     for phase_name in PHASES[PHASES.index(name) :]:
         # A later phase moves too when asked, or when it would otherwise not come after the one before.
@@ -109,10 +110,10 @@ async def shift_phase(
             after[phase_name] = before[phase_name] + delta
             moved.append(phase_name)
     if after[name] <= tx.now:
-        raise TooLate("phase.in_past", name=name)
+        raise TooLate("phase.in_past", name=Term(f"phase.{name}"))
     ordered = [after[n] for n in PHASES]
     if any(b >= a for b, a in itertools.pairwise(ordered)):
-        raise Conflict("phase.out_of_order", name=name, delta=_signed(delta))
+        raise Conflict("phase.out_of_order", name=Term(f"phase.{name}"), delta=_signed(delta))
     for phase_name in moved:
         rows[phase_name].shift_seconds += int(delta.total_seconds())
     tx.forget_phases()  # what this transaction read before is not so any more

@@ -15,13 +15,20 @@ from hackserver.runtime import Runtime
 from hackserver.sprint import announcements
 from hackserver.web.api import STATUS, error, organiser
 from hackserver.web.dashboard_hub import snapshot
+from hackserver.web.languages import language
 
 
 async def numbers(request: Request) -> JSONResponse:
+    """The dashboard's snapshot, its texts in one language (`?lang=`, else Accept-Language, else the
+    event's first): the page's frames carry every language, the API's answer keeps its shape."""
     runtime: Runtime = request.state.runtime
     if isinstance(actor := await organiser(request), JSONResponse):
         return actor
-    return JSONResponse(await snapshot(runtime))
+    state, lang = await snapshot(runtime), language(request, runtime)
+    worded = {"alerts": ("text", "more"), "schedule": ("local", "when", "text")}
+    for part, fields in worded.items():
+        state[part] = [item | {f: (item[f] or {}).get(lang, "") for f in fields} for item in state[part]]
+    return JSONResponse(state)
 
 
 async def announce(request: Request) -> JSONResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,9 @@ class Dashboard:
             if given:
                 await runtime.attempts.failed(address, "dashboard sign-in")
             return login_page(request, status=401, problem=say(lang, "page.dashboard.wrong_token"))
-        response = RedirectResponse(after_form("/dashboard", request), status_code=303)
+        back = form.get("back", "")  # the console page asked for: only one of ours, never another site
+        back = back if re.fullmatch(r"/dashboard(/[a-z]+)?(/[0-9]+)?", back) else "/dashboard"
+        response = RedirectResponse(after_form(back, request), status_code=303)
         response.set_cookie(
             COOKIE,
             # A session id of its own, so signing out ends this session and no other organiser's.
@@ -340,7 +343,9 @@ def page_words(request: Request) -> dict[str, Any]:
 def login_page(request: Request, *, status: int, problem: str = "") -> Response:
     """The sign-in form, for the dashboard and every console page."""
     picked = request.query_params.get("lang") in request.state.runtime.event.languages
-    shown = page_words(request) | {"problem": problem, "picked": picked}
+    # Signed in, the organiser lands on the page they asked for (a page, not a form's address).
+    back = request.url.path if request.method == "GET" else ""
+    shown = page_words(request) | {"problem": problem, "picked": picked, "back": back}
     return Dashboard.secured(
         templates.TemplateResponse(request, "dashboard_login.html", shown, status_code=status)
     )

@@ -379,7 +379,7 @@ async def test_the_console_pages(page: Page, site: Site, import_file: Callable[.
     for lang in ("en", "de"):
         await opened(page, f"{site.base}/dashboard/experts?lang={lang}")
         await audit(page, f"console, the experts and the help queue ({lang})")
-    await import_file(page, "Datei der Expert*innen (CSV)", EXPERTS_BAD, "Importieren")
+    await import_file(page, "Datei der Expert:innen (CSV)", EXPERTS_BAD, "Importieren")
     await expect(page.locator("#problems li")).to_have_count(2)
     await audit(page, "console, an expert file with bad rows")
     await page.get_by_role("button", name=f"Link zeigen: {anna.name}").click()

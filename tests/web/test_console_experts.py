@@ -80,7 +80,7 @@ async def test_a_good_file_is_imported_and_the_pool_shows_slots_bookings_no_show
 ) -> None:  # fmt: skip
     response = await upload("experts", GOOD)
     assert response.status_code == 200
-    assert "Expert*innen importiert: 2 neu, 0 geändert, 0 unverändert." in response.text
+    assert "Expert:innen importiert: 2 neu, 0 geändert, 0 unverändert." in response.text
     assert await stored(Expert.name) == [EVIL, "Anna Schäfer"]
     luftretter = await team(runtime, "Luftretter")
     async with runtime.transaction() as tx:

@@ -198,6 +198,17 @@ async def test_signing_in_sets_a_strict_httponly_cookie_and_keeps_the_token_out_
         assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
+async def test_signing_in_on_a_console_page_leads_back_to_it_and_nowhere_else(server: uvicorn.Server) -> None:
+    async with httpx.AsyncClient(base_url=base(server)) as client:
+        form = await client.get("/dashboard/audit")
+        assert form.status_code == 401 and 'name="back" value="/dashboard/audit"' in form.text
+        back = await client.post("/dashboard/login", data={"token": TOKEN, "back": "/dashboard/audit"})
+        assert back.headers["location"] == "/dashboard/audit"
+        for elsewhere in ("//evil.example/dashboard", "https://evil.example", "/dashboard/../api/v1/teams"):
+            away = await client.post("/dashboard/login", data={"token": TOKEN, "back": elsewhere})
+            assert away.status_code == 303 and away.headers["location"] == "/dashboard"
+
+
 async def test_signing_in_from_another_origin_is_refused(server: uvicorn.Server) -> None:
     async with httpx.AsyncClient(base_url=base(server)) as client:
         response = await client.post(
@@ -601,6 +612,16 @@ async def test_the_api_sends_announcements_and_shows_the_numbers_with_the_bearer
         numbers = await client.get("/api/v1/dashboard", headers=auth)
         assert numbers.status_code == 200 and numbers.json()["counts"]["teams"] == 0
         assert (await client.post("/api/v1/outbox/999/retry", headers=auth)).status_code == 404
+
+
+async def test_the_api_gives_the_dashboards_texts_in_one_language(server: uvicorn.Server) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base(server), headers=auth) as client:
+        english = (await client.get("/api/v1/dashboard?lang=en")).json()
+        german = (await client.get("/api/v1/dashboard?lang=de")).json()
+    worded = [item[field] for item in english["schedule"] for field in ("local", "when", "text")]
+    assert worded and all(isinstance(text, str) and text for text in worded)
+    assert [item["when"] for item in english["schedule"]] != [item["when"] for item in german["schedule"]]
 
 
 # -- two web processes on one Redis -------------------------------------------------------------

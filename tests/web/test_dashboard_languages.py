@@ -133,7 +133,7 @@ async def test_the_actions_answer_in_the_pages_language(german: httpx.AsyncClien
     assert seed.status_code == 422 and seed.json()["error"] == "Ein Seed ist eine ganze Zahl oder leer."
     begun = await act(german, "shift", "de", phase="kickoff", by="+30m")
     assert begun.status_code == 409 and begun.json()["error"].startswith(
-        "Die Phase kickoff hat schon begonnen"
+        "Die Phase Kickoff hat schon begonnen"
     )
 
 
