@@ -50,8 +50,8 @@ class Transaction:
     async def phases(self) -> dict[str, datetime]:
         """The phases' instants, read once per transaction: a command asks several times."""
         if (read := self.session.info.get(PHASES_READ)) is None:
-            rows = await self.session.scalars(_phases_of_event(), {"event_id": self.event_id})
-            read = {p.name: p.planned_at + timedelta(seconds=p.shift_seconds) for p in rows}
+            rows = await self.session.execute(_phases_of_event(), {"event_id": self.event_id})
+            read = {name: planned + timedelta(seconds=shift) for name, planned, shift in rows}
             self.session.info[PHASES_READ] = read
         return dict(read)
 
@@ -85,5 +85,8 @@ def platform_channels(event: Event, platforms: Collection[str], logical: str) ->
 
 
 @functools.cache
-def _phases_of_event() -> Select[Phase]:
-    return select(Phase).where(Phase.event_id == bindparam("event_id"))
+def _phases_of_event() -> Select[str, datetime, int]:
+    # Columns, not Phase objects: every write command reads them, and loading objects cost more.
+    return select(Phase.name, Phase.planned_at, Phase.shift_seconds).where(
+        Phase.event_id == bindparam("event_id")
+    )
