@@ -23,8 +23,8 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -144,55 +144,76 @@ class Database:
         return found
 
 
-async def kinds(port: int, pid: int, secret: str, plan: Plan, url: str) -> dict[str, Result]:
-    """Each kind in turn against one server; the database says afterwards what they did."""
-    commands = Commands(secret, f"127.0.0.1:{port}")
+@dataclass
+class Server:
+    """One hackserver under measurement, its database, and what each kind gave."""
+
+    name: str
+    port: int
+    pid: int
+    database: Database
+    commands: Commands
+    found: dict[str, Result] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
+
+
+async def kinds(servers: list[Server], plan: Plan) -> None:
+    """Each kind in turn against every server, their order alternating from kind to kind so that the
+    machine's drift hits them alike; each database says afterwards what the commands did."""
     run = secrets.token_hex(3)
     people = [f"U{run}{n:06d}" for n in range(plan.people)]
     creators = people[: plan.people // 5]
     joiners = people[len(creators) : len(creators) * (1 + PER_TEAM)]
     solo = people[len(creators) * (1 + PER_TEAM) :]
-    database = Database(url)
-    found: dict[str, Result] = {}
-    checks: list[str] = []
-
-    async def kind(name: str, requests: Iterator[bytes], seconds: float = 600.0) -> None:
-        found[name] = await closed_loop(port, pid, requests, seconds)
-        print(f"  {name}: {len(found[name].latencies)} commands", flush=True)
-
     counted = select(func.count()).select_from
-    await kind("first contact", (commands.signed(user, "status") for user in people))
-    checks.append(f"participants {await database.settled(counted(Participant), len(people))}")
+    turn = 0
+
+    async def kind(name: str, requests: Callable[[Server], Iterator[bytes]]) -> None:
+        nonlocal turn
+        for server in servers if turn % 2 == 0 else servers[::-1]:
+            server.found[name] = await closed_loop(server.port, server.pid, requests(server), 600.0)
+        turn += 1
+        print(f"  {name}: " + ", ".join(f"{len(s.found[name].latencies)}" for s in servers), flush=True)
+
+    async def check(label: str, query: Select[Any], expected: int) -> None:
+        for server in servers:
+            server.checks.append(f"{label} {await server.database.settled(query, expected)}/{expected}")
+
+    def each(users: list[str], text: Callable[[int, str], str]) -> Callable[[Server], Iterator[bytes]]:
+        return lambda server: (server.commands.signed(user, text(n, user)) for n, user in enumerate(users))
+
+    await kind("first contact", each(people, lambda n, user: "status"))
+    await check("participants", counted(Participant), len(people))
     # Each person sends at most five commands in all, within the event's limit of ten in ten seconds:
     # a person past it gets a quick "slow down", which is not what is measured.
-    await kind("kept status", (commands.signed(user, "status") for _ in range(2) for user in people))
-    await kind(
-        "profile", (commands.signed(user, "profile skills python,data langs de,en") for user in people)
-    )
-    await kind("team create", (commands.signed(user, f"team create Bench {user}") for user in creators))
-    made = await database.settled(counted(Team).where(Team.name.like("Bench %")), len(creators))
-    codes = await database.column(select(Team.join_code).where(Team.name.like("Bench %")).order_by(Team.id))
-    checks.append(f"teams {made}/{len(creators)}")
+    await kind("kept status", each(people + people, lambda n, user: "status"))
+    await kind("profile", each(people, lambda n, user: "profile skills python,data langs de,en"))
+    await kind("team create", each(creators, lambda n, user: f"team create Bench {user}"))
+    await check("teams", counted(Team).where(Team.name.like("Bench %")), len(creators))
+    codes = {
+        s.name: await s.database.column(
+            select(Team.join_code).where(Team.name.like("Bench %")).order_by(Team.id)
+        )
+        for s in servers
+    }
     await kind(
         "team join",
-        (commands.signed(user, f"team join {codes[n % len(codes)]}") for n, user in enumerate(joiners)),
-    )
-    checks.append(f"members {await database.settled(counted(Membership), len(creators) + len(joiners))}")
-    await kind("match me", (commands.signed(user, "match me") for user in solo))
-    pooled = counted(Participant).where(Participant.in_match_pool)
-    checks.append(f"in the pool {await database.settled(pooled, len(solo))}/{len(solo)}")
-    challenges = await database.column(select(Challenge.external_id).order_by(Challenge.id))
-    await kind(
-        "challenge pick",
-        (
-            commands.signed(user, f"challenge pick {challenges[n % len(challenges)]}")
-            for n, user in enumerate(creators)
+        lambda server: (
+            server.commands.signed(user, f"team join {codes[server.name][n % len(codes[server.name])]}")
+            for n, user in enumerate(joiners)
         ),
     )
-    checks.append(f"picks {await database.settled(counted(ChallengePreference), len(creators))}")
-    await database.engine.dispose()
-    print("  " + ", ".join(checks), flush=True)
-    return found
+    await check("members", counted(Membership), len(creators) + len(joiners))
+    await kind("match me", each(solo, lambda n, user: "match me"))
+    await check("in the pool", counted(Participant).where(Participant.in_match_pool), len(solo))
+    challenges = await servers[0].database.column(select(Challenge.external_id).order_by(Challenge.id))
+    await kind(
+        "challenge pick", each(creators, lambda n, user: f"challenge pick {challenges[n % len(challenges)]}")
+    )
+    await check("picks", counted(ChallengePreference), len(creators))
+    for server in servers:
+        await server.database.engine.dispose()
+        print(f"  {server.name}: " + ", ".join(server.checks), flush=True)
 
 
 def start_hackserver(
@@ -239,17 +260,22 @@ def measure(
             bolt.append(uvloop.run(closed_loop(bolt_port, bolt_pid, requests, plan.seconds)))
 
         for database in databases:
-            for suffix, tree in trees.items():  # the commit before first, then this tree
-                bolt_run()  # before each server's kinds and once at the end: the machine's drift shows
-                with contextlib.ExitStack() as stack:
+            bolt_run()  # before each database's kinds and once at the end: the machine's drift shows
+            with contextlib.ExitStack() as stack:
+                servers = []
+                for n, (suffix, tree) in enumerate(trees.items()):  # the commit before first
                     if database == "SQLite":
-                        url = f"sqlite+aiosqlite:///{Path(tmp) / f'commands{len(results)}.db'}"
+                        url = f"sqlite+aiosqlite:///{Path(tmp) / f'commands-{database}-{n}.db'}"
                     else:
-                        url = stack.enter_context(postgres_database("hackserver_bench_command_cpu"))
+                        url = stack.enter_context(postgres_database(f"hackserver_bench_command_cpu_{n}"))
                     name = database + suffix
                     port, pid = start_hackserver(group, secret, url, f"hackserver {name}", fakes, tree)
-                    print(f"{name}:", flush=True)
-                    results[name] = uvloop.run(kinds(port, pid, secret, plan, url))
+                    commands = Commands(secret, f"127.0.0.1:{port}")
+                    servers.append(Server(name, port, pid, Database(url), commands))
+                print(f"{database}: " + ", ".join(server.name for server in servers), flush=True)
+                uvloop.run(kinds(servers, plan))
+                for server in servers:
+                    results[server.name] = server.found
                     group.started.pop().stop()  # done with: not an early exit
         bolt_run()
         group.check()
@@ -273,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(
         "CPU per command, by kind: hackserver against a bare Bolt app",
         [
-            "database",
+            "server",
             "command",
             "commands",
             "cmd/s",
@@ -317,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         f" database and at the end ({len(bolt)} runs: "
         + ", ".join(f"{r.achieved:.0f}/s" for r in bolt)
         + "); its median rate is the ratios' base.",
-        "- `… at REV`: hackserver as it was at that commit (git archive of its tree), run just before"
-        " this tree on the same database kind.",
+        "- `… at REV`: hackserver as it was at that commit (git archive of its tree), served beside this"
+        " tree on a database of its own; each kind runs on both, the order alternating from kind to kind.",
         "- CPU ms/cmd: the server process's user + system CPU over the kind's run (all its threads, from"
         " /proc), per command answered. The target is ≤ 1 ms for a first contact and every write.",
     ]
