@@ -22,7 +22,6 @@ import contextlib
 import secrets
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import uvloop
 from sqlalchemy import Select, func, select
 
+from bench import slack_commands
 from bench.chat_fakes import SLACK_TOKEN
 from bench.common import (
     ROOT,
@@ -46,16 +46,7 @@ from bench.common import (
     upgrade_database,
     wait_until_serving,
 )
-from bench.slack_commands import (
-    BOLT,
-    SECRET_ENV,
-    Commands,
-    Pool,
-    Result,
-    checkout,
-    cpu_seconds,
-    uvicorn_args,
-)
+from bench.slack_commands import BOLT, SECRET_ENV, Commands, Result, checkout, cpu_seconds, uvicorn_args
 from hackserver.foundation.db import create_engine
 from hackserver.foundation.models import Challenge, ChallengePreference, Membership, Participant, Team
 
@@ -86,31 +77,11 @@ QUICK = Plan(people=300, seconds=2)
 
 
 async def closed_loop(port: int, pid: int, requests: Iterator[bytes], seconds: float) -> Result:
-    """Every request of the iterator (or as many as `seconds` allow), CONNECTIONS at a time."""
-    result = Result("", None)
-    async with Pool(port, CONNECTIONS) as pool:
-        stop = time.perf_counter() + seconds
-
-        async def client() -> None:
-            for raw in requests:  # one iterator shared: each request is sent once
-                began = time.perf_counter()
-                result.sent += 1
-                try:
-                    status = await pool.send(raw)
-                except (OSError, TimeoutError, asyncio.IncompleteReadError) as error:
-                    result.failures[type(error).__name__] += 1
-                    continue
-                if status == 200:
-                    result.latencies.append(time.perf_counter() - began)
-                else:
-                    result.failures[f"HTTP {status}"] += 1
-                if time.perf_counter() > stop:
-                    return
-
-        cpu, began = cpu_seconds(pid), time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(CONNECTIONS)))
-        result.elapsed = time.perf_counter() - began
-        result.cpu = cpu_seconds(pid) - cpu
+    """Every request of the iterator (or as many as `seconds` allow), CONNECTIONS at a time, with
+    the server's CPU meanwhile."""
+    cpu = cpu_seconds(pid)
+    result = await slack_commands.closed_loop("", port, requests, seconds, CONNECTIONS)
+    result.cpu = cpu_seconds(pid) - cpu
     return result
 
 

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -279,14 +280,17 @@ async def open_loop(
     return result
 
 
-async def closed_loop(target: str, port: int, commands: Commands, seconds: float, connections: int) -> Result:
+async def closed_loop(
+    target: str, port: int, requests: Iterator[bytes], seconds: float, connections: int
+) -> Result:
+    """The iterator's requests back to back over `connections` connections (one iterator shared:
+    each request is sent once), until it ends or `seconds` have passed."""
     result = Result(target, None)
     async with Pool(port, connections) as pool:
         stop = time.perf_counter() + seconds
 
         async def client() -> None:
-            while time.perf_counter() < stop:
-                raw = commands.next()
+            for raw in requests:
                 began = time.perf_counter()
                 result.sent += 1
                 try:
@@ -298,6 +302,8 @@ async def closed_loop(target: str, port: int, commands: Commands, seconds: float
                     result.latencies.append(time.perf_counter() - began)
                 else:
                     result.failures[f"HTTP {status}"] += 1
+                if time.perf_counter() >= stop:
+                    return
 
         began = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(connections)))
@@ -401,8 +407,9 @@ def run(plan: Plan, profile_path: Path | None, before: str | None) -> tuple[list
                         results.setdefault((name, rate), []).append(result)
                 for name in order:
                     cpu = cpu_seconds(pids[name])
+                    endless = iter(generators[name].next, b"")  # `next` never returns b""
                     result = await closed_loop(
-                        name, ports[name], generators[name], plan.closed_seconds, plan.closed_connections
+                        name, ports[name], endless, plan.closed_seconds, plan.closed_connections
                     )
                     result.cpu = cpu_seconds(pids[name]) - cpu
                     results.setdefault((name, None), []).append(result)
