@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from hackserver.foundation import i18n
@@ -21,7 +21,7 @@ from hackserver.foundation.numbers import whole
 from hackserver.runtime import Runtime
 from hackserver.web.api import MAX_ID, STATUS
 from hackserver.web.console_nav import address, navigation
-from hackserver.web.dashboard import Dashboard, login_page, off, signed_in
+from hackserver.web.dashboard import Dashboard, login_page, off, refusal, signed_in
 from hackserver.web.languages import language
 from hackserver.web.visitors import read_form, same_origin
 
@@ -55,11 +55,11 @@ async def refused(request: Request) -> Response | None:
 
 async def posted(request: Request) -> dict[str, str] | Response:
     """A console form's fields, or the refusal: not signed in, too large, or from another site."""
-    if (refusal := await refused(request)) is not None:
-        return refusal
+    if (sign_in := await refused(request)) is not None:
+        return sign_in
     form = await read_form(request)
     if form is None or not same_origin(request):
-        return PlainTextResponse("Refused.", status_code=403 if form is not None else 413)
+        return refusal(words(request)[0], 403 if form is not None else 413)
     return form
 
 

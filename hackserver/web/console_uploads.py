@@ -18,6 +18,7 @@ from hackserver.foundation.errors import CatalogueError
 from hackserver.foundation.import_problems import Problem
 from hackserver.runtime import Runtime
 from hackserver.web.console import Page, Said, refused, words
+from hackserver.web.dashboard import refusal
 from hackserver.web.visitors import same_origin
 
 # Imports a file (its name and bytes): the counts of what it imported, or the bad rows.
@@ -53,15 +54,16 @@ class Upload:
 async def uploaded(request: Request, field: str) -> tuple[str, bytes] | Response:
     """The name and bytes of the one file a console form uploads, or the refusal: not signed in,
     from another site, not a form with that file (a body past a megabyte never reaches here)."""
-    if (refusal := await refused(request)) is not None:
-        return refusal
+    if (sign_in := await refused(request)) is not None:
+        return sign_in
+    lang, t = words(request)
     if not same_origin(request):
-        return PlainTextResponse("Refused.", status_code=403)
+        return refusal(lang, 403)
     try:
         async with request.form(max_files=1, max_fields=4) as form:
             file = form.get(field)
-            if not isinstance(file, UploadFile):
-                return PlainTextResponse("Expected a file.", status_code=400)
-            return file.filename or "", await file.read()
+            if isinstance(file, UploadFile):
+                return file.filename or "", await file.read()
     except (MultiPartException, HTTPException):
-        return PlainTextResponse("Expected a file.", status_code=400)
+        pass
+    return PlainTextResponse(t["no_file"], status_code=400)

@@ -45,6 +45,18 @@ async def test_without_the_cookie_or_from_another_site_nothing_is_shown_or_impor
     assert await audit_actions() == []
 
 
+async def test_a_refused_upload_says_why_in_the_pages_language(
+    organiser: httpx.AsyncClient, stored: Callable[..., Any]
+) -> None:
+    empty = await organiser.post("/dashboard/challenges/import?lang=de", data={"note": "no file"})
+    assert empty.status_code == 400 and "Wähle zuerst die Datei aus" in empty.text
+    evil = {"Origin": "https://evil.example"}
+    files = {"catalogue": ("c.csv", GOOD.encode())}
+    crossed = await organiser.post("/dashboard/challenges/import?lang=de", files=files, headers=evil)
+    assert crossed.status_code == 403 and crossed.text.startswith("Abgelehnt")
+    assert await stored(Challenge.external_id) == []
+
+
 async def test_a_catalogue_with_bad_rows_names_each_and_imports_nothing(
     organiser: httpx.AsyncClient, upload: Callable[..., Any], stored: Callable[..., Any],
     audit_actions: Callable[..., Any],
